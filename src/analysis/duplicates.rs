@@ -1,0 +1,139 @@
+//! Identical content under different paths in the final filesystem. Sizes first; only files that share
+//! a size with another are hashed (sha256), and only those are read again.
+
+use std::collections::{HashMap, HashSet};
+
+use super::stack::Stacked;
+use crate::model::Image;
+
+/// Where file contents can be read again for hashing.
+pub trait ContentHasher: Sync {
+    /// The error reading may give.
+    type Error: Send;
+    /// Hashes the files of layer `layer` whose data starts at one of `offsets`: (offset, sha256).
+    fn hash_files(
+        &self,
+        layer: usize,
+        offsets: &HashSet<u64>,
+    ) -> Result<Vec<(u64, [u8; 32])>, Self::Error>;
+}
+
+/// A set of visible files with identical content.
+#[derive(Debug, Clone)]
+pub struct DuplicateGroup {
+    /// Size of each copy.
+    pub size: u64,
+    /// sha256 of the content.
+    pub sha256: [u8; 32],
+    /// One path per copy (hard links of one copy are not duplicates), sorted.
+    pub paths: Vec<Box<[u8]>>,
+    /// Layer of each copy, in the order of `paths`.
+    pub layers: Vec<usize>,
+}
+
+impl DuplicateGroup {
+    /// Bytes saved by keeping one copy.
+    pub fn reclaimable(&self) -> u64 {
+        self.size * (self.paths.len() as u64 - 1)
+    }
+}
+
+/// Finds duplicate groups among visible files of at least `min_size` bytes.
+pub fn find<H: ContentHasher>(
+    image: &Image,
+    stacked: &Stacked,
+    hasher: &H,
+    min_size: u64,
+    threads: usize,
+) -> Result<Vec<DuplicateGroup>, H::Error> {
+    // One visible name per inode.
+    let mut name_of: HashMap<usize, &[u8]> = HashMap::new();
+    for (path, node) in &stacked.live {
+        if let Some(i) = node.inode {
+            name_of.entry(i).or_insert(path);
+        }
+    }
+    let mut by_size: HashMap<u64, Vec<usize>> = HashMap::new();
+    for &i in name_of.keys() {
+        let size = stacked.inodes[i].size;
+        if size >= min_size.max(1) {
+            by_size.entry(size).or_default().push(i);
+        }
+    }
+    let candidates: Vec<usize> = by_size
+        .into_values()
+        .filter(|v| v.len() > 1)
+        .flatten()
+        .collect();
+
+    // Hashes already taken while streaming, else read the candidates again, layer by layer.
+    let mut hash_of: HashMap<(usize, u64), [u8; 32]> = HashMap::new();
+    for l in &image.layers {
+        for &(entry, h) in &l.hashes {
+            hash_of.insert((l.index, l.entries[entry].data_offset), h);
+        }
+    }
+    let mut wanted: HashMap<usize, HashSet<u64>> = HashMap::new();
+    for &i in &candidates {
+        let ino = &stacked.inodes[i];
+        if !hash_of.contains_key(&(ino.layer, ino.data_offset)) {
+            wanted.entry(ino.layer).or_default().insert(ino.data_offset);
+        }
+    }
+    let jobs: Vec<(usize, HashSet<u64>)> = wanted.into_iter().collect();
+    let results = std::sync::Mutex::new(Vec::new());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        let work = || {
+            loop {
+                let j = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some((layer, offsets)) = jobs.get(j) else {
+                    break;
+                };
+                let r = hasher.hash_files(*layer, offsets).map(|v| (*layer, v));
+                results.lock().unwrap_or_else(|p| p.into_inner()).push(r);
+            }
+        };
+        for _ in 1..threads.clamp(1, jobs.len().max(1)) {
+            s.spawn(work);
+        }
+        work();
+    });
+    for r in results.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        let (layer, hashes) = r?;
+        for (off, h) in hashes {
+            hash_of.insert((layer, off), h);
+        }
+    }
+
+    let mut groups: HashMap<(u64, [u8; 32]), Vec<usize>> = HashMap::new();
+    for &i in &candidates {
+        let ino = &stacked.inodes[i];
+        if let Some(h) = hash_of.get(&(ino.layer, ino.data_offset)) {
+            groups.entry((ino.size, *h)).or_default().push(i);
+        }
+    }
+    let mut out: Vec<DuplicateGroup> = groups
+        .into_iter()
+        .filter(|(_, v)| v.len() > 1)
+        .map(|((size, sha256), inodes)| {
+            let mut copies: Vec<(Box<[u8]>, usize)> = inodes
+                .iter()
+                .map(|i| (Box::from(name_of[i]), stacked.inodes[*i].layer))
+                .collect();
+            copies.sort();
+            DuplicateGroup {
+                size,
+                sha256,
+                layers: copies.iter().map(|c| c.1).collect(),
+                paths: copies.into_iter().map(|c| c.0).collect(),
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.reclaimable()
+            .cmp(&a.reclaimable())
+            .then_with(|| a.paths.cmp(&b.paths))
+    });
+    Ok(out)
+}

@@ -1,0 +1,350 @@
+//! Stacking layers the way overlayfs does, and recording every byte that ends up out of sight.
+//!
+//! `live` maps each path of the filesystem built so far to the layer that last wrote it. Paths are kept
+//! in a sorted map, so a directory's whole subtree is one contiguous range: deleting a directory costs
+//! the number of paths below it, never a rebuild of the lower layers (dive stacks all lower layers again
+//! for every deleted file). Data belongs to inodes, so a file named by several hard links stays visible
+//! while any of its names is.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+use crate::model::{EntryKind, Image};
+
+/// Why bytes written by a layer cannot be seen in the final filesystem.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Reason {
+    /// A later whiteout (`.wh.<name>`) deleted the path or a directory above it.
+    Deleted,
+    /// A later opaque directory (`.wh..wh..opq`) hid everything below it.
+    Opaque,
+    /// A later layer wrote the same path (or replaced it, or a directory above it, by another type).
+    Overwritten,
+}
+
+/// Bytes split by the reason they are out of sight.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ByReason {
+    /// Deleted by a later whiteout.
+    pub deleted: u64,
+    /// Hidden by a later opaque directory.
+    pub opaque: u64,
+    /// Overwritten by a later layer.
+    pub overwritten: u64,
+}
+
+impl ByReason {
+    fn add(&mut self, reason: Reason, bytes: u64) {
+        match reason {
+            Reason::Deleted => self.deleted += bytes,
+            Reason::Opaque => self.opaque += bytes,
+            Reason::Overwritten => self.overwritten += bytes,
+        }
+    }
+
+    /// The sum over all reasons.
+    pub fn total(&self) -> u64 {
+        self.deleted + self.opaque + self.overwritten
+    }
+}
+
+/// One group of invisible bytes: written under `path` by layer `added`, hidden by layer `hidden_by`.
+/// A deleted or replaced directory is one item with the files below it counted in `files`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HiddenItem {
+    /// The path the hiding layer acted on (a file, or the directory whose subtree went).
+    pub path: Box<[u8]>,
+    /// Layer that wrote the bytes.
+    pub added: usize,
+    /// Layer that hid them.
+    pub hidden_by: usize,
+    /// Why they are hidden.
+    pub reason: Reason,
+    /// Bytes of data that became invisible.
+    pub bytes: u64,
+    /// Regular files (inodes) whose data became invisible.
+    pub files: u64,
+}
+
+/// What stacking found for one layer.
+#[derive(Debug, Clone, Default)]
+pub struct LayerStack {
+    /// Sum of regular-file sizes in the layer's tar.
+    pub content_bytes: u64,
+    /// Non-directory entries at paths that did not exist below.
+    pub files_added: u64,
+    /// Non-directory entries at paths that existed below (or earlier in the same layer).
+    pub files_modified: u64,
+    /// Non-directory paths of lower layers this layer removed (whiteouts and opaque directories).
+    pub files_deleted: u64,
+    /// This layer's bytes that are invisible in the final filesystem, by reason.
+    pub invisible: ByReason,
+    /// Bytes of earlier layers that this layer made invisible, by reason.
+    pub hides: ByReason,
+    /// Hard links whose target was not found (their names carry no bytes).
+    pub dangling_links: u64,
+}
+
+/// A regular file's data. Hard links share one.
+#[derive(Debug, Clone)]
+pub struct Inode {
+    /// Layer that wrote the data.
+    pub layer: usize,
+    /// Bytes of data.
+    pub size: u64,
+    /// Offset of the data in that layer's uncompressed tar.
+    pub data_offset: u64,
+    /// Index of the entry that wrote it, in that layer.
+    pub entry: usize,
+    /// Names (paths) that still refer to it.
+    names: u32,
+}
+
+impl Inode {
+    /// True while at least one name refers to the data.
+    pub fn is_visible(&self) -> bool {
+        self.names > 0
+    }
+}
+
+/// One path of the final filesystem.
+#[derive(Debug, Clone, Copy)]
+pub struct Node {
+    /// Layer that last wrote the path.
+    pub layer: usize,
+    /// The data it names, for regular files and hard links.
+    pub inode: Option<usize>,
+    /// True for directories.
+    pub is_dir: bool,
+}
+
+/// The stacked image: the final filesystem, and where every invisible byte went.
+#[derive(Debug, Clone, Default)]
+pub struct Stacked {
+    /// Per-layer figures, by layer index.
+    pub layers: Vec<LayerStack>,
+    /// The final filesystem.
+    pub live: BTreeMap<Box<[u8]>, Node>,
+    /// Every regular file's data, visible or not.
+    pub inodes: Vec<Inode>,
+    /// Every group of invisible bytes.
+    pub hidden: Vec<HiddenItem>,
+}
+
+impl Stacked {
+    /// Bytes of data still visible in the final filesystem.
+    pub fn visible_bytes(&self) -> u64 {
+        self.inodes
+            .iter()
+            .filter(|i| i.is_visible())
+            .map(|i| i.size)
+            .sum()
+    }
+}
+
+/// The range of keys strictly below directory `dir` (`dir/…`), or everything for the root.
+fn below(dir: &[u8]) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
+    if dir.is_empty() {
+        return (Bound::Unbounded, Bound::Unbounded);
+    }
+    let mut lo = dir.to_vec();
+    lo.push(b'/');
+    let mut hi = dir.to_vec();
+    hi.push(b'/' + 1);
+    (Bound::Excluded(lo), Bound::Excluded(hi))
+}
+
+struct Stacker {
+    s: Stacked,
+    /// Groups being filled by the current removal, keyed by the layer that wrote the bytes.
+    pending: BTreeMap<usize, (u64, u64)>,
+}
+
+impl Stacker {
+    /// Drops one name; when it was the data's last name, the data becomes invisible.
+    fn drop_name(&mut self, node: Node, reason: Reason, actor: usize) {
+        let Some(i) = node.inode else { return };
+        let inode = &mut self.s.inodes[i];
+        inode.names -= 1;
+        if inode.names == 0 {
+            let (layer, size) = (inode.layer, inode.size);
+            self.s.layers[layer].invisible.add(reason, size);
+            self.s.layers[actor].hides.add(reason, size);
+            let g = self.pending.entry(layer).or_default();
+            g.0 += size;
+            g.1 += 1;
+        }
+    }
+
+    /// Turns the pending groups into hidden items reported at `path`.
+    fn flush(&mut self, path: &[u8], actor: usize, reason: Reason) {
+        for (added, (bytes, files)) in std::mem::take(&mut self.pending) {
+            self.s.hidden.push(HiddenItem {
+                path: path.into(),
+                added,
+                hidden_by: actor,
+                reason,
+                bytes,
+                files,
+            });
+        }
+    }
+
+    /// Removes the paths strictly below `dir`; with `lower_only`, entries of layer `actor` itself stay.
+    fn remove_below(&mut self, dir: &[u8], actor: usize, reason: Reason, lower_only: bool) {
+        let keys: Vec<Box<[u8]>> = self
+            .s
+            .live
+            .range::<[u8], _>(as_slice_bounds(&below(dir)))
+            .filter(|(_, n)| !(lower_only && n.layer == actor))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in keys {
+            if let Some(node) = self.s.live.remove(&k) {
+                if !node.is_dir && reason != Reason::Overwritten {
+                    self.s.layers[actor].files_deleted += 1;
+                }
+                self.drop_name(node, reason, actor);
+            }
+        }
+    }
+
+    /// Makes sure every directory above `path` exists as a directory (a file in the way is replaced).
+    fn ensure_parents(&mut self, path: &[u8], actor: usize) {
+        let mut end = path.len();
+        while let Some(i) = path[..end].iter().rposition(|&b| b == b'/') {
+            let parent = &path[..i];
+            match self.s.live.get(parent).copied() {
+                Some(n) if n.is_dir => return,
+                Some(n) => {
+                    self.drop_name(n, Reason::Overwritten, actor);
+                    self.flush(parent, actor, Reason::Overwritten);
+                    self.s.live.insert(parent.into(), dir_node(actor));
+                    return;
+                }
+                None => {
+                    self.s.live.insert(parent.into(), dir_node(actor));
+                }
+            }
+            end = i;
+        }
+    }
+
+    fn stack_layer(&mut self, index: usize, layer: &crate::model::Layer) {
+        self.s.layers[index].content_bytes = layer.content_bytes();
+        // Opaque markers hide lower children wherever they stand in the tar: apply them first.
+        for e in layer.entries.iter().filter(|e| e.kind == EntryKind::Opaque) {
+            self.remove_below(&e.path, index, Reason::Opaque, true);
+            self.flush(&e.path, index, Reason::Opaque);
+        }
+        for (ei, e) in layer.entries.iter().enumerate() {
+            match &e.kind {
+                EntryKind::Opaque => {}
+                EntryKind::Whiteout => {
+                    if let Some(node) = self.s.live.get(&e.path).copied()
+                        && node.layer != index
+                    {
+                        self.s.live.remove(&e.path);
+                        if !node.is_dir {
+                            self.s.layers[index].files_deleted += 1;
+                        }
+                        self.drop_name(node, Reason::Deleted, index);
+                    }
+                    self.remove_below(&e.path, index, Reason::Deleted, true);
+                    self.flush(&e.path, index, Reason::Deleted);
+                }
+                kind => {
+                    self.ensure_parents(&e.path, index);
+                    let is_dir = *kind == EntryKind::Dir;
+                    let old = self.s.live.get(&e.path).copied();
+                    if let Some(old) = old {
+                        if old.is_dir && is_dir {
+                            // Same directory, new metadata: its contents stay.
+                            self.s.live.insert(e.path.clone(), dir_node(index));
+                            continue;
+                        }
+                        if !is_dir {
+                            self.s.layers[index].files_modified += 1;
+                        }
+                        self.drop_name(old, Reason::Overwritten, index);
+                        if old.is_dir {
+                            // A non-directory in place of a directory hides the whole subtree.
+                            self.remove_below(&e.path, index, Reason::Overwritten, false);
+                        }
+                        self.flush(&e.path, index, Reason::Overwritten);
+                    } else if !is_dir {
+                        self.s.layers[index].files_added += 1;
+                    }
+                    let inode = match kind {
+                        EntryKind::File => {
+                            self.s.inodes.push(Inode {
+                                layer: index,
+                                size: e.size,
+                                data_offset: e.data_offset,
+                                entry: ei,
+                                names: 1,
+                            });
+                            Some(self.s.inodes.len() - 1)
+                        }
+                        EntryKind::Hardlink { target } => {
+                            match self.s.live.get(target).and_then(|n| n.inode) {
+                                Some(i) => {
+                                    self.s.inodes[i].names += 1;
+                                    Some(i)
+                                }
+                                None => {
+                                    self.s.layers[index].dangling_links += 1;
+                                    None
+                                }
+                            }
+                        }
+                        _ => None,
+                    };
+                    self.s.live.insert(
+                        e.path.clone(),
+                        Node {
+                            layer: index,
+                            inode,
+                            is_dir,
+                        },
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn dir_node(layer: usize) -> Node {
+    Node {
+        layer,
+        inode: None,
+        is_dir: true,
+    }
+}
+
+fn as_slice_bounds(b: &(Bound<Vec<u8>>, Bound<Vec<u8>>)) -> (Bound<&[u8]>, Bound<&[u8]>) {
+    fn conv(x: &Bound<Vec<u8>>) -> Bound<&[u8]> {
+        match x {
+            Bound::Included(v) => Bound::Included(v.as_slice()),
+            Bound::Excluded(v) => Bound::Excluded(v.as_slice()),
+            Bound::Unbounded => Bound::Unbounded,
+        }
+    }
+    (conv(&b.0), conv(&b.1))
+}
+
+/// Stacks every layer of `image`, base first.
+pub fn stack(image: &Image) -> Stacked {
+    let mut st = Stacker {
+        s: Stacked {
+            layers: vec![LayerStack::default(); image.layers.len()],
+            ..Stacked::default()
+        },
+        pending: BTreeMap::new(),
+    };
+    for (i, layer) in image.layers.iter().enumerate() {
+        st.stack_layer(i, layer);
+    }
+    st.s
+}

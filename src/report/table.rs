@@ -1,0 +1,218 @@
+//! Tables for people.
+
+use std::io::{self, Write};
+
+use comfy_table::presets::UTF8_FULL_CONDENSED;
+use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
+
+use super::size;
+use crate::analysis::{ImageReport, Reason};
+
+/// The instruction as a person would write it: builder prefixes and the `# buildkit` suffix dropped.
+pub fn instruction_label(created_by: Option<&str>) -> String {
+    let Some(s) = created_by else {
+        return "(no history)".into();
+    };
+    let s = s.trim();
+    let s = s.strip_suffix("# buildkit").unwrap_or(s).trim_end();
+    let s = if let Some(rest) = s.strip_prefix("/bin/sh -c #(nop)") {
+        rest.trim_start().to_string()
+    } else if let Some(rest) = s.strip_prefix("/bin/sh -c ") {
+        format!("RUN {rest}")
+    } else {
+        s.to_string()
+    };
+    let one_line = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() > 70 {
+        let cut: String = one_line.chars().take(69).collect();
+        format!("{cut}…")
+    } else {
+        one_line
+    }
+}
+
+fn new_table(header: &[&str]) -> Table {
+    let mut t = Table::new();
+    t.load_style(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .set_header(header.iter().map(Cell::new));
+    t
+}
+
+fn right(s: String) -> Cell {
+    Cell::new(s).set_alignment(CellAlignment::Right)
+}
+
+fn reason_label(r: Reason) -> &'static str {
+    match r {
+        Reason::Deleted => "deleted",
+        Reason::Opaque => "opaque dir",
+        Reason::Overwritten => "overwritten",
+    }
+}
+
+/// Writes the `dredge image` report as tables; `top` limits the wasted-paths table (0 = all).
+pub fn write_image<W: Write>(out: &mut W, r: &ImageReport, top: usize) -> io::Result<()> {
+    let name = if r.tags.is_empty() {
+        r.source.clone()
+    } else {
+        r.tags.join(", ")
+    };
+    writeln!(
+        out,
+        "Image {name} ({}, {} layers)",
+        r.format,
+        r.layers.len()
+    )?;
+    writeln!(
+        out,
+        "  size {}  visible {}  invisible {} (deleted {}, opaque {}, overwritten {})",
+        size(r.size_bytes),
+        size(r.visible_bytes),
+        size(r.invisible_bytes),
+        size(r.invisible.deleted),
+        size(r.invisible.opaque),
+        size(r.invisible.overwritten),
+    )?;
+    writeln!(
+        out,
+        "  reclaimable {}  caches {}  efficiency {:.2} %",
+        size(r.reclaimable_bytes),
+        size(r.cache_bytes),
+        r.efficiency * 100.0
+    )?;
+    let pct = r
+        .dive
+        .user_wasted_percent
+        .map_or("n/a".to_string(), |p| format!("{:.4} %", p * 100.0));
+    writeln!(
+        out,
+        "  dive-compatible: efficiency {:.4} %, wasted bytes {}, user wasted {pct}",
+        r.dive.efficiency * 100.0,
+        r.dive.wasted_bytes
+    )?;
+    writeln!(out)?;
+
+    let mut t = new_table(&[
+        "#",
+        "size",
+        "invisible",
+        "deleted",
+        "opaque",
+        "overwritten",
+        "cache",
+        "+/~/-",
+        "instruction",
+    ]);
+    for l in &r.layers {
+        t.add_row(vec![
+            right(l.index.to_string()),
+            right(size(l.size_bytes)),
+            right(size(l.invisible_bytes)),
+            right(size(l.invisible.deleted)),
+            right(size(l.invisible.opaque)),
+            right(size(l.invisible.overwritten)),
+            right(size(l.cache_bytes)),
+            right(format!(
+                "{}/{}/{}",
+                l.files_added, l.files_modified, l.files_deleted
+            )),
+            Cell::new(instruction_label(l.created_by.as_deref())),
+        ]);
+    }
+    writeln!(out, "{t}")?;
+
+    if !r.wasted.is_empty() {
+        let shown = if top == 0 {
+            r.wasted.len()
+        } else {
+            top.min(r.wasted.len())
+        };
+        writeln!(
+            out,
+            "\nLargest invisible bytes ({shown} of {}):",
+            r.wasted_total
+        )?;
+        let mut t = new_table(&["bytes", "files", "path", "why", "written by", "hidden by"]);
+        for w in r.wasted.iter().take(shown) {
+            t.add_row(vec![
+                right(size(w.bytes)),
+                right(w.files.to_string()),
+                Cell::new(&w.path),
+                Cell::new(reason_label(w.reason)),
+                right(format!("layer {}", w.added_in)),
+                right(format!("layer {}", w.hidden_by)),
+            ]);
+        }
+        writeln!(out, "{t}")?;
+    }
+
+    if !r.caches.is_empty() {
+        writeln!(out, "\nCaches and temp files left in the image:")?;
+        let mut t = new_table(&["bytes", "files", "kind", "layers", "fix"]);
+        for c in &r.caches {
+            let layers = c
+                .layers
+                .iter()
+                .map(|(i, b)| format!("{i}: {}", size(*b)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            t.add_row(vec![
+                right(size(c.bytes)),
+                right(c.files.to_string()),
+                Cell::new(c.id),
+                Cell::new(layers),
+                Cell::new(c.fix),
+            ]);
+        }
+        writeln!(out, "{t}")?;
+    }
+
+    if let Some(d) = &r.duplicates {
+        writeln!(
+            out,
+            "\nDuplicate content: {} reclaimable in {} groups",
+            size(d.reclaimable_bytes),
+            d.groups.len()
+        )?;
+        if !d.groups.is_empty() {
+            let shown = if top == 0 {
+                d.groups.len()
+            } else {
+                top.min(d.groups.len())
+            };
+            let mut t = new_table(&["each", "copies", "paths"]);
+            for g in d.groups.iter().take(shown) {
+                t.add_row(vec![
+                    right(size(g.size)),
+                    right(g.paths.len().to_string()),
+                    Cell::new(g.paths.join("\n")),
+                ]);
+            }
+            writeln!(out, "{t}")?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::instruction_label;
+
+    #[test]
+    fn instructions_read_as_written() {
+        assert_eq!(
+            instruction_label(Some("/bin/sh -c apk add x")),
+            "RUN apk add x"
+        );
+        assert_eq!(
+            instruction_label(Some("/bin/sh -c #(nop) COPY file:abc in /app ")),
+            "COPY file:abc in /app"
+        );
+        assert_eq!(
+            instruction_label(Some("RUN /bin/sh -c make # buildkit")),
+            "RUN /bin/sh -c make"
+        );
+        assert_eq!(instruction_label(None), "(no history)");
+    }
+}

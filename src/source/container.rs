@@ -1,0 +1,516 @@
+//! The thing that holds an image's files: a tar file on disk (seekable), a directory, or a tar read once
+//! from standard input. Each answers the same questions: is a member there, what are its bytes (small
+//! JSON), and what entries does a layer member hold.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use super::SourceError;
+use super::layer::{self, LayerError, Listing, SNIFF_LEN};
+use crate::model::{display_path, normalize_path};
+
+/// JSON members (manifests, configs, indexes) larger than this are refused rather than read into memory.
+pub(crate) const MAX_JSON_BYTES: u64 = 64 << 20;
+/// How many symlinks are followed to find a member before giving up.
+const MAX_LINK_HOPS: usize = 16;
+
+/// Where one member's bytes are inside a tar file.
+#[derive(Debug, Clone)]
+enum Member {
+    Data { offset: u64, len: u64 },
+    Link { target: Vec<u8> },
+}
+
+/// An image container, whatever its form.
+pub(crate) enum Container {
+    TarFile(TarFile),
+    Dir(DirContainer),
+    Stream(StreamContainer),
+}
+
+impl Container {
+    pub(crate) fn label(&self) -> &str {
+        match self {
+            Container::TarFile(t) => &t.label,
+            Container::Dir(d) => &d.label,
+            Container::Stream(_) => "-",
+        }
+    }
+
+    pub(crate) fn has(&self, name: &str) -> bool {
+        match self {
+            Container::TarFile(t) => t.resolve(name.as_bytes()).is_ok(),
+            Container::Dir(d) => d.resolve(name).is_ok(),
+            Container::Stream(s) => s.resolve(name.as_bytes()).is_ok(),
+        }
+    }
+
+    /// Reads a small member whole (JSON), refusing anything over [`MAX_JSON_BYTES`].
+    pub(crate) fn read_small(&self, name: &str) -> Result<Vec<u8>, SourceError> {
+        let member_err = |reason: String| SourceError::Member {
+            archive: self.label().to_string(),
+            member: name.to_string(),
+            reason,
+        };
+        match self {
+            Container::TarFile(t) => {
+                let (offset, len) = t.resolve(name.as_bytes()).map_err(member_err)?;
+                if len > MAX_JSON_BYTES {
+                    return Err(member_err(format!(
+                        "{len} bytes is too large for a JSON document"
+                    )));
+                }
+                let mut f = t
+                    .window(offset, len)
+                    .map_err(|e| member_err(e.to_string()))?;
+                let mut buf = Vec::with_capacity(len as usize);
+                f.read_to_end(&mut buf)
+                    .map_err(|e| member_err(e.to_string()))?;
+                Ok(buf)
+            }
+            Container::Dir(d) => {
+                let path = d.resolve(name).map_err(member_err)?;
+                let f = File::open(&path).map_err(|e| member_err(e.to_string()))?;
+                let len = f.metadata().map_err(|e| member_err(e.to_string()))?.len();
+                if len > MAX_JSON_BYTES {
+                    return Err(member_err(format!(
+                        "{len} bytes is too large for a JSON document"
+                    )));
+                }
+                let mut buf = Vec::with_capacity(len as usize);
+                f.take(MAX_JSON_BYTES)
+                    .read_to_end(&mut buf)
+                    .map_err(|e| member_err(e.to_string()))?;
+                Ok(buf)
+            }
+            Container::Stream(s) => match s.resolve(name.as_bytes()).map_err(member_err)? {
+                Streamed::Small(b) => Ok(b.clone()),
+                Streamed::Layer(_) => Err(member_err("is a layer, not a JSON document".into())),
+                Streamed::Skipped(len) => Err(member_err(format!(
+                    "{len} bytes is too large for a JSON document"
+                ))),
+            },
+        }
+    }
+
+    /// Lists the entries of a layer member. For seekable containers this opens its own file handle, so
+    /// several layers can be listed at once from different threads.
+    pub(crate) fn list_layer(&self, name: &str) -> Result<(Listing, u64), LayerError> {
+        let missing = |reason: String| LayerError {
+            entry: None,
+            reason,
+        };
+        match self {
+            Container::TarFile(t) => {
+                let (offset, len) = t.resolve(name.as_bytes()).map_err(missing)?;
+                let w = t.window(offset, len).map_err(|e| missing(e.to_string()))?;
+                Ok((layer::list_seekable(w, len, false)?, len))
+            }
+            Container::Dir(d) => {
+                let path = d.resolve(name).map_err(missing)?;
+                let f = File::open(&path).map_err(|e| missing(e.to_string()))?;
+                let len = f.metadata().map_err(|e| missing(e.to_string()))?.len();
+                let w = Window::new(f, 0, len).map_err(|e| missing(e.to_string()))?;
+                Ok((layer::list_seekable(w, len, false)?, len))
+            }
+            Container::Stream(s) => match s.resolve(name.as_bytes()).map_err(missing)? {
+                Streamed::Layer(l) => Ok(((**l).clone(), s.len_of(name))),
+                Streamed::Small(_) | Streamed::Skipped(_) => {
+                    Err(missing("is not a layer tar".into()))
+                }
+            },
+        }
+    }
+
+    /// True when the contents of files were hashed while listing (a stream cannot be read twice).
+    pub(crate) fn hashes_while_listing(&self) -> bool {
+        matches!(self, Container::Stream(_))
+    }
+
+    /// Hashes the files of a layer member whose data starts at the given offsets (seekable containers).
+    pub(crate) fn hash_layer(
+        &self,
+        name: &str,
+        offsets: &HashSet<u64>,
+    ) -> Result<Vec<(u64, [u8; 32])>, LayerError> {
+        let missing = |reason: String| LayerError {
+            entry: None,
+            reason,
+        };
+        match self {
+            Container::TarFile(t) => {
+                let (offset, len) = t.resolve(name.as_bytes()).map_err(missing)?;
+                layer::hash_seekable(
+                    t.window(offset, len).map_err(|e| missing(e.to_string()))?,
+                    len,
+                    offsets,
+                )
+            }
+            Container::Dir(d) => {
+                let path = d.resolve(name).map_err(missing)?;
+                let f = File::open(&path).map_err(|e| missing(e.to_string()))?;
+                let len = f.metadata().map_err(|e| missing(e.to_string()))?.len();
+                layer::hash_seekable(
+                    Window::new(f, 0, len).map_err(|e| missing(e.to_string()))?,
+                    len,
+                    offsets,
+                )
+            }
+            Container::Stream(_) => Ok(Vec::new()),
+        }
+    }
+}
+
+/// A window onto part of a file: reads and seeks stay inside `[start, start+len)`. Seeking past the end
+/// is an error, which is how a declared size larger than the data is caught without reading it.
+pub(crate) struct Window {
+    file: File,
+    start: u64,
+    len: u64,
+    pos: u64,
+}
+
+impl Window {
+    fn new(mut file: File, start: u64, len: u64) -> io::Result<Self> {
+        file.seek(SeekFrom::Start(start))?;
+        Ok(Window {
+            file,
+            start,
+            len,
+            pos: 0,
+        })
+    }
+}
+
+impl Read for Window {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.len.saturating_sub(self.pos);
+        let n = (buf.len() as u64).min(left) as usize;
+        if n == 0 {
+            return Ok(0);
+        }
+        let got = self.file.read(&mut buf[..n])?;
+        self.pos += got as u64;
+        Ok(got)
+    }
+}
+
+impl Seek for Window {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        let target = match pos {
+            SeekFrom::Start(p) => Some(p),
+            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+            SeekFrom::End(d) => self.len.checked_add_signed(d),
+        };
+        match target {
+            Some(t) if t <= self.len => {
+                self.file.seek(SeekFrom::Start(self.start + t))?;
+                self.pos = t;
+                Ok(t)
+            }
+            _ => Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "an entry's data runs past the end of the blob (truncated or absurd size)",
+            )),
+        }
+    }
+}
+
+/// A tar file on disk (`docker save -o`, an OCI archive): indexed once by walking its headers, seeking
+/// over the contents.
+pub(crate) struct TarFile {
+    label: String,
+    path: PathBuf,
+    members: HashMap<Vec<u8>, Member>,
+}
+
+impl TarFile {
+    pub(crate) fn open(path: &Path) -> Result<Self, SourceError> {
+        let label = path.display().to_string();
+        let io_err = |e: io::Error| SourceError::Io {
+            path: label.clone(),
+            source: e,
+        };
+        let file = File::open(path).map_err(io_err)?;
+        let file_len = file.metadata().map_err(io_err)?.len();
+        let window = Window::new(file, 0, file_len).map_err(io_err)?;
+        let mut archive = tar::Archive::new(layer::EofWatch::new(window));
+        let mut members = HashMap::new();
+        let not_image = |reason: String| SourceError::NotAnImage {
+            path: label.clone(),
+            reason,
+        };
+        let entries = archive
+            .entries_with_seek()
+            .map_err(|e| not_image(e.to_string()))?;
+        let mut last = String::from("(start)");
+        for item in entries {
+            let entry = item.map_err(|e| {
+                not_image(format!(
+                    "not a readable tar (truncated or corrupt after member {last}): {e}"
+                ))
+            })?;
+            let raw = entry.path_bytes().into_owned();
+            let name = normalize_path(&raw).map_err(|e| SourceError::Member {
+                archive: label.clone(),
+                member: String::from_utf8_lossy(&raw).into_owned(),
+                reason: e.to_string(),
+            })?;
+            last = display_path(&name);
+            let ty = entry.header().entry_type();
+            let offset = entry.raw_file_position();
+            let len = entry.size();
+            if offset.checked_add(len).is_none_or(|end| end > file_len) {
+                return Err(SourceError::Member {
+                    archive: label.clone(),
+                    member: last,
+                    reason: format!("declares {len} bytes but the archive ends first (truncated)"),
+                });
+            }
+            if ty.is_symlink() {
+                let link = entry.link_name_bytes().unwrap_or_default().into_owned();
+                let target = join_link(&name, &link).ok_or_else(|| SourceError::Member {
+                    archive: label.clone(),
+                    member: display_path(&name),
+                    reason: "symlink points outside the archive".into(),
+                })?;
+                members.insert(name, Member::Link { target });
+            } else if ty.is_hard_link() {
+                let link = entry.link_name_bytes().unwrap_or_default().into_owned();
+                let target = normalize_path(&link).map_err(|e| SourceError::Member {
+                    archive: label.clone(),
+                    member: display_path(&name),
+                    reason: e.to_string(),
+                })?;
+                members.insert(name, Member::Link { target });
+            } else if ty.is_file() || ty.is_contiguous() {
+                members.insert(name, Member::Data { offset, len });
+            }
+        }
+        Ok(TarFile {
+            label,
+            path: path.to_path_buf(),
+            members,
+        })
+    }
+
+    fn resolve(&self, name: &[u8]) -> Result<(u64, u64), String> {
+        let mut cur = normalize_path(name).map_err(|e| e.to_string())?;
+        for _ in 0..MAX_LINK_HOPS {
+            match self.members.get(&cur) {
+                Some(Member::Data { offset, len }) => return Ok((*offset, *len)),
+                Some(Member::Link { target }) => cur = target.clone(),
+                None => return Err("not in the archive".into()),
+            }
+        }
+        Err("too many levels of symbolic links".into())
+    }
+
+    fn window(&self, offset: u64, len: u64) -> io::Result<Window> {
+        Window::new(File::open(&self.path)?, offset, len)
+    }
+}
+
+/// Resolves a symlink found at `name` with target `link`, relative to the link's directory; `None` if it
+/// leaves the archive root.
+fn join_link(name: &[u8], link: &[u8]) -> Option<Vec<u8>> {
+    let mut parts: Vec<&[u8]> = if link.starts_with(b"/") {
+        Vec::new()
+    } else {
+        let mut p: Vec<&[u8]> = name.split(|&b| b == b'/').collect();
+        p.pop();
+        p
+    };
+    for comp in link.split(|&b| b == b'/') {
+        match comp {
+            b"" | b"." => {}
+            b".." => {
+                parts.pop()?;
+            }
+            c => parts.push(c),
+        }
+    }
+    Some(parts.join(&b'/'))
+}
+
+/// A directory: an OCI image layout, or an unpacked `docker save`.
+pub(crate) struct DirContainer {
+    label: String,
+    root: PathBuf,
+}
+
+impl DirContainer {
+    pub(crate) fn open(path: &Path) -> Result<Self, SourceError> {
+        let root = path.canonicalize().map_err(|e| SourceError::Io {
+            path: path.display().to_string(),
+            source: e,
+        })?;
+        Ok(DirContainer {
+            label: path.display().to_string(),
+            root,
+        })
+    }
+
+    /// Maps a member name to a file under the root, refusing anything (`..`, a symlink) that leads out.
+    fn resolve(&self, name: &str) -> Result<PathBuf, String> {
+        let rel = normalize_path(name.as_bytes()).map_err(|e| e.to_string())?;
+        let rel = String::from_utf8(rel).map_err(|_| "member name is not UTF-8".to_string())?;
+        let path = self.root.join(rel);
+        let real = path
+            .canonicalize()
+            .map_err(|_| "not in the directory".to_string())?;
+        if !real.starts_with(&self.root) {
+            return Err("leads outside the image directory".into());
+        }
+        if !real.is_file() {
+            return Err("is not a regular file".into());
+        }
+        Ok(real)
+    }
+}
+
+/// What a member read from standard input became.
+pub(crate) enum Streamed {
+    /// A small document kept in memory.
+    Small(Vec<u8>),
+    /// A layer tar, listed as it went by.
+    Layer(Box<Listing>),
+    /// Large data that is neither (its length).
+    Skipped(u64),
+}
+
+/// A tar read once from standard input. Members come in any order (layers before the manifest in legacy
+/// saves), so every member that looks like a tar is listed as it streams past, and small ones are kept.
+pub(crate) struct StreamContainer {
+    members: HashMap<Vec<u8>, Streamed>,
+    lens: HashMap<Vec<u8>, u64>,
+    links: HashMap<Vec<u8>, Vec<u8>>,
+}
+
+impl StreamContainer {
+    pub(crate) fn read<R: Read>(
+        input: R,
+        hash_all: bool,
+        mut on_layer: impl FnMut(&str),
+    ) -> Result<Self, SourceError> {
+        let label = "-".to_string();
+        let not_image = |reason: String| SourceError::NotAnImage {
+            path: label.clone(),
+            reason,
+        };
+        let mut archive = tar::Archive::new(layer::EofWatch::new(input));
+        let mut members = HashMap::new();
+        let mut lens = HashMap::new();
+        let mut links = HashMap::new();
+        let mut last = String::from("(start)");
+        for item in archive.entries().map_err(|e| not_image(e.to_string()))? {
+            let mut entry = item.map_err(|e| {
+                not_image(format!(
+                    "not a readable tar (truncated or corrupt after member {last}): {e}"
+                ))
+            })?;
+            let raw = entry.path_bytes().into_owned();
+            let name = normalize_path(&raw).map_err(|e| SourceError::Member {
+                archive: label.clone(),
+                member: String::from_utf8_lossy(&raw).into_owned(),
+                reason: e.to_string(),
+            })?;
+            last = display_path(&name);
+            let ty = entry.header().entry_type();
+            if ty.is_symlink() || ty.is_hard_link() {
+                let link = entry.link_name_bytes().unwrap_or_default().into_owned();
+                let target = if ty.is_symlink() {
+                    join_link(&name, &link)
+                } else {
+                    normalize_path(&link).ok()
+                };
+                let target = target.ok_or_else(|| SourceError::Member {
+                    archive: label.clone(),
+                    member: last.clone(),
+                    reason: "link points outside the archive".into(),
+                })?;
+                links.insert(name, target);
+                continue;
+            }
+            if !(ty.is_file() || ty.is_contiguous()) {
+                continue;
+            }
+            let len = entry.size();
+            let mut head = Vec::with_capacity(SNIFF_LEN);
+            (&mut entry)
+                .take(SNIFF_LEN as u64)
+                .read_to_end(&mut head)
+                .map_err(|e| not_image(format!("member {last}: {e}")))?;
+            let compression = layer::sniff(&head);
+            let streamed =
+                if compression != crate::model::Compression::None || layer::looks_like_tar(&head) {
+                    on_layer(&last);
+                    let listing = layer::list_stream(head, &mut entry, hash_all).map_err(|e| {
+                        SourceError::Member {
+                            archive: label.clone(),
+                            member: last.clone(),
+                            reason: e.to_string(),
+                        }
+                    })?;
+                    Streamed::Layer(Box::new(listing))
+                } else if len <= MAX_JSON_BYTES {
+                    let mut buf = head;
+                    entry
+                        .read_to_end(&mut buf)
+                        .map_err(|e| not_image(format!("member {last}: {e}")))?;
+                    Streamed::Small(buf)
+                } else {
+                    Streamed::Skipped(len)
+                };
+            lens.insert(name.clone(), len);
+            members.insert(name, streamed);
+        }
+        Ok(StreamContainer {
+            members,
+            lens,
+            links,
+        })
+    }
+
+    fn canonical(&self, name: &[u8]) -> Result<Vec<u8>, String> {
+        let mut cur = normalize_path(name).map_err(|e| e.to_string())?;
+        for _ in 0..MAX_LINK_HOPS {
+            if self.members.contains_key(&cur) {
+                return Ok(cur);
+            }
+            match self.links.get(&cur) {
+                Some(t) => cur = t.clone(),
+                None => return Err("not in the archive".into()),
+            }
+        }
+        Err("too many levels of symbolic links".into())
+    }
+
+    fn resolve(&self, name: &[u8]) -> Result<&Streamed, String> {
+        let key = self.canonical(name)?;
+        Ok(&self.members[&key])
+    }
+
+    fn len_of(&self, name: &str) -> u64 {
+        self.canonical(name.as_bytes())
+            .ok()
+            .and_then(|k| self.lens.get(&k).copied())
+            .unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn legacy_layer_symlinks_resolve_inside_the_archive() {
+        assert_eq!(
+            join_link(b"b/layer.tar", b"../a/layer.tar").unwrap(),
+            b"a/layer.tar"
+        );
+        assert_eq!(join_link(b"b/layer.tar", b"../../etc/passwd"), None);
+    }
+}

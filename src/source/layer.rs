@@ -1,0 +1,369 @@
+//! Listing one layer blob: sniff the compression, walk the tar, keep each entry's path, kind and size.
+//! Plain tars on a seekable input are walked by seeking over file contents, so a layer costs one read of
+//! its headers; compressed ones must be decompressed, and are, in one pass.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::io::{self, Read, Seek, SeekFrom};
+
+use flate2::read::MultiGzDecoder;
+use sha2::{Digest, Sha256};
+
+use crate::model::{Compression, Entry, EntryKind, PathError, display_path, normalize_path};
+
+const WHITEOUT_PREFIX: &[u8] = b".wh.";
+const OPAQUE_MARKER: &[u8] = b".wh..wh..opq";
+/// Any other `.wh..wh.` name is aufs metadata (`.wh..wh.plnk`, `.wh..wh.aufs`), not a whiteout.
+const AUFS_META_PREFIX: &[u8] = b".wh..wh.";
+
+/// How much of a blob is read to recognise it.
+pub(crate) const SNIFF_LEN: usize = 512;
+
+/// What went wrong inside one layer, and at which entry.
+#[derive(Debug)]
+pub struct LayerError {
+    /// The last entry read before the failure (display form), if any.
+    pub entry: Option<String>,
+    /// What failed.
+    pub reason: String,
+}
+
+impl fmt::Display for LayerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.entry {
+            Some(e) => write!(f, "{} (at entry {e})", self.reason),
+            None => f.write_str(&self.reason),
+        }
+    }
+}
+
+impl LayerError {
+    fn new(entry: Option<&[u8]>, reason: impl Into<String>) -> Self {
+        LayerError {
+            entry: entry.map(display_path),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// The result of listing one layer blob.
+#[derive(Debug, Clone)]
+pub(crate) struct Listing {
+    pub entries: Vec<Entry>,
+    pub compression: Compression,
+    pub hashes: Vec<(usize, [u8; 32])>,
+}
+
+/// Recognises a blob from its first bytes: gzip and zstd by magic, anything else is taken as tar.
+pub(crate) fn sniff(head: &[u8]) -> Compression {
+    if head.starts_with(&[0x1f, 0x8b]) {
+        Compression::Gzip
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Compression::Zstd
+    } else {
+        Compression::None
+    }
+}
+
+/// True when `head` looks like the start of a tar: `ustar` magic, or an all-zero block (an empty tar).
+pub(crate) fn looks_like_tar(head: &[u8]) -> bool {
+    (head.len() >= 262 && &head[257..262] == b"ustar")
+        || (head.len() == SNIFF_LEN && head.iter().all(|&b| b == 0))
+}
+
+/// Lists a blob that can be seeked (a member of a tar file, a file of an OCI layout).
+/// `len` is the blob's length; plain tars are walked by seeking over contents.
+pub(crate) fn list_seekable<R: Read + Seek>(
+    mut blob: R,
+    len: u64,
+    hash_all: bool,
+) -> Result<Listing, LayerError> {
+    let mut head = Vec::with_capacity(SNIFF_LEN);
+    (&mut blob)
+        .take(SNIFF_LEN as u64)
+        .read_to_end(&mut head)
+        .map_err(|e| LayerError::new(None, format!("cannot read: {e}")))?;
+    blob.seek(SeekFrom::Start(0))
+        .map_err(|e| LayerError::new(None, format!("cannot seek: {e}")))?;
+    let compression = sniff(&head);
+    let mut listing = match compression {
+        Compression::None => {
+            let mut archive = tar::Archive::new(EofWatch::new(blob));
+            let entries = archive
+                .entries_with_seek()
+                .map_err(|e| LayerError::new(None, e.to_string()))?;
+            collect(entries, Some(len), hash_all, None)?
+        }
+        Compression::Gzip => list_decompressed(
+            MultiGzDecoder::new(io::BufReader::new(blob)),
+            hash_all,
+            None,
+        )?,
+        Compression::Zstd => list_zstd(blob, hash_all, None)?,
+    };
+    listing.compression = compression;
+    Ok(listing)
+}
+
+/// Lists a blob that can only be read once (standard input).
+pub(crate) fn list_stream<R: Read>(
+    head: Vec<u8>,
+    rest: R,
+    hash_all: bool,
+) -> Result<Listing, LayerError> {
+    let compression = sniff(&head);
+    let blob = io::Cursor::new(head).chain(rest);
+    let mut listing = match compression {
+        Compression::None => {
+            let mut archive = tar::Archive::new(EofWatch::new(blob));
+            let entries = archive
+                .entries()
+                .map_err(|e| LayerError::new(None, e.to_string()))?;
+            collect(entries, None, hash_all, None)?
+        }
+        Compression::Gzip => list_decompressed(MultiGzDecoder::new(blob), hash_all, None)?,
+        Compression::Zstd => list_zstd(blob, hash_all, None)?,
+    };
+    listing.compression = compression;
+    Ok(listing)
+}
+
+/// Hashes the contents of the entries whose data starts at one of `offsets`, reading the blob again.
+/// Plain tars seek straight to each file; compressed ones are decompressed and only those files hashed.
+pub(crate) fn hash_seekable<R: Read + Seek>(
+    mut blob: R,
+    len: u64,
+    offsets: &HashSet<u64>,
+) -> Result<Vec<(u64, [u8; 32])>, LayerError> {
+    let mut head = Vec::with_capacity(SNIFF_LEN);
+    (&mut blob)
+        .take(SNIFF_LEN as u64)
+        .read_to_end(&mut head)
+        .map_err(|e| LayerError::new(None, format!("cannot read: {e}")))?;
+    let compression = sniff(&head);
+    if compression == Compression::None {
+        // Walk the headers again, seeking over every file that is not wanted.
+        let mut out = Vec::with_capacity(offsets.len());
+        let mut archive = tar::Archive::new(EofWatch::new(blob));
+        for entry in archive
+            .entries_with_seek()
+            .map_err(|e| LayerError::new(None, e.to_string()))?
+        {
+            let mut entry = entry.map_err(|e| LayerError::new(None, e.to_string()))?;
+            let pos = entry.raw_file_position();
+            if offsets.contains(&pos) {
+                if pos + entry.size() > len {
+                    return Err(LayerError::new(
+                        Some(&entry.path_bytes()),
+                        "data past the end of the layer",
+                    ));
+                }
+                out.push((
+                    pos,
+                    hash_reader(&mut entry).map_err(|e| LayerError::new(None, e.to_string()))?,
+                ));
+            }
+        }
+        return Ok(out);
+    }
+    blob.seek(SeekFrom::Start(0))
+        .map_err(|e| LayerError::new(None, format!("cannot seek: {e}")))?;
+    let listing = match compression {
+        Compression::Gzip => list_decompressed(
+            MultiGzDecoder::new(io::BufReader::new(blob)),
+            false,
+            Some(offsets),
+        )?,
+        _ => list_zstd(blob, false, Some(offsets))?,
+    };
+    Ok(listing
+        .hashes
+        .into_iter()
+        .map(|(i, h)| (listing.entries[i].data_offset, h))
+        .collect())
+}
+
+fn list_zstd<R: Read>(
+    blob: R,
+    hash_all: bool,
+    only: Option<&HashSet<u64>>,
+) -> Result<Listing, LayerError> {
+    let decoder = zstd::stream::read::Decoder::new(blob)
+        .map_err(|e| LayerError::new(None, format!("corrupt zstd stream: {e}")))?;
+    list_decompressed(decoder, hash_all, only)
+}
+
+fn list_decompressed<R: Read>(
+    decoder: R,
+    hash_all: bool,
+    only: Option<&HashSet<u64>>,
+) -> Result<Listing, LayerError> {
+    let mut archive = tar::Archive::new(EofWatch::new(decoder));
+    let entries = archive
+        .entries()
+        .map_err(|e| LayerError::new(None, e.to_string()))?;
+    collect(entries, None, hash_all, only)
+}
+
+fn hash_reader<R: Read>(r: &mut R) -> io::Result<[u8; 32]> {
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = r.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hasher.finalize().into())
+}
+
+/// Walks the entries of one tar. `len` is known for seekable plain tars and lets a declared size be
+/// checked against what is really there before any seek.
+fn collect<R: Read>(
+    entries: tar::Entries<'_, R>,
+    len: Option<u64>,
+    hash_all: bool,
+    only: Option<&HashSet<u64>>,
+) -> Result<Listing, LayerError> {
+    let mut out: Vec<Entry> = Vec::new();
+    let mut hashes = Vec::new();
+    let mut last: Option<Vec<u8>> = None;
+    for item in entries {
+        let mut entry = item.map_err(|e| tar_error(last.as_deref(), e))?;
+        let ty = entry.header().entry_type();
+        if ty.is_pax_global_extensions() {
+            continue;
+        }
+        let raw = entry.path_bytes().into_owned();
+        let path = normalize_path(&raw).map_err(|e| LayerError::new(Some(&raw), e.to_string()))?;
+        last = Some(path.clone());
+        let size = entry.size();
+        let data_offset = entry.raw_file_position();
+        if let Some(len) = len
+            && data_offset.checked_add(size).is_none_or(|end| end > len)
+        {
+            return Err(LayerError::new(
+                Some(&path),
+                format!(
+                    "entry declares {size} bytes but the layer ends {} bytes after its header (truncated or corrupt)",
+                    len.saturating_sub(data_offset)
+                ),
+            ));
+        }
+        if path.is_empty() {
+            continue; // the root directory itself
+        }
+        let (dir, base) = match path.iter().rposition(|&b| b == b'/') {
+            Some(i) => (&path[..i], &path[i + 1..]),
+            None => (&path[..0], &path[..]),
+        };
+        let (path, kind) = if base == OPAQUE_MARKER {
+            (dir.to_vec(), EntryKind::Opaque)
+        } else if base.starts_with(AUFS_META_PREFIX) {
+            continue;
+        } else if let Some(name) = base.strip_prefix(WHITEOUT_PREFIX) {
+            if name.is_empty() {
+                return Err(LayerError::new(
+                    Some(&path),
+                    PathError::EmptyWhiteout.to_string(),
+                ));
+            }
+            let mut target = dir.to_vec();
+            if !target.is_empty() {
+                target.push(b'/');
+            }
+            target.extend_from_slice(name);
+            (target, EntryKind::Whiteout)
+        } else {
+            let kind = if ty.is_file() || ty.is_contiguous() || ty.is_gnu_sparse() {
+                EntryKind::File
+            } else if ty.is_dir() {
+                EntryKind::Dir
+            } else if ty.is_symlink() {
+                EntryKind::Symlink
+            } else if ty.is_hard_link() {
+                let link = entry.link_name_bytes().unwrap_or_default().into_owned();
+                let target = normalize_path(&link)
+                    .map_err(|e| LayerError::new(Some(&path), format!("hard link target: {e}")))?;
+                EntryKind::Hardlink {
+                    target: target.into_boxed_slice(),
+                }
+            } else {
+                EntryKind::Special
+            };
+            (path, kind)
+        };
+        let size = if kind == EntryKind::File { size } else { 0 };
+        let wanted = match only {
+            Some(set) => set.contains(&data_offset),
+            None => hash_all && size > 0,
+        };
+        if wanted && kind == EntryKind::File {
+            let h = hash_reader(&mut entry).map_err(|e| tar_error(Some(&path), e))?;
+            hashes.push((out.len(), h));
+        }
+        out.push(Entry {
+            path: path.into_boxed_slice(),
+            kind,
+            size,
+            data_offset,
+        });
+    }
+    Ok(Listing {
+        entries: out,
+        compression: Compression::None,
+        hashes,
+    })
+}
+
+fn tar_error(last: Option<&[u8]>, e: io::Error) -> LayerError {
+    let msg = e.to_string();
+    let reason = if e.kind() == io::ErrorKind::UnexpectedEof || msg.contains("unexpected EOF") {
+        format!("truncated: {msg}")
+    } else {
+        format!("corrupt: {msg}")
+    };
+    LayerError::new(last, reason)
+}
+
+/// A reader that turns running dry before the tar's end-of-archive blocks into an error. The `tar`
+/// crate treats a clean end of input where a header should be as the end of the archive; a layer
+/// cut at an entry boundary would otherwise pass as complete.
+pub(crate) struct EofWatch<R> {
+    inner: R,
+    started: bool,
+}
+
+impl<R> EofWatch<R> {
+    pub(crate) fn new(inner: R) -> Self {
+        EofWatch {
+            inner,
+            started: false,
+        }
+    }
+}
+
+impl<R: Read> Read for EofWatch<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 && !buf.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                if self.started {
+                    "unexpected end of data, no end-of-archive marker"
+                } else {
+                    "empty layer blob"
+                },
+            ));
+        }
+        self.started = true;
+        Ok(n)
+    }
+}
+
+impl<R: Seek> Seek for EofWatch<R> {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        self.inner.seek(pos)
+    }
+}

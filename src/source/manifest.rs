@@ -1,0 +1,295 @@
+//! Finding an image inside a container: `index.json` (OCI layouts, Docker 25+ saves) first, then the
+//! legacy `manifest.json`. The result is a plan: where the config is and which members are the layers.
+
+use std::collections::HashMap;
+
+use serde::Deserialize;
+
+use super::SourceError;
+use super::container::Container;
+use crate::model::History;
+
+/// Media types of an image index (nested indexes are followed).
+const INDEX_TYPES: &[&str] = &[
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+];
+/// How deep nested indexes are followed.
+const MAX_INDEX_DEPTH: usize = 4;
+
+/// Which members make up the image.
+#[derive(Debug)]
+pub(crate) struct Plan {
+    pub format: &'static str,
+    pub config_member: String,
+    pub layer_members: Vec<String>,
+    pub tags: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct LegacyItem {
+    #[serde(rename = "Config")]
+    config: String,
+    #[serde(rename = "RepoTags", default)]
+    repo_tags: Option<Vec<String>>,
+    #[serde(rename = "Layers")]
+    layers: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct Descriptor {
+    #[serde(rename = "mediaType", default)]
+    media_type: String,
+    digest: String,
+    #[serde(default)]
+    annotations: HashMap<String, String>,
+}
+
+#[derive(Deserialize)]
+struct Index {
+    #[serde(default)]
+    manifests: Vec<Descriptor>,
+}
+
+#[derive(Deserialize)]
+struct Manifest {
+    config: Descriptor,
+    #[serde(default)]
+    layers: Vec<Descriptor>,
+}
+
+/// The parts of an image config the analysis uses.
+#[derive(Deserialize, Default)]
+pub(crate) struct Config {
+    #[serde(default)]
+    rootfs: Option<RootFs>,
+    #[serde(default)]
+    history: Vec<HistoryItem>,
+}
+
+#[derive(Deserialize, Default)]
+struct RootFs {
+    #[serde(default)]
+    diff_ids: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct HistoryItem {
+    #[serde(default)]
+    created: Option<String>,
+    #[serde(default)]
+    created_by: Option<String>,
+    #[serde(default)]
+    comment: Option<String>,
+    #[serde(default)]
+    empty_layer: bool,
+}
+
+fn parse<'a, T: Deserialize<'a>>(
+    c: &Container,
+    member: &str,
+    bytes: &'a [u8],
+) -> Result<T, SourceError> {
+    serde_json::from_slice(bytes).map_err(|e| SourceError::Member {
+        archive: c.label().to_string(),
+        member: member.to_string(),
+        reason: format!("invalid JSON: {e}"),
+    })
+}
+
+/// `sha256:<hex>` to `blobs/sha256/<hex>`, refusing digests that could name anything else.
+fn blob_path(c: &Container, digest: &str) -> Result<String, SourceError> {
+    let bad = || SourceError::Member {
+        archive: c.label().to_string(),
+        member: digest.to_string(),
+        reason: "not a valid digest".into(),
+    };
+    let (alg, enc) = digest.split_once(':').ok_or_else(bad)?;
+    let alg_ok = !alg.is_empty()
+        && alg
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"+._-".contains(&b));
+    let enc_ok = !enc.is_empty()
+        && enc
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"=_-".contains(&b));
+    if !alg_ok || !enc_ok {
+        return Err(bad());
+    }
+    Ok(format!("blobs/{alg}/{enc}"))
+}
+
+/// Works out which members hold the image.
+pub(crate) fn plan(c: &Container) -> Result<Plan, SourceError> {
+    if c.has("index.json") {
+        return plan_index(c);
+    }
+    if c.has("manifest.json") {
+        return plan_legacy(c);
+    }
+    Err(SourceError::NotAnImage {
+        path: c.label().to_string(),
+        reason: "no index.json or manifest.json (not a docker save archive or OCI layout)".into(),
+    })
+}
+
+fn plan_legacy(c: &Container) -> Result<Plan, SourceError> {
+    let bytes = c.read_small("manifest.json")?;
+    let items: Vec<LegacyItem> = parse(c, "manifest.json", &bytes)?;
+    let mut warnings = Vec::new();
+    let Some(first) = items
+        .into_iter()
+        .enumerate()
+        .map(|(i, it)| {
+            if i > 0 {
+                warnings.push(format!(
+                    "the archive holds more than one image; analysing the first ({})",
+                    c.label()
+                ));
+            }
+            it
+        })
+        .next()
+    else {
+        return Err(SourceError::Member {
+            archive: c.label().to_string(),
+            member: "manifest.json".into(),
+            reason: "lists no image".into(),
+        });
+    };
+    Ok(Plan {
+        format: "docker-archive",
+        config_member: first.config,
+        layer_members: first.layers,
+        tags: first.repo_tags.unwrap_or_default(),
+        warnings,
+    })
+}
+
+fn plan_index(c: &Container) -> Result<Plan, SourceError> {
+    let bytes = c.read_small("index.json")?;
+    let index: Index = parse(c, "index.json", &bytes)?;
+    let mut warnings = Vec::new();
+    let mut tags = Vec::new();
+    for d in &index.manifests {
+        if let Some(t) = d
+            .annotations
+            .get("io.containerd.image.name")
+            .or_else(|| d.annotations.get("org.opencontainers.image.ref.name"))
+        {
+            tags.push(t.clone());
+        }
+    }
+    let format = if c.has("manifest.json") {
+        "docker-archive-oci"
+    } else {
+        "oci-layout"
+    };
+    let manifest_member =
+        find_manifest(c, &index.manifests, 0)?.ok_or_else(|| SourceError::Member {
+            archive: c.label().to_string(),
+            member: "index.json".into(),
+            reason: "names no image manifest whose blob is present".into(),
+        })?;
+    if index.manifests.len() > 1 {
+        warnings
+            .push("the index names more than one manifest; analysing the first present one".into());
+    }
+    let bytes = c.read_small(&manifest_member)?;
+    let manifest: Manifest = parse(c, &manifest_member, &bytes)?;
+    let config_member = blob_path(c, &manifest.config.digest)?;
+    let layer_members = manifest
+        .layers
+        .iter()
+        .map(|l| blob_path(c, &l.digest))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Plan {
+        format,
+        config_member,
+        layer_members,
+        tags,
+        warnings,
+    })
+}
+
+fn find_manifest(
+    c: &Container,
+    descs: &[Descriptor],
+    depth: usize,
+) -> Result<Option<String>, SourceError> {
+    for d in descs {
+        let member = blob_path(c, &d.digest)?;
+        if !c.has(&member) {
+            continue; // other platforms of a multi-platform image are often absent
+        }
+        if INDEX_TYPES.contains(&d.media_type.as_str()) {
+            if depth >= MAX_INDEX_DEPTH {
+                continue;
+            }
+            let bytes = c.read_small(&member)?;
+            let nested: Index = parse(c, &member, &bytes)?;
+            if let Some(m) = find_manifest(c, &nested.manifests, depth + 1)? {
+                return Ok(Some(m));
+            }
+            continue;
+        }
+        return Ok(Some(member));
+    }
+    Ok(None)
+}
+
+/// What the config says about the layers.
+pub(crate) struct ConfigInfo {
+    /// Diff id per layer.
+    pub diff_ids: Vec<Option<String>>,
+    /// History entry per layer.
+    pub history: Vec<History>,
+    /// The config's exact bytes (their sha256 is the image id).
+    pub bytes: Vec<u8>,
+    /// Mismatches found.
+    pub warnings: Vec<String>,
+}
+
+/// Reads the config: the diff ids, and the history aligned to the layers past `empty_layer` entries.
+pub(crate) fn read_config(
+    c: &Container,
+    member: &str,
+    layers: usize,
+) -> Result<ConfigInfo, SourceError> {
+    let bytes = c.read_small(member)?;
+    let config: Config = parse(c, member, &bytes)?;
+    let mut warnings = Vec::new();
+    let diff_ids = config.rootfs.unwrap_or_default().diff_ids;
+    if diff_ids.len() != layers {
+        warnings.push(format!(
+            "config lists {} diff ids but the manifest {layers} layers",
+            diff_ids.len()
+        ));
+    }
+    let mut history: Vec<History> = config
+        .history
+        .into_iter()
+        .filter(|h| !h.empty_layer)
+        .map(|h| History {
+            created_by: h.created_by,
+            comment: h.comment,
+            created: h.created,
+        })
+        .collect();
+    if history.len() != layers {
+        warnings.push(format!(
+            "config history has {} entries with layers, the image {layers} layers",
+            history.len()
+        ));
+    }
+    history.resize_with(layers, History::default);
+    let mut ids: Vec<Option<String>> = diff_ids.into_iter().map(Some).collect();
+    ids.resize(layers, None);
+    Ok(ConfigInfo {
+        diff_ids: ids,
+        history,
+        bytes,
+        warnings,
+    })
+}

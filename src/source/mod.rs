@@ -1,0 +1,243 @@
+//! Where layers come from. Every source (a `docker save` archive in either layout, an OCI layout
+//! directory or archive, standard input) yields the same [`Image`]; nothing downstream knows which.
+
+mod container;
+mod layer;
+mod manifest;
+
+use std::collections::HashSet;
+use std::io;
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use sha2::{Digest, Sha256};
+
+pub use layer::LayerError;
+
+use crate::model::{Image, Layer};
+use container::{Container, DirContainer, StreamContainer, TarFile};
+
+/// Why an image could not be read. Every variant names the file, and the member or layer.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// The source could not be opened or read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path named by the user.
+        path: String,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// The source is not an image archive or layout.
+    #[error("{path}: not an image: {reason}")]
+    NotAnImage {
+        /// The path named by the user.
+        path: String,
+        /// What is missing or wrong.
+        reason: String,
+    },
+    /// A member of the archive (manifest, config, blob) is missing or malformed.
+    #[error("{archive}: {member}: {reason}")]
+    Member {
+        /// The archive or directory.
+        archive: String,
+        /// The member.
+        member: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A layer could not be read.
+    #[error("{archive}: layer {index} ({member}): {error}")]
+    Layer {
+        /// The archive or directory.
+        archive: String,
+        /// The layer's position, 0 = base.
+        index: usize,
+        /// The member holding it.
+        member: String,
+        /// What went wrong, and where in the layer.
+        error: LayerError,
+    },
+}
+
+/// Reports progress while layers are listed. Implementations must be cheap and thread-safe.
+pub trait Progress: Sync {
+    /// Listing begins; `layers` is known once the manifest has been read (0 for a stream).
+    fn start(&self, layers: usize);
+    /// One more layer has been listed.
+    fn layer_done(&self, member: &str);
+}
+
+/// A progress sink that reports nothing.
+pub struct NoProgress;
+impl Progress for NoProgress {
+    fn start(&self, _: usize) {}
+    fn layer_done(&self, _: &str) {}
+}
+
+/// Options for reading an image.
+#[derive(Debug, Clone, Copy)]
+pub struct LoadOptions {
+    /// Worker threads for listing layers (at least 1).
+    pub threads: usize,
+    /// Hash file contents while streaming, for sources that cannot be read twice (duplicates search).
+    pub hash_streamed: bool,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            hash_streamed: false,
+        }
+    }
+}
+
+/// An image read from a source, with a way back to the source's bytes for content hashing.
+pub struct Opened {
+    /// The image.
+    pub image: Image,
+    container: Container,
+    members: Vec<String>,
+}
+
+impl Opened {
+    /// Hashes (sha256) the regular files of layer `index` whose data starts at one of `offsets`.
+    /// Sources read once (standard input) hashed every file while listing and return nothing here.
+    pub fn hash_files(
+        &self,
+        index: usize,
+        offsets: &HashSet<u64>,
+    ) -> Result<Vec<(u64, [u8; 32])>, SourceError> {
+        let member = &self.members[index];
+        self.container
+            .hash_layer(member, offsets)
+            .map_err(|error| SourceError::Layer {
+                archive: self.container.label().to_string(),
+                index,
+                member: member.clone(),
+                error,
+            })
+    }
+
+    /// True when file hashes were taken while listing (stored in [`Layer::hashes`]).
+    pub fn hashed_while_listing(&self) -> bool {
+        self.container.hashes_while_listing()
+    }
+}
+
+/// Opens `spec`: `-` for standard input, a directory (OCI layout or unpacked save), or a tar file.
+pub fn open(spec: &str, opts: LoadOptions, progress: &dyn Progress) -> Result<Opened, SourceError> {
+    let container = if spec == "-" {
+        progress.start(0);
+        let stdin = io::stdin().lock();
+        Container::Stream(StreamContainer::read(stdin, opts.hash_streamed, |m| {
+            progress.layer_done(m)
+        })?)
+    } else {
+        let path = Path::new(spec);
+        let meta = std::fs::metadata(path).map_err(|e| SourceError::Io {
+            path: spec.to_string(),
+            source: e,
+        })?;
+        if meta.is_dir() {
+            Container::Dir(DirContainer::open(path)?)
+        } else {
+            Container::TarFile(TarFile::open(path)?)
+        }
+    };
+    let plan = manifest::plan(&container)?;
+    let config = manifest::read_config(&container, &plan.config_member, plan.layer_members.len())?;
+    if !matches!(container, Container::Stream(_)) {
+        progress.start(plan.layer_members.len());
+    }
+    let listings = list_all(&container, &plan.layer_members, opts.threads, progress)?;
+    let layers = listings
+        .into_iter()
+        .zip(config.diff_ids)
+        .zip(config.history)
+        .enumerate()
+        .map(
+            |(index, (((listing, blob_bytes), diff_id), history))| Layer {
+                index,
+                diff_id,
+                origin: plan.layer_members[index].clone(),
+                compression: listing.compression,
+                blob_bytes,
+                history,
+                entries: listing.entries,
+                hashes: listing.hashes,
+            },
+        )
+        .collect();
+    let mut warnings = plan.warnings;
+    warnings.extend(config.warnings);
+    let id = format!("sha256:{}", hex(&Sha256::digest(&config.bytes)));
+    Ok(Opened {
+        image: Image {
+            source: spec.to_string(),
+            format: plan.format,
+            id: Some(id),
+            tags: plan.tags,
+            layers,
+            warnings,
+        },
+        container,
+        members: plan.layer_members,
+    })
+}
+
+/// Lower-case hex of bytes.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Lists every layer, several at once when the container allows it. Errors name the first failing layer.
+fn list_all(
+    c: &Container,
+    members: &[String],
+    threads: usize,
+    progress: &dyn Progress,
+) -> Result<Vec<(layer::Listing, u64)>, SourceError> {
+    type Slot = Mutex<Option<Result<(layer::Listing, u64), LayerError>>>;
+    let slots: Vec<Slot> = members.iter().map(|_| Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    let work = || {
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            if i >= members.len() {
+                break;
+            }
+            let r = c.list_layer(&members[i]);
+            progress.layer_done(&members[i]);
+            *slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+        }
+    };
+    let workers = if matches!(c, Container::Stream(_)) {
+        1
+    } else {
+        threads.clamp(1, members.len().max(1))
+    };
+    std::thread::scope(|s| {
+        for _ in 1..workers {
+            s.spawn(work);
+        }
+        work();
+    });
+    slots
+        .into_iter()
+        .enumerate()
+        .map(|(index, slot)| {
+            let r = slot.into_inner().unwrap_or_else(|p| p.into_inner());
+            // Every index below members.len() was taken by exactly one worker, which filled its slot.
+            let r = r.expect("every layer slot is filled by a worker");
+            r.map_err(|error| SourceError::Layer {
+                archive: c.label().to_string(),
+                index,
+                member: members[index].clone(),
+                error,
+            })
+        })
+        .collect()
+}
