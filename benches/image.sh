@@ -13,8 +13,8 @@
 #      (no registry, no network).
 #   2. Builds two images with the real engine (classic builder, --network none):
 #      large   dredge-bench/large:1  >= 1.5 GiB and >= 50,000 files COPYed from
-#              host trees (a rustup toolchain first, then /usr/lib/x86_64-linux-gnu,
-#              /usr/share, /usr/lib until both thresholds are met), then a
+#              host trees (the stable rustup toolchain, then /usr/lib/x86_64-linux-gnu,
+#              /usr/share, other toolchains, /usr/lib, until both thresholds are met), then a
 #              `RUN chown -R 1000:1000` layer that duplicates the first tree, then
 #              a `RUN rm -rf` layer deleting some subdirectories.
 #      deletes dredge-bench/deletes:1  one layer creating 10,000 small files in
@@ -204,9 +204,10 @@ content_stats() { # dir -> "bytes files"
 
 default_sources() {
     local rh=${RUSTUP_HOME:-$HOME/.rustup} d
-    for d in "$rh"/toolchains/stable-*; do [[ -d $d && ! -L $d ]] && echo "$d"; done
-    for d in "$rh"/toolchains/*; do [[ -d $d && ! -L $d && $d != */stable-* ]] && echo "$d"; done
-    for d in /usr/lib/x86_64-linux-gnu /usr/share /usr/lib; do [[ -d $d ]] && echo "$d"; done
+    local -a c=("$rh"/toolchains/stable-* /usr/lib/x86_64-linux-gnu /usr/share "$rh"/toolchains/* /usr/lib)
+    for d in "${c[@]}"; do
+        if [[ -d $d && ! -L $d ]]; then realpath "$d"; fi
+    done | awk '!seen[$0]++'
 }
 
 build_large() {

@@ -13,8 +13,8 @@
 //! - user wasted percent = wasted bytes / Σ sizes of layers 1.. (a fraction, not × 100).
 //!
 //! The files under a directory deleted whole are never paired with the whiteout, so `rm -rf dir` adds no
-//! waste in dive. One known divergence: dive reads a legacy archive's repeated layer (a symlinked
-//! `layer.tar`) as empty; we read the layer it points to, in every format alike.
+//! waste in dive. dive also reads a legacy archive's repeated layer (stored as a symlinked `layer.tar`)
+//! as an empty layer; so do these figures, and only these (see [`crate::model::Layer::stored_as_link`]).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -79,6 +79,9 @@ fn stripped(key: &[u8]) -> Vec<u8> {
 fn layer_tree(layer: &Layer) -> (BTreeMap<Vec<u8>, DNode>, u64) {
     let mut tree: BTreeMap<Vec<u8>, DNode> = BTreeMap::new();
     let mut size = 0;
+    if layer.stored_as_link {
+        return (tree, size);
+    }
     let implicit = DNode {
         is_dir: false,
         size: 0,

@@ -38,6 +38,9 @@ pub struct Layer {
     pub compression: Compression,
     /// Bytes of the blob as stored (compressed size for compressed layers).
     pub blob_bytes: u64,
+    /// The archive stores this layer as a link to another member: a legacy `docker save` writes a
+    /// layer that occurs twice once, and the second `layer.tar` as a symlink (dive reads it as empty).
+    pub stored_as_link: bool,
     /// History entry aligned to this layer (past `empty_layer` entries).
     pub history: History,
     /// Every entry, in tar order.

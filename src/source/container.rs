@@ -124,6 +124,18 @@ impl Container {
         }
     }
 
+    /// True when `name` is a link (symlink or hard link) to another member of a tar.
+    pub(crate) fn is_link(&self, name: &str) -> bool {
+        let Ok(key) = normalize_path(name.as_bytes()) else {
+            return false;
+        };
+        match self {
+            Container::TarFile(t) => matches!(t.members.get(&key), Some(Member::Link { .. })),
+            Container::Stream(s) => s.links.contains_key(&key),
+            Container::Dir(_) => false,
+        }
+    }
+
     /// True when the contents of files were hashed while listing (a stream cannot be read twice).
     pub(crate) fn hashes_while_listing(&self) -> bool {
         matches!(self, Container::Stream(_))

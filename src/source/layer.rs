@@ -141,6 +141,8 @@ pub(crate) fn hash_seekable<R: Read + Seek>(
         .read_to_end(&mut head)
         .map_err(|e| LayerError::new(None, format!("cannot read: {e}")))?;
     let compression = sniff(&head);
+    blob.seek(SeekFrom::Start(0))
+        .map_err(|e| LayerError::new(None, format!("cannot seek: {e}")))?;
     if compression == Compression::None {
         // Walk the headers again, seeking over every file that is not wanted.
         let mut out = Vec::with_capacity(offsets.len());
@@ -166,8 +168,6 @@ pub(crate) fn hash_seekable<R: Read + Seek>(
         }
         return Ok(out);
     }
-    blob.seek(SeekFrom::Start(0))
-        .map_err(|e| LayerError::new(None, format!("cannot seek: {e}")))?;
     let listing = match compression {
         Compression::Gzip => list_decompressed(
             MultiGzDecoder::new(io::BufReader::new(blob)),

@@ -165,6 +165,7 @@ pub fn open(spec: &str, opts: LoadOptions, progress: &dyn Progress) -> Result<Op
                 origin: plan.layer_members[index].clone(),
                 compression: listing.compression,
                 blob_bytes,
+                stored_as_link: container.is_link(&plan.layer_members[index]),
                 history,
                 entries: listing.entries,
                 hashes: listing.hashes,
