@@ -353,7 +353,7 @@ impl<R: Read> Read for EofWatch<R> {
                 if self.started {
                     "unexpected end of data, no end-of-archive marker"
                 } else {
-                    "empty layer blob"
+                    "input is empty"
                 },
             ));
         }
