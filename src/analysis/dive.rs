@@ -194,22 +194,30 @@ struct PathData {
 
 /// Computes dive's figures for `image`.
 pub fn figures(image: &Image) -> DiveFigures {
-    let trees: Vec<(BTreeMap<Vec<u8>, DNode>, u64)> = image.layers.iter().map(layer_tree).collect();
     let mut data: HashMap<Vec<u8>, PathData> = HashMap::new();
     // The lower layers stacked, as dive's `StackTreeRange(trees, 0, i-1)` sees them: layer 0 is a copy
-    // of its own tree, and from layer 1 on it is stacked onto that copy once more.
+    // of its own tree, and from layer 1 on it is stacked onto that copy once more. Only two layer trees
+    // are held at a time.
     let mut lower: BTreeMap<Vec<u8>, DNode> = BTreeMap::new();
-    for (i, (tree, _)) in trees.iter().enumerate() {
-        if i == 0 {
-            lower = tree
-                .iter()
-                .filter(|(_, n)| !n.whiteout)
-                .map(|(k, n)| (k.clone(), *n))
-                .collect();
-        } else {
-            stack_onto(&mut lower, &trees[i - 1].0);
+    let mut previous: Option<BTreeMap<Vec<u8>, DNode>> = None;
+    let (mut size_bytes, mut user_size_bytes) = (0u64, 0u64);
+    for (i, layer) in image.layers.iter().enumerate() {
+        let (tree, size) = layer_tree(layer);
+        size_bytes += size;
+        if i > 0 {
+            user_size_bytes += size;
         }
-        for (k, n) in leaves(tree) {
+        match &previous {
+            None => {
+                lower = tree
+                    .iter()
+                    .filter(|(_, n)| !n.whiteout)
+                    .map(|(k, n)| (k.clone(), *n))
+                    .collect()
+            }
+            Some(prev) => stack_onto(&mut lower, prev),
+        }
+        for (k, n) in leaves(&tree) {
             let path = if n.whiteout { stripped(k) } else { k.clone() };
             let d = data.entry(path.clone()).or_insert(PathData {
                 cumulative: 0,
@@ -235,6 +243,7 @@ pub fn figures(image: &Image) -> DiveFigures {
             }
             d.nodes += 1;
         }
+        previous = Some(tree);
     }
     let (mut min_sum, mut cum_sum, mut wasted, mut inefficient) = (0i64, 0i64, 0u64, 0usize);
     for d in data.values() {
@@ -250,8 +259,6 @@ pub fn figures(image: &Image) -> DiveFigures {
     } else {
         min_sum as f64 / cum_sum as f64
     };
-    let size_bytes: u64 = trees.iter().map(|(_, s)| s).sum();
-    let user_size_bytes: u64 = trees.iter().skip(1).map(|(_, s)| s).sum();
     let pct = wasted as f64 / user_size_bytes as f64;
     DiveFigures {
         efficiency,

@@ -173,8 +173,15 @@ pub fn analyze<H: ContentHasher>(
     hasher: &H,
     opts: Options,
 ) -> Result<ImageReport, H::Error> {
-    let stacked = stack::stack(image);
-    let dive = dive::figures(image);
+    // dive's figures need their own stacking; it runs beside ours on the other core.
+    let (stacked, dive) = std::thread::scope(|s| {
+        let dive = s.spawn(|| dive::figures(image));
+        let stacked = stack::stack(image);
+        (
+            stacked,
+            dive.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+        )
+    });
 
     // Caches: visible data only, each inode once, attributed to the layer that wrote it.
     // Per rule: (rule, bytes, files, bytes per layer).

@@ -175,37 +175,80 @@ impl Container {
     }
 }
 
-/// A window onto part of a file: reads and seeks stay inside `[start, start+len)`. Seeking past the end
-/// is an error, which is how a declared size larger than the data is caught without reading it.
+/// Bytes read from the file at a time. Tar headers of small files sit close together, so one read
+/// usually serves many headers, and a seek that lands inside the buffer costs no system call.
+const WINDOW_BUFFER: usize = 64 * 1024;
+
+/// A buffered window onto part of a file: reads and seeks stay inside `[start, start+len)`. Seeking past
+/// the end is an error, which is how a declared size larger than the data is caught without reading it.
 pub(crate) struct Window {
     file: File,
     start: u64,
     len: u64,
+    /// Position in the window of the next byte to hand out.
     pos: u64,
+    /// Buffered bytes: they hold the window's bytes from `buf_at` on.
+    buf: Vec<u8>,
+    buf_at: u64,
 }
 
 impl Window {
-    fn new(mut file: File, start: u64, len: u64) -> io::Result<Self> {
-        file.seek(SeekFrom::Start(start))?;
+    fn new(file: File, start: u64, len: u64) -> io::Result<Self> {
         Ok(Window {
             file,
             start,
             len,
             pos: 0,
+            buf: Vec::new(),
+            buf_at: 0,
         })
+    }
+
+    fn fill(&mut self) -> io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        let want = (self.len - self.pos).min(WINDOW_BUFFER as u64) as usize;
+        self.buf.resize(want, 0);
+        let mut got = 0;
+        while got < want {
+            let n = self
+                .file
+                .read_at(&mut self.buf[got..], self.start + self.pos + got as u64)?;
+            if n == 0 {
+                break;
+            }
+            got += n;
+        }
+        self.buf.truncate(got);
+        self.buf_at = self.pos;
+        Ok(())
     }
 }
 
 impl Read for Window {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let left = self.len.saturating_sub(self.pos);
-        let n = (buf.len() as u64).min(left) as usize;
-        if n == 0 {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.pos >= self.len || out.is_empty() {
             return Ok(0);
         }
-        let got = self.file.read(&mut buf[..n])?;
-        self.pos += got as u64;
-        Ok(got)
+        let in_buf = self.pos >= self.buf_at && self.pos < self.buf_at + self.buf.len() as u64;
+        if !in_buf {
+            if out.len() >= WINDOW_BUFFER {
+                // Large reads bypass the buffer.
+                use std::os::unix::fs::FileExt;
+                let n = (out.len() as u64).min(self.len - self.pos) as usize;
+                let got = self.file.read_at(&mut out[..n], self.start + self.pos)?;
+                self.pos += got as u64;
+                return Ok(got);
+            }
+            self.fill()?;
+            if self.buf.is_empty() {
+                return Ok(0);
+            }
+        }
+        let off = (self.pos - self.buf_at) as usize;
+        let n = out.len().min(self.buf.len() - off);
+        out[..n].copy_from_slice(&self.buf[off..off + n]);
+        self.pos += n as u64;
+        Ok(n)
     }
 }
 
@@ -218,7 +261,6 @@ impl Seek for Window {
         };
         match target {
             Some(t) if t <= self.len => {
-                self.file.seek(SeekFrom::Start(self.start + t))?;
                 self.pos = t;
                 Ok(t)
             }
