@@ -14,10 +14,16 @@ use dredge::source::{self, LoadOptions};
 
 /// Exit codes, documented in the README: 0 done, 1 a check or budget failed, 2 usage or input error.
 mod exit {
+    pub const CHECK: u8 = 1;
     pub const INPUT: u8 = 2;
 }
 
+/// How a command failed, and so which exit code it ends with.
+#[allow(dead_code)]
 enum Failure {
+    /// A check or budget failed (exit 1); the report has already been printed.
+    Check,
+    /// Usage or input error (exit 2), with a one-line message.
     Input(String),
 }
 
@@ -28,6 +34,7 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Check) => ExitCode::from(exit::CHECK),
         Err(Failure::Input(msg)) => {
             eprintln!("dredge: error: {msg}");
             ExitCode::from(exit::INPUT)
