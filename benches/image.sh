@@ -217,15 +217,18 @@ build_large() {
     fi
     local ctx=$WORK/large-ctx
     local content=$ctx/content
-    if $REBUILD || [[ ! -f $WORK/large-ctx.complete ]]; then
+    local -a srcs
+    if [[ -n ${BENCH_SOURCES:-} ]]; then
+        read -r -a srcs <<<"$BENCH_SOURCES"
+    else
+        mapfile -t srcs < <(default_sources)
+    fi
+    # The marker records the candidate list; a different list means a new context.
+    local key="$MIN_BYTES $MIN_FILES ${srcs[*]}"
+    if $REBUILD || [[ ! -f $WORK/large-ctx.complete || $(cat "$WORK/large-ctx.complete") != "$key" ]]; then
         rm -rf "$ctx" "$WORK/large-ctx.complete"
         mkdir -p "$content"
-        local srcs i=0 src name bytes=0 files=0
-        if [[ -n ${BENCH_SOURCES:-} ]]; then
-            read -r -a srcs <<<"$BENCH_SOURCES"
-        else
-            mapfile -t srcs < <(default_sources)
-        fi
+        local i=0 src name bytes=0 files=0
         for src in "${srcs[@]}"; do
             if ((bytes >= MIN_BYTES && files >= MIN_FILES)); then break; fi
             name=$(printf 'c%d-%s' "$i" "$(basename "$src")")
@@ -237,7 +240,7 @@ build_large() {
         done
         ((bytes >= MIN_BYTES && files >= MIN_FILES)) ||
             die "could only gather $bytes bytes / $files files (need $MIN_BYTES / $MIN_FILES); set BENCH_SOURCES"
-        touch "$WORK/large-ctx.complete"
+        echo "$key" >"$WORK/large-ctx.complete"
     else
         log "reusing build context $ctx"
     fi
@@ -409,6 +412,14 @@ ratio() { # a b -> a/b with 2 decimals, or empty
 json_num() { [[ -n $1 ]] && echo "$1" || echo null; }
 
 # ---------------------------------------------------------------- main
+if $REBUILD; then # drop the old tags so their layers don't linger
+    for t in $([[ $ONLY != deletes ]] && echo "$LARGE_TAG") $([[ $ONLY != large ]] && echo "$DELETES_TAG") "$BASE_TAG"; do
+        if image_exists "$t"; then
+            log "--rebuild: removing $t"
+            $DOCKER rmi "$t" >/dev/null 2>&1 || log "  (could not remove $t; continuing)"
+        fi
+    done
+fi
 make_base
 IMAGES=()
 if [[ -z $ONLY || $ONLY == large ]]; then

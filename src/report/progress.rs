@@ -1,7 +1,7 @@
 //! Progress on stderr: only when stderr is a terminal, and only once the work has taken a second.
 
 use std::io::IsTerminal;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -10,7 +10,6 @@ use crate::source::Progress;
 /// Layer-listing progress, drawn by indicatif on stderr.
 pub struct LayerProgress {
     bar: ProgressBar,
-    started: Instant,
     enabled: bool,
 }
 
@@ -18,17 +17,18 @@ impl LayerProgress {
     /// A progress bar that shows itself after one second if stderr is a terminal.
     pub fn new(enabled: bool) -> Self {
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
-        LayerProgress {
-            bar,
-            started: Instant::now(),
-            enabled: enabled && std::io::stderr().is_terminal(),
+        let enabled = enabled && std::io::stderr().is_terminal();
+        if enabled {
+            // Quick runs never show a bar: it appears only once the work has taken a second.
+            let later = bar.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_secs(1));
+                if !later.is_finished() {
+                    later.set_draw_target(ProgressDrawTarget::stderr());
+                }
+            });
         }
-    }
-
-    fn maybe_show(&self) {
-        if self.enabled && self.bar.is_hidden() && self.started.elapsed() > Duration::from_secs(1) {
-            self.bar.set_draw_target(ProgressDrawTarget::stderr());
-        }
+        LayerProgress { bar, enabled }
     }
 
     /// Removes the bar.
@@ -53,12 +53,13 @@ impl Progress for LayerProgress {
                 .unwrap_or_else(|_| ProgressStyle::default_spinner()),
             );
         }
-        self.bar.enable_steady_tick(Duration::from_millis(200));
+        if self.enabled {
+            self.bar.enable_steady_tick(Duration::from_millis(200));
+        }
     }
 
     fn layer_done(&self, member: &str) {
         self.bar.inc(1);
         self.bar.set_message(member.to_string());
-        self.maybe_show();
     }
 }

@@ -117,7 +117,10 @@ pub fn write_image<W: Write>(out: &mut W, r: &ImageReport, top: usize) -> io::Re
                 "{}/{}/{}",
                 l.files_added, l.files_modified, l.files_deleted
             )),
-            Cell::new(instruction_label(l.created_by.as_deref())),
+            Cell::new(match (&l.created_by, &l.comment) {
+                (None, Some(comment)) => format!("({comment})"),
+                (by, _) => instruction_label(by.as_deref()),
+            }),
         ]);
     }
     writeln!(out, "{t}")?;
