@@ -560,6 +560,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_window_reads_only_its_range_and_refuses_seeks_past_its_end() {
+        let mut f = tempfile::tempfile().unwrap();
+        std::io::Write::write_all(
+            &mut f,
+            &(0..=255u8).cycle().take(200_000).collect::<Vec<_>>(),
+        )
+        .unwrap();
+        let mut w = Window::new(f, 1000, 150_000).unwrap();
+        let mut head = [0u8; 4];
+        w.read_exact(&mut head).unwrap();
+        assert_eq!(head, [232, 233, 234, 235]); // byte 1000 of the file is 1000 % 256
+        w.seek(SeekFrom::Start(149_998)).unwrap();
+        let mut rest = Vec::new();
+        w.read_to_end(&mut rest).unwrap();
+        assert_eq!(rest.len(), 2);
+        assert!(w.seek(SeekFrom::Current(1)).is_err());
+        assert!(w.seek(SeekFrom::Start(150_000)).is_ok());
+        // A seek inside the buffer, then a large read that bypasses it.
+        w.seek(SeekFrom::Start(10)).unwrap();
+        let mut big = vec![0u8; 100_000];
+        w.read_exact(&mut big).unwrap();
+        assert_eq!(big[0], ((1000 + 10) % 256) as u8);
+        assert_eq!(big[99_999], ((1000 + 10 + 99_999) % 256) as u8);
+    }
+
+    #[test]
     fn legacy_layer_symlinks_resolve_inside_the_archive() {
         assert_eq!(
             join_link(b"b/layer.tar", b"../a/layer.tar").unwrap(),

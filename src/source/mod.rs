@@ -211,7 +211,9 @@ fn list_all(
                 break;
             }
             let r = c.list_layer(&members[i]);
-            progress.layer_done(&members[i]);
+            if !matches!(c, Container::Stream(_)) {
+                progress.layer_done(&members[i]); // a stream reported its layers as they went by
+            }
             *slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
         }
     };
