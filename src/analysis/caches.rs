@@ -190,6 +190,11 @@ pub const CACHE_RULES: &[CacheRule] = &[
 
 /// True when `path` lies strictly below directory pattern `dir` (`*` matches one component).
 fn is_below(dir: &str, path: &[u8]) -> bool {
+    if !dir.contains('*') {
+        // The common case: a plain prefix, one comparison.
+        let d = dir.as_bytes();
+        return path.len() > d.len() && path.starts_with(d) && path[d.len()] == b'/';
+    }
     let mut comps = path.split(|&b| b == b'/');
     for want in dir.split('/') {
         match comps.next() {

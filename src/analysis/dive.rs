@@ -16,8 +16,9 @@
 //! waste in dive. dive also reads a legacy archive's repeated layer (stored as a symlinked `layer.tar`)
 //! as an empty layer; so do these figures, and only these (see [`crate::model::Layer::stored_as_link`]).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{HashMap, HashSet};
 
+use super::paths::{PathId, PathTable, ROOT};
 use crate::model::{EntryKind, Image, Layer};
 
 /// dive's figures for an image.
@@ -38,205 +39,180 @@ pub struct DiveFigures {
     pub inefficient_paths: usize,
 }
 
-/// A node of a dive layer tree. Keys are paths with `/` replaced by NUL, so that byte order of keys is
-/// dive's order (children sorted by name, compared component by component).
+/// A node's payload in dive's trees: parents without an entry of their own have an empty one.
 #[derive(Debug, Clone, Copy)]
 struct DNode {
     is_dir: bool,
     size: u64,
-    whiteout: bool,
 }
 
-const SEP: u8 = 0;
+const IMPLICIT: DNode = DNode {
+    is_dir: false,
+    size: 0,
+};
 
-fn key_of(path: &[u8]) -> Vec<u8> {
-    path.iter()
-        .map(|&b| if b == b'/' { SEP } else { b })
-        .collect()
+/// One layer as dive sees it.
+struct LayerTree {
+    /// Nodes other than whiteouts, by path (the last entry for a path wins its payload).
+    nodes: HashMap<PathId, DNode>,
+    /// Paths deleted by this layer's whiteouts (dive's `.wh.<name>` nodes, always leaves).
+    whiteouts: Vec<PathId>,
+    /// Σ of the layer's tar header sizes.
+    size: u64,
 }
 
-fn is_below(key: &[u8], parent: &[u8]) -> bool {
-    key.len() > parent.len() && key.starts_with(parent) && key[parent.len()] == SEP
-}
-
-/// The key dive uses for a whiteout node of `path`: the last name with `.wh.` in front.
-fn whiteout_key(path: &[u8]) -> Vec<u8> {
-    let mut k = key_of(path);
-    let at = k.iter().rposition(|&b| b == SEP).map_or(0, |i| i + 1);
-    k.splice(at..at, b".wh.".iter().copied());
-    k
-}
-
-/// Strips `.wh.` from a whiteout key's last name: the path dive files the node under.
-fn stripped(key: &[u8]) -> Vec<u8> {
-    let at = key.iter().rposition(|&b| b == SEP).map_or(0, |i| i + 1);
-    let mut k = key.to_vec();
-    k.drain(at..at + 4);
-    k
-}
-
-/// One layer as dive sees it: its tree, and the Σ of its header sizes.
-fn layer_tree(layer: &Layer) -> (BTreeMap<Vec<u8>, DNode>, u64) {
-    let mut tree: BTreeMap<Vec<u8>, DNode> = BTreeMap::new();
-    let mut size = 0;
-    if layer.stored_as_link {
-        return (tree, size);
+fn add_implicit(nodes: &mut HashMap<PathId, DNode>, paths: &PathTable<'_>, mut id: PathId) {
+    while id != ROOT && !nodes.contains_key(&id) {
+        nodes.insert(id, IMPLICIT);
+        id = paths.parent(id);
     }
-    let implicit = DNode {
-        is_dir: false,
+}
+
+fn layer_tree(layer: &Layer, paths: &PathTable<'_>) -> LayerTree {
+    let mut t = LayerTree {
+        nodes: HashMap::new(),
+        whiteouts: Vec::new(),
         size: 0,
-        whiteout: false,
     };
+    if layer.stored_as_link {
+        return t;
+    }
+    let mut seen_whiteouts = HashSet::new();
     for e in &layer.entries {
-        size += e.size;
-        let (key, node) = match e.kind {
-            EntryKind::Opaque => (key_of(&e.path), None),
-            EntryKind::Whiteout => (
-                whiteout_key(&e.path),
-                Some(DNode {
-                    is_dir: false,
-                    size: 0,
-                    whiteout: true,
-                }),
-            ),
-            ref k => (
-                key_of(&e.path),
-                Some(DNode {
-                    is_dir: *k == EntryKind::Dir,
-                    size: e.size,
-                    whiteout: false,
-                }),
-            ),
-        };
-        // Parents that the tar did not list get an empty payload.
-        let mut end = 0;
-        while let Some(i) = key[end..].iter().position(|&b| b == SEP) {
-            tree.entry(key[..end + i].to_vec()).or_insert(implicit);
-            end += i + 1;
-        }
-        match node {
-            Some(n) => {
-                tree.insert(key, n);
-            }
+        t.size += e.size;
+        let Some(id) = paths.id(&e.path) else {
+            continue;
+        }; // the root itself
+        match e.kind {
             // The opaque marker is dropped, but its directory is created like any parent.
-            None if !key.is_empty() => {
-                tree.entry(key).or_insert(implicit);
+            EntryKind::Opaque => add_implicit(&mut t.nodes, paths, id),
+            EntryKind::Whiteout => {
+                add_implicit(&mut t.nodes, paths, paths.parent(id));
+                if seen_whiteouts.insert(id) {
+                    t.whiteouts.push(id);
+                }
             }
-            None => {}
+            ref k => {
+                add_implicit(&mut t.nodes, paths, paths.parent(id));
+                t.nodes.insert(
+                    id,
+                    DNode {
+                        is_dir: *k == EntryKind::Dir,
+                        size: e.size,
+                    },
+                );
+            }
         }
     }
-    (tree, size)
+    t
 }
 
-/// Leaves of a layer tree, in dive's walk order.
-fn leaves(tree: &BTreeMap<Vec<u8>, DNode>) -> Vec<(&Vec<u8>, &DNode)> {
-    let mut out = Vec::new();
-    let mut it = tree.iter().peekable();
-    while let Some((k, n)) = it.next() {
-        let has_child = it.peek().is_some_and(|(next, _)| is_below(next, k));
-        if !has_child {
-            out.push((k, n));
-        }
+/// dive's `Stack`: whiteouts remove the path and everything below it, every other node replaces the
+/// payload at its path (children stay). Every node's parents are nodes of the same tree, so removals
+/// first and then the payloads is the order dive's child-first walk gives.
+fn stack_onto(lower: &mut [Option<DNode>], tree: &LayerTree, paths: &PathTable<'_>) {
+    for &w in &tree.whiteouts {
+        paths.for_subtree(w, |x| lower[x as usize] = None);
     }
-    out
-}
-
-/// dive's `Stack`: every node of the upper tree, children first; whiteouts remove, the rest replace the
-/// payload (keeping children).
-fn stack_onto(state: &mut BTreeMap<Vec<u8>, DNode>, tree: &BTreeMap<Vec<u8>, DNode>) {
-    // Post-order from the sorted (pre-order) keys.
-    let mut order: Vec<(&Vec<u8>, &DNode)> = Vec::with_capacity(tree.len());
-    let mut pending: Vec<(&Vec<u8>, &DNode)> = Vec::new();
-    for (k, n) in tree {
-        while let Some((top, _)) = pending.last() {
-            if is_below(k, top) {
-                break;
-            }
-            order.push(pending.pop().expect("checked non-empty"));
-        }
-        pending.push((k, n));
-    }
-    while let Some(p) = pending.pop() {
-        order.push(p);
-    }
-    for (k, n) in order {
-        if n.whiteout {
-            let target = stripped(k);
-            let doomed: Vec<Vec<u8>> = state
-                .range(target.clone()..)
-                .take_while(|(x, _)| *x == &target || is_below(x, &target))
-                .map(|(x, _)| x.clone())
-                .collect();
-            for d in doomed {
-                state.remove(&d);
-            }
-        } else {
-            let mut end = 0;
-            while let Some(i) = k[end..].iter().position(|&b| b == SEP) {
-                state.entry(k[..end + i].to_vec()).or_insert(DNode {
-                    is_dir: false,
-                    size: 0,
-                    whiteout: false,
-                });
-                end += i + 1;
-            }
-            state.insert(k.clone(), *n);
-        }
+    for (&id, &n) in &tree.nodes {
+        lower[id as usize] = Some(n);
     }
 }
 
-#[derive(Default)]
+/// dive's walk order for leaves: names compared component by component, a whiteout named `.wh.<name>`.
+fn walk_key(paths: &PathTable<'_>, id: PathId, whiteout: bool) -> Vec<u8> {
+    let path = paths.path(id);
+    let mut k: Vec<u8> = path
+        .iter()
+        .map(|&b| if b == b'/' { 0 } else { b })
+        .collect();
+    if whiteout {
+        let at = k.iter().rposition(|&b| b == 0).map_or(0, |i| i + 1);
+        k.splice(at..at, b".wh.".iter().copied());
+    }
+    k
+}
+
+/// What dive's efficiency map holds for one path.
 struct PathData {
+    seen: bool,
     cumulative: i64,
     min: i64,
     nodes: usize,
 }
 
+impl Default for PathData {
+    fn default() -> Self {
+        PathData {
+            seen: false,
+            cumulative: 0,
+            min: -1,
+            nodes: 0,
+        }
+    }
+}
+
 /// Computes dive's figures for `image`.
 pub fn figures(image: &Image) -> DiveFigures {
-    let mut data: HashMap<Vec<u8>, PathData> = HashMap::new();
+    figures_with(image, &PathTable::of(image))
+}
+
+/// Computes dive's figures for `image`, whose paths are interned in `paths`.
+pub fn figures_with(image: &Image, paths: &PathTable<'_>) -> DiveFigures {
+    let mut data: Vec<PathData> = (0..paths.len()).map(|_| PathData::default()).collect();
     // The lower layers stacked, as dive's `StackTreeRange(trees, 0, i-1)` sees them: layer 0 is a copy
-    // of its own tree, and from layer 1 on it is stacked onto that copy once more. Only two layer trees
-    // are held at a time.
-    let mut lower: BTreeMap<Vec<u8>, DNode> = BTreeMap::new();
-    let mut previous: Option<BTreeMap<Vec<u8>, DNode>> = None;
+    // of its own tree, and from layer 1 on it is stacked onto that copy once more.
+    let mut lower: Vec<Option<DNode>> = vec![None; paths.len()];
+    let mut previous: Option<LayerTree> = None;
     let (mut size_bytes, mut user_size_bytes) = (0u64, 0u64);
     for (i, layer) in image.layers.iter().enumerate() {
-        let (tree, size) = layer_tree(layer);
-        size_bytes += size;
+        let tree = layer_tree(layer, paths);
+        size_bytes += tree.size;
         if i > 0 {
-            user_size_bytes += size;
+            user_size_bytes += tree.size;
         }
         match &previous {
             None => {
-                lower = tree
-                    .iter()
-                    .filter(|(_, n)| !n.whiteout)
-                    .map(|(k, n)| (k.clone(), *n))
-                    .collect()
+                for (&id, &n) in &tree.nodes {
+                    lower[id as usize] = Some(n);
+                }
             }
-            Some(prev) => stack_onto(&mut lower, prev),
+            Some(prev) => stack_onto(&mut lower, prev, paths),
         }
-        for (k, n) in leaves(&tree) {
-            let path = if n.whiteout { stripped(k) } else { k.clone() };
-            let d = data.entry(path.clone()).or_insert(PathData {
-                cumulative: 0,
-                min: -1,
-                nodes: 0,
-            });
-            let size = if n.whiteout {
-                match lower.get(&path) {
-                    None => break, // dive's GetNode error ends this layer's walk
-                    Some(prev) if prev.is_dir => lower
-                        .range(path.clone()..)
-                        .take_while(|(x, _)| *x == &path || is_below(x, &path))
-                        .map(|(_, x)| x.size)
-                        .sum::<u64>(),
+        // Leaves: nodes that no node of the same layer has as parent, and every whiteout.
+        let mut parents: HashSet<PathId> = HashSet::with_capacity(tree.nodes.len());
+        for &id in tree.nodes.keys().chain(&tree.whiteouts) {
+            parents.insert(paths.parent(id));
+        }
+        let mut leaves: Vec<(PathId, bool)> = tree
+            .nodes
+            .keys()
+            .filter(|id| !parents.contains(id))
+            .map(|&id| (id, false))
+            .chain(tree.whiteouts.iter().map(|&id| (id, true)))
+            .collect();
+        // A whiteout of a path missing below stops dive's walk of this layer: only then does the
+        // order of the walk matter.
+        if tree.whiteouts.iter().any(|&w| lower[w as usize].is_none()) {
+            leaves.sort_by_cached_key(|&(id, wh)| walk_key(paths, id, wh));
+        }
+        for (id, whiteout) in leaves {
+            let d = &mut data[id as usize];
+            d.seen = true;
+            let size = if whiteout {
+                match lower[id as usize] {
+                    None => break, // dive's GetNode error: the entry stays, with min -1
+                    Some(prev) if prev.is_dir => {
+                        let mut sum = 0;
+                        paths.for_subtree(id, |x| sum += lower[x as usize].map_or(0, |n| n.size));
+                        sum
+                    }
                     Some(_) => 0,
                 }
             } else {
-                n.size
+                tree.nodes[&id].size
             } as i64;
+            let d = &mut data[id as usize];
             d.cumulative += size;
             if d.min < 0 || size < d.min {
                 d.min = size;
@@ -246,7 +222,7 @@ pub fn figures(image: &Image) -> DiveFigures {
         previous = Some(tree);
     }
     let (mut min_sum, mut cum_sum, mut wasted, mut inefficient) = (0i64, 0i64, 0u64, 0usize);
-    for d in data.values() {
+    for d in data.iter().filter(|d| d.seen) {
         min_sum += d.min;
         cum_sum += d.cumulative;
         if d.nodes >= 2 {

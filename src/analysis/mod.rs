@@ -4,6 +4,7 @@
 pub mod caches;
 pub mod dive;
 pub mod duplicates;
+pub mod paths;
 pub mod stack;
 
 use std::collections::{BTreeMap, HashSet};

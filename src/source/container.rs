@@ -177,7 +177,7 @@ impl Container {
 
 /// Bytes read from the file at a time. Tar headers of small files sit close together, so one read
 /// usually serves many headers, and a seek that lands inside the buffer costs no system call.
-const WINDOW_BUFFER: usize = 64 * 1024;
+const WINDOW_BUFFER: usize = 8 * 1024;
 
 /// A buffered window onto part of a file: reads and seeks stay inside `[start, start+len)`. Seeking past
 /// the end is an error, which is how a declared size larger than the data is caught without reading it.

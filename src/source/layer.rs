@@ -228,16 +228,17 @@ fn collect<R: Read>(
 ) -> Result<Listing, LayerError> {
     let mut out: Vec<Entry> = Vec::new();
     let mut hashes = Vec::new();
-    let mut last: Option<Vec<u8>> = None;
     for item in entries {
-        let mut entry = item.map_err(|e| tar_error(last.as_deref(), e))?;
+        let last = out.last().map(|e: &Entry| &*e.path);
+        let mut entry = item.map_err(|e| tar_error(last, e))?;
         let ty = entry.header().entry_type();
         if ty.is_pax_global_extensions() {
             continue;
         }
-        let raw = entry.path_bytes().into_owned();
-        let path = normalize_path(&raw).map_err(|e| LayerError::new(Some(&raw), e.to_string()))?;
-        last = Some(path.clone());
+        let path = {
+            let raw = entry.path_bytes();
+            normalize_path(&raw).map_err(|e| LayerError::new(Some(&raw), e.to_string()))?
+        };
         let size = entry.size();
         let data_offset = entry.raw_file_position();
         if let Some(len) = len
@@ -300,7 +301,8 @@ fn collect<R: Read>(
             None => hash_all && size > 0,
         };
         if wanted && kind == EntryKind::File {
-            let h = hash_reader(&mut entry).map_err(|e| tar_error(Some(&path), e))?;
+            let h = hash_reader(&mut entry)
+                .map_err(|e| LayerError::new(Some(&path), format!("cannot read: {e}")))?;
             hashes.push((out.len(), h));
         }
         out.push(Entry {
