@@ -195,10 +195,10 @@ make_base() {
 }
 
 # ---------------------------------------------------------------- large image
-content_stats() { # dir -> "bytes files"
+content_stats() { # dir -> "bytes regular_files"
     local b f
     b=$(du -s --apparent-size -B1 "$1" | cut -f1)
-    f=$(find "$1" -mindepth 1 | wc -l)
+    f=$(find "$1" -type f | wc -l)
     echo "$b $f"
 }
 
@@ -235,7 +235,7 @@ build_large() {
             log "copying $src -> content/$name"
             cp -a "$src" "$content/$name"
             read -r bytes files < <(content_stats "$content")
-            log "  context now $(numfmt --to=iec "$bytes")B, $files entries"
+            log "  context now $bytes bytes ($(numfmt --to=iec "$bytes")B), $files regular files"
             i=$((i + 1))
         done
         ((bytes >= MIN_BYTES && files >= MIN_FILES)) ||

@@ -71,6 +71,7 @@ fn run_image(args: &ImageArgs) -> Result<(), Failure> {
     let opts = Options {
         duplicates: args.duplicates,
         threads: load.threads,
+        top: args.top,
         ..Options::default()
     };
     let report = analysis::analyze(&opened.image, &opened, opts)

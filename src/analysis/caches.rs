@@ -219,6 +219,14 @@ mod tests {
 
     #[test]
     fn catalog_is_well_formed() {
+        for r in CACHE_RULES {
+            for d in r.dirs {
+                assert!(
+                    !d.starts_with('*'),
+                    "{d}: a leading wildcard would defeat the first-component index"
+                );
+            }
+        }
         let mut ids = HashSet::new();
         for r in CACHE_RULES {
             assert!(ids.insert(r.id), "duplicate id {}", r.id);

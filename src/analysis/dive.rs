@@ -16,7 +16,7 @@
 //! waste in dive. dive also reads a legacy archive's repeated layer (stored as a symlinked `layer.tar`)
 //! as an empty layer; so do these figures, and only these (see [`crate::model::Layer::stored_as_link`]).
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use super::paths::{PathId, PathTable, ROOT};
 use crate::model::{EntryKind, Image, Layer};
@@ -70,14 +70,14 @@ fn add_implicit(nodes: &mut HashMap<PathId, DNode>, paths: &PathTable<'_>, mut i
 
 fn layer_tree(layer: &Layer, paths: &PathTable<'_>) -> LayerTree {
     let mut t = LayerTree {
-        nodes: HashMap::new(),
+        nodes: HashMap::default(),
         whiteouts: Vec::new(),
         size: 0,
     };
     if layer.stored_as_link {
         return t;
     }
-    let mut seen_whiteouts = HashSet::new();
+    let mut seen_whiteouts = HashSet::default();
     for e in &layer.entries {
         t.size += e.size;
         let Some(id) = paths.id(&e.path) else {
@@ -180,7 +180,8 @@ pub fn figures_with(image: &Image, paths: &PathTable<'_>) -> DiveFigures {
             Some(prev) => stack_onto(&mut lower, prev, paths),
         }
         // Leaves: nodes that no node of the same layer has as parent, and every whiteout.
-        let mut parents: HashSet<PathId> = HashSet::with_capacity(tree.nodes.len());
+        let mut parents: HashSet<PathId> =
+            HashSet::with_capacity_and_hasher(tree.nodes.len(), Default::default());
         for &id in tree.nodes.keys().chain(&tree.whiteouts) {
             parents.insert(paths.parent(id));
         }

@@ -25,6 +25,8 @@ pub struct Options {
     pub duplicates_min_size: u64,
     /// Threads for the duplicate search.
     pub threads: usize,
+    /// How many of the largest invisible groups to describe in `wasted` (0 = all).
+    pub top: usize,
 }
 
 impl Default for Options {
@@ -33,6 +35,7 @@ impl Default for Options {
             duplicates: false,
             duplicates_min_size: 1,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            top: 0,
         }
     }
 }
@@ -267,10 +270,18 @@ pub fn analyze<H: ContentHasher>(
         })
         .collect();
 
-    let mut wasted: Vec<WastedReport> = stacked
-        .hidden
+    // Largest first; only the ones shown are turned into display paths.
+    let mut hidden: Vec<&stack::HiddenItem> =
+        stacked.hidden.iter().filter(|h| h.bytes > 0).collect();
+    hidden.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.path.cmp(&b.path)));
+    let wasted_total = hidden.len();
+    let shown = if opts.top == 0 {
+        hidden.len()
+    } else {
+        opts.top.min(hidden.len())
+    };
+    let wasted: Vec<WastedReport> = hidden[..shown]
         .iter()
-        .filter(|h| h.bytes > 0)
         .map(|h| WastedReport {
             path: display_path(&h.path),
             bytes: h.bytes,
@@ -280,7 +291,6 @@ pub fn analyze<H: ContentHasher>(
             hidden_by: h.hidden_by,
         })
         .collect();
-    wasted.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.path.cmp(&b.path)));
 
     let size_bytes: u64 = layers.iter().map(|l| l.size_bytes).sum();
     let visible_bytes = stacked.visible_bytes();
@@ -316,7 +326,7 @@ pub fn analyze<H: ContentHasher>(
         },
         dive,
         layers,
-        wasted_total: wasted.len(),
+        wasted_total,
         wasted,
         caches: cache_list,
         duplicates,

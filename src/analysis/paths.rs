@@ -2,7 +2,7 @@
 //! replaces sorted maps of byte strings (whose comparisons dominated the run time on big images) with
 //! vector indexing, and a directory's subtree is a walk over its children.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use crate::model::Image;
 
@@ -15,7 +15,7 @@ pub const ROOT: PathId = PathId::MAX;
 /// All paths named by an image's entries (and their parents).
 #[derive(Debug, Default)]
 pub struct PathTable<'a> {
-    ids: HashMap<&'a [u8], PathId>,
+    ids: FxHashMap<&'a [u8], PathId>,
     paths: Vec<&'a [u8]>,
     parents: Vec<PathId>,
     children: Vec<Vec<PathId>>,
@@ -26,7 +26,7 @@ impl<'a> PathTable<'a> {
     pub fn of(image: &'a Image) -> Self {
         let n: usize = image.layers.iter().map(|l| l.entries.len()).sum();
         let mut t = PathTable {
-            ids: HashMap::with_capacity(n),
+            ids: FxHashMap::with_capacity_and_hasher(n, Default::default()),
             ..PathTable::default()
         };
         for layer in &image.layers {

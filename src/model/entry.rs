@@ -66,6 +66,17 @@ impl fmt::Display for PathError {
 /// Normalizes a tar path: drops leading `/` and `./`, `.` components, empty components and a trailing `/`.
 /// Returns an empty path for the root itself. Paths are compared as bytes, never as UTF-8.
 pub fn normalize_path(raw: &[u8]) -> Result<Vec<u8>, PathError> {
+    // Most names are already clean (`usr/bin/x`, or `usr/bin/` for a directory): copy them as they are.
+    let trimmed = raw.strip_suffix(b"/").unwrap_or(raw);
+    let clean = !trimmed.is_empty()
+        && trimmed[0] != b'/'
+        && trimmed[trimmed.len() - 1] != b'/'
+        && !trimmed
+            .split(|&b| b == b'/')
+            .any(|c| c.is_empty() || c == b"." || c == b"..");
+    if clean {
+        return Ok(trimmed.to_vec());
+    }
     let mut out: Vec<u8> = Vec::with_capacity(raw.len());
     for comp in raw.split(|&b| b == b'/') {
         match comp {
