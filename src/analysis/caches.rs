@@ -207,9 +207,31 @@ fn is_below(dir: &str, path: &[u8]) -> bool {
 
 /// The rule that claims `path`, if any.
 pub fn classify(path: &[u8]) -> Option<&'static CacheRule> {
-    CACHE_RULES
+    let first = path.split(|&b| b == b'/').next().unwrap_or(path);
+    // Each bucket is in catalog order, so the first match is the catalog's first.
+    by_first_component()
+        .get(first)?
         .iter()
-        .find(|r| r.dirs.iter().any(|d| is_below(d, path)))
+        .find(|(_, d)| is_below(d, path))
+        .map(|&(i, _)| &CACHE_RULES[i])
+}
+
+/// Directory patterns by their first component, in catalog order: a path is compared only with the
+/// few patterns that can hold it.
+type Index = rustc_hash::FxHashMap<&'static [u8], Vec<(usize, &'static str)>>;
+
+fn by_first_component() -> &'static Index {
+    static INDEX: std::sync::OnceLock<Index> = std::sync::OnceLock::new();
+    INDEX.get_or_init(|| {
+        let mut m = Index::default();
+        for (i, r) in CACHE_RULES.iter().enumerate() {
+            for d in r.dirs {
+                let first = d.split('/').next().unwrap_or(d);
+                m.entry(first.as_bytes()).or_default().push((i, d));
+            }
+        }
+        m
+    })
 }
 
 #[cfg(test)]
@@ -219,6 +241,14 @@ mod tests {
 
     #[test]
     fn catalog_is_well_formed() {
+        for r in CACHE_RULES {
+            for d in r.dirs {
+                assert!(
+                    !d.starts_with('*'),
+                    "{d}: a leading wildcard would escape the first-component index"
+                );
+            }
+        }
         for r in CACHE_RULES {
             for d in r.dirs {
                 assert!(

@@ -178,9 +178,10 @@ pub fn analyze<H: ContentHasher>(
     opts: Options,
 ) -> Result<ImageReport, H::Error> {
     // dive's figures need their own stacking; it runs beside ours on the other core.
+    let paths = paths::PathTable::of(image);
     let (stacked, dive) = std::thread::scope(|s| {
-        let dive = s.spawn(|| dive::figures(image));
-        let stacked = stack::stack(image);
+        let dive = s.spawn(|| dive::figures_with(image, &paths));
+        let stacked = stack::stack_with(image, &paths);
         (
             stacked,
             dive.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),

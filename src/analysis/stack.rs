@@ -1,14 +1,14 @@
 //! Stacking layers the way overlayfs does, and recording every byte that ends up out of sight.
 //!
-//! `live` maps each path of the filesystem built so far to the layer that last wrote it. Paths are kept
-//! in a sorted map, so a directory's whole subtree is one contiguous range: deleting a directory costs
-//! the number of paths below it, never a rebuild of the lower layers (dive stacks all lower layers again
-//! for every deleted file). Data belongs to inodes, so a file named by several hard links stays visible
-//! while any of its names is.
+//! Every path of the image is interned once ([`PathTable`]); the filesystem built so far is a vector
+//! indexed by path id holding the layer that last wrote each path. Deleting a directory walks the paths
+//! below it and costs their number, never a rebuild of the lower layers (dive stacks all lower layers
+//! again for every deleted file). Data belongs to inodes, so a file named by several hard links stays
+//! visible while any of its names is.
 
 use std::collections::BTreeMap;
-use std::ops::Bound;
 
+use super::paths::{PathId, PathTable, ROOT};
 use crate::model::{EntryKind, Image};
 
 /// Why bytes written by a layer cannot be seen in the final filesystem.
@@ -124,8 +124,8 @@ pub struct Node {
 pub struct Stacked {
     /// Per-layer figures, by layer index.
     pub layers: Vec<LayerStack>,
-    /// The final filesystem.
-    pub live: BTreeMap<Box<[u8]>, Node>,
+    /// The final filesystem: every path and what holds it, sorted by path (bytes).
+    pub live: Vec<(Box<[u8]>, Node)>,
     /// Every regular file's data, visible or not.
     pub inodes: Vec<Inode>,
     /// Every group of invisible bytes.
@@ -133,6 +133,12 @@ pub struct Stacked {
 }
 
 impl Stacked {
+    /// The final filesystem's node at `path` (normalized), if any.
+    pub fn get(&self, path: &[u8]) -> Option<&Node> {
+        let i = self.live.binary_search_by(|(p, _)| (**p).cmp(path)).ok()?;
+        Some(&self.live[i].1)
+    }
+
     /// Bytes of data still visible in the final filesystem.
     pub fn visible_bytes(&self) -> u64 {
         self.inodes
@@ -143,25 +149,16 @@ impl Stacked {
     }
 }
 
-/// The range of keys strictly below directory `dir` (`dir/…`), or everything for the root.
-fn below(dir: &[u8]) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
-    if dir.is_empty() {
-        return (Bound::Unbounded, Bound::Unbounded);
-    }
-    let mut lo = dir.to_vec();
-    lo.push(b'/');
-    let mut hi = dir.to_vec();
-    hi.push(b'/' + 1);
-    (Bound::Excluded(lo), Bound::Excluded(hi))
-}
-
-struct Stacker {
+struct Stacker<'p> {
     s: Stacked,
+    paths: &'p PathTable<'p>,
+    /// The filesystem so far, by path id.
+    nodes: Vec<Option<Node>>,
     /// Groups being filled by the current removal, keyed by the layer that wrote the bytes.
     pending: BTreeMap<usize, (u64, u64)>,
 }
 
-impl Stacker {
+impl Stacker<'_> {
     /// Drops one name; when it was the data's last name, the data becomes invisible.
     fn drop_name(&mut self, node: Node, reason: Reason, actor: usize) {
         let Some(i) = node.inode else { return };
@@ -177,11 +174,11 @@ impl Stacker {
         }
     }
 
-    /// Turns the pending groups into hidden items reported at `path`.
-    fn flush(&mut self, path: &[u8], actor: usize, reason: Reason) {
+    /// Turns the pending groups into hidden items reported at `id`'s path.
+    fn flush(&mut self, id: PathId, actor: usize, reason: Reason) {
         for (added, (bytes, files)) in std::mem::take(&mut self.pending) {
             self.s.hidden.push(HiddenItem {
-                path: path.into(),
+                path: self.paths.path(id).into(),
                 added,
                 hidden_by: actor,
                 reason,
@@ -191,77 +188,96 @@ impl Stacker {
         }
     }
 
-    /// Removes the paths strictly below `dir`; with `lower_only`, entries of layer `actor` itself stay.
-    fn remove_below(&mut self, dir: &[u8], actor: usize, reason: Reason, lower_only: bool) {
-        let keys: Vec<Box<[u8]>> = self
-            .s
-            .live
-            .range::<[u8], _>(as_slice_bounds(&below(dir)))
-            .filter(|(_, n)| !(lower_only && n.layer == actor))
-            .map(|(k, _)| k.clone())
-            .collect();
-        for k in keys {
-            if let Some(node) = self.s.live.remove(&k) {
-                if !node.is_dir && reason != Reason::Overwritten {
-                    self.s.layers[actor].files_deleted += 1;
-                }
-                self.drop_name(node, reason, actor);
+    /// Removes the paths strictly below `dir` (all of them for [`ROOT`]); with `lower_only`, entries of
+    /// layer `actor` itself stay.
+    fn remove_below(&mut self, dir: PathId, actor: usize, reason: Reason, lower_only: bool) {
+        let mut stack: Vec<PathId> = if dir == ROOT {
+            (0..self.nodes.len() as PathId)
+                .filter(|&x| self.paths.parent(x) == ROOT)
+                .collect()
+        } else {
+            self.paths.children(dir).to_vec()
+        };
+        while let Some(x) = stack.pop() {
+            stack.extend_from_slice(self.paths.children(x));
+            let Some(node) = self.nodes[x as usize] else {
+                continue;
+            };
+            if lower_only && node.layer == actor {
+                continue;
             }
+            self.nodes[x as usize] = None;
+            if !node.is_dir && reason != Reason::Overwritten {
+                self.s.layers[actor].files_deleted += 1;
+            }
+            self.drop_name(node, reason, actor);
         }
     }
 
-    /// Makes sure every directory above `path` exists as a directory (a file in the way is replaced).
-    fn ensure_parents(&mut self, path: &[u8], actor: usize) {
-        let mut end = path.len();
-        while let Some(i) = path[..end].iter().rposition(|&b| b == b'/') {
-            let parent = &path[..i];
-            match self.s.live.get(parent).copied() {
+    /// Makes sure every directory above `id` exists as a directory (a file in the way is replaced).
+    fn ensure_parents(&mut self, id: PathId, actor: usize) {
+        let mut p = self.paths.parent(id);
+        while p != ROOT {
+            match self.nodes[p as usize] {
                 Some(n) if n.is_dir => return,
                 Some(n) => {
                     self.drop_name(n, Reason::Overwritten, actor);
-                    self.flush(parent, actor, Reason::Overwritten);
-                    self.s.live.insert(parent.into(), dir_node(actor));
+                    self.flush(p, actor, Reason::Overwritten);
+                    self.nodes[p as usize] = Some(dir_node(actor));
                     return;
                 }
-                None => {
-                    self.s.live.insert(parent.into(), dir_node(actor));
-                }
+                None => self.nodes[p as usize] = Some(dir_node(actor)),
             }
-            end = i;
+            p = self.paths.parent(p);
         }
     }
 
     fn stack_layer(&mut self, index: usize, layer: &crate::model::Layer) {
         self.s.layers[index].content_bytes = layer.content_bytes();
+        let id_of = |path: &[u8]| {
+            if path.is_empty() {
+                ROOT
+            } else {
+                self.paths.id(path).expect("every entry path is interned")
+            }
+        };
         // Opaque markers hide lower children wherever they stand in the tar: apply them first.
         for e in layer.entries.iter().filter(|e| e.kind == EntryKind::Opaque) {
-            self.remove_below(&e.path, index, Reason::Opaque, true);
-            self.flush(&e.path, index, Reason::Opaque);
+            let id = id_of(&e.path);
+            self.remove_below(id, index, Reason::Opaque, true);
+            if id != ROOT {
+                self.flush(id, index, Reason::Opaque);
+            } else {
+                self.pending.clear();
+            }
         }
         for (ei, e) in layer.entries.iter().enumerate() {
+            let id = id_of(&e.path);
+            if id == ROOT {
+                continue;
+            }
             match &e.kind {
                 EntryKind::Opaque => {}
                 EntryKind::Whiteout => {
-                    if let Some(node) = self.s.live.get(&e.path).copied()
+                    if let Some(node) = self.nodes[id as usize]
                         && node.layer != index
                     {
-                        self.s.live.remove(&e.path);
+                        self.nodes[id as usize] = None;
                         if !node.is_dir {
                             self.s.layers[index].files_deleted += 1;
                         }
                         self.drop_name(node, Reason::Deleted, index);
                     }
-                    self.remove_below(&e.path, index, Reason::Deleted, true);
-                    self.flush(&e.path, index, Reason::Deleted);
+                    self.remove_below(id, index, Reason::Deleted, true);
+                    self.flush(id, index, Reason::Deleted);
                 }
                 kind => {
-                    self.ensure_parents(&e.path, index);
+                    self.ensure_parents(id, index);
                     let is_dir = *kind == EntryKind::Dir;
-                    let old = self.s.live.get(&e.path).copied();
-                    if let Some(old) = old {
+                    if let Some(old) = self.nodes[id as usize] {
                         if old.is_dir && is_dir {
                             // Same directory, new metadata: its contents stay.
-                            self.s.live.insert(e.path.clone(), dir_node(index));
+                            self.nodes[id as usize] = Some(dir_node(index));
                             continue;
                         }
                         if !is_dir {
@@ -270,9 +286,10 @@ impl Stacker {
                         self.drop_name(old, Reason::Overwritten, index);
                         if old.is_dir {
                             // A non-directory in place of a directory hides the whole subtree.
-                            self.remove_below(&e.path, index, Reason::Overwritten, false);
+                            self.nodes[id as usize] = None;
+                            self.remove_below(id, index, Reason::Overwritten, false);
                         }
-                        self.flush(&e.path, index, Reason::Overwritten);
+                        self.flush(id, index, Reason::Overwritten);
                     } else if !is_dir {
                         self.s.layers[index].files_added += 1;
                     }
@@ -288,7 +305,12 @@ impl Stacker {
                             Some(self.s.inodes.len() - 1)
                         }
                         EntryKind::Hardlink { target } => {
-                            match self.s.live.get(target).and_then(|n| n.inode) {
+                            let t = self
+                                .paths
+                                .id(target)
+                                .and_then(|t| self.nodes[t as usize])
+                                .and_then(|n| n.inode);
+                            match t {
                                 Some(i) => {
                                     self.s.inodes[i].names += 1;
                                     Some(i)
@@ -301,14 +323,11 @@ impl Stacker {
                         }
                         _ => None,
                     };
-                    self.s.live.insert(
-                        e.path.clone(),
-                        Node {
-                            layer: index,
-                            inode,
-                            is_dir,
-                        },
-                    );
+                    self.nodes[id as usize] = Some(Node {
+                        layer: index,
+                        inode,
+                        is_dir,
+                    });
                 }
             }
         }
@@ -323,28 +342,32 @@ fn dir_node(layer: usize) -> Node {
     }
 }
 
-fn as_slice_bounds(b: &(Bound<Vec<u8>>, Bound<Vec<u8>>)) -> (Bound<&[u8]>, Bound<&[u8]>) {
-    fn conv(x: &Bound<Vec<u8>>) -> Bound<&[u8]> {
-        match x {
-            Bound::Included(v) => Bound::Included(v.as_slice()),
-            Bound::Excluded(v) => Bound::Excluded(v.as_slice()),
-            Bound::Unbounded => Bound::Unbounded,
-        }
-    }
-    (conv(&b.0), conv(&b.1))
-}
-
 /// Stacks every layer of `image`, base first.
 pub fn stack(image: &Image) -> Stacked {
+    stack_with(image, &PathTable::of(image))
+}
+
+/// Stacks every layer of `image`, whose paths are interned in `paths`.
+pub fn stack_with(image: &Image, paths: &PathTable<'_>) -> Stacked {
     let mut st = Stacker {
         s: Stacked {
             layers: vec![LayerStack::default(); image.layers.len()],
             ..Stacked::default()
         },
+        paths,
+        nodes: vec![None; paths.len()],
         pending: BTreeMap::new(),
     };
     for (i, layer) in image.layers.iter().enumerate() {
         st.stack_layer(i, layer);
     }
+    let mut live: Vec<(Box<[u8]>, Node)> = st
+        .nodes
+        .iter()
+        .enumerate()
+        .filter_map(|(id, n)| n.map(|n| (Box::from(paths.path(id as PathId)), n)))
+        .collect();
+    live.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    st.s.live = live;
     st.s
 }

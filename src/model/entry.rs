@@ -68,13 +68,7 @@ impl fmt::Display for PathError {
 pub fn normalize_path(raw: &[u8]) -> Result<Vec<u8>, PathError> {
     // Most names are already clean (`usr/bin/x`, or `usr/bin/` for a directory): copy them as they are.
     let trimmed = raw.strip_suffix(b"/").unwrap_or(raw);
-    let clean = !trimmed.is_empty()
-        && trimmed[0] != b'/'
-        && trimmed[trimmed.len() - 1] != b'/'
-        && !trimmed
-            .split(|&b| b == b'/')
-            .any(|c| c.is_empty() || c == b"." || c == b"..");
-    if clean {
+    if is_clean(trimmed) {
         return Ok(trimmed.to_vec());
     }
     let mut out: Vec<u8> = Vec::with_capacity(raw.len());
@@ -91,6 +85,19 @@ pub fn normalize_path(raw: &[u8]) -> Result<Vec<u8>, PathError> {
         }
     }
     Ok(out)
+}
+
+/// True when no component is empty, `.` or `..` (so no leading or doubled `/` either). Two vectorised
+/// searches decide most paths; only names with a `/.` (hidden files, `.wh.` markers) are walked.
+fn is_clean(p: &[u8]) -> bool {
+    if p.is_empty() || p[0] == b'/' || memchr::memmem::find(p, b"//").is_some() {
+        return false;
+    }
+    if p[0] != b'.' && memchr::memmem::find(p, b"/.").is_none() {
+        return true;
+    }
+    p.split(|&b| b == b'/')
+        .all(|c| !matches!(c, b"" | b"." | b".."))
 }
 
 /// Renders a normalized path for people and JSON: a leading `/`, and bytes that are not UTF-8 as `\xNN`.
