@@ -23,6 +23,17 @@ pub enum Command {
     /// Check an image against size budgets (flags, dredge.toml, .dive-ci); exit 1 when one is broken.
     #[command(after_long_help = CHECK_AFTER_HELP)]
     Check(Box<CheckArgs>),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to stdout: dredge(1), or dredge-COMMAND(1) for a command.
+    Man {
+        /// A command (`image`, `check`, …); none for the main page.
+        command: Option<String>,
+    },
 }
 
 const CHECK_AFTER_HELP: &str = "\
@@ -206,4 +217,69 @@ pub struct ImageArgs {
     /// Never show progress on stderr.
     #[arg(long)]
     pub no_progress: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn every_budget_key_has_its_flag() {
+        let cmd = Cli::command();
+        let check = cmd.find_subcommand("check").expect("check command");
+        let longs: Vec<String> = check
+            .get_arguments()
+            .filter_map(|a| a.get_long().map(|l| format!("--{l}")))
+            .collect();
+        for k in check::KEYS {
+            assert!(
+                longs.contains(&k.flag.to_string()),
+                "{} has no flag",
+                k.flag
+            );
+        }
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn flags_become_budgets_with_their_origin() {
+        let cli = Cli::try_parse_from([
+            "dredge",
+            "check",
+            "x.tar",
+            "--max-size",
+            "1.5GiB",
+            "--forbid",
+            "a",
+            "--forbid",
+            "b",
+            "--highest-wasted-bytes",
+            "disabled",
+            "--lowest-efficiency",
+            "0.9",
+        ])
+        .unwrap();
+        let Command::Check(args) = cli.command else {
+            panic!("check")
+        };
+        let b = args.flag_budgets();
+        assert_eq!(b.settings.len(), 4);
+        let s = b.get("max_size").unwrap();
+        assert_eq!(s.value, Value::Bytes(1_610_612_736));
+        assert_eq!(s.origin, "--max-size");
+        assert_eq!(
+            b.get("forbidden_paths").unwrap().value,
+            Value::Globs(vec!["a".into(), "b".into()])
+        );
+        assert_eq!(b.get("highestWastedBytes").unwrap().value, Value::Disabled);
+        assert_eq!(
+            b.get("lowestEfficiency").unwrap().value,
+            Value::Fraction(0.9)
+        );
+        assert!(Cli::try_parse_from(["dredge", "check", "x", "--lowest-efficiency", "2"]).is_err());
+        assert!(
+            Cli::try_parse_from(["dredge", "check", "x", "--json", "--format", "junit"]).is_err()
+        );
+    }
 }

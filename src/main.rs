@@ -5,7 +5,7 @@ mod cli;
 use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 use cli::{CheckArgs, Cli, Command, Format, ImageArgs};
 use dredge::analysis::{self, Options};
@@ -32,6 +32,11 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Image(args) => run_image(&args),
         Command::Check(args) => run_check(&args),
+        Command::Completions { shell } => emit(|out| {
+            clap_complete::generate(shell, &mut Cli::command(), "dredge", out);
+            Ok(())
+        }),
+        Command::Man { command } => run_man(command.as_deref()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -187,4 +192,27 @@ fn run_check(args: &CheckArgs) -> Result<(), Failure> {
     } else {
         Err(Failure::Check)
     }
+}
+
+/// Renders dredge(1), or dredge-COMMAND(1), from the clap definitions.
+fn run_man(command: Option<&str>) -> Result<(), Failure> {
+    let mut cmd = Cli::command();
+    cmd.build();
+    let man = match command {
+        None => clap_mangen::Man::new(cmd),
+        Some(name) => {
+            let sub = cmd.find_subcommand(name).cloned().ok_or_else(|| {
+                Failure::Input(format!(
+                    "no command '{name}' (commands: {})",
+                    cmd.get_subcommands()
+                        .map(|c| c.get_name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })?;
+            clap_mangen::Man::new(sub.version(env!("CARGO_PKG_VERSION")))
+                .title(format!("dredge-{name}"))
+        }
+    };
+    emit(|out| man.render(out))
 }
