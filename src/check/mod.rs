@@ -826,9 +826,7 @@ fn max_reclaimable_percent(b: &Budgets, s: &Setting, f: &Facts<'_>) -> Result<Ou
     );
     if over && reclaimable <= floor {
         o.note = Some(format!(
-            "not applied: reclaimable {} is within the floor of {} ({})",
-            crate::report::size(reclaimable),
-            crate::report::size(floor),
+            "not applied: {reclaimable} reclaimable bytes are within the floor of {floor} ({})",
             b.get("reclaimable_floor")
                 .map_or("default", |s| s.origin.as_str())
         ));
