@@ -463,6 +463,35 @@ fn growth_against_an_image_and_against_a_json_report() {
         assert_eq!(v["growth"]["layers"][1]["delta_bytes"], 1_000);
         assert_eq!(v["growth"]["layers"][0]["same"], true);
     }
+    // The human report names the layer that grew, with its instruction.
+    let (code, out, _) = check_raw(
+        dir.path(),
+        &[
+            &new,
+            "--no-config",
+            "--baseline",
+            &old,
+            "--max-growth",
+            "999",
+        ],
+        &[],
+    );
+    assert_eq!(code, 1);
+    assert!(
+        out.starts_with(
+            "FAIL max_growth: growth over the baseline +1 kB > 999 B (--max-growth)\n       layer 1, +1 kB: COPY app\n"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("       layer 1: 5 kB -> 6 kB (+1 kB): COPY app\n"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("layer 2:"),
+        "unchanged layers are not listed: {out}"
+    );
+
     // Shrinking is no growth.
     let (code, v) = check_json(&old, &["--baseline", &new, "--max-growth", "0"]);
     assert_eq!(code, 0);

@@ -933,40 +933,96 @@ pub struct Growth {
     pub layers: Vec<LayerGrowth>,
 }
 
-/// One layer position compared.
+/// One layer compared with its counterpart in the baseline.
 #[derive(Debug, Clone, Serialize)]
 pub struct LayerGrowth {
-    /// Position (0 = base).
-    pub index: usize,
+    /// Position in this image (0 = base); `None` for a baseline layer this image no longer has.
+    pub index: Option<usize>,
+    /// Position of the counterpart in the baseline; `None` for a layer the baseline did not have.
+    pub baseline_index: Option<usize>,
     /// The instruction of this image's layer (or the baseline's, when this image has no such layer).
     pub created_by: Option<String>,
-    /// The baseline layer's size; `None` when the baseline has fewer layers.
+    /// The baseline layer's size.
     pub baseline_bytes: Option<u64>,
-    /// This image's layer size; `None` when it has fewer layers.
+    /// This image's layer size.
     pub size_bytes: Option<u64>,
-    /// Difference.
+    /// Difference (a missing layer counts as 0 bytes).
     pub delta_bytes: i64,
     /// Same content (equal diff ids).
     pub same: bool,
 }
 
-/// Compares `r` with `base`, layer by layer position.
+/// Pairs the layers of two images: the longest common sequence of layers that are the same (equal
+/// diff ids) or made by the same instruction anchors the pairing; between two anchors, the layers left
+/// over are paired in order (a rebuilt layer whose instruction changed, say by a build argument), and
+/// the excess on one side stands alone (a layer added or removed).
+fn align(cur: &[BaselineLayer], old: &[BaselineLayer]) -> Vec<(Option<usize>, Option<usize>)> {
+    let matches = |a: &BaselineLayer, b: &BaselineLayer| {
+        (a.diff_id.is_some() && a.diff_id == b.diff_id)
+            || (a.created_by.is_some() && a.created_by == b.created_by)
+    };
+    let (n, m) = (cur.len(), old.len());
+    // lcs[i][j]: length of the longest common sequence of cur[i..] and old[j..].
+    let mut lcs = vec![vec![0u32; m + 1]; n + 1];
+    for i in (0..n).rev() {
+        for j in (0..m).rev() {
+            lcs[i][j] = if matches(&cur[i], &old[j]) {
+                lcs[i + 1][j + 1] + 1
+            } else {
+                lcs[i + 1][j].max(lcs[i][j + 1])
+            };
+        }
+    }
+    let mut anchors = Vec::new();
+    let (mut i, mut j) = (0, 0);
+    while i < n && j < m {
+        if matches(&cur[i], &old[j]) && lcs[i][j] == lcs[i + 1][j + 1] + 1 {
+            anchors.push((i, j));
+            i += 1;
+            j += 1;
+        } else if lcs[i + 1][j] >= lcs[i][j + 1] {
+            i += 1;
+        } else {
+            j += 1;
+        }
+    }
+    anchors.push((n, m));
+    let mut out = Vec::with_capacity(n.max(m));
+    let (mut i, mut j) = (0, 0);
+    for (ai, aj) in anchors {
+        let paired = (ai - i).min(aj - j);
+        for k in 0..paired {
+            out.push((Some(i + k), Some(j + k)));
+        }
+        out.extend((i + paired..ai).map(|x| (Some(x), None)));
+        out.extend((j + paired..aj).map(|y| (None, Some(y))));
+        if ai < n && aj < m {
+            out.push((Some(ai), Some(aj)));
+        }
+        (i, j) = (ai + 1, aj + 1);
+    }
+    out
+}
+
+/// Compares `r` with `base`, layer by layer (see [`align`]).
 pub fn growth(r: &ImageReport, base: &Baseline) -> Growth {
-    let n = r.layers.len().max(base.layers.len());
-    let layers = (0..n)
-        .map(|i| {
-            let cur = r.layers.get(i);
-            let old = base.layers.get(i);
-            let (a, b) = (cur.map(|l| l.size_bytes), old.map(|l| l.size_bytes));
+    let cur = Baseline::from_report(r);
+    let layers = align(&cur.layers, &base.layers)
+        .into_iter()
+        .map(|(ci, bi)| {
+            let c = ci.map(|i| &cur.layers[i]);
+            let o = bi.map(|i| &base.layers[i]);
+            let (a, b) = (c.map(|l| l.size_bytes), o.map(|l| l.size_bytes));
             LayerGrowth {
-                index: i,
-                created_by: cur
+                index: ci,
+                baseline_index: bi,
+                created_by: c
                     .and_then(|l| l.created_by.clone())
-                    .or_else(|| old.and_then(|l| l.created_by.clone())),
+                    .or_else(|| o.and_then(|l| l.created_by.clone())),
                 baseline_bytes: b,
                 size_bytes: a,
                 delta_bytes: a.unwrap_or(0) as i64 - b.unwrap_or(0) as i64,
-                same: match (cur, old) {
+                same: match (c, o) {
                     (Some(c), Some(o)) => c.diff_id.is_some() && c.diff_id == o.diff_id,
                     _ => false,
                 },
@@ -998,7 +1054,7 @@ fn growth_blame(g: &Growth) -> Vec<Blame> {
     grew.iter()
         .take(BLAME_MAX)
         .map(|l| Blame {
-            layer: Some(l.index),
+            layer: l.index,
             path: None,
             bytes: Some(l.delta_bytes),
             instruction: l.created_by.clone(),
@@ -1174,7 +1230,84 @@ mod tests {
         let blame = growth_blame(&g);
         assert_eq!(blame[0].layer, Some(2));
         assert_eq!(blame[1].layer, Some(1));
+        assert_eq!(g.layers[2].baseline_index, None);
         assert_eq!(blame.len(), 2);
+    }
+
+    #[test]
+    fn growth_aligns_an_inserted_layer_and_a_rebuilt_one() {
+        let l = |id: &str, by: &str, size| BaselineLayer {
+            diff_id: Some(id.into()),
+            created_by: Some(by.into()),
+            size_bytes: size,
+        };
+        // The baseline: base, RUN b, RUN c. Now: base, a new RUN x, RUN b rebuilt larger, RUN c
+        // rebuilt (same instruction, new diff id), and RUN d renamed from nothing.
+        let base = Baseline {
+            source: "old".into(),
+            size_bytes: 100 + 20 + 30,
+            layers: vec![
+                l("a", "base", 100),
+                l("b", "RUN b", 20),
+                l("c", "RUN c", 30),
+            ],
+        };
+        let cur = Baseline {
+            source: "new".into(),
+            size_bytes: 100 + 7 + 25 + 30,
+            layers: vec![
+                l("a", "base", 100),
+                l("x", "RUN x", 7),
+                l("b2", "RUN b", 25),
+                l("c2", "RUN c", 30),
+            ],
+        };
+        let g = growth(&fake_report(&cur), &base);
+        let pairs: Vec<(Option<usize>, Option<usize>, i64)> = g
+            .layers
+            .iter()
+            .map(|x| (x.index, x.baseline_index, x.delta_bytes))
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                (Some(0), Some(0), 0),
+                (Some(1), None, 7),
+                (Some(2), Some(1), 5),
+                (Some(3), Some(2), 0)
+            ]
+        );
+        assert_eq!(g.delta_bytes, 12);
+        // A layer dropped at the end, and two rebuilt layers whose instructions changed (paired in order).
+        let old = Baseline {
+            source: "old".into(),
+            size_bytes: 0,
+            layers: vec![
+                l("a", "base", 1),
+                l("p", "|1 N=1 RUN p", 2),
+                l("q", "|1 N=1 RUN q", 3),
+                l("z", "RUN z", 4),
+            ],
+        };
+        let new = Baseline {
+            source: "new".into(),
+            size_bytes: 0,
+            layers: vec![
+                l("a", "base", 1),
+                l("p2", "|1 N=2 RUN p", 5),
+                l("q2", "|1 N=2 RUN q", 3),
+            ],
+        };
+        let pairs: Vec<(Option<usize>, Option<usize>)> = align(&new.layers, &old.layers);
+        assert_eq!(
+            pairs,
+            [
+                (Some(0), Some(0)),
+                (Some(1), Some(1)),
+                (Some(2), Some(2)),
+                (None, Some(3))
+            ]
+        );
     }
 
     fn fake_report(b: &Baseline) -> ImageReport {

@@ -93,6 +93,17 @@ fn blames(o: &Outcome) -> impl Iterator<Item = String> + '_ {
     o.blame.iter().map(move |b| blame_line(b, signed))
 }
 
+/// A compared layer's position: `3`, `3 (was 2)`, `3 (new)`, `- (was 2, removed)`.
+fn layer_position(l: &crate::check::LayerGrowth) -> String {
+    match (l.index, l.baseline_index) {
+        (Some(i), Some(b)) if i == b => i.to_string(),
+        (Some(i), Some(b)) => format!("{i} (was {b})"),
+        (Some(i), None) => format!("{i} (new)"),
+        (None, Some(b)) => format!("- (was {b}, removed)"),
+        (None, None) => "-".into(),
+    }
+}
+
 fn status_word(s: Status) -> &'static str {
     match s {
         Status::Fail => "FAIL",
@@ -171,7 +182,7 @@ pub fn write_human<W: Write>(out: &mut W, r: &CheckReport) -> io::Result<()> {
                 writeln!(
                     out,
                     "       layer {}: {} -> {} ({}): {}",
-                    l.index,
+                    layer_position(l),
                     l.baseline_bytes.map_or("-".into(), size),
                     l.size_bytes.map_or("-".into(), size),
                     measure("bytes", Measure::Delta(l.delta_bytes)),
@@ -312,7 +323,7 @@ pub fn write_markdown<W: Write>(out: &mut W, r: &CheckReport) -> io::Result<()> 
             writeln!(
                 out,
                 "| {} | {} | {} | {} | {} |",
-                l.index,
+                layer_position(l),
                 l.baseline_bytes.map_or("-".into(), size),
                 l.size_bytes.map_or("-".into(), size),
                 if l.same {
