@@ -66,7 +66,7 @@ fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
-/// Checks a number against its kind's range; `what` is the value as written.
+/// Checks a number against its kind's range (percent 0-100, fraction 0-1).
 pub fn check_range(kind: Kind, x: f64) -> Result<f64, String> {
     let (lo, hi, unit) = match kind {
         Kind::Percent => (0.0, 100.0, "a percent"),
