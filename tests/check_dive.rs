@@ -173,28 +173,42 @@ fn dive_ci_verdicts_match_dive() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let (mut compared, mut failed_both, mut passed_both) = (0, 0, 0);
-    let mut disagreements = Vec::new();
-    for archive in archives(tmp.path()) {
-        let (efficiency, wasted, _) = dive_figures(&archive);
-        for text in configs(efficiency, wasted) {
-            let dir = tempfile::tempdir().unwrap();
-            std::fs::write(dir.path().join(".dive-ci"), &text).unwrap();
-            let (d, ours) = (
-                dive_verdict(dir.path(), &archive),
-                dredge_verdict(dir.path(), &archive),
-            );
-            compared += 1;
-            match (d, ours) {
-                (1, 1) => failed_both += 1,
-                (0, 0) => passed_both += 1,
-                _ => disagreements.push(format!(
-                    "{}: dive {d}, dredge {ours} with .dive-ci {text:?}",
-                    archive.display()
-                )),
-            }
-        }
-    }
+    // One thread per archive: each case is two short process runs.
+    let per_archive: Vec<(usize, usize, usize, Vec<String>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = archives(tmp.path())
+            .into_iter()
+            .map(|archive| {
+                s.spawn(move || {
+                    let (efficiency, wasted, _) = dive_figures(&archive);
+                    let (mut compared, mut failed_both, mut passed_both) = (0, 0, 0);
+                    let mut disagreements = Vec::new();
+                    for text in configs(efficiency, wasted) {
+                        let dir = tempfile::tempdir().unwrap();
+                        std::fs::write(dir.path().join(".dive-ci"), &text).unwrap();
+                        let (d, ours) = (
+                            dive_verdict(dir.path(), &archive),
+                            dredge_verdict(dir.path(), &archive),
+                        );
+                        compared += 1;
+                        match (d, ours) {
+                            (1, 1) => failed_both += 1,
+                            (0, 0) => passed_both += 1,
+                            _ => disagreements.push(format!(
+                                "{}: dive {d}, dredge {ours} with .dive-ci {text:?}",
+                                archive.display()
+                            )),
+                        }
+                    }
+                    (compared, failed_both, passed_both, disagreements)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let compared: usize = per_archive.iter().map(|x| x.0).sum();
+    let failed_both: usize = per_archive.iter().map(|x| x.1).sum();
+    let passed_both: usize = per_archive.iter().map(|x| x.2).sum();
+    let disagreements: Vec<&String> = per_archive.iter().flat_map(|x| &x.3).collect();
     assert!(disagreements.is_empty(), "{disagreements:#?}");
     // Both verdicts occur, so agreement is not trivially one-sided.
     assert!(
