@@ -176,21 +176,35 @@ fn run_check(args: &CheckArgs) -> Result<(), Failure> {
         let mut err = io::stderr().lock();
         let _ = report::check::write_github_annotations(&mut err, &result);
     }
-    emit(|out| {
-        if github && matches!(format, Format::Human | Format::Markdown) {
-            report::check::write_github_annotations(out, &result)?;
-        }
-        match format {
-            Format::Human => report::check::write_human(out, &result),
-            Format::Json => report::check::write_json(out, &result),
-            Format::Junit => report::check::write_junit(out, &result),
-            Format::Markdown => report::check::write_markdown(out, &result),
-        }
-    })?;
-    if result.passed {
+    let verdict = if result.passed {
         Ok(())
     } else {
         Err(Failure::Check)
+    };
+    let mut out = BufWriter::new(io::stdout().lock());
+    let written = write_check(&mut out, format, github, &result).and_then(|()| out.flush());
+    match written {
+        // A closed pipe (`dredge check … | head`) still ends with the verdict's exit code.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => verdict,
+        Err(e) => Err(Failure::Input(format!("cannot write output: {e}"))),
+        Ok(()) => verdict,
+    }
+}
+
+fn write_check<W: Write>(
+    out: &mut W,
+    format: Format,
+    github: bool,
+    result: &check::CheckReport,
+) -> io::Result<()> {
+    if github && matches!(format, Format::Human | Format::Markdown) {
+        report::check::write_github_annotations(out, result)?;
+    }
+    match format {
+        Format::Human => report::check::write_human(out, result),
+        Format::Json => report::check::write_json(out, result),
+        Format::Junit => report::check::write_junit(out, result),
+        Format::Markdown => report::check::write_markdown(out, result),
     }
 }
 
