@@ -1,6 +1,10 @@
 //! Command-line definitions (clap derive). Help, completions and the man page all come from here.
 
-use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use dredge::check::{self, Budgets, Kind, Setting, Value};
 
 /// Find where Docker's disk space went, and get it back.
 #[derive(Debug, Parser)]
@@ -16,6 +20,181 @@ pub struct Cli {
 pub enum Command {
     /// Per-layer waste of an image: invisible bytes by reason, caches, duplicates, dive's figures.
     Image(ImageArgs),
+    /// Check an image against size budgets (flags, dredge.toml, .dive-ci); exit 1 when one is broken.
+    #[command(after_long_help = CHECK_AFTER_HELP)]
+    Check(Box<CheckArgs>),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to stdout: dredge(1), or dredge-COMMAND(1) for a command.
+    Man {
+        /// A command (`image`, `check`, …); none for the main page.
+        command: Option<String>,
+    },
+}
+
+const CHECK_AFTER_HELP: &str = "\
+Budgets come from, lowest precedence first: ./.dive-ci (only when nothing else sets a dive rule),
+dredge.toml (--config PATH, else ./dredge.toml), --dive-ci PATH, then flags. Sizes take units:
+500MB, 1.5GiB, 20kB (SI: kB = 1000; IEC: KiB = 1024); percents are 0-100; dive's rules keep dive's
+fractions (0-1) and \"disabled\".
+
+Exit status: 0 every budget holds, 1 a budget is broken, 2 usage error or unreadable input.";
+
+/// Output format of `dredge check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// A line per rule when one fails, else a single summary line.
+    Human,
+    /// The `dredge.check` document (docs/json.md).
+    Json,
+    /// JUnit XML: one test case per rule.
+    Junit,
+    /// Markdown, for $GITHUB_STEP_SUMMARY or a review comment.
+    Markdown,
+}
+
+fn size_arg(s: &str) -> Result<u64, String> {
+    dredge::units::parse_size(s).map_err(|e| e.to_string())
+}
+
+fn percent_arg(s: &str) -> Result<f64, String> {
+    let x: f64 = s.parse().map_err(|_| format!("'{s}' is not a number"))?;
+    check::config::check_range(Kind::Percent, x)
+}
+
+fn dive_arg(name: &'static str) -> impl Fn(&str) -> Result<Value, String> + Clone {
+    move |s: &str| check::config::dive_value(check::key(name).expect("a dive key"), s)
+}
+
+/// `dredge check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The image, as for `dredge image`.
+    pub source: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human, conflicts_with = "json")]
+    pub format: Format,
+    /// Same as --format json.
+    #[arg(long)]
+    pub json: bool,
+    /// Budgets file (TOML, a [check] table); default ./dredge.toml when it exists.
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// dive's CI config (.dive-ci) to take lowestEfficiency, highestWastedBytes and
+    /// highestUserWastedPercent from; overrides dredge.toml's [check.dive].
+    #[arg(long, value_name = "PATH")]
+    pub dive_ci: Option<PathBuf>,
+    /// Read neither ./dredge.toml nor ./.dive-ci (explicit --config and --dive-ci still are).
+    #[arg(long)]
+    pub no_config: bool,
+    /// Maximum total size (Σ layer sizes).
+    #[arg(long, value_name = "SIZE", value_parser = size_arg)]
+    pub max_size: Option<u64>,
+    /// Maximum size of any one layer.
+    #[arg(long, value_name = "SIZE", value_parser = size_arg)]
+    pub max_layer_size: Option<u64>,
+    /// Maximum number of layers.
+    #[arg(long, value_name = "N")]
+    pub max_layers: Option<u64>,
+    /// Maximum reclaimable bytes (shipped but invisible in the final filesystem).
+    #[arg(long, value_name = "SIZE", value_parser = size_arg)]
+    pub max_reclaimable: Option<u64>,
+    /// Maximum reclaimable bytes in percent of the bytes of layers 1.. (0-100).
+    #[arg(long, value_name = "PCT", value_parser = percent_arg)]
+    pub max_reclaimable_percent: Option<f64>,
+    /// The percent rule fires only when reclaimable bytes exceed this (default 0).
+    #[arg(long, value_name = "SIZE", value_parser = size_arg)]
+    pub reclaimable_floor: Option<u64>,
+    /// Maximum bytes in package-manager caches, /tmp and logs left in the final filesystem.
+    #[arg(long, value_name = "SIZE", value_parser = size_arg)]
+    pub max_cache: Option<u64>,
+    /// A path that must not be in the final filesystem (glob, repeatable: `**/.git`, `/root/.ssh/**`).
+    #[arg(long = "forbid", value_name = "GLOB")]
+    pub forbid: Vec<String>,
+    /// The image to measure growth against: an image source, or a JSON report of an earlier run
+    /// (`dredge image --json` or `dredge check --json`).
+    #[arg(long, value_name = "SOURCE")]
+    pub baseline: Option<String>,
+    /// Maximum growth over the baseline.
+    #[arg(long, value_name = "SIZE", value_parser = size_arg)]
+    pub max_growth: Option<u64>,
+    /// Maximum growth over the baseline in percent of the baseline (0-100).
+    #[arg(long, value_name = "PCT", value_parser = percent_arg)]
+    pub max_growth_percent: Option<f64>,
+    /// dive's lowestEfficiency (fraction 0-1, or "disabled").
+    #[arg(long, value_name = "FRACTION", value_parser = dive_arg("lowestEfficiency"))]
+    pub lowest_efficiency: Option<Value>,
+    /// dive's highestWastedBytes (a size, or "disabled").
+    #[arg(long, value_name = "SIZE", value_parser = dive_arg("highestWastedBytes"))]
+    pub highest_wasted_bytes: Option<Value>,
+    /// dive's highestUserWastedPercent (fraction 0-1, or "disabled").
+    #[arg(long, value_name = "FRACTION", value_parser = dive_arg("highestUserWastedPercent"))]
+    pub highest_user_wasted_percent: Option<Value>,
+    /// Worker threads (default: one per core).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Never show progress on stderr.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+impl CheckArgs {
+    /// The output format, `--json` included.
+    pub fn format(&self) -> Format {
+        if self.json { Format::Json } else { self.format }
+    }
+
+    /// The budgets given as flags, each with its flag as origin.
+    pub fn flag_budgets(&self) -> Budgets {
+        let given: [(&str, Option<Value>); 13] = [
+            ("max_size", self.max_size.map(Value::Bytes)),
+            ("max_layer_size", self.max_layer_size.map(Value::Bytes)),
+            ("max_layers", self.max_layers.map(Value::Count)),
+            ("max_reclaimable", self.max_reclaimable.map(Value::Bytes)),
+            (
+                "max_reclaimable_percent",
+                self.max_reclaimable_percent.map(Value::Percent),
+            ),
+            (
+                "reclaimable_floor",
+                self.reclaimable_floor.map(Value::Bytes),
+            ),
+            ("max_cache", self.max_cache.map(Value::Bytes)),
+            (
+                "forbidden_paths",
+                (!self.forbid.is_empty()).then(|| Value::Globs(self.forbid.clone())),
+            ),
+            ("max_growth", self.max_growth.map(Value::Bytes)),
+            (
+                "max_growth_percent",
+                self.max_growth_percent.map(Value::Percent),
+            ),
+            ("lowestEfficiency", self.lowest_efficiency.clone()),
+            ("highestWastedBytes", self.highest_wasted_bytes.clone()),
+            (
+                "highestUserWastedPercent",
+                self.highest_user_wasted_percent.clone(),
+            ),
+        ];
+        let mut b = Budgets::default();
+        for (name, value) in given {
+            let key = check::key(name).expect("flag names are keys of the table");
+            if let Some(value) = value {
+                b.settings.insert(
+                    key.name,
+                    Setting {
+                        value,
+                        origin: key.flag.to_string(),
+                    },
+                );
+            }
+        }
+        b
+    }
 }
 
 /// `dredge image`.
@@ -38,4 +217,69 @@ pub struct ImageArgs {
     /// Never show progress on stderr.
     #[arg(long)]
     pub no_progress: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn every_budget_key_has_its_flag() {
+        let cmd = Cli::command();
+        let check = cmd.find_subcommand("check").expect("check command");
+        let longs: Vec<String> = check
+            .get_arguments()
+            .filter_map(|a| a.get_long().map(|l| format!("--{l}")))
+            .collect();
+        for k in check::KEYS {
+            assert!(
+                longs.contains(&k.flag.to_string()),
+                "{} has no flag",
+                k.flag
+            );
+        }
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn flags_become_budgets_with_their_origin() {
+        let cli = Cli::try_parse_from([
+            "dredge",
+            "check",
+            "x.tar",
+            "--max-size",
+            "1.5GiB",
+            "--forbid",
+            "a",
+            "--forbid",
+            "b",
+            "--highest-wasted-bytes",
+            "disabled",
+            "--lowest-efficiency",
+            "0.9",
+        ])
+        .unwrap();
+        let Command::Check(args) = cli.command else {
+            panic!("check")
+        };
+        let b = args.flag_budgets();
+        assert_eq!(b.settings.len(), 4);
+        let s = b.get("max_size").unwrap();
+        assert_eq!(s.value, Value::Bytes(1_610_612_736));
+        assert_eq!(s.origin, "--max-size");
+        assert_eq!(
+            b.get("forbidden_paths").unwrap().value,
+            Value::Globs(vec!["a".into(), "b".into()])
+        );
+        assert_eq!(b.get("highestWastedBytes").unwrap().value, Value::Disabled);
+        assert_eq!(
+            b.get("lowestEfficiency").unwrap().value,
+            Value::Fraction(0.9)
+        );
+        assert!(Cli::try_parse_from(["dredge", "check", "x", "--lowest-efficiency", "2"]).is_err());
+        assert!(
+            Cli::try_parse_from(["dredge", "check", "x", "--json", "--format", "junit"]).is_err()
+        );
+    }
 }

@@ -6,9 +6,11 @@
 #![warn(missing_docs)]
 
 pub mod analysis;
+pub mod check;
 pub mod model;
 pub mod report;
 pub mod source;
+pub mod units;
 
 use std::collections::HashSet;
 
