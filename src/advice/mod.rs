@@ -462,7 +462,7 @@ pub fn advise(source: &str, image: &Image, df: Option<&Dockerfile>) -> Advice {
                                 .collect::<Vec<_>>()
                                 .join("\n");
                         } else {
-                            s.snippet = added_lines(&d.lines.join("\n"), &new);
+                            s.snippet = changed_instructions(d, &new);
                         }
                     }
                     Err(e) => {
@@ -508,19 +508,40 @@ pub fn advise(source: &str, image: &Image, df: Option<&Dockerfile>) -> Advice {
     }
 }
 
-/// The lines a change adds, as a snippet.
-fn added_lines(old: &str, new: &str) -> String {
-    let diff = similar::TextDiff::from_lines(old, new);
-    let mut out = String::new();
-    for op in diff.ops() {
-        for change in diff.iter_changes(op) {
-            if change.tag() == similar::ChangeTag::Insert {
-                out.push_str(change.value().trim_end_matches('\n'));
-                out.push('\n');
-            }
+/// The instructions of `new` that differ from `df`, whole, as a snippet.
+fn changed_instructions(df: &Dockerfile, new: &str) -> String {
+    let old: Vec<&str> = df.lines.iter().map(String::as_str).collect();
+    let new_lines: Vec<&str> = new.lines().collect();
+    let prefix = old
+        .iter()
+        .zip(&new_lines)
+        .take_while(|(a, b)| a == b)
+        .count();
+    let suffix = old[prefix..]
+        .iter()
+        .rev()
+        .zip(new_lines[prefix..].iter().rev())
+        .take_while(|(a, b)| a == b)
+        .count();
+    let (lo, hi) = (prefix + 1, new_lines.len() - suffix);
+    let Ok(parsed) = dockerfile::parse(&df.path, new) else {
+        return new_lines[prefix..new_lines.len() - suffix].join("\n");
+    };
+    let mut out: Vec<&str> = Vec::new();
+    for ins in &parsed.instructions {
+        if ins.end_line >= lo && ins.start_line <= hi {
+            out.extend(&new_lines[ins.start_line - 1..ins.end_line]);
         }
     }
-    out.trim_end().to_string()
+    if out.is_empty() {
+        // Only deletions: show what goes.
+        return old[prefix..old.len() - suffix]
+            .iter()
+            .map(|l| format!("# delete: {l}"))
+            .collect::<Vec<_>>()
+            .join("\n");
+    }
+    out.join("\n")
 }
 
 /// The whole edit of the mechanical suggestions, as new texts (Dockerfile, `.dockerignore`).
