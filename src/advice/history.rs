@@ -190,6 +190,7 @@ pub fn match_dockerfile(image: &Image, df: &Dockerfile) -> Result<LayerMap, Mism
                 .history
                 .created_by
                 .as_deref()
+                .filter(|s| !s.trim().is_empty())
                 .unwrap_or("(no created_by)");
             return Err(mismatch(format!(
                 "layer {l} was made by `{}` but line {} says `{}`",

@@ -229,11 +229,10 @@ fn only_deletes(text: &str) -> bool {
 }
 
 fn deletes(text: &str) -> bool {
-    text.split(|c: char| c == ';' || c == '&' || c == '|')
-        .any(|c| {
-            let w = c.split_whitespace().next().unwrap_or("");
-            w == "rm" || w.ends_with("/rm")
-        })
+    text.split([';', '&', '|']).any(|c| {
+        let w = c.split_whitespace().next().unwrap_or("");
+        w == "rm" || w.ends_with("/rm")
+    })
 }
 
 /// Checks one Dockerfile.

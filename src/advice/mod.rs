@@ -728,10 +728,12 @@ fn concrete_dir(rule: &caches::CacheRule, path: &[u8]) -> Option<String> {
     })
 }
 
+/// Cache files one layer left: (directory, bytes, files, evidence).
+type Found = (String, u64, u64, Vec<Evidence>);
+
 fn caches_left(ctx: &Ctx<'_>, out: &mut Vec<Suggestion>) {
     // (layer, rule) → (dir, bytes, files, evidence)
-    let mut found: BTreeMap<(usize, &'static str), (String, u64, u64, Vec<Evidence>)> =
-        BTreeMap::new();
+    let mut found: BTreeMap<(usize, &'static str), Found> = BTreeMap::new();
     let mut seen = HashSet::new();
     for (path, node) in &ctx.st.live {
         let Some(i) = node.inode else { continue };
