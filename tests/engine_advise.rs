@@ -122,9 +122,9 @@ fn docker_stdin(args: &[&str], input: &[u8]) {
     );
 }
 
-fn build(ctx: &Path, tag: &str) {
+fn build(ctx: &Path, tag: &str, buildkit: bool) {
     let out = Command::new(DOCKER)
-        .env("DOCKER_BUILDKIT", "0")
+        .env("DOCKER_BUILDKIT", if buildkit { "1" } else { "0" })
         .args(["build", "-q", "--network", "none", "-t", tag])
         .arg(ctx)
         .output()
@@ -195,6 +195,8 @@ struct Case {
     expect: &'static [(&'static str, u64)],
     /// Paths (prefixes) the fix may remove from the final filesystem: the waste itself.
     removed: &'static [&'static str],
+    /// Build with BuildKit (its history forms; `COPY --chmod` needs it).
+    buildkit: bool,
 }
 
 /// The kitchen-sink fixture's recipe (fixtures/kitchen/Dockerfile), FROM line dropped.
@@ -217,6 +219,7 @@ const CASES: &[Case] = &[
             ("cache", 2_000),
         ],
         removed: &["var/cache/apk/APKINDEX.kept.tar.gz", "tmp/build.log"],
+        buildkit: false,
     },
     Case {
         name: "merge",
@@ -227,6 +230,7 @@ const CASES: &[Case] = &[
         // big (300000) deleted and keep's first 1000 bytes overwritten, both within layers 1-2.
         expect: &[("merge-runs", 301_000)],
         removed: &[],
+        buildkit: false,
     },
     Case {
         name: "cleanup",
@@ -237,6 +241,7 @@ const CASES: &[Case] = &[
         // ENV between the RUNs forbids a merge; /src/blob (200000) moves its deletion into layer 1.
         expect: &[("cleanup-in-creating-run", 200_000)],
         removed: &[],
+        buildkit: false,
     },
     Case {
         name: "cache",
@@ -249,6 +254,7 @@ const CASES: &[Case] = &[
         // apk index 90000 (--no-cache), pip cache 80000 + 500 (--no-cache-dir), /tmp/t.log 3000 (rm).
         expect: &[("cache", 90_000), ("cache", 80_500), ("cache", 3_000)],
         removed: &["var/cache/apk", "root/.cache", "tmp/t.log"],
+        buildkit: false,
     },
     Case {
         name: "chown",
@@ -257,6 +263,7 @@ const CASES: &[Case] = &[
         // chown copies both files (200000) into its layer.
         expect: &[("copy-chown", 200_000)],
         removed: &[],
+        buildkit: false,
     },
     Case {
         name: "dockerignore",
@@ -268,6 +275,21 @@ const CASES: &[Case] = &[
         ],
         expect: &[("dockerignore", 200_000)],
         removed: &["proj/.git", "proj/node_modules"],
+        buildkit: false,
+    },
+    Case {
+        name: "buildkit",
+        body: "WORKDIR /work\n\
+               RUN yes a | head -c 300000 > big && yes k | head -c 1000 > keep\n\
+               RUN rm -f big\n\
+               COPY app /app\n\
+               RUN chmod -R 755 /app\n",
+        files: &[("app/a.bin", 150_000), ("app/sub/b.bin", 50_000)],
+        // BuildKit's history forms (`RUN … # buildkit`, a WORKDIR layer without the suffix): big
+        // (300000) merged away; chmod's copies of both files (200000) replaced by COPY --chmod.
+        expect: &[("merge-runs", 300_000), ("copy-chown", 200_000)],
+        removed: &[],
+        buildkit: true,
     },
 ];
 
@@ -306,7 +328,7 @@ fn every_mechanical_suggestion_is_proved_by_a_rebuild() {
         let after = format!("dredge-test/advise-{}-fixed:{id}", case.name);
         cleanup.0.push(("rmi", before.clone()));
         cleanup.0.push(("rmi", after.clone()));
-        build(ctx.path(), &before);
+        build(ctx.path(), &before, case.buildkit);
         let archive = ctx.path().join("image.tar");
         run(DOCKER, &["save", "-o", archive.to_str().unwrap(), &before]);
 
@@ -374,7 +396,7 @@ fn every_mechanical_suggestion_is_proved_by_a_rebuild() {
             assert_eq!(std::fs::read_to_string(&backup).unwrap(), original);
         }
         std::fs::remove_file(&archive).unwrap();
-        build(ctx.path(), &after);
+        build(ctx.path(), &after, case.buildkit);
 
         let (b, a) = (image_size(&before), image_size(&after));
         let measured = b - a;
