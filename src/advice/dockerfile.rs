@@ -86,8 +86,8 @@ pub struct Instruction {
     pub heredocs: Vec<Heredoc>,
     /// Index of the stage the instruction belongs to (`None` for ARGs before the first FROM).
     pub stage: Option<usize>,
-    /// Byte offset in the first line where the arguments begin, when keyword and flags fit on it.
-    pub args_col: Option<usize>,
+    /// Where the arguments begin: (line offset from `start_line`, byte column in that line).
+    pub args_pos: Option<(usize, usize)>,
 }
 
 impl Instruction {
@@ -259,23 +259,38 @@ fn split_flags(rest: &str) -> (Vec<Flag>, &str) {
     (flags, rest)
 }
 
-/// Where the arguments begin in the first physical line, if keyword and `nflags` flags all fit on it.
-fn args_column(line: &str, nflags: usize) -> Option<usize> {
-    let lead = line.len() - line.trim_start().len();
-    let mut pos = lead + line[lead..].find(char::is_whitespace)?;
-    for _ in 0..nflags {
-        let rest = &line[pos..];
-        let skip = rest.len() - rest.trim_start().len();
-        pos += skip;
-        let tok = &line[pos..];
-        if !tok.starts_with("--") {
-            return None;
+/// Where the arguments begin: (line offset from the instruction's first line, byte column), found by
+/// skipping the keyword and `nflags` flags over the physical lines `parts` of the logical line.
+fn args_position(
+    lines: &[String],
+    parts: &[usize],
+    escape: char,
+    nflags: usize,
+) -> Option<(usize, usize)> {
+    let mut to_skip = 1 + nflags;
+    for (k, &li) in parts.iter().enumerate() {
+        let line = lines[li].as_str();
+        let body = if k + 1 < parts.len() {
+            continued(line, escape).unwrap_or(line)
+        } else {
+            line
+        };
+        let mut pos = 0;
+        loop {
+            let rest = &body[pos..];
+            pos += rest.len() - rest.trim_start().len();
+            if pos >= body.len() {
+                break;
+            }
+            if to_skip == 0 {
+                return Some((li - parts[0], pos));
+            }
+            let tok = &body[pos..];
+            pos += tok.find(char::is_whitespace).unwrap_or(tok.len());
+            to_skip -= 1;
         }
-        pos += tok.find(char::is_whitespace).unwrap_or(tok.len());
     }
-    let rest = &line[pos..];
-    pos += rest.len() - rest.trim_start().len();
-    (pos < line.len()).then_some(pos)
+    None
 }
 
 /// Parses Dockerfile text; `path` names it in errors.
@@ -312,6 +327,7 @@ pub fn parse(path: &str, text: &str) -> Result<Dockerfile, ParseError> {
         let start = i;
         let mut text = String::new();
         let mut last = i;
+        let mut parts: Vec<usize> = Vec::new();
         loop {
             if i >= lines.len() {
                 break;
@@ -323,6 +339,7 @@ pub fn parse(path: &str, text: &str) -> Result<Dockerfile, ParseError> {
                 continue;
             }
             last = i;
+            parts.push(i);
             i += 1;
             match continued(l, escape) {
                 Some(t) => text.push_str(t),
@@ -433,7 +450,7 @@ pub fn parse(path: &str, text: &str) -> Result<Dockerfile, ParseError> {
         } else if let Some(s) = stages.last_mut() {
             s.end = index + 1;
         }
-        let args_col = args_column(&lines[start], flags.len());
+        let args_pos = args_position(&lines, &parts, escape, flags.len());
         instructions.push(Instruction {
             keyword,
             start_line: start + 1,
@@ -443,7 +460,7 @@ pub fn parse(path: &str, text: &str) -> Result<Dockerfile, ParseError> {
             form,
             heredocs,
             stage: stages.len().checked_sub(1),
-            args_col,
+            args_pos,
         });
     }
     if stages.is_empty() {
@@ -499,10 +516,14 @@ mod tests {
         let run = &d.instructions[1];
         assert_eq!((run.start_line, run.end_line), (4, 7));
         assert_eq!(squash(&run.args), "apk add curl && rm -rf /tmp/x");
-        assert_eq!(run.args_col, Some(4));
+        assert_eq!(run.args_pos, Some((0, 4)));
         assert_eq!(d.instructions[2].start_line, 8);
         assert_eq!(d.stages[0].name.as_deref(), Some("base"));
         assert!(d.trailing_newline);
+        // Arguments (and flags) that start on a continuation line.
+        let d = p("FROM a\nRUN \\\n  --network=none \\\n  # c\n    make\n");
+        assert_eq!(d.instructions[1].flag("network"), Some("none"));
+        assert_eq!(d.instructions[1].args_pos, Some((3, 4)));
     }
 
     #[test]

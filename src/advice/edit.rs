@@ -102,10 +102,9 @@ pub fn changes_shell_state(args: &str) -> bool {
 }
 
 /// True when `&& more` can be added after the RUN's text: shell form, no heredoc, no trailing comment
-/// (sh would read the addition as part of the comment), no trailing operator, and the arguments start
-/// on the first line.
+/// (sh would read the addition as part of the comment), no trailing operator.
 pub fn appendable(ins: &Instruction) -> bool {
-    if ins.keyword != "RUN" || !ins.is_plain_shell() || ins.args_col.is_none() {
+    if ins.keyword != "RUN" || !ins.is_plain_shell() || ins.args_pos.is_none() {
         return false;
     }
     let mut comment = false;
@@ -269,19 +268,24 @@ pub fn apply(
                 ));
             }
             let Some(mut l) = text.get(&i).cloned().unwrap_or_else(|| Some(lines_of(i))) else {
-                continue;
+                return Err(format!(
+                    "line {}: a RUN to merge is also deleted",
+                    ins.start_line
+                ));
             };
-            let col = ins
-                .args_col
-                .expect("appendable RUNs have args on their first line");
+            let (off, col) = ins
+                .args_pos
+                .expect("appendable RUNs have a known argument position");
             let wrap = i < last && changes_shell_state(&ins.args);
             if i > first {
+                // The keyword and flags go (the merged RUN keeps the first one's, which are equal).
+                l.drain(..off);
                 l[0] = format!("    {}", &l[0][col..]);
                 if wrap {
                     l[0].insert_str(4, "( ");
                 }
             } else if wrap {
-                l[0].insert_str(col, "( ");
+                l[off].insert_str(col, "( ");
             }
             if i < last {
                 let n = l.len() - 1;
@@ -391,6 +395,21 @@ mod tests {
         assert_eq!(
             super::super::dockerfile::squash(&df.instructions[1].args),
             "wget x && tar xf x.tgz && rm -rf /x.tgz"
+        );
+    }
+
+    #[test]
+    fn merge_handles_arguments_that_start_on_a_continuation_line() {
+        let src = "FROM a\nRUN \\\n    make\nRUN \\\n    rm -rf /src \\\n    && echo ok\n";
+        let got = applied(src, &[Change::Merge { first: 1, last: 2 }]);
+        assert_eq!(
+            got,
+            "FROM a\nRUN \\\n    make && \\\n    rm -rf /src \\\n    && echo ok\n"
+        );
+        let src = "FROM a\nRUN \\\n  cd /x && make\nRUN rm -rf /src\n";
+        assert_eq!(
+            applied(src, &[Change::Merge { first: 1, last: 2 }]),
+            "FROM a\nRUN \\\n  ( cd /x && make ) && \\\n    rm -rf /src\n"
         );
     }
 

@@ -129,9 +129,19 @@ pub fn from_history(image: &Image) -> LayerMap {
     }
 }
 
+/// The destination of a COPY/ADD: the last argument (of the JSON array in exec form).
+fn destination(ins: &super::dockerfile::Instruction) -> String {
+    match &ins.form {
+        Form::Exec(v) => v.last().cloned().unwrap_or_default(),
+        Form::Shell => ins.args.split_whitespace().last().unwrap_or("").to_string(),
+    }
+}
+
 /// True when instruction text and a recorded step agree.
 fn same_step(ins: &super::dockerfile::Instruction, step: &Step) -> bool {
     match (ins.keyword.as_str(), step) {
+        // The recorded text of a heredoc RUN differs between builder versions: the kind must do.
+        ("RUN", Step::Run { .. }) if !ins.heredocs.is_empty() => true,
         ("RUN", Step::Run { command }) => {
             let text = match &ins.form {
                 Form::Exec(argv) => argv.join(" "),
@@ -140,14 +150,23 @@ fn same_step(ins: &super::dockerfile::Instruction, step: &Step) -> bool {
             squash(&text) == squash(command)
         }
         ("COPY" | "ADD", Step::Copy { keyword, args }) => {
-            // Classic records `file:<sha> in /dst`; BuildKit the source text. The destination is last in both.
-            let dst_ins = ins.args.split_whitespace().last().unwrap_or("");
+            // Classic records `file:<sha> in /dst`; BuildKit the source text. The destination is last in
+            // both; the classic builder records it with variables expanded.
+            let dst_ins = destination(ins);
             let dst_rec = args.split_whitespace().last().unwrap_or("");
             *keyword == ins.keyword
-                && dst_ins.trim_end_matches('/') == dst_rec.trim_end_matches('/')
+                && (dst_ins.contains('$')
+                    || dst_ins.trim_end_matches('/') == dst_rec.trim_end_matches('/'))
         }
         // BuildKit records a WORKDIR layer without `# buildkit`, so it reads like an exec-form RUN.
-        ("WORKDIR", Step::Other(o) | Step::Run { command: o }) => o.starts_with("WORKDIR "),
+        // A relative WORKDIR is recorded resolved, so the recorded path ends with the written one.
+        ("WORKDIR", Step::Other(o) | Step::Run { command: o }) => {
+            o.strip_prefix("WORKDIR ").is_some_and(|rec| {
+                let want = ins.args.trim().trim_end_matches('/');
+                want.contains('$')
+                    || rec.trim().trim_end_matches('/').ends_with(want) && !want.is_empty()
+            })
+        }
         _ => false,
     }
 }
@@ -271,6 +290,85 @@ mod tests {
             parse_created_by(Some("WORKDIR /app")),
             run("WORKDIR /app"),
             "without `# buildkit` or `#(nop)` a record reads as a classic exec-form RUN"
+        );
+    }
+
+    fn image(records: &[&str]) -> Image {
+        use crate::model::{Compression, History, Layer};
+        Image {
+            source: "t".into(),
+            format: "docker-archive",
+            id: None,
+            tags: vec![],
+            warnings: vec![],
+            layers: records
+                .iter()
+                .enumerate()
+                .map(|(index, r)| Layer {
+                    index,
+                    diff_id: None,
+                    origin: String::new(),
+                    compression: Compression::None,
+                    blob_bytes: 0,
+                    stored_as_link: false,
+                    history: History {
+                        created_by: (!r.is_empty()).then(|| r.to_string()),
+                        ..History::default()
+                    },
+                    entries: vec![],
+                    hashes: vec![],
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn final_stage_is_matched_from_the_last_layer() {
+        let df = super::super::dockerfile::parse(
+            "Dockerfile",
+            "FROM golang AS build\nRUN go build\n\
+             FROM base\nWORKDIR /app\nWORKDIR /\nRUN apk add \\\n  curl\nCOPY [\"a b\", \"/dst/\"]\nENV X=1\n",
+        )
+        .unwrap();
+        // Classic: the first WORKDIR made a layer, the second did not.
+        let img = image(&[
+            "",
+            "/bin/sh -c #(nop) WORKDIR /app",
+            "/bin/sh -c apk add   curl",
+            "/bin/sh -c #(nop) COPY multi:abc in /dst/ ",
+        ]);
+        let m = match_dockerfile(&img, &df).unwrap();
+        assert_eq!(m.instruction, vec![None, Some(3), Some(5), Some(6)]);
+        assert_eq!(m.base_layers, 1);
+        // BuildKit forms of the same.
+        let img = image(&[
+            "",
+            "WORKDIR /app",
+            "RUN /bin/sh -c apk add   curl # buildkit",
+            "COPY a b /dst/ # buildkit",
+        ]);
+        assert_eq!(
+            match_dockerfile(&img, &df).unwrap().instruction,
+            vec![None, Some(3), Some(5), Some(6)]
+        );
+        // Another command: the first disagreement is named.
+        let img = image(&[
+            "",
+            "/bin/sh -c apk add wget",
+            "/bin/sh -c #(nop) COPY file:x in /dst ",
+        ]);
+        let e = match_dockerfile(&img, &df).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "the image was not built from Dockerfile: layer 1 was made by `/bin/sh -c apk add wget` but line 6 says `RUN apk add curl`"
+        );
+        // Fewer layers than instructions.
+        let img = image(&["/bin/sh -c #(nop) COPY file:x in /dst "]);
+        assert!(
+            match_dockerfile(&img, &df)
+                .unwrap_err()
+                .detail
+                .contains("has no layer")
         );
     }
 }
