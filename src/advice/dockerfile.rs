@@ -26,6 +26,9 @@ const KEYWORDS: &[&str] = &[
     "WORKDIR",
 ];
 
+/// Parser directives the builders know (BuildKit's `syntax`, `escape`, `check`).
+const DIRECTIVES: &[&str] = &["syntax", "escape", "check"];
+
 /// A Dockerfile that does not parse: where and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{path}:{line}: {message}")]
@@ -304,7 +307,9 @@ pub fn parse(path: &str, text: &str) -> Result<Dockerfile, ParseError> {
     let mut i = 0;
     // Parser directives: only at the very top, before any comment, blank line or instruction.
     while i < lines.len() {
-        let Some((k, v)) = directive(&lines[i]) else {
+        // An unknown directive is a comment, and ends the directives like any comment.
+        let Some((k, v)) = directive(&lines[i]).filter(|(k, _)| DIRECTIVES.contains(&k.as_str()))
+        else {
             break;
         };
         if k == "escape" {
@@ -537,18 +542,26 @@ mod tests {
         let d = p("# hello\n# escape=`\nFROM a\nRUN x \\\n y\n");
         assert_eq!(d.escape, '\\');
         assert_eq!(d.instructions[1].end_line, 5);
+        // So does an unknown directive; a known one may follow `syntax`, any case and spacing.
+        assert_eq!(p("# foo=bar\n# escape=`\nFROM a\n").escape, '\\');
+        assert_eq!(
+            p("# syntax=docker/dockerfile:1\n#  ESCAPE = `\nFROM a\n").escape,
+            '`'
+        );
     }
 
     #[test]
     fn flags_forms_and_stages() {
         let d = p("ARG V=1\n\
-                   FROM golang:1.22 AS build\n\
+                   FROM --platform=$BUILDPLATFORM golang:1.22 AS build\n\
                    RUN --mount=type=cache,target=/root/.cache/go-build --network=none go build\n\
                    FROM scratch\n\
                    COPY --from=build --chown=1:1 --chmod=755 /out/app /app\n\
                    CMD [\"/app\", \"--serve\"]\n\
                    ENTRYPOINT [not json\n");
         assert_eq!(d.stages.len(), 2);
+        assert_eq!(d.stages[0].base, "golang:1.22");
+        assert_eq!(d.instructions[1].flag("platform"), Some("$BUILDPLATFORM"));
         assert_eq!(d.instructions[0].stage, None);
         let run = &d.instructions[2];
         assert_eq!(

@@ -422,6 +422,7 @@ fn has_forced_rm(command: &str) -> bool {
 /// Works out the suggestions for `image`; with a Dockerfile, also their edits and line numbers.
 pub fn advise(source: &str, image: &Image, df: Option<&Dockerfile>) -> Advice {
     let mut warnings = Vec::new();
+    let given = df;
     let (map, df, mismatch) = match df {
         Some(d) => match history::match_dockerfile(image, d) {
             Ok(m) => (m, Some(d), None),
@@ -495,9 +496,7 @@ pub fn advise(source: &str, image: &Image, df: Option<&Dockerfile>) -> Advice {
         .collect();
     Advice {
         source: source.to_string(),
-        dockerfile: df
-            .map(|d| d.path.clone())
-            .or_else(|| mismatch.as_ref().map(|_| String::new())),
+        dockerfile: given.map(|d| d.path.clone()),
         dockerfile_matched: ctx.df.is_some(),
         mismatch,
         size_bytes: ctx.st.layers.iter().map(|l| l.content_bytes).sum(),
