@@ -132,6 +132,8 @@ pub struct Dockerfile {
     pub lines: Vec<String>,
     /// True when the text ended with a newline.
     pub trailing_newline: bool,
+    /// True when lines end with CRLF (edits keep it).
+    pub crlf: bool,
     /// Every instruction, in order.
     pub instructions: Vec<Instruction>,
     /// Stages, in order; the last is the one built by default.
@@ -476,6 +478,7 @@ pub fn parse(path: &str, text: &str) -> Result<Dockerfile, ParseError> {
         escape,
         lines,
         trailing_newline,
+        crlf: text.contains("\r\n"),
         instructions,
         stages,
     })

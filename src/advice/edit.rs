@@ -335,9 +335,10 @@ pub fn apply(
         line = df.instructions[i].end_line + 1;
         i += 1;
     }
-    let mut new = out.join("\n");
+    let eol = if df.crlf { "\r\n" } else { "\n" };
+    let mut new = out.join(eol);
     if df.trailing_newline {
-        new.push('\n');
+        new.push_str(eol);
     }
     let ignore_text = (!ignore.is_empty()).then(|| {
         let mut t = old_ignore.unwrap_or("").to_string();
@@ -360,7 +361,7 @@ pub fn apply(
 
 #[cfg(test)]
 mod tests {
-    use super::super::dockerfile::parse;
+    use super::super::dockerfile::{parse, squash};
     use super::*;
 
     fn applied(src: &str, changes: &[Change]) -> String {
@@ -411,6 +412,22 @@ mod tests {
             applied(src, &[Change::Merge { first: 1, last: 2 }]),
             "FROM a\nRUN \\\n  ( cd /x && make ) && \\\n    rm -rf /src\n"
         );
+    }
+
+    #[test]
+    fn no_change_is_the_same_text() {
+        for src in [
+            "FROM a\r\nRUN a \\\r\n  b\r\n\r\n# c\r\nRUN <<EOF\r\nx\r\nEOF\r\n",
+            "# escape=`\nFROM a\nRUN x `\n\n  # c\n  y\nCOPY . /\n\n\n",
+            "FROM a\nRUN x",
+        ] {
+            assert_eq!(applied(src, &[]), src);
+        }
+        let crlf = applied(
+            "FROM a\r\nRUN a\r\nRUN b\r\n",
+            &[Change::Merge { first: 1, last: 2 }],
+        );
+        assert_eq!(crlf, "FROM a\r\nRUN a && \\\r\n    b\r\n");
     }
 
     #[test]
@@ -527,5 +544,87 @@ mod tests {
         assert!(changes_shell_state("set -e; make"));
         assert!(changes_shell_state("x && cd /a"));
         assert!(!changes_shell_state("echo cd; make 'cd x'"));
+    }
+
+    /// Dockerfiles assembled from awkward fragments: parsing never panics, no change gives the same
+    /// text, and every merge the editor accepts parses back to one RUN fewer with the same commands.
+    #[test]
+    fn property_merges_reparse() {
+        const FRAGS: &[&str] = &[
+            "RUN a",
+            "RUN set -e; cd /x; make",
+            "RUN b \\\n  && c",
+            "RUN \\\n    d",
+            "RUN --mount=type=cache,target=/c e",
+            "RUN [\"f\", \"g\"]",
+            "RUN h # trailing comment",
+            "RUN <<EOF\ni\nEOF",
+            "RUN j;",
+            "RUN k |",
+            "# comment",
+            "",
+            "ENV A=1",
+            "COPY . /app",
+            "RUN l \\\n# inner\n\n  m",
+            "RUN echo 'x # y' \"$(date)\"",
+            "RUN",
+            "FROM b AS c",
+            "RUN n \\",
+        ];
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let (mut merged_ok, mut refused) = (0, 0);
+        for _ in 0..3000 {
+            let mut src = String::from("FROM a\n");
+            for _ in 0..next(8) {
+                src.push_str(FRAGS[next(FRAGS.len())]);
+                src.push('\n');
+            }
+            let Ok(df) = parse("D", &src) else { continue };
+            assert_eq!(apply(&df, &[], None).unwrap().0, src);
+            let _ = super::super::lint::lint(&df);
+            for i in 0..df.instructions.len().saturating_sub(1) {
+                let (a, b) = (&df.instructions[i], &df.instructions[i + 1]);
+                if a.keyword != "RUN" || b.keyword != "RUN" {
+                    continue;
+                }
+                let Ok((new, _)) = apply(
+                    &df,
+                    &[Change::Merge {
+                        first: i,
+                        last: i + 1,
+                    }],
+                    None,
+                ) else {
+                    refused += 1;
+                    continue;
+                };
+                merged_ok += 1;
+                let d2 = parse("D", &new).unwrap_or_else(|e| panic!("{e}\n{src}\n--\n{new}"));
+                assert_eq!(
+                    d2.instructions.len(),
+                    df.instructions.len() - 1,
+                    "{src}\n--\n{new}"
+                );
+                let merged = squash(&d2.instructions[i].args);
+                for part in [&a.args, &b.args] {
+                    let words = squash(part.trim_end().trim_end_matches(';'));
+                    assert!(
+                        merged.contains(&words),
+                        "{merged:?} lacks {words:?}\n{src}\n--\n{new}"
+                    );
+                }
+            }
+        }
+        // Both paths are exercised.
+        assert!(
+            merged_ok > 200 && refused > 200,
+            "{merged_ok} merged, {refused} refused"
+        );
     }
 }
