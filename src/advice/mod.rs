@@ -606,7 +606,17 @@ fn merge_runs(ctx: &Ctx<'_>, out: &mut Vec<Suggestion>) {
             .filter(|h| h.added >= first && h.hidden_by <= last)
             .collect();
         let (evidence, more) = hidden_evidence(&items);
-        let cmds: Vec<String> = layers.iter().map(|&l| ctx.command(l)).collect();
+        let cmds: Vec<String> = layers
+            .iter()
+            .map(|&l| {
+                let c = ctx.command(l);
+                if l < last && edit::changes_shell_state(&c) {
+                    format!("( {} )", c.trim_end().trim_end_matches(';'))
+                } else {
+                    c
+                }
+            })
+            .collect();
         let snippet = format!("RUN {}", cmds.join(" && \\\n    "));
         let changes = match (
             ctx.df,
@@ -801,7 +811,10 @@ fn caches_left(ctx: &Ctx<'_>, out: &mut Vec<Suggestion>) {
         out.push(Suggestion {
             kind: Kind::Cache,
             bytes_saved: bytes,
-            title: format!("{rule_id} cache left by layer {layer} ({files} files in {dir}): {how}"),
+            title: format!(
+                "{rule_id} cache left by layer {layer} ({files} file{} in {dir}): {how}",
+                if files == 1 { "" } else { "s" }
+            ),
             layers: vec![layer],
             lines: ctx.spans(&[layer]),
             evidence,
