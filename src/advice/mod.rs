@@ -1229,4 +1229,114 @@ mod tests {
         );
         assert_eq!(recursive_owner_change("chown 1:1 /app"), None);
     }
+
+    /// Layer 1 writes /w/big (1000 bytes), layer 2 deletes it; between their RUNs stands `between`.
+    fn two_runs(between: &str, first_flags: &str) -> (Image, Dockerfile) {
+        use EntryKind::*;
+        let mut img = Image {
+            source: "t".into(),
+            format: "docker-archive",
+            id: None,
+            tags: vec![],
+            warnings: vec![],
+            layers: vec![
+                layer(0, "", vec![f("bin/sh", 10)]),
+                layer(
+                    1,
+                    "/bin/sh -c make big",
+                    vec![entry("w", Dir, 0), f("w/big", 1000)],
+                ),
+                layer(
+                    2,
+                    "/bin/sh -c rm -rf /w/big",
+                    vec![entry("w/big", Whiteout, 0)],
+                ),
+            ],
+        };
+        if !between.is_empty() {
+            img.layers[2].history.empty_before = vec![format!("/bin/sh -c #(nop)  {between}")];
+        }
+        let text = format!("FROM base\nRUN {first_flags}make big\n{between}\nRUN rm -rf /w/big\n");
+        (img, dockerfile::parse("Dockerfile", &text).unwrap())
+    }
+
+    fn kinds(a: &Advice) -> Vec<(Kind, u64, bool)> {
+        a.suggestions
+            .iter()
+            .map(|s| (s.kind, s.bytes_saved, s.mechanical))
+            .collect()
+    }
+
+    #[test]
+    fn never_merges_across_what_changes_meaning() {
+        let (img, df) = two_runs("", "");
+        assert_eq!(
+            kinds(&advise("t", &img, Some(&df))),
+            vec![(Kind::MergeRuns, 1000, true)]
+        );
+        for between in [
+            "USER app",
+            "WORKDIR /w",
+            "ENV A=1",
+            "ARG V",
+            "SHELL [\"/bin/bash\", \"-c\"]",
+        ] {
+            let (img, df) = two_runs(between, "");
+            // Not merged; the deletion moves into the RUN that made the file instead.
+            assert_eq!(
+                kinds(&advise("t", &img, Some(&df))),
+                vec![(Kind::CleanupInCreatingRun, 1000, true)],
+                "{between}"
+            );
+            // From the history alone, the empty-layer record between them says the same.
+            assert_eq!(
+                kinds(&advise("t", &img, None)),
+                vec![(Kind::CleanupInCreatingRun, 1000, false)],
+                "{between}"
+            );
+        }
+        // Different --mount or --network flags: no merge either.
+        for flags in ["--mount=type=cache,target=/c ", "--network=none "] {
+            let (img, df) = two_runs("", flags);
+            let k = kinds(&advise("t", &img, Some(&df)));
+            assert_eq!(k, vec![(Kind::CleanupInCreatingRun, 1000, true)], "{flags}");
+        }
+    }
+
+    #[test]
+    fn heredoc_and_exec_runs_are_never_merged_into() {
+        use EntryKind::*;
+        let img = Image {
+            source: "t".into(),
+            format: "docker-archive",
+            id: None,
+            tags: vec![],
+            warnings: vec![],
+            layers: vec![
+                layer(0, "", vec![f("bin/sh", 10)]),
+                layer(
+                    1,
+                    "RUN /bin/sh -c make big # buildkit",
+                    vec![f("big", 1000)],
+                ),
+                layer(
+                    2,
+                    "RUN rm -rf /big # buildkit",
+                    vec![entry("big", Whiteout, 0)],
+                ),
+            ],
+        };
+        for text in [
+            "FROM b\nRUN make big\nRUN [\"rm\", \"-rf\", \"/big\"]\n",
+            "FROM b\nRUN make big\nRUN <<EOF\nrm -rf /big\nEOF\n",
+        ] {
+            let df = dockerfile::parse("D", text).unwrap();
+            let a = advise("t", &img, Some(&df));
+            assert!(a.dockerfile_matched, "{text}: {:?}", a.mismatch);
+            assert!(
+                a.suggestions.iter().all(|s| s.kind != Kind::MergeRuns),
+                "{text}"
+            );
+        }
+    }
 }
