@@ -19,14 +19,77 @@ use std::process::{Command, Stdio};
 
 use common::*;
 
-/// Removes what the test made, even when it fails.
+/// Removes what the test made, even when it fails: the tags it names, then every untagged image that
+/// descends from the base it imported (the classic builder keeps earlier stages' images). The base is
+/// the first tag: imported here under a unique name, so its descendants are this test's own.
 struct Cleanup(Vec<(&'static str, String)>);
 impl Drop for Cleanup {
     fn drop(&mut self) {
+        let base_id = self.0.first().and_then(|(_, base)| {
+            let out = Command::new(DOCKER)
+                .args(["image", "inspect", "-f", "{{.Id}}", base])
+                .output()
+                .ok()?;
+            out.status
+                .success()
+                .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+        });
         for (what, name) in self.0.iter().rev() {
             let _ = Command::new(DOCKER).args([what, "-f", name]).output();
         }
+        if let Some(id) = base_id {
+            for d in descendants(&id) {
+                let _ = Command::new(DOCKER).args(["rmi", &d]).output();
+            }
+            let _ = Command::new(DOCKER).args(["rmi", &id]).output();
+        }
     }
+}
+
+/// Images whose parent chain reaches `base` (ids), children before parents.
+fn descendants(base: &str) -> Vec<String> {
+    let Ok(out) = Command::new(DOCKER)
+        .args(["images", "-a", "-q", "--no-trunc"])
+        .output()
+    else {
+        return vec![];
+    };
+    let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    if ids.is_empty() {
+        return vec![];
+    }
+    let Ok(out) = Command::new(DOCKER)
+        .args(["image", "inspect", "-f", "{{.Id}} {{.Parent}}"])
+        .args(&ids)
+        .output()
+    else {
+        return vec![];
+    };
+    let mut children: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        if let Some((id, parent)) = line.split_once(' ')
+            && !parent.is_empty()
+        {
+            children
+                .entry(parent.to_string())
+                .or_default()
+                .push(id.to_string());
+        }
+    }
+    let mut order = Vec::new();
+    let mut stack = vec![base.to_string()];
+    while let Some(id) = stack.pop() {
+        for c in children.get(&id).into_iter().flatten() {
+            order.push(c.clone());
+            stack.push(c.clone());
+        }
+    }
+    order.reverse();
+    order.dedup();
+    order
 }
 
 const FAKE_APK: &str = r#"#!/bin/sh
