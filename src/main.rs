@@ -146,27 +146,15 @@ fn run_advise(args: &AdviseArgs) -> Result<(), Failure> {
             let name = path.display().to_string();
             let iname = ignore_path.display().to_string();
             emit(|out| {
-                write!(
-                    out,
-                    "{}",
-                    dredge::advice::unified_diff(&old, &new, &name, &name)
-                )?;
+                report::advice::write_diff(out, &old, &new, &name, &name)?;
                 if let Some(ni) = &new_ignore {
                     let from = if old_ignore.is_some() {
                         iname.as_str()
                     } else {
                         "/dev/null"
                     };
-                    write!(
-                        out,
-                        "{}",
-                        dredge::advice::unified_diff(
-                            old_ignore.as_deref().unwrap_or(""),
-                            ni,
-                            from,
-                            &iname
-                        )
-                    )?;
+                    let was = old_ignore.as_deref().unwrap_or("");
+                    report::advice::write_diff(out, was, ni, from, &iname)?;
                 }
                 Ok(())
             })?;

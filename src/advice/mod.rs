@@ -558,15 +558,6 @@ pub fn apply_all(
     edit::apply(df, &changes, old_ignore)
 }
 
-/// A unified diff between two texts.
-pub fn unified_diff(old: &str, new: &str, old_name: &str, new_name: &str) -> String {
-    similar::TextDiff::from_lines(old, new)
-        .unified_diff()
-        .context_radius(3)
-        .header(old_name, new_name)
-        .to_string()
-}
-
 fn merge_runs(ctx: &Ctx<'_>, out: &mut Vec<Suggestion>) {
     let n = ctx.image.layers.len();
     // Group id of each layer: consecutive mergeable RUNs share one.
@@ -661,7 +652,7 @@ fn cleanup_moves(ctx: &Ctx<'_>, out: &mut Vec<Suggestion>) {
     }
     let mut by_pair: BTreeMap<(usize, usize), Vec<&stack::HiddenItem>> = BTreeMap::new();
     for h in &ctx.st.hidden {
-        if h.reason == Reason::Deleted
+        if matches!(h.reason, Reason::Deleted | Reason::Opaque)
             && h.added < h.hidden_by
             && group[h.added] != group[h.hidden_by]
             && ctx.ours(h.added)
@@ -1338,5 +1329,40 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    #[test]
+    fn a_recreated_directory_moves_its_cleanup_too() {
+        use EntryKind::*;
+        let mut img = Image {
+            source: "t".into(),
+            format: "docker-archive",
+            id: None,
+            tags: vec![],
+            warnings: vec![],
+            layers: vec![
+                layer(0, "", vec![f("bin/sh", 10)]),
+                layer(
+                    1,
+                    "/bin/sh -c make d",
+                    vec![entry("d", Dir, 0), f("d/x", 500)],
+                ),
+                layer(
+                    2,
+                    "/bin/sh -c rm -rf /d && mkdir /d && touch /d/new",
+                    vec![entry("d", Dir, 0), entry("d", Opaque, 0), f("d/new", 1)],
+                ),
+            ],
+        };
+        img.layers[2].history.empty_before = vec!["USER x".to_string()];
+        let df = dockerfile::parse(
+            "D",
+            "FROM b\nRUN make d\nUSER x\nRUN rm -rf /d && mkdir /d && touch /d/new\n",
+        )
+        .unwrap();
+        let a = advise("t", &img, Some(&df));
+        assert_eq!(kinds(&a), vec![(Kind::CleanupInCreatingRun, 500, true)]);
+        assert_eq!(a.suggestions[0].snippet, "RUN make d && rm -rf /d");
+        assert_eq!(a.suggestions[0].evidence[0].reason, "opaque");
     }
 }

@@ -182,3 +182,21 @@ pub fn write_lint<W: Write>(out: &mut W, path: &str, f: &[Finding], json: bool) 
     }
     Ok(())
 }
+
+/// Writes a unified diff between two texts (`--- old_name` / `+++ new_name`, 3 lines of context).
+pub fn write_diff<W: Write>(
+    out: &mut W,
+    old: &str,
+    new: &str,
+    old_name: &str,
+    new_name: &str,
+) -> io::Result<()> {
+    write!(
+        out,
+        "{}",
+        similar::TextDiff::from_lines(old, new)
+            .unified_diff()
+            .context_radius(3)
+            .header(old_name, new_name)
+    )
+}
