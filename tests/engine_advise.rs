@@ -120,6 +120,27 @@ mkdir -p /usr/lib/py
 for a in "$@"; do case $a in -*) ;; *) yes "$a" | head -c 4000 > "/usr/lib/py/$a";; esac; done
 "#;
 
+const FAKE_APT_GET: &str = r#"#!/bin/sh
+# Stand-in for apt-get: `update` writes 60000 bytes of package lists, `install` installs each package
+# as a 3000-byte /usr/bin/<name>.
+case "$1" in
+update) mkdir -p /var/lib/apt/lists \
+  && yes lists | head -c 60000 > /var/lib/apt/lists/deb.debian.org_dists_bookworm_main_binary-amd64_Packages ;;
+install) shift; for a in "$@"; do case $a in -*) ;; *) yes "$a" | head -c 3000 > "/usr/bin/$a";; esac; done ;;
+esac
+"#;
+
+const FAKE_NPM: &str = r#"#!/bin/sh
+# Stand-in for npm: `install` writes 70000 bytes to ~/.npm/_cacache and a 2000-byte module;
+# `cache clean --force` removes the cache.
+case "$1" in
+install) mkdir -p /root/.npm/_cacache/content-v2 /app/node_modules/left-pad \
+  && yes npm | head -c 70000 > /root/.npm/_cacache/content-v2/blob \
+  && yes m | head -c 2000 > /app/node_modules/left-pad/index.js ;;
+cache) [ "$2" = clean ] && rm -rf /root/.npm/_cacache ;;
+esac
+"#;
+
 /// A busybox rootfs whose applets are hard links, plus the package-manager stand-ins.
 fn base_rootfs() -> Vec<u8> {
     let mut b = tar::Builder::new(Vec::new());
@@ -158,6 +179,8 @@ fn base_rootfs() -> Vec<u8> {
     for (path, text) in [
         ("sbin/apk", FAKE_APK),
         ("usr/bin/pip", FAKE_PIP),
+        ("usr/bin/apt-get", FAKE_APT_GET),
+        ("usr/bin/npm", FAKE_NPM),
         ("etc/motd", motd.as_str()),
     ] {
         let mut h = tar::Header::new_gnu();
@@ -314,11 +337,28 @@ const CASES: &[Case] = &[
                ENV PIP_X=1\n\
                RUN /usr/bin/pip install requests\n\
                USER 0\n\
-               RUN echo built > /built && yes t | head -c 3000 > /tmp/t.log\n",
+               RUN echo built > /built && yes t | head -c 3000 > /tmp/t.log\n\
+               WORKDIR /app\n\
+               RUN apt-get update && apt-get install -y --no-install-recommends curl\n\
+               ENV NODE_ENV=production\n\
+               RUN npm install\n",
         files: &[],
-        // apk index 90000 (--no-cache), pip cache 80000 + 500 (--no-cache-dir), /tmp/t.log 3000 (rm).
-        expect: &[("cache", 90_000), ("cache", 80_500), ("cache", 3_000)],
-        removed: &["var/cache/apk", "root/.cache", "tmp/t.log"],
+        // apk index 90000 (--no-cache), pip cache 80000 + 500 (--no-cache-dir), /tmp/t.log 3000 (rm),
+        // apt lists 60000 (rm -rf /var/lib/apt/lists/*), npm cache 70000 (npm cache clean --force).
+        expect: &[
+            ("cache", 90_000),
+            ("cache", 80_500),
+            ("cache", 3_000),
+            ("cache", 60_000),
+            ("cache", 70_000),
+        ],
+        removed: &[
+            "var/cache/apk",
+            "root/.cache",
+            "tmp/t.log",
+            "var/lib/apt/lists/deb.debian.org",
+            "root/.npm/_cacache",
+        ],
         buildkit: false,
     },
     Case {
