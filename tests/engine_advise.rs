@@ -377,9 +377,12 @@ const CASES: &[Case] = &[
             ("proj/main.txt", 1_000),
             ("proj/.git/objects/pack.bin", 120_000),
             ("proj/node_modules/x/index.js", 80_000),
+            ("proj/target/CACHEDIR.TAG", 43),
+            ("proj/target/debug/app.o", 30_000),
         ],
-        expect: &[("dockerignore", 200_000)],
-        removed: &["proj/.git", "proj/node_modules"],
+        // .git 120000, node_modules 80000, and target/ (tagged as a cache by CACHEDIR.TAG) 30043.
+        expect: &[("dockerignore", 230_043)],
+        removed: &["proj/.git", "proj/node_modules", "proj/target"],
         buildkit: false,
     },
     Case {

@@ -995,7 +995,7 @@ fn multi_stage(ctx: &Ctx<'_>, out: &mut Vec<Suggestion>) {
 }
 
 fn dockerignore(ctx: &Ctx<'_>, out: &mut Vec<Suggestion>) {
-    let mut patterns: BTreeMap<&'static str, (u64, u64)> = BTreeMap::new();
+    let mut patterns: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     let mut layers = BTreeSet::new();
     let mut ev: BTreeMap<(usize, String), (u64, u64)> = BTreeMap::new();
     for (li, layer) in ctx.image.layers.iter().enumerate() {
@@ -1005,11 +1005,31 @@ fn dockerignore(ctx: &Ctx<'_>, out: &mut Vec<Suggestion>) {
         if ctx.instr(li).is_some_and(|i| i.flag("from").is_some()) {
             continue; // copied from a stage or image, not from the context
         }
+        // Build outputs that say so: a directory holding a CACHEDIR.TAG (cargo's target/, …).
+        let tagged: Vec<&[u8]> = layer
+            .entries
+            .iter()
+            .filter(|e| e.kind == EntryKind::File)
+            .filter_map(|e| e.path.strip_suffix(b"/CACHEDIR.TAG".as_slice()))
+            .collect();
         for e in &layer.entries {
             if e.kind != EntryKind::File {
                 continue;
             }
-            let Some((name, pat)) = rules::context_junk(&e.path) else {
+            let comps: Vec<&[u8]> = e.path.split(|&b| b == b'/').collect();
+            let (k, pat) = if let Some((name, pat)) = rules::context_junk(&e.path) {
+                let k = comps
+                    .iter()
+                    .position(|c| *c == name.as_bytes())
+                    .unwrap_or(0);
+                (k, pat.to_string())
+            } else if let Some(dir) = tagged
+                .iter()
+                .find(|d| e.path.starts_with(d) && e.path.get(d.len()) == Some(&b'/'))
+            {
+                let k = dir.split(|&b| b == b'/').count() - 1;
+                (k, format!("**/{}", String::from_utf8_lossy(comps[k])))
+            } else {
                 continue;
             };
             let p = patterns.entry(pat).or_default();
@@ -1017,11 +1037,6 @@ fn dockerignore(ctx: &Ctx<'_>, out: &mut Vec<Suggestion>) {
             p.1 += 1;
             layers.insert(li);
             // Evidence per junk directory.
-            let comps: Vec<&[u8]> = e.path.split(|&b| b == b'/').collect();
-            let k = comps
-                .iter()
-                .position(|c| *c == name.as_bytes())
-                .unwrap_or(0);
             let dir = display_path(&comps[..=k].join(&b'/'));
             let r = ev.entry((li, dir)).or_default();
             r.0 += e.size;
@@ -1032,7 +1047,7 @@ fn dockerignore(ctx: &Ctx<'_>, out: &mut Vec<Suggestion>) {
         return;
     }
     let bytes = patterns.values().map(|p| p.0).sum();
-    let pats: Vec<String> = patterns.keys().map(|p| p.to_string()).collect();
+    let pats: Vec<String> = patterns.keys().cloned().collect();
     let changes = if ctx.df.is_some() {
         vec![Change::Ignore {
             patterns: pats.clone(),
