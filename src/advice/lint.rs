@@ -177,9 +177,8 @@ fn cache_findings(
     if id == "cache-apt-archives" {
         return; // needs to know the base image (docker-clean): only `advise` can tell
     }
-    // In the final stage only: earlier stages' caches never reach the image.
-    let last_stage = df.stages.len().checked_sub(1);
-    if ins.stage != last_stage {
+    // Only stages whose layers ship: the final one and the stages it is built FROM.
+    if !ins.stage.is_some_and(|s| shipping_stages(df).contains(&s)) {
         return;
     }
     let cleaned = fix.cleaned_by.iter().any(|c| text.contains(c));
@@ -212,6 +211,24 @@ fn cache_findings(
             ),
         ));
     }
+}
+
+/// The final stage and, transitively, the stages it starts FROM (their layers are the image's too).
+fn shipping_stages(df: &Dockerfile) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut cur = df.stages.len().checked_sub(1);
+    while let Some(s) = cur {
+        if out.contains(&s) {
+            break;
+        }
+        out.push(s);
+        let base = df.stages[s].base.to_ascii_lowercase();
+        cur = df.stages[..s]
+            .iter()
+            .rposition(|st| st.name.as_deref() == Some(base.as_str()))
+            .or_else(|| base.parse::<usize>().ok().filter(|&i| i < s));
+    }
+    out
 }
 
 /// Every command of a RUN is `rm`.
