@@ -23,6 +23,10 @@ pub enum Command {
     /// Check an image against size budgets (flags, dredge.toml, .dive-ci); exit 1 when one is broken.
     #[command(after_long_help = CHECK_AFTER_HELP)]
     Check(Box<CheckArgs>),
+    /// Dockerfile changes that make an image smaller, each with the exact bytes it saves.
+    Advise(AdviseArgs),
+    /// Size rules checked on a Dockerfile's text alone (hadolint's ids where they correspond).
+    Lint(LintArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
     Completions {
         /// The shell.
@@ -195,6 +199,38 @@ impl CheckArgs {
         }
         b
     }
+}
+
+/// `dredge advise`.
+#[derive(Debug, Args)]
+pub struct AdviseArgs {
+    /// The image, as for `dredge image`: a `docker save` archive, an OCI layout or archive, or `-`.
+    pub source: String,
+    /// The Dockerfile the image was built from (its final stage is matched to the layers).
+    #[arg(long, value_name = "PATH")]
+    pub dockerfile: Option<std::path::PathBuf>,
+    /// Print a unified diff of the Dockerfile (and .dockerignore) with the mechanical suggestions applied.
+    #[arg(long, requires = "dockerfile")]
+    pub diff: bool,
+    /// Apply the mechanical suggestions in place (the originals are kept as `*.dredge-bak`).
+    #[arg(long, requires = "dockerfile")]
+    pub write: bool,
+    /// Print the advice as JSON (schema `dredge.advice`, see docs/json.md).
+    #[arg(long)]
+    pub json: bool,
+    /// Never show progress on stderr.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+/// `dredge lint`.
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// The Dockerfile to check.
+    pub dockerfile: std::path::PathBuf,
+    /// Print the findings as JSON (schema `dredge.lint`, see docs/json.md).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `dredge image`.

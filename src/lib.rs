@@ -5,6 +5,7 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod advice;
 pub mod analysis;
 pub mod check;
 pub mod model;

@@ -23,6 +23,8 @@ pub struct History {
     pub comment: Option<String>,
     /// RFC 3339 creation time.
     pub created: Option<String>,
+    /// `created_by` of the history entries without a layer (`empty_layer`) just before this one.
+    pub empty_before: Vec<String>,
 }
 
 /// One layer of an image, as listed from its tar.

@@ -267,16 +267,22 @@ pub(crate) fn read_config(
             diff_ids.len()
         ));
     }
-    let mut history: Vec<History> = config
-        .history
-        .into_iter()
-        .filter(|h| !h.empty_layer)
-        .map(|h| History {
+    let mut history: Vec<History> = Vec::new();
+    // Instructions that made no layer (ENV, USER, …) are kept with the next layer's entry, so that
+    // advice can tell whether two RUN layers were consecutive instructions.
+    let mut empty: Vec<String> = Vec::new();
+    for h in config.history {
+        if h.empty_layer {
+            empty.push(h.created_by.unwrap_or_default());
+            continue;
+        }
+        history.push(History {
             created_by: h.created_by,
             comment: h.comment,
             created: h.created,
-        })
-        .collect();
+            empty_before: std::mem::take(&mut empty),
+        });
+    }
     if history.len() != layers {
         warnings.push(format!(
             "config history has {} entries with layers, the image {layers} layers",

@@ -1,0 +1,202 @@
+//! `dredge advise` and `dredge lint` output: tables for people, `dredge.advice` / `dredge.lint` JSON.
+
+use std::io::{self, Write};
+
+use comfy_table::presets::UTF8_FULL_CONDENSED;
+use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
+use serde::Serialize;
+
+use super::size;
+use super::table::instruction_label;
+use crate::advice::lint::Finding;
+use crate::advice::{Advice, LineSpan};
+
+/// Version of the `dredge.advice` document.
+pub const ADVICE_SCHEMA_VERSION: u32 = 1;
+/// Version of the `dredge.lint` document.
+pub const LINT_SCHEMA_VERSION: u32 = 1;
+
+#[derive(Serialize)]
+struct Versioned<'a, T> {
+    schema: &'static str,
+    schema_version: u32,
+    #[serde(flatten)]
+    body: &'a T,
+}
+
+/// Writes the `dredge.advice` document.
+pub fn write_advice_json<W: Write>(out: &mut W, a: &Advice) -> io::Result<()> {
+    serde_json::to_writer_pretty(
+        &mut *out,
+        &Versioned {
+            schema: "dredge.advice",
+            schema_version: ADVICE_SCHEMA_VERSION,
+            body: a,
+        },
+    )?;
+    writeln!(out)
+}
+
+fn lines_label(lines: &[LineSpan]) -> String {
+    lines
+        .iter()
+        .map(|l| {
+            if l.start == l.end {
+                l.start.to_string()
+            } else {
+                format!("{}-{}", l.start, l.end)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Writes the advice as tables and snippets.
+pub fn write_advice_table<W: Write>(out: &mut W, a: &Advice) -> io::Result<()> {
+    writeln!(
+        out,
+        "{}: {} of layer content; the suggestions below save {}",
+        a.source,
+        size(a.size_bytes),
+        size(a.bytes_saved)
+    )?;
+    if let Some(m) = &a.mismatch {
+        writeln!(
+            out,
+            "note: {m}; advice from the image history only, no diff"
+        )?;
+    }
+    if a.suggestions.is_empty() {
+        writeln!(
+            out,
+            "no suggestions: nothing this Dockerfile controls is wasted"
+        )?;
+        return Ok(());
+    }
+    let mut t = Table::new();
+    t.load_style(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .set_header(["#", "saves", "kind", "layers", "lines", "what"].map(Cell::new));
+    for (i, s) in a.suggestions.iter().enumerate() {
+        t.add_row(vec![
+            Cell::new(i + 1),
+            Cell::new(size(s.bytes_saved)).set_alignment(CellAlignment::Right),
+            Cell::new(s.kind.name()),
+            Cell::new(
+                s.layers
+                    .iter()
+                    .map(|l| l.to_string())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+            Cell::new(lines_label(&s.lines)),
+            Cell::new(&s.title),
+        ]);
+    }
+    writeln!(out, "{t}")?;
+    for (i, s) in a.suggestions.iter().enumerate() {
+        writeln!(out)?;
+        let ids = s.hadolint.map(|h| format!(" [{h}]")).unwrap_or_default();
+        writeln!(
+            out,
+            "#{} {} saves {}{ids}{}",
+            i + 1,
+            s.kind.name(),
+            size(s.bytes_saved),
+            if s.mechanical {
+                " (applied by --diff)"
+            } else {
+                ""
+            }
+        )?;
+        for e in &s.evidence {
+            let hidden = e
+                .hidden_by
+                .map(|h| format!(", {} by layer {h}", e.reason))
+                .unwrap_or_default();
+            writeln!(
+                out,
+                "  {:>10}  {} (written by layer {}{hidden})",
+                size(e.bytes),
+                e.path,
+                e.added_in
+            )?;
+        }
+        if s.evidence_more > 0 {
+            writeln!(out, "  … and {} more", s.evidence_more)?;
+        }
+        for l in s.snippet.lines() {
+            writeln!(out, "    {l}")?;
+        }
+        if let Some(n) = &s.note {
+            writeln!(out, "  note: {n}")?;
+        }
+    }
+    writeln!(out)?;
+    writeln!(out, "layers:")?;
+    for l in &a.layers {
+        let lines = l
+            .lines
+            .map(|s| format!("line {}", lines_label(&[s])))
+            .unwrap_or_else(|| if l.base { "base".into() } else { String::new() });
+        writeln!(
+            out,
+            "  {:>3} {:>10} {:<12} {}",
+            l.index,
+            size(l.content_bytes),
+            lines,
+            instruction_label(l.created_by.as_deref())
+        )?;
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct LintDoc<'a> {
+    dockerfile: &'a str,
+    findings: &'a [Finding],
+}
+
+/// Writes lint findings: `file:line: [rule/DLxxxx] message` lines, or the `dredge.lint` document.
+pub fn write_lint<W: Write>(out: &mut W, path: &str, f: &[Finding], json: bool) -> io::Result<()> {
+    if json {
+        serde_json::to_writer_pretty(
+            &mut *out,
+            &Versioned {
+                schema: "dredge.lint",
+                schema_version: LINT_SCHEMA_VERSION,
+                body: &LintDoc {
+                    dockerfile: path,
+                    findings: f,
+                },
+            },
+        )?;
+        return writeln!(out);
+    }
+    for x in f {
+        let id = match x.hadolint {
+            Some(h) => format!("{}/{h}", x.rule),
+            None => x.rule.to_string(),
+        };
+        writeln!(out, "{path}:{}: [{id}] {}", x.line, x.message)?;
+    }
+    Ok(())
+}
+
+/// Writes a unified diff between two texts (`--- old_name` / `+++ new_name`, 3 lines of context).
+pub fn write_diff<W: Write>(
+    out: &mut W,
+    old: &str,
+    new: &str,
+    old_name: &str,
+    new_name: &str,
+) -> io::Result<()> {
+    write!(
+        out,
+        "{}",
+        similar::TextDiff::from_lines(old, new)
+            .unified_diff()
+            .context_radius(3)
+            .header(old_name, new_name)
+    )
+}
