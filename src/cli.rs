@@ -16,6 +16,9 @@ pub struct Cli {
 pub enum Command {
     /// Per-layer waste of an image: invisible bytes by reason, caches, duplicates, dive's figures.
     Image(ImageArgs),
+    /// Where a Docker host's disk went: images, containers (logs included), volumes, build cache,
+    /// orphans and everything else under the data root, with what reclaims each.
+    Df(DfArgs),
 }
 
 /// `dredge image`.
@@ -33,6 +36,27 @@ pub struct ImageArgs {
     #[arg(long)]
     pub duplicates: bool,
     /// Worker threads (default: one per core).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Never show progress on stderr.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+/// `dredge df`.
+#[derive(Debug, Args)]
+pub struct DfArgs {
+    /// Read this data root offline (daemon stopped, or a disk from another host) instead of asking the
+    /// engine (`DOCKER_HOST` or /var/run/docker.sock).
+    #[arg(long, value_name = "PATH")]
+    pub data_root: Option<std::path::PathBuf>,
+    /// Print the report as JSON (schema `dredge.df`, see docs/json.md).
+    #[arg(long)]
+    pub json: bool,
+    /// How many of the largest items and orphans to list (0 = all).
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub top: usize,
+    /// Worker threads measuring directories (default: one per core).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
     /// Never show progress on stderr.

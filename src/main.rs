@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use cli::{Cli, Command, ImageArgs};
+use cli::{Cli, Command, DfArgs, ImageArgs};
 use dredge::analysis::{self, Options};
 use dredge::report::{self, progress::LayerProgress};
 use dredge::source::{self, LoadOptions};
@@ -31,6 +31,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Image(args) => run_image(&args),
+        Command::Df(args) => run_df(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -80,6 +81,83 @@ fn run_image(args: &ImageArgs) -> Result<(), Failure> {
             report::json::write_image(out, &report, args.top)
         } else {
             report::table::write_image(out, &report, args.top)
+        }
+    })
+}
+
+fn run_df(args: &DfArgs) -> Result<(), Failure> {
+    use dredge::audit::{self, AuditOptions};
+    use dredge::report::df::{self, DfReport};
+    use dredge::report::progress::ScanProgress;
+    use dredge::source::{dataroot, engine};
+
+    let (engine, root) = match &args.data_root {
+        Some(p) => (None, p.clone()),
+        None => {
+            let f = engine::facts().map_err(|e| Failure::Input(e.to_string()))?;
+            let root = f
+                .root_dir
+                .clone()
+                .unwrap_or_else(|| "/var/lib/docker".into());
+            (Some(f), std::path::PathBuf::from(root))
+        }
+    };
+    let mut opts = AuditOptions::default();
+    if let Some(t) = args.threads {
+        opts.threads = t.max(1);
+    }
+    let scanned = match dataroot::read(&root) {
+        Ok(dr) => {
+            let progress = ScanProgress::new(!args.no_progress);
+            let a = audit::audit(&dr, opts, &|done, total| progress.update(done, total));
+            progress.finish();
+            Ok(a)
+        }
+        Err(e) => Err(e),
+    };
+    let (audit, mut partial) = match (scanned, &engine) {
+        (Ok(a), _) => (a, false),
+        (Err(e), None) => return Err(Failure::Input(e.to_string())),
+        (Err(e), Some(f)) => (
+            audit::from_engine(
+                &root,
+                f.disk_usage.as_ref(),
+                format!(
+                    "data root not readable here ({e}): figures are the engine's own; no logs, orphans or other"
+                ),
+            ),
+            true,
+        ),
+    };
+    partial |= !audit.warnings.is_empty();
+    let mut report = DfReport {
+        mode: if args.data_root.is_some() {
+            "offline"
+        } else {
+            "live"
+        },
+        audit,
+        engine,
+        partial,
+    };
+    if let Some(f) = &mut report.engine {
+        if f.containerd_store {
+            report.audit.warnings.push(
+                "the engine uses the containerd image store, which dredge df does not support yet"
+                    .into(),
+            );
+            report.partial = true;
+        }
+        report.audit.warnings.append(&mut f.warnings.clone());
+    }
+    for w in &report.audit.warnings {
+        eprintln!("dredge: warning: {w}");
+    }
+    emit(|out| {
+        if args.json {
+            df::write_json(out, &report, args.top)
+        } else {
+            df::write_table(out, &report, args.top)
         }
     })
 }

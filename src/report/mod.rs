@@ -1,5 +1,6 @@
 //! Everything that formats: tables for people, versioned JSON for programs, progress on stderr.
 
+pub mod df;
 pub mod json;
 pub mod progress;
 pub mod table;

@@ -2,6 +2,8 @@
 //! directory or archive, standard input) yields the same [`Image`]; nothing downstream knows which.
 
 mod container;
+pub mod dataroot;
+pub mod engine;
 mod layer;
 mod manifest;
 
