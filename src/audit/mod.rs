@@ -394,6 +394,10 @@ fn plan(dr: &DataRoot, bk: &HashSet<String>) -> Plan {
         match dir_owner.get(&name) {
             Some(Owner::Orphan(_)) => {} // already planned with its record
             Some(Owner::Layer(c)) => p.add(path, Owner::Layer(c.clone()), Part::Diff),
+            // The init layer's few stubs are not part of `SizeRw`: measured whole, not as diff.
+            Some(Owner::Writable(c)) if name.ends_with("-init") => {
+                p.add(path, Owner::Writable(c.clone()), Part::None)
+            }
             Some(Owner::Writable(c)) => p.add(path, Owner::Writable(c.clone()), Part::Diff),
             Some(o) => p.add(path, o.clone(), Part::None),
             None if name == "l" => p.add(path, Owner::Other("overlay2/l".into()), Part::None),
