@@ -185,7 +185,18 @@ impl PrivateDaemon {
         }
         if let Some(pid) = self.containerd_pid() {
             Self::signal(pid, "KILL");
-            std::thread::sleep(Duration::from_millis(300));
+            // A killed containerd may stay a zombie (nobody reaps it here); dockerd would take that for
+            // a running containerd, so its pid file goes once it is dead.
+            let t = Instant::now();
+            while t.elapsed() < Duration::from_secs(10) {
+                let state =
+                    std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+                if state.is_empty() || state.contains(") Z ") {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = std::fs::remove_file(self.exec_root().join("containerd/containerd.pid"));
         }
     }
 

@@ -1,0 +1,218 @@
+//! Orphans made the way production makes them: a private dockerd (own data root, exec root, pid file
+//! and socket; the shared engine is never touched) is killed with SIGKILL, by its pid, in the middle of a
+//! `docker load` or of a BuildKit build, restarted, and `dredge df` must find exactly what the
+//! interrupted operation left, and never a live layer or a BuildKit snapshot.
+
+mod common;
+mod dfcommon;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{E, can_run, docker_save, dredge, layer_tar, required};
+use dfcommon::*;
+
+fn overlay_dirs(root: &Path) -> BTreeSet<String> {
+    std::fs::read_dir(root.join("overlay2"))
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|n| n != "l")
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn private_daemon() -> Option<PrivateDaemon> {
+    let root_ok = rustix_is_root();
+    if !can_run(root_ok, "root (a private dockerd needs it)") {
+        return None;
+    }
+    match PrivateDaemon::start() {
+        Ok(d) => Some(d),
+        Err(e) => {
+            assert!(!required(), "private dockerd: {e}");
+            eprintln!("SKIPPED: private dockerd: {e}");
+            None
+        }
+    }
+}
+
+fn rustix_is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+fn df_json(args: &[&str], env: &[(&str, String)]) -> serde_json::Value {
+    let mut cmd = dredge();
+    cmd.args(["df", "--json", "--no-progress", "--top", "0"])
+        .args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "dredge df: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// overlay2 dir names that dredge reports as (part of) orphans.
+fn orphan_dirs(doc: &serde_json::Value, root: &Path) -> BTreeSet<String> {
+    let ov = root.join("overlay2");
+    doc["orphans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|o| {
+            Path::new(o["path"].as_str().unwrap())
+                .strip_prefix(&ov)
+                .ok()
+                .map(|p| p.display().to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn load_killed_midway_leaves_orphans_that_are_found() {
+    let Some(mut d) = private_daemon() else {
+        return;
+    };
+    let root = d.root();
+    d.docker(
+        &["import", "-", "dredge-crash/base:1"],
+        Some(&busybox_rootfs()),
+    );
+    d.docker(
+        &[
+            "create",
+            "--network",
+            "none",
+            "--name",
+            "keep",
+            "dredge-crash/base:1",
+            "true",
+        ],
+        None,
+    );
+    let baseline = overlay_dirs(&root);
+
+    // An archive of two layers: a small one that commits, then 48 files of 8 MB being applied when the
+    // daemon dies.
+    let small = layer_tar(&[E::Dir(b"s"), E::File(b"s/one", 4096)]);
+    let names: Vec<Vec<u8>> = (0..48).map(|i| format!("big/f{i}").into_bytes()).collect();
+    let mut entries = vec![E::Dir(b"big")];
+    entries.extend(names.iter().map(|n| E::File(n, 8 << 20)));
+    let big = layer_tar(&entries);
+    let archive = docker_save(&[small, big], &["small", "big"], &[]);
+    let archive_path = d.dir.path().join("load.tar");
+    std::fs::write(&archive_path, &archive).unwrap();
+    drop(archive);
+
+    let mut load = Command::new(DOCKER)
+        .env("DOCKER_HOST", d.host())
+        .args(["load", "-i", archive_path.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill as soon as the big layer's dir is being filled: a new overlay2 dir whose diff/big has files.
+    let t = Instant::now();
+    let mut killed = false;
+    while t.elapsed() < Duration::from_secs(60) {
+        let filling = overlay_dirs(&root).difference(&baseline).any(|n| {
+            std::fs::read_dir(root.join("overlay2").join(n).join("diff/big"))
+                .is_ok_and(|mut rd| rd.next().is_some())
+        });
+        if filling {
+            d.crash();
+            killed = true;
+            break;
+        }
+        if let Ok(Some(_)) = load.try_wait() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let _ = load.wait();
+    assert!(
+        killed,
+        "the load finished before the daemon could be killed"
+    );
+    d.spawn().expect("restart after the crash");
+    let left = overlay_dirs(&root);
+    let created: BTreeSet<String> = left.difference(&baseline).cloned().collect();
+    assert!(
+        !created.is_empty(),
+        "the interrupted load left overlay2 dirs"
+    );
+    // The load never finished, so no image names its layers: the engine lists only the base image.
+    let images = d.docker(&["images", "-q", "--no-trunc"], None);
+    assert_eq!(images.lines().count(), 1, "{images}");
+
+    // Live, against the restarted private daemon, its data root being readable here.
+    let live = df_json(&[], &d.env());
+    assert_eq!(live["mode"], "live");
+    eprintln!("orphans after the crash: {:#}", live["orphans"]);
+    assert_eq!(live["data_root"], root.display().to_string());
+    // Every dir the load made is an orphan, and nothing that existed before it (the base image's layer,
+    // the container's layers) is.
+    assert_eq!(orphan_dirs(&live, &root), created, "live orphans");
+    let kinds: BTreeSet<String> = live["orphans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["kind"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        kinds.contains("unreferenced-dir") || kinds.contains("unreferenced-layer"),
+        "{kinds:?}"
+    );
+    for o in live["orphans"].as_array().unwrap() {
+        assert!(o["age_seconds"].as_u64().unwrap() < 3600);
+    }
+
+    // Offline, daemon stopped: the same orphans and the same categories.
+    d.stop();
+    let off = df_json(&["--data-root", root.to_str().unwrap()], &[]);
+    assert_eq!(orphan_dirs(&off, &root), created, "offline orphans");
+    for (a, b) in live["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(off["categories"].as_array().unwrap())
+    {
+        assert_eq!(a["name"], b["name"]);
+        assert_eq!(a["count"], b["count"], "{}", a["name"]);
+        let (x, y) = (a["bytes"].as_u64().unwrap(), b["bytes"].as_u64().unwrap());
+        // Small files (pid-less shutdown bookkeeping) may change; each category within 1 % or 64 KiB.
+        assert!(
+            x.abs_diff(y) as f64 <= (0.01 * x.max(y) as f64).max(65536.0),
+            "{}: live {x} vs offline {y}",
+            a["name"]
+        );
+    }
+    // The whole data root adds up to du -sx.
+    let du: u64 = common::run("du", &["-sx", "--block-size=1", root.to_str().unwrap()])
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let sum: u64 = off["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["bytes"].as_u64().unwrap())
+        .sum();
+    assert!(
+        sum.abs_diff(du) as f64 <= 0.01 * du as f64,
+        "categories {sum} vs du {du}"
+    );
+}
