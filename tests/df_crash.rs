@@ -216,3 +216,119 @@ fn load_killed_midway_leaves_orphans_that_are_found() {
         "categories {sum} vs du {du}"
     );
 }
+
+fn is_buildkit_key(n: &str) -> bool {
+    n.len() == 25
+        && n.bytes()
+            .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase())
+}
+
+#[test]
+fn buildkit_snapshots_are_never_orphans_even_mid_build_or_after_a_crash() {
+    let Some(mut d) = private_daemon() else {
+        return;
+    };
+    let root = d.root();
+    d.docker(
+        &["import", "-", "dredge-crash/base:1"],
+        Some(&busybox_rootfs()),
+    );
+    let ctx = tempfile::tempdir().unwrap();
+    let build = |dockerfile: &str, tag: &str| {
+        std::fs::write(ctx.path().join("Dockerfile"), dockerfile).unwrap();
+        Command::new(DOCKER)
+            .env("DOCKER_HOST", d.host())
+            .env("DOCKER_BUILDKIT", "1")
+            .args(["build", "--network", "none", "-t", tag])
+            .arg(ctx.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let first = build(
+        "FROM dredge-crash/base:1\nRUN head -c 1000000 /dev/zero > /a\nRUN echo hi > /b\n",
+        "dredge-crash/bk:1",
+    )
+    .wait_with_output()
+    .unwrap();
+    assert!(
+        first.status.success(),
+        "BuildKit build: {}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let before = overlay_dirs(&root);
+    assert!(
+        before.iter().any(|n| is_buildkit_key(n)),
+        "BuildKit made snapshot dirs: {before:?}"
+    );
+
+    // A second build runs a long step; dredge scans while it runs.
+    let mut second = build(
+        "FROM dredge-crash/base:1\nRUN head -c 2000000 /dev/zero > /c && sleep 60\n",
+        "dredge-crash/bk:2",
+    );
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(30) && overlay_dirs(&root) == before {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        overlay_dirs(&root)
+            .difference(&before)
+            .any(|n| is_buildkit_key(n)),
+        "the second build's RUN step is under way during the scan"
+    );
+    let during = df_json(&[], &d.env());
+    let in_flight = orphan_dirs(&during, &root);
+    eprintln!("orphans during the build: {:#}", during["orphans"]);
+    assert!(
+        in_flight.iter().all(|n| !is_buildkit_key(n)),
+        "BuildKit dirs reported as orphans while building: {in_flight:?}"
+    );
+    assert!(
+        in_flight.is_disjoint(&before),
+        "dirs that existed before the build reported as orphans: {in_flight:?}"
+    );
+
+    // Crash mid-build, restart, and look again, live and offline.
+    d.crash();
+    let _ = second.kill();
+    let _ = second.wait();
+    d.spawn().expect("restart after the crash");
+    let after = df_json(&[], &d.env());
+    d.stop();
+    let off = df_json(&["--data-root", root.to_str().unwrap()], &[]);
+    let dirs = overlay_dirs(&root);
+    let cache_ids: BTreeSet<String> = std::fs::read_dir(root.join("image/overlay2/layerdb/sha256"))
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read_to_string(e.path().join("cache-id")).ok())
+        .collect();
+    for doc in [&after, &off] {
+        let orphans = orphan_dirs(doc, &root);
+        eprintln!("orphans after the build crash: {:#}", doc["orphans"]);
+        assert!(
+            orphans.iter().all(|n| !is_buildkit_key(n)),
+            "BuildKit dirs reported as orphans: {orphans:?}"
+        );
+        assert!(orphans.is_disjoint(&before), "{orphans:?}");
+        // BuildKit dirs that no layer names (those that do are image layers) are build cache.
+        let bk_dirs = dirs
+            .iter()
+            .filter(|n| is_buildkit_key(n) && !cache_ids.contains(*n))
+            .count() as u64;
+        // Dirs only BuildKit's databases know exist, so the check above had something to miss.
+        assert!(bk_dirs > 0, "BuildKit-only dirs exist");
+        let cat = doc["categories"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "build-cache")
+            .unwrap();
+        assert!(
+            cat["count"].as_u64().unwrap() >= bk_dirs,
+            "{cat} vs {bk_dirs}"
+        );
+    }
+}
