@@ -115,6 +115,17 @@ fn run_df(args: &DfArgs) -> Result<(), Failure> {
         }
         Err(e) => Err(e),
     };
+    // Live: the engine may be pulling, loading or building right now; confirm orphans against a
+    // fresh read of the metadata a moment later (their contents must not have changed either).
+    let scanned = scanned.map(|mut a| {
+        if engine.is_some() && !a.orphans.is_empty() {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+            if let Ok(fresh) = dataroot::read(&root) {
+                audit::confirm_orphans(&mut a, &fresh);
+            }
+        }
+        a
+    });
     let (audit, mut partial) = match (scanned, &engine) {
         (Ok(a), _) => (a, false),
         (Err(e), None) => return Err(Failure::Input(e.to_string())),

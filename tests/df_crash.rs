@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{E, can_run, docker_save, dredge, layer_tar, required};
+use common::{can_run, dredge, required};
 use dfcommon::*;
 
 fn overlay_dirs(root: &Path) -> BTreeSet<String> {
@@ -79,6 +79,53 @@ fn orphan_dirs(doc: &serde_json::Value, root: &Path) -> BTreeSet<String> {
         .collect()
 }
 
+/// A `docker save` archive whose image has, above the base image's layer (already in the daemon, so a
+/// load skips it), a small layer that commits quickly and then 32 files of 8 MB. Made by the private
+/// daemon itself (classic build, save, rmi) so that the test does not hash 256 MB in a debug build.
+fn two_layer_archive(d: &PrivateDaemon) -> std::path::PathBuf {
+    let ctx = d.dir.path().join("ctx");
+    std::fs::create_dir_all(ctx.join("big")).unwrap();
+    std::fs::write(ctx.join("small"), vec![b's'; 4096]).unwrap();
+    let chunk = vec![b'b'; 8 << 20];
+    for i in 0..32 {
+        std::fs::write(ctx.join("big").join(format!("f{i}")), &chunk).unwrap();
+    }
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM dredge-crash/base:1\nCOPY small /small\nCOPY big /big\n",
+    )
+    .unwrap();
+    docker_with(
+        &[("DOCKER_HOST", &d.host()), ("DOCKER_BUILDKIT", "0")],
+        &[
+            "build",
+            "-q",
+            "--network",
+            "none",
+            "-t",
+            "dredge-crash/big:1",
+            ctx.to_str().unwrap(),
+        ],
+        None,
+    );
+    std::fs::remove_dir_all(&ctx).unwrap();
+    let path = d.dir.path().join("load.tar");
+    d.docker(
+        &["save", "-o", path.to_str().unwrap(), "dredge-crash/big:1"],
+        None,
+    );
+    d.docker(&["rmi", "dredge-crash/big:1"], None);
+    path
+}
+
+/// True when a dir created since `baseline` has files under diff/big (the big layer being applied).
+fn big_layer_filling(root: &Path, baseline: &BTreeSet<String>) -> bool {
+    overlay_dirs(root).difference(baseline).any(|n| {
+        std::fs::read_dir(root.join("overlay2").join(n).join("diff/big"))
+            .is_ok_and(|mut rd| rd.next().is_some())
+    })
+}
+
 #[test]
 fn load_killed_midway_leaves_orphans_that_are_found() {
     let Some(mut d) = private_daemon() else {
@@ -103,17 +150,7 @@ fn load_killed_midway_leaves_orphans_that_are_found() {
     );
     let baseline = overlay_dirs(&root);
 
-    // An archive of two layers: a small one that commits, then 48 files of 8 MB being applied when the
-    // daemon dies.
-    let small = layer_tar(&[E::Dir(b"s"), E::File(b"s/one", 4096)]);
-    let names: Vec<Vec<u8>> = (0..48).map(|i| format!("big/f{i}").into_bytes()).collect();
-    let mut entries = vec![E::Dir(b"big")];
-    entries.extend(names.iter().map(|n| E::File(n, 8 << 20)));
-    let big = layer_tar(&entries);
-    let archive = docker_save(&[small, big], &["small", "big"], &[]);
-    let archive_path = d.dir.path().join("load.tar");
-    std::fs::write(&archive_path, &archive).unwrap();
-    drop(archive);
+    let archive_path = two_layer_archive(&d);
 
     let mut load = Command::new(DOCKER)
         .env("DOCKER_HOST", d.host())
@@ -126,11 +163,7 @@ fn load_killed_midway_leaves_orphans_that_are_found() {
     let t = Instant::now();
     let mut killed = false;
     while t.elapsed() < Duration::from_secs(60) {
-        let filling = overlay_dirs(&root).difference(&baseline).any(|n| {
-            std::fs::read_dir(root.join("overlay2").join(n).join("diff/big"))
-                .is_ok_and(|mut rd| rd.next().is_some())
-        });
-        if filling {
+        if big_layer_filling(&root, &baseline) {
             d.crash();
             killed = true;
             break;
@@ -331,4 +364,49 @@ fn buildkit_snapshots_are_never_orphans_even_mid_build_or_after_a_crash() {
             "{cat} vs {bk_dirs}"
         );
     }
+}
+
+#[test]
+fn a_load_running_during_the_scan_is_not_reported() {
+    let Some(d) = private_daemon() else {
+        return;
+    };
+    let root = d.root();
+    d.docker(
+        &["import", "-", "dredge-crash/base:1"],
+        Some(&busybox_rootfs()),
+    );
+    let archive_path = two_layer_archive(&d);
+    let baseline = overlay_dirs(&root);
+    let mut load = Command::new(DOCKER)
+        .env("DOCKER_HOST", d.host())
+        .args(["load", "-i", archive_path.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(60) && !big_layer_filling(&root, &baseline) {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let during = df_json(&[], &d.env());
+    let still_loading = matches!(load.try_wait(), Ok(None));
+    let status = load.wait().unwrap();
+    assert!(status.success(), "docker load failed");
+    eprintln!(
+        "load still running after the scan: {still_loading}; in flight: {:#}",
+        during["in_flight"]
+    );
+    // Every layer the load committed is live now; none was called an orphan while it was being made.
+    let cache_ids: BTreeSet<String> = std::fs::read_dir(root.join("image/overlay2/layerdb/sha256"))
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read_to_string(e.path().join("cache-id")).ok())
+        .collect();
+    let reported = orphan_dirs(&during, &root);
+    assert!(
+        reported.is_disjoint(&cache_ids),
+        "live layers reported as orphans during a load: {reported:?}"
+    );
+    assert!(reported.is_empty(), "{reported:?}");
 }

@@ -58,6 +58,9 @@ pub struct Orphan {
     pub apparent_bytes: u64,
     /// Seconds since anything inside was last modified.
     pub age_seconds: Option<u64>,
+    /// Newest modification time inside, nanoseconds since the epoch.
+    #[serde(skip)]
+    pub modified_ns: Option<i64>,
 }
 
 /// One category's figures.
@@ -170,6 +173,9 @@ pub struct Audit {
     pub volumes: Vec<VolumeUsage>,
     /// Orphans, largest first.
     pub orphans: Vec<Orphan>,
+    /// Orphan candidates that changed or became referenced while the engine ran (a pull, load, build
+    /// or create under way): not orphans, their bytes are counted under "other".
+    pub in_flight: Vec<Orphan>,
     /// Every item, largest first (cut to `--top` by the report).
     pub top: Vec<Item>,
     /// True when BuildKit's databases were searched for the names they hold.
@@ -567,6 +573,7 @@ fn empty(dr: &DataRoot, warnings: Vec<String>) -> Audit {
         containers: Vec::new(),
         volumes: Vec::new(),
         orphans: Vec::new(),
+        in_flight: Vec::new(),
         top: Vec::new(),
         buildkit_db_read: false,
         warnings,
@@ -597,9 +604,7 @@ fn reclaim(name: &str) -> &'static str {
 }
 
 fn assemble(dr: &DataRoot, plan: &Plan, results: &[(Usage, Usage)]) -> Audit {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
+    let now = now_ns();
     let mut chain_use: HashMap<&str, (Usage, Usage)> = HashMap::new();
     let mut meta = Usage::default();
     let mut writable: HashMap<&str, (Usage, Usage)> = HashMap::new();
@@ -813,7 +818,8 @@ fn assemble(dr: &DataRoot, plan: &Plan, results: &[(Usage, Usage)]) -> Audit {
             kind: *kind,
             bytes: u.bytes,
             apparent_bytes: u.apparent_bytes,
-            age_seconds: u.newest.map(|t| (now - t).max(0) as u64),
+            age_seconds: u.newest.map(|t| ((now - t).max(0) / 1_000_000_000) as u64),
+            modified_ns: u.newest,
         })
         .collect();
     orphans.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.path.cmp(&b.path)));
@@ -863,10 +869,131 @@ fn assemble(dr: &DataRoot, plan: &Plan, results: &[(Usage, Usage)]) -> Audit {
         containers,
         volumes,
         orphans,
+        in_flight: Vec::new(),
         top,
         buildkit_db_read: false,
         warnings: Vec::new(),
     }
+}
+
+/// An accounting from the engine's own figures alone, for a data root that cannot be read here
+/// (a remote `DOCKER_HOST`, no permission): no logs, orphans or "other"; `warning` says so.
+pub fn from_engine(
+    root: &Path,
+    u: Option<&crate::source::engine::EngineDiskUsage>,
+    warning: String,
+) -> Audit {
+    let u = u.cloned().unwrap_or_default();
+    let cat = |name: &'static str, bytes: u64, count: u64| Category {
+        name,
+        bytes,
+        apparent_bytes: bytes,
+        count,
+        reclaimable_bytes: 0,
+        reclaim: reclaim(name),
+    };
+    let mut a = Audit {
+        data_root: root.display().to_string(),
+        driver: Driver::None,
+        total_bytes: 0,
+        total_apparent_bytes: 0,
+        categories: vec![
+            cat("images", u.images_bytes, u.images),
+            cat("containers", u.containers_bytes, u.containers),
+            cat("volumes", u.volumes_bytes, u.volumes),
+            cat("build-cache", u.build_cache_bytes, u.build_cache_records),
+        ],
+        images: Vec::new(),
+        containers: Vec::new(),
+        volumes: Vec::new(),
+        orphans: Vec::new(),
+        in_flight: Vec::new(),
+        top: Vec::new(),
+        buildkit_db_read: false,
+        warnings: vec![warning],
+    };
+    a.total_bytes = a.categories.iter().map(|c| c.bytes).sum();
+    a.total_apparent_bytes = a.total_bytes;
+    a
+}
+
+fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64)
+}
+
+/// When the running daemon started, nanoseconds since the epoch: dockerd re-creates `<root>/tmp` at
+/// every start (it renames the old one to `tmp-old` and deletes it), so that directory's birth time.
+fn daemon_start_ns(root: &Path) -> Option<i64> {
+    let born = fs::metadata(root.join("tmp")).ok()?.created().ok()?;
+    Some(born.duration_since(UNIX_EPOCH).ok()?.as_nanos() as i64)
+}
+
+/// Without a daemon start time, candidates modified this recently are taken to be under way.
+const IN_FLIGHT_WINDOW_NS: i64 = 10 * 60 * 1_000_000_000;
+
+/// While the engine runs, an operation under way looks like an orphan: an overlay2 dir is filled
+/// before its layer is committed, a loaded or pulled layer is committed before the image that names it,
+/// a container dir exists before its config. Given a fresh read of the metadata taken after the audit,
+/// this moves to `in_flight` every orphan that is now referenced, whose contents changed since it was
+/// measured (measured again here), or that was modified since the running daemon started (only the
+/// daemon's memory may reference it). Their bytes move to "other". What stays was left by an earlier
+/// daemon process: an interrupted operation's leftovers.
+pub fn confirm_orphans(a: &mut Audit, fresh: &DataRoot) {
+    let since = daemon_start_ns(&fresh.path).unwrap_or(now_ns() - IN_FLIGHT_WINDOW_NS);
+    // The orphans a fresh plan still finds; anything else became referenced meanwhile.
+    let mut warnings = Vec::new();
+    let (bk, _) = buildkit_names(&fresh.path, &mut warnings);
+    let still: HashSet<PathBuf> = plan(fresh, &bk)
+        .orphans
+        .into_iter()
+        .map(|(p, _, _)| p)
+        .collect();
+    let Ok(walker) = Walker::new(&fresh.path) else {
+        return;
+    };
+    let none = HashSet::new();
+    let (mut keep, mut moved) = (Vec::new(), Vec::new());
+    for o in std::mem::take(&mut a.orphans) {
+        let referenced = !still.contains(Path::new(&o.path));
+        let mut now = Usage::default();
+        for p in std::iter::once(&o.path).chain(&o.also) {
+            now.add(&walker.measure(Path::new(p), &none, &|_| false).0);
+        }
+        let changed = now.bytes != o.bytes || now.apparent_bytes != o.apparent_bytes;
+        let recent = o.modified_ns.is_some_and(|m| m >= since);
+        if referenced || changed || recent {
+            moved.push(o);
+        } else {
+            keep.push(o);
+        }
+    }
+    let moved_bytes: u64 = moved.iter().map(|o| o.bytes).sum();
+    let moved_apparent: u64 = moved.iter().map(|o| o.apparent_bytes).sum();
+    for c in &mut a.categories {
+        match c.name {
+            "orphans" => {
+                c.bytes -= moved_bytes;
+                c.apparent_bytes -= moved_apparent;
+                c.reclaimable_bytes -= moved_bytes;
+                c.count -= moved.len() as u64;
+            }
+            "other" => {
+                c.bytes += moved_bytes;
+                c.apparent_bytes += moved_apparent;
+            }
+            _ => {}
+        }
+    }
+    let moved_paths: HashSet<&str> = moved.iter().map(|o| o.path.as_str()).collect();
+    for i in &mut a.top {
+        if i.kind == "orphan" && moved_paths.contains(i.name.as_str()) {
+            i.kind = "in-flight";
+        }
+    }
+    a.orphans = keep;
+    a.in_flight = moved;
 }
 
 #[cfg(test)]
@@ -915,44 +1042,4 @@ mod tests {
         assert!(!is_log(&d.join("config.v2.json"), d, "abc"));
         assert!(!is_log(&d.join("local-logs"), d, "abc"));
     }
-}
-
-/// An accounting from the engine's own figures alone, for a data root that cannot be read here
-/// (a remote `DOCKER_HOST`, no permission): no logs, orphans or "other"; `warning` says so.
-pub fn from_engine(
-    root: &Path,
-    u: Option<&crate::source::engine::EngineDiskUsage>,
-    warning: String,
-) -> Audit {
-    let u = u.cloned().unwrap_or_default();
-    let cat = |name: &'static str, bytes: u64, count: u64| Category {
-        name,
-        bytes,
-        apparent_bytes: bytes,
-        count,
-        reclaimable_bytes: 0,
-        reclaim: reclaim(name),
-    };
-    let mut a = Audit {
-        data_root: root.display().to_string(),
-        driver: Driver::None,
-        total_bytes: 0,
-        total_apparent_bytes: 0,
-        categories: vec![
-            cat("images", u.images_bytes, u.images),
-            cat("containers", u.containers_bytes, u.containers),
-            cat("volumes", u.volumes_bytes, u.volumes),
-            cat("build-cache", u.build_cache_bytes, u.build_cache_records),
-        ],
-        images: Vec::new(),
-        containers: Vec::new(),
-        volumes: Vec::new(),
-        orphans: Vec::new(),
-        top: Vec::new(),
-        buildkit_db_read: false,
-        warnings: vec![warning],
-    };
-    a.total_bytes = a.categories.iter().map(|c| c.bytes).sum();
-    a.total_apparent_bytes = a.total_bytes;
-    a
 }

@@ -23,7 +23,7 @@ pub struct Usage {
     pub apparent_bytes: u64,
     /// Entries counted (files, directories, links…).
     pub entries: u64,
-    /// Newest modification time (seconds since the epoch) of anything inside, if any was read.
+    /// Newest modification time (nanoseconds since the epoch) of anything inside, if any was read.
     #[serde(skip)]
     pub newest: Option<i64>,
 }
@@ -121,9 +121,9 @@ impl Walker {
             let md = match e.metadata() {
                 Ok(m) => m,
                 Err(err) => {
-                    if !err
+                    if err
                         .io_error()
-                        .is_some_and(|io| io.kind() == io::ErrorKind::NotFound)
+                        .is_none_or(|io| io.kind() != io::ErrorKind::NotFound)
                     {
                         self.error(format!("{}: {err}", e.path().display()));
                     }
@@ -162,7 +162,11 @@ impl Walker {
                 bytes: md.blocks() * 512,
                 apparent_bytes: if is_dir { 0 } else { md.size() },
                 entries: 1,
-                newest: Some(md.mtime()),
+                newest: Some(
+                    md.mtime()
+                        .saturating_mul(1_000_000_000)
+                        .saturating_add(md.mtime_nsec()),
+                ),
             };
             all.add(&u);
             if part(e.path()) {
