@@ -247,3 +247,70 @@ fn live_figures_match_the_engine_per_object() {
         assert!(!p.contains(&c1_id) && !p.contains(&c2_id), "{p}");
     }
 }
+
+#[test]
+fn image_ref_read_from_the_engine_equals_its_docker_save() {
+    if !can_run(
+        engine_up(),
+        "a Docker Engine (start one with scripts/docker-up)",
+    ) {
+        return;
+    }
+    let id = std::process::id();
+    let base = format!("dredge-df-test/export-base:{id}");
+    let tag = format!("dredge-df-test/export:{id}");
+    let _cleanup = Cleanup(vec![("rmi", base.clone()), ("rmi", tag.clone())]);
+    docker_with(&[], &["import", "-", &base], Some(&busybox_rootfs()));
+    let ctx = tempfile::tempdir().unwrap();
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        format!(
+            "FROM {base}\nRUN head -c 200000 /dev/zero > /root/z && echo a > /root/a\n\
+             RUN rm /root/z && mkdir /root/d && echo b > /root/d/b\n"
+        ),
+    )
+    .unwrap();
+    docker_with(
+        &[("DOCKER_BUILDKIT", "0")],
+        &[
+            "build",
+            "-q",
+            "--network",
+            "none",
+            "-t",
+            &tag,
+            ctx.path().to_str().unwrap(),
+        ],
+        None,
+    );
+    let from_engine = dredge().args(["image", &tag, "--json"]).output().unwrap();
+    assert!(
+        from_engine.status.success(),
+        "{}",
+        String::from_utf8_lossy(&from_engine.stderr)
+    );
+    let save = Command::new(DOCKER).args(["save", &tag]).output().unwrap();
+    assert!(save.status.success());
+    let piped = dredge()
+        .args(["image", "-", "--json"])
+        .write_stdin(save.stdout)
+        .output()
+        .unwrap();
+    assert!(piped.status.success());
+    let mut a: serde_json::Value = serde_json::from_slice(&from_engine.stdout).unwrap();
+    let mut b: serde_json::Value = serde_json::from_slice(&piped.stdout).unwrap();
+    assert_eq!(a["source"], tag.as_str());
+    a.as_object_mut().unwrap().remove("source");
+    b.as_object_mut().unwrap().remove("source");
+    assert_eq!(a, b, "dredge image REF vs docker save REF | dredge image -");
+    assert_eq!(a["layers"].as_array().unwrap().len(), 3);
+    // From the recipe: layer 1's 200 000-byte /root/z is deleted by layer 2.
+    assert_eq!(a["invisible"]["deleted"], 200_000);
+
+    // A name the engine does not know: exit 2, one line naming it.
+    let missing = format!("dredge-df-test/none:{id}");
+    let out = dredge().args(["image", &missing]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&missing) && err.lines().count() == 1, "{err}");
+}

@@ -169,3 +169,122 @@ pub fn facts() -> Result<EngineFacts, EngineError> {
         Ok(f)
     })
 }
+
+/// Why an image could not be exported.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// The engine could not be asked.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// The engine does not know the image.
+    #[error("the Docker Engine at {host} has no image {name}")]
+    NoSuchImage {
+        /// Where we looked.
+        host: String,
+        /// The reference asked for.
+        name: String,
+    },
+}
+
+/// True when the engine answers and knows `name` (a tag, digest or id).
+pub fn has_image(name: &str) -> Result<bool, EngineError> {
+    runtime()?.block_on(async {
+        let d = connect().await?;
+        match d.inspect_image(name).await {
+            Ok(_) => Ok(true),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(false),
+            // Answered, but in a shape this bollard does not decode: the image exists.
+            Err(bollard::errors::Error::JsonSerdeError { .. }) => Ok(true),
+            Err(e) => Err(EngineError::Answer {
+                host: host(),
+                what: "/images/{name}/json",
+                reason: e.to_string(),
+            }),
+        }
+    })
+}
+
+/// The engine's `docker save` tar of one image, as a synchronous reader. A thread runs the transfer
+/// and hands chunks over a small bounded channel, so memory stays a few chunks whatever the image size.
+pub struct ImageExport {
+    rx: std::sync::mpsc::Receiver<Result<Vec<u8>, String>>,
+    chunk: Vec<u8>,
+    pos: usize,
+    worker: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Starts streaming the export (`GET /images/{name}/get`) of an image the engine knows.
+pub fn export_image(name: &str) -> Result<ImageExport, ExportError> {
+    if !has_image(name)? {
+        return Err(ExportError::NoSuchImage {
+            host: host(),
+            name: name.to_string(),
+        });
+    }
+    let rt = runtime()?;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<u8>, String>>(8);
+    let name = name.to_string();
+    let worker = std::thread::spawn(move || {
+        use futures_util::StreamExt;
+        rt.block_on(async move {
+            let d = match connect().await {
+                Ok(d) => d,
+                Err(e) => {
+                    let _ = tx.send(Err(e.to_string()));
+                    return;
+                }
+            };
+            let mut s = d.export_image(&name);
+            while let Some(item) = s.next().await {
+                let msg = item.map(|b| b.to_vec()).map_err(|e| e.to_string());
+                let stop = msg.is_err();
+                // The reader went away (an error downstream): stop transferring.
+                if tx.send(msg).is_err() || stop {
+                    return;
+                }
+            }
+        });
+    });
+    Ok(ImageExport {
+        rx,
+        chunk: Vec::new(),
+        pos: 0,
+        worker: Some(worker),
+    })
+}
+
+impl std::io::Read for ImageExport {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.pos >= self.chunk.len() {
+            match self.rx.recv() {
+                Ok(Ok(c)) => {
+                    self.chunk = c;
+                    self.pos = 0;
+                }
+                Ok(Err(e)) => {
+                    return Err(std::io::Error::other(format!(
+                        "image export from the engine failed: {e}"
+                    )));
+                }
+                Err(_) => return Ok(0), // the transfer ended
+            }
+        }
+        let n = buf.len().min(self.chunk.len() - self.pos);
+        buf[..n].copy_from_slice(&self.chunk[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+impl Drop for ImageExport {
+    fn drop(&mut self) {
+        // Dropping the receiver makes the worker's next send fail, which ends it.
+        let (_, dead) = std::sync::mpsc::sync_channel(0);
+        self.rx = dead;
+        if let Some(w) = self.worker.take() {
+            let _ = w.join();
+        }
+    }
+}
