@@ -117,8 +117,13 @@ fn run_df(args: &DfArgs) -> Result<(), Failure> {
     };
     // Live: the engine may be pulling, loading or building right now; confirm orphans against a
     // fresh read of the metadata a moment later (their contents must not have changed either).
+    let daemon = if engine.is_none() {
+        dataroot::daemon_using(&root)
+    } else {
+        None
+    };
     let scanned = scanned.map(|mut a| {
-        if engine.is_some() && !a.orphans.is_empty() {
+        if (engine.is_some() || daemon.is_some()) && !a.orphans.is_empty() {
             std::thread::sleep(std::time::Duration::from_secs(1));
             if let Ok(fresh) = dataroot::read(&root) {
                 audit::confirm_orphans(&mut a, &fresh);
@@ -160,6 +165,14 @@ fn run_df(args: &DfArgs) -> Result<(), Failure> {
             report.partial = true;
         }
         report.audit.warnings.append(&mut f.warnings.clone());
+    }
+    if let Some(pid) = daemon {
+        // Not partial: every figure is there, but the scan raced a running daemon.
+        report.audit.warnings.push(format!(
+            "dockerd (pid {pid}) is running on {}: orphans were confirmed as in live mode; stop it \
+             for a final word",
+            root.display()
+        ));
     }
     for w in &report.audit.warnings {
         eprintln!("dredge: warning: {w}");

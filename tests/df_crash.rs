@@ -389,6 +389,24 @@ fn a_load_running_during_the_scan_is_not_reported() {
     while t.elapsed() < Duration::from_secs(60) && !big_layer_filling(&root, &baseline) {
         std::thread::sleep(Duration::from_millis(2));
     }
+    // Offline on the data root of the running daemon: it is noticed, and orphans confirmed the same way.
+    let offline = dredge()
+        .args([
+            "df",
+            "--json",
+            "--no-progress",
+            "--data-root",
+            root.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(offline.status.success());
+    assert!(
+        String::from_utf8_lossy(&offline.stderr).contains("is running on"),
+        "{}",
+        String::from_utf8_lossy(&offline.stderr)
+    );
+    let offline: serde_json::Value = serde_json::from_slice(&offline.stdout).unwrap();
     let during = df_json(&[], &d.env());
     let still_loading = matches!(load.try_wait(), Ok(None));
     let status = load.wait().unwrap();
@@ -403,7 +421,8 @@ fn a_load_running_during_the_scan_is_not_reported() {
         .flatten()
         .filter_map(|e| std::fs::read_to_string(e.path().join("cache-id")).ok())
         .collect();
-    let reported = orphan_dirs(&during, &root);
+    let mut reported = orphan_dirs(&during, &root);
+    reported.extend(orphan_dirs(&offline, &root));
     assert!(
         reported.is_disjoint(&cache_ids),
         "live layers reported as orphans during a load: {reported:?}"

@@ -648,7 +648,14 @@ fn assemble(dr: &DataRoot, plan: &Plan, results: &[(Usage, Usage)]) -> Audit {
                 }
                 top.push(Item {
                     kind: "other",
-                    name: u.path.display().to_string(),
+                    name: if name == "(rest)" {
+                        format!(
+                            "{} (the directories themselves, metadata.db, strays)",
+                            u.path.display()
+                        )
+                    } else {
+                        u.path.display().to_string()
+                    },
                     bytes: all.bytes,
                 });
             }

@@ -411,6 +411,54 @@ fn read_volumes(root: &Path, r: &mut DataRoot) {
     }
 }
 
+/// The pid of a running `dockerd` whose data root is `root` (its `--data-root`/`-g` flag, else
+/// `data-root` of /etc/docker/daemon.json, else /var/lib/docker), found in `/proc/*/cmdline`.
+/// There is no lock on a data root; this is how one tells it is in use (docs: data root §10).
+pub fn daemon_using(root: &Path) -> Option<u32> {
+    let want = fs::canonicalize(root).ok()?;
+    let configured = fs::read("/etc/docker/daemon.json")
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .and_then(|v| v["data-root"].as_str().map(PathBuf::from));
+    for e in fs::read_dir("/proc").ok()?.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(cmd) = fs::read(e.path().join("cmdline")) else {
+            continue;
+        };
+        let args: Vec<String> = cmd
+            .split(|&b| b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        let is_dockerd = args
+            .first()
+            .is_some_and(|a| Path::new(a).file_name().is_some_and(|n| n == "dockerd"));
+        if !is_dockerd {
+            continue;
+        }
+        let mut data_root = None;
+        let mut it = args.iter().skip(1);
+        while let Some(a) = it.next() {
+            if let Some(v) = a
+                .strip_prefix("--data-root=")
+                .or(a.strip_prefix("--graph="))
+            {
+                data_root = Some(PathBuf::from(v));
+            } else if a == "--data-root" || a == "-g" || a == "--graph" {
+                data_root = it.next().map(PathBuf::from);
+            }
+        }
+        let used = data_root
+            .or_else(|| configured.clone())
+            .unwrap_or_else(|| PathBuf::from("/var/lib/docker"));
+        if fs::canonicalize(&used).is_ok_and(|u| u == want) {
+            return Some(pid);
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
