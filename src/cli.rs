@@ -59,6 +59,10 @@ pub struct DfArgs {
     /// Worker threads measuring directories (default: one per core).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+    /// Keep image layers' measured sizes in FILE between runs (layers never change once committed;
+    /// entries of removed layers are dropped): a repeat run walks only what can change.
+    #[arg(long, value_name = "FILE")]
+    pub cache: Option<std::path::PathBuf>,
     /// Never show progress on stderr.
     #[arg(long)]
     pub no_progress: bool,

@@ -106,6 +106,7 @@ fn run_df(args: &DfArgs) -> Result<(), Failure> {
     if let Some(t) = args.threads {
         opts.threads = t.max(1);
     }
+    opts.layer_cache = args.cache.clone();
     let scanned = match dataroot::read(&root) {
         Ok(dr) => {
             let progress = ScanProgress::new(!args.no_progress);

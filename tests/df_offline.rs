@@ -401,3 +401,49 @@ fn engine_down_is_one_line_and_exit_2() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("cannot reach the Docker Engine"), "{err}");
 }
+
+fn df_with(root: &Path, extra: &[&str]) -> serde_json::Value {
+    let out = dredge()
+        .args(["df", "--no-progress", "--json", "--top", "0", "--data-root"])
+        .arg(root)
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn layer_sizes_are_kept_by_layer_id_between_runs() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path().join("docker");
+    let r = make_root(&root);
+    let cache = t.path().join("df-cache.json");
+    let c = cache.to_str().unwrap();
+    let first = df_with(&root, &["--cache", c]);
+    assert_eq!(first["cached_layers"], 0);
+    let second = df_with(&root, &["--cache", c]);
+    assert_eq!(second["cached_layers"], 1, "the one live layer");
+    assert_eq!(second["categories"], first["categories"]);
+    // The figure really comes from the cache: a committed layer never changes, so a change made behind
+    // the engine's back is not seen while the layer id stays…
+    fs::write(
+        root.join("overlay2").join(&r.live_cache).join("diff/f"),
+        vec![b'y'; 250_000],
+    )
+    .unwrap();
+    let third = df_with(&root, &["--cache", c]);
+    assert_eq!(third["images"][0]["apparent_bytes"], 100_000);
+    // …and is seen without the cache.
+    assert_eq!(df(&root)["images"][0]["apparent_bytes"], 250_000);
+    // A layer that is gone leaves the cache at the next run.
+    fs::remove_dir_all(root.join("image/overlay2/imagedb/content")).unwrap();
+    fs::remove_dir_all(root.join("image/overlay2/layerdb/mounts")).unwrap();
+    df_with(&root, &["--cache", c]);
+    let kept: serde_json::Value = serde_json::from_slice(&fs::read(&cache).unwrap()).unwrap();
+    assert_eq!(kept["layers"].as_object().unwrap().len(), 0);
+}

@@ -9,6 +9,7 @@
 //! BuildKit names, and perhaps a few it named once (stale pages): a conservative error, never the
 //! reverse. 25-character base-36 names are BuildKit's in any case.
 
+pub mod cache;
 pub mod walk;
 
 use std::collections::{HashMap, HashSet};
@@ -180,6 +181,8 @@ pub struct Audit {
     pub top: Vec<Item>,
     /// True when BuildKit's databases were searched for the names they hold.
     pub buildkit_db_read: bool,
+    /// Layers whose sizes came from `--cache` instead of a walk.
+    pub cached_layers: u64,
     /// Oddities: partial metadata, unreadable paths, unsupported drivers.
     pub warnings: Vec<String>,
 }
@@ -212,16 +215,19 @@ struct Unit {
 }
 
 /// Audit options.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct AuditOptions {
     /// Threads measuring directories.
     pub threads: usize,
+    /// A file keeping image layers' measured sizes between runs (read, then rewritten).
+    pub layer_cache: Option<PathBuf>,
 }
 
 impl Default for AuditOptions {
     fn default() -> Self {
         AuditOptions {
             threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            layer_cache: None,
         }
     }
 }
@@ -506,6 +512,16 @@ pub fn audit(dr: &DataRoot, opts: AuditOptions, progress: &(dyn Fn(usize, usize)
             return empty(dr, warnings);
         }
     };
+    let data_root = dr.path.display().to_string();
+    let cached = match &opts.layer_cache {
+        Some(p) => {
+            let (c, w) = cache::load(p, &data_root);
+            warnings.extend(w);
+            c
+        }
+        None => cache::LayerCache::default(),
+    };
+    let hits = std::sync::atomic::AtomicU64::new(0);
     let results: Vec<Mutex<(Usage, Usage)>> = plan
         .units
         .iter()
@@ -538,7 +554,21 @@ pub fn audit(dr: &DataRoot, opts: AuditOptions, progress: &(dyn Fn(usize, usize)
                         }
                         _ => Box::new(|_: &Path| false),
                     };
-                    let r = walker.measure(&u.path, &prune, &*part);
+                    let hit = match &u.owner {
+                        Owner::Layer(chain) => u
+                            .path
+                            .file_name()
+                            .and_then(|n| n.to_str())
+                            .and_then(|dir| cached.layers.get(&cache::key(dir, chain))),
+                        _ => None,
+                    };
+                    let r = match hit {
+                        Some(c) => {
+                            hits.fetch_add(1, Ordering::Relaxed);
+                            (c.all, c.diff)
+                        }
+                        None => walker.measure(&u.path, &prune, &*part),
+                    };
                     *results[i].lock().unwrap_or_else(|p| p.into_inner()) = r;
                     progress(done.fetch_add(1, Ordering::Relaxed) + 1, n);
                 }
@@ -556,8 +586,31 @@ pub fn audit(dr: &DataRoot, opts: AuditOptions, progress: &(dyn Fn(usize, usize)
             errs.join("; ")
         ));
     }
+    if let Some(p) = &opts.layer_cache {
+        let mut fresh = cache::LayerCache {
+            layers: Default::default(),
+            ..cached
+        };
+        for (u, r) in plan.units.iter().zip(&results) {
+            if let (Owner::Layer(chain), Some(dir)) =
+                (&u.owner, u.path.file_name().and_then(|n| n.to_str()))
+            {
+                fresh.layers.insert(
+                    cache::key(dir, chain),
+                    cache::CachedLayer {
+                        all: r.0,
+                        diff: r.1,
+                    },
+                );
+            }
+        }
+        if let Err(e) = cache::save(p, &fresh) {
+            warnings.push(format!("{}: cannot write the cache: {e}", p.display()));
+        }
+    }
     let mut a = assemble(dr, &plan, &results);
     a.buildkit_db_read = bk_read;
+    a.cached_layers = hits.load(Ordering::Relaxed);
     a.warnings = warnings;
     a
 }
@@ -576,6 +629,7 @@ fn empty(dr: &DataRoot, warnings: Vec<String>) -> Audit {
         in_flight: Vec::new(),
         top: Vec::new(),
         buildkit_db_read: false,
+        cached_layers: 0,
         warnings,
     }
 }
@@ -879,6 +933,7 @@ fn assemble(dr: &DataRoot, plan: &Plan, results: &[(Usage, Usage)]) -> Audit {
         in_flight: Vec::new(),
         top,
         buildkit_db_read: false,
+        cached_layers: 0,
         warnings: Vec::new(),
     }
 }
@@ -917,6 +972,7 @@ pub fn from_engine(
         in_flight: Vec::new(),
         top: Vec::new(),
         buildkit_db_read: false,
+        cached_layers: 0,
         warnings: vec![warning],
     };
     a.total_bytes = a.categories.iter().map(|c| c.bytes).sum();

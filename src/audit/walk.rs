@@ -11,11 +11,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use walkdir::WalkDir;
 
 /// Disk usage of a set of files.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Usage {
     /// Allocated bytes (`st_blocks × 512`), directories included: what `du` counts.
     pub bytes: u64,
@@ -24,7 +24,7 @@ pub struct Usage {
     /// Entries counted (files, directories, links…).
     pub entries: u64,
     /// Newest modification time (nanoseconds since the epoch) of anything inside, if any was read.
-    #[serde(skip)]
+    #[serde(skip, default)]
     pub newest: Option<i64>,
 }
 
