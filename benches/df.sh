@@ -119,7 +119,7 @@ timeit dredge "$DREDGE" df --json --no-progress
 timeit repeat "$DREDGE" df --json --no-progress --cache "$WORK/df-cache.json"
 
 du_bytes=$(du -sx --block-size=1 "$ROOT" | cut -f1)
-dredge_json=$("$DREDGE" df --json --no-progress --top 0 2>/dev/null)
+dredge_json=$("$DREDGE" df --json --no-progress --top 0 --engine-df 2>/dev/null)
 dredge_bytes=$(echo "$dredge_json" | jq '.total_bytes')
 sum_bytes=$(echo "$dredge_json" | jq '[.categories[].bytes] | add')
 docker_bytes=$(echo "$dredge_json" | jq '.engine.disk_usage | .images_bytes + .containers_bytes + .volumes_bytes + .build_cache_bytes')

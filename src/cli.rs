@@ -63,6 +63,10 @@ pub struct DfArgs {
     /// entries of removed layers are dropped): a repeat run walks only what can change.
     #[arg(long, value_name = "FILE")]
     pub cache: Option<std::path::PathBuf>,
+    /// Live mode: also ask the engine for its own `docker system df` figures and show them beside
+    /// dredge's (the daemon then walks every container and volume, which is slow on a busy host).
+    #[arg(long)]
+    pub engine_df: bool,
     /// Never show progress on stderr.
     #[arg(long)]
     pub no_progress: bool,

@@ -94,7 +94,7 @@ fn run_df(args: &DfArgs) -> Result<(), Failure> {
     let (engine, root) = match &args.data_root {
         Some(p) => (None, p.clone()),
         None => {
-            let f = engine::facts().map_err(|e| Failure::Input(e.to_string()))?;
+            let f = engine::facts(args.engine_df).map_err(|e| Failure::Input(e.to_string()))?;
             let root = f
                 .root_dir
                 .clone()

@@ -241,6 +241,31 @@ fn live_figures_match_the_engine_per_object() {
     );
     assert_eq!(v["containers"], 1);
 
+    // With --engine-df the engine's own /system/df figures come along (bollard decodes 20.10's answer).
+    let out = dredge()
+        .args(["df", "--json", "--no-progress", "--engine-df"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let with_engine: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let sizes = &with_engine["engine"]["disk_usage"]["container_sizes"];
+    let c1_rw: u64 = docker(&["inspect", "--size", "-f", "{{.SizeRw}}", &c1])
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        sizes
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p[0] == c1_id.as_str() && p[1] == c1_rw),
+        "{sizes}"
+    );
+    assert!(
+        doc["engine"]["disk_usage"].is_null(),
+        "not asked for without --engine-df"
+    );
+
     // Nothing this test made is an orphan.
     for o in doc["orphans"].as_array().unwrap() {
         let p = o["path"].as_str().unwrap();

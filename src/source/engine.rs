@@ -106,8 +106,9 @@ fn nonneg(v: Option<i64>) -> u64 {
     v.filter(|v| *v > 0).map_or(0, |v| v as u64)
 }
 
-/// Asks the engine (synchronously) for its version, root dir, driver and disk usage.
-pub fn facts() -> Result<EngineFacts, EngineError> {
+/// Asks the engine (synchronously) for its version, root dir and driver, and with `disk_usage` also for
+/// its own `/system/df` figures (slow on a busy host: the daemon walks every container and volume).
+pub fn facts(disk_usage: bool) -> Result<EngineFacts, EngineError> {
     runtime()?.block_on(async {
         let d = connect().await?;
         let info = d.info().await.map_err(|e| EngineError::Answer {
@@ -129,6 +130,9 @@ pub fn facts() -> Result<EngineFacts, EngineError> {
             disk_usage: None,
             warnings: Vec::new(),
         };
+        if !disk_usage {
+            return Ok(f);
+        }
         match d.df(None::<DataUsageOptions>).await {
             Ok(df) => {
                 let mut u = EngineDiskUsage {
