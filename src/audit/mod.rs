@@ -15,8 +15,6 @@ pub mod walk;
 use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
@@ -483,19 +481,14 @@ fn plan(dr: &DataRoot, bk: &HashSet<String>) -> Plan {
     p
 }
 
-fn is_log(path: &Path, dir: &Path, id: &str) -> bool {
-    let Ok(rel) = path.strip_prefix(dir) else {
-        return false;
-    };
-    let mut comps = rel.components();
-    match (comps.next(), comps.next()) {
-        (Some(first), None) => first
-            .as_os_str()
-            .to_str()
-            .is_some_and(|n| n.starts_with(&format!("{id}-json.log"))),
-        (Some(first), Some(_)) => first.as_os_str() == "local-logs",
-        _ => false,
-    }
+/// True for a log entry directly under `containers/<id>/`: json-file's `<id>-json.log` and its rotated
+/// `.1`, `.2.gz`…, or the local driver's `local-logs/` directory.
+fn is_log(name: &std::ffi::OsStr, id: &str) -> bool {
+    name == "local-logs"
+        || name.to_str().is_some_and(|n| {
+            n.strip_prefix(id)
+                .is_some_and(|r| r.starts_with("-json.log"))
+        })
 }
 
 /// Measures the data root and gives every byte to one category. `progress(done, total)` is called as
@@ -521,64 +514,53 @@ pub fn audit(dr: &DataRoot, opts: AuditOptions, progress: &(dyn Fn(usize, usize)
         }
         None => cache::LayerCache::default(),
     };
-    let hits = std::sync::atomic::AtomicU64::new(0);
-    let results: Vec<Mutex<(Usage, Usage)>> = plan
-        .units
-        .iter()
-        .map(|_| Mutex::new(Default::default()))
-        .collect();
-    let next = AtomicUsize::new(0);
-    let done = AtomicUsize::new(0);
-    let n = plan.units.len();
-    std::thread::scope(|s| {
-        for _ in 0..opts.threads.clamp(1, 64) {
-            s.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= n {
-                        break;
-                    }
-                    let u = &plan.units[i];
-                    let part: Box<dyn Fn(&Path) -> bool> = match (&u.part, &u.owner) {
-                        (Part::Diff, _) => {
-                            let d = u.path.join("diff");
-                            Box::new(move |p: &Path| p.starts_with(&d))
-                        }
-                        (Part::VolumeData, _) => {
-                            let d = u.path.join("_data");
-                            Box::new(move |p: &Path| p.starts_with(&d))
-                        }
-                        (Part::Logs, Owner::ContainerDir(id)) => {
-                            let (dir, id) = (u.path.clone(), id.clone());
-                            Box::new(move |p: &Path| is_log(p, &dir, &id))
-                        }
-                        _ => Box::new(|_: &Path| false),
-                    };
-                    let hit = match &u.owner {
-                        Owner::Layer(chain) => u
-                            .path
-                            .file_name()
-                            .and_then(|n| n.to_str())
-                            .and_then(|dir| cached.layers.get(&cache::key(dir, chain))),
-                        _ => None,
-                    };
-                    let r = match hit {
-                        Some(c) => {
-                            hits.fetch_add(1, Ordering::Relaxed);
-                            (c.all, c.diff)
-                        }
-                        None => walker.measure(&u.path, &prune, &*part),
-                    };
-                    *results[i].lock().unwrap_or_else(|p| p.into_inner()) = r;
-                    progress(done.fetch_add(1, Ordering::Relaxed) + 1, n);
-                }
-            });
+    // Layers found in the cache are not walked; everything else is, on all threads.
+    let mut results: Vec<(Usage, Usage)> = vec![Default::default(); plan.units.len()];
+    let mut hits = 0u64;
+    let mut to_walk: Vec<usize> = Vec::new();
+    for (i, u) in plan.units.iter().enumerate() {
+        let hit = match &u.owner {
+            Owner::Layer(chain) => u
+                .path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|dir| cached.layers.get(&cache::key(dir, chain))),
+            _ => None,
+        };
+        match hit {
+            Some(c) => {
+                hits += 1;
+                results[i] = (c.all, c.diff);
+            }
+            None => to_walk.push(i),
         }
-    });
-    let results: Vec<(Usage, Usage)> = results
-        .into_iter()
-        .map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner()))
+    }
+    type PartFn = Box<dyn Fn(&std::ffi::OsStr) -> bool + Sync>;
+    let parts: Vec<PartFn> = to_walk
+        .iter()
+        .map(|&i| {
+            let u = &plan.units[i];
+            let f: PartFn = match (&u.part, &u.owner) {
+                (Part::Diff, _) => Box::new(|n: &std::ffi::OsStr| n == "diff"),
+                (Part::VolumeData, _) => Box::new(|n: &std::ffi::OsStr| n == "_data"),
+                (Part::Logs, Owner::ContainerDir(id)) => {
+                    let id = id.clone();
+                    Box::new(move |n: &std::ffi::OsStr| is_log(n, &id))
+                }
+                _ => Box::new(|_: &std::ffi::OsStr| false),
+            };
+            f
+        })
         .collect();
+    let trees: Vec<(PathBuf, walk::PartOf<'_>)> = to_walk
+        .iter()
+        .zip(&parts)
+        .map(|(&i, f)| (plan.units[i].path.clone(), &**f))
+        .collect();
+    let measured = walker.measure_all(&trees, &prune, opts.threads, progress);
+    for (&i, r) in to_walk.iter().zip(measured) {
+        results[i] = r;
+    }
     let (errs, count) = walker.errors();
     if count > 0 {
         warnings.push(format!(
@@ -610,7 +592,7 @@ pub fn audit(dr: &DataRoot, opts: AuditOptions, progress: &(dyn Fn(usize, usize)
     }
     let mut a = assemble(dr, &plan, &results);
     a.buildkit_db_read = bk_read;
-    a.cached_layers = hits.load(Ordering::Relaxed);
+    a.cached_layers = hits;
     a.warnings = warnings;
     a
 }
@@ -1098,11 +1080,12 @@ mod tests {
 
     #[test]
     fn log_files_are_recognised() {
-        let d = Path::new("/r/containers/abc");
-        assert!(is_log(&d.join("abc-json.log"), d, "abc"));
-        assert!(is_log(&d.join("abc-json.log.1"), d, "abc"));
-        assert!(is_log(&d.join("local-logs/container.log"), d, "abc"));
-        assert!(!is_log(&d.join("config.v2.json"), d, "abc"));
-        assert!(!is_log(&d.join("local-logs"), d, "abc"));
+        use std::ffi::OsStr;
+        assert!(is_log(OsStr::new("abc-json.log"), "abc"));
+        assert!(is_log(OsStr::new("abc-json.log.1"), "abc"));
+        assert!(is_log(OsStr::new("abc-json.log.2.gz"), "abc"));
+        assert!(is_log(OsStr::new("local-logs"), "abc"));
+        assert!(!is_log(OsStr::new("config.v2.json"), "abc"));
+        assert!(!is_log(OsStr::new("abd-json.log"), "abc"));
     }
 }

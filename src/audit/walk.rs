@@ -9,10 +9,13 @@ use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use serde::{Deserialize, Serialize};
-use walkdir::WalkDir;
+
+/// Which entries directly under a tree's top make up its part figure, with all below them (its `diff/`,
+/// `_data/`, log files): decided on the name once, inherited by the subtree, no per-path work.
+pub type PartOf<'a> = &'a (dyn Fn(&std::ffi::OsStr) -> bool + Sync);
 
 /// Disk usage of a set of files.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,90 +93,236 @@ impl Walker {
         &self,
         path: &Path,
         prune: &HashSet<PathBuf>,
-        part: &dyn Fn(&Path) -> bool,
+        part: PartOf<'_>,
     ) -> (Usage, Usage) {
-        let mut all = Usage::default();
-        let mut sub = Usage::default();
-        let mut it = WalkDir::new(path).follow_links(false).into_iter();
-        while let Some(next) = it.next() {
-            let e = match next {
-                Ok(e) => e,
-                Err(err) => {
-                    // A file deleted while we walk (a build or prune running) is simply gone.
-                    let gone = err
-                        .io_error()
-                        .is_some_and(|io| io.kind() == io::ErrorKind::NotFound);
-                    if !gone {
-                        let p = err
-                            .path()
-                            .map(|p| p.display().to_string())
-                            .unwrap_or_default();
-                        self.error(format!("{p}: {err}"));
+        self.measure_all(&[(path.to_path_buf(), part)], prune, 1, &|_, _| {})
+            .pop()
+            .unwrap_or_default()
+    }
+
+    /// Measures several trees on `threads` threads. Directories near the top of each tree are handed
+    /// out as separate tasks, so one huge layer is walked by all threads. Entries are read with the
+    /// directory's descriptor (`fstatat`), as `du` does, not by full path. `progress(done, total)`
+    /// counts directory tasks.
+    pub fn measure_all(
+        &self,
+        trees: &[(PathBuf, PartOf<'_>)],
+        prune: &HashSet<PathBuf>,
+        threads: usize,
+        progress: &(dyn Fn(usize, usize) + Sync),
+    ) -> Vec<(Usage, Usage)> {
+        let results: Vec<Mutex<(Usage, Usage)>> = trees
+            .iter()
+            .map(|_| Mutex::new(Default::default()))
+            .collect();
+        let queue: Mutex<Vec<Task>> = Mutex::new((0..trees.len()).rev().map(Task::Root).collect());
+        let pending = AtomicUsize::new(trees.len());
+        let total = AtomicUsize::new(trees.len());
+        let done = AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            let work = || {
+                loop {
+                    let task = queue.lock().unwrap_or_else(|p| p.into_inner()).pop();
+                    let Some(task) = task else {
+                        if pending.load(Ordering::Acquire) == 0 {
+                            break;
+                        }
+                        std::thread::yield_now();
+                        continue;
+                    };
+                    let unit = task.unit();
+                    let part = trees[unit].1;
+                    let mut acc = (Usage::default(), Usage::default());
+                    let mut spawn = |t: Task| {
+                        pending.fetch_add(1, Ordering::AcqRel);
+                        total.fetch_add(1, Ordering::Relaxed);
+                        queue.lock().unwrap_or_else(|p| p.into_inner()).push(t);
+                    };
+                    match task {
+                        Task::Root(u) => {
+                            self.root(&trees[u].0, u, prune, part, &mut acc, &mut spawn)
+                        }
+                        Task::Dir {
+                            path,
+                            depth,
+                            in_part,
+                            ..
+                        } => self.dir(
+                            path, depth, in_part, unit, prune, part, &mut acc, &mut spawn,
+                        ),
                     }
+                    let mut r = results[unit].lock().unwrap_or_else(|p| p.into_inner());
+                    r.0.add(&acc.0);
+                    r.1.add(&acc.1);
+                    drop(r);
+                    pending.fetch_sub(1, Ordering::AcqRel);
+                    progress(
+                        done.fetch_add(1, Ordering::Relaxed) + 1,
+                        total.load(Ordering::Relaxed),
+                    );
+                }
+            };
+            for _ in 1..threads.clamp(1, 64) {
+                s.spawn(work);
+            }
+            work();
+        });
+        results
+            .into_iter()
+            .map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner()))
+            .collect()
+    }
+
+    fn gone_or_record(&self, path: &Path, err: &io::Error) {
+        // A file deleted while we walk (a build or prune running) is simply gone.
+        if err.kind() != io::ErrorKind::NotFound {
+            self.error(format!("{}: {err}", path.display()));
+        }
+    }
+
+    /// Counts one entry; false when it is not to be counted (another filesystem, seen before).
+    fn count(&self, md: &std::fs::Metadata, in_part: bool, acc: &mut (Usage, Usage)) -> bool {
+        if md.dev() != self.dev {
+            // Another filesystem: a running container's `merged/`, a tmpfs, an executor rootfs.
+            return false;
+        }
+        let key = (md.dev(), md.ino());
+        let fresh = if md.is_dir() {
+            self.dirs
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(key)
+        } else if md.nlink() > 1 {
+            self.links
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(key)
+        } else {
+            true
+        };
+        if !fresh {
+            return false;
+        }
+        let u = Usage {
+            bytes: md.blocks() * 512,
+            apparent_bytes: if md.is_dir() { 0 } else { md.size() },
+            entries: 1,
+            newest: Some(
+                md.mtime()
+                    .saturating_mul(1_000_000_000)
+                    .saturating_add(md.mtime_nsec()),
+            ),
+        };
+        acc.0.add(&u);
+        if in_part {
+            acc.1.add(&u);
+        }
+        true
+    }
+
+    fn root(
+        &self,
+        path: &Path,
+        unit: usize,
+        prune: &HashSet<PathBuf>,
+        part: PartOf<'_>,
+        acc: &mut (Usage, Usage),
+        spawn: &mut dyn FnMut(Task),
+    ) {
+        let md = match std::fs::symlink_metadata(path) {
+            Ok(m) => m,
+            Err(e) => return self.gone_or_record(path, &e),
+        };
+        if self.count(&md, false, acc) && md.is_dir() {
+            self.dir(path.to_path_buf(), 0, false, unit, prune, part, acc, spawn);
+        }
+    }
+
+    /// Walks a directory already counted: its entries, and below them depth-first; directories down
+    /// to [`SPLIT_DEPTH`] go back to the queue for any thread to take.
+    #[allow(clippy::too_many_arguments)]
+    fn dir(
+        &self,
+        path: PathBuf,
+        depth: usize,
+        in_part: bool,
+        unit: usize,
+        prune: &HashSet<PathBuf>,
+        part: PartOf<'_>,
+        acc: &mut (Usage, Usage),
+        spawn: &mut dyn FnMut(Task),
+    ) {
+        let mut stack = vec![(path, depth, in_part)];
+        while let Some((dir, depth, in_part)) = stack.pop() {
+            let rd = match std::fs::read_dir(&dir) {
+                Ok(rd) => rd,
+                Err(e) => {
+                    self.gone_or_record(&dir, &e);
                     continue;
                 }
             };
-            let is_dir = e.file_type().is_dir();
-            if e.depth() > 0 && is_dir && prune.contains(e.path()) {
-                it.skip_current_dir();
-                continue;
-            }
-            let md = match e.metadata() {
-                Ok(m) => m,
-                Err(err) => {
-                    if err
-                        .io_error()
-                        .is_none_or(|io| io.kind() != io::ErrorKind::NotFound)
-                    {
-                        self.error(format!("{}: {err}", e.path().display()));
+            for entry in rd {
+                let entry = match entry {
+                    Ok(e) => e,
+                    Err(e) => {
+                        self.gone_or_record(&dir, &e);
+                        continue;
                     }
+                };
+                let child = entry.path();
+                // std reads it with the directory's descriptor (statx/fstatat), never following links.
+                let md = match entry.metadata() {
+                    Ok(m) => m,
+                    Err(e) => {
+                        self.gone_or_record(&child, &e);
+                        continue;
+                    }
+                };
+                if md.is_dir() && prune.contains(&child) {
                     continue;
                 }
-            };
-            if md.dev() != self.dev {
-                // Another filesystem: a running container's `merged/`, a tmpfs, an executor rootfs.
-                if is_dir {
-                    it.skip_current_dir();
+                let child_in_part = if depth == 0 {
+                    part(&entry.file_name())
+                } else {
+                    in_part
+                };
+                if self.count(&md, child_in_part, acc) && md.is_dir() {
+                    if depth < SPLIT_DEPTH {
+                        spawn(Task::Dir {
+                            unit,
+                            path: child,
+                            depth: depth + 1,
+                            in_part: child_in_part,
+                        });
+                    } else {
+                        stack.push((child, depth + 1, child_in_part));
+                    }
                 }
-                continue;
-            }
-            let key = (md.dev(), md.ino());
-            if is_dir {
-                let fresh = self
-                    .dirs
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(key);
-                if !fresh {
-                    it.skip_current_dir();
-                    continue;
-                }
-            } else if md.nlink() > 1 {
-                let fresh = self
-                    .links
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(key);
-                if !fresh {
-                    continue;
-                }
-            }
-            let u = Usage {
-                bytes: md.blocks() * 512,
-                apparent_bytes: if is_dir { 0 } else { md.size() },
-                entries: 1,
-                newest: Some(
-                    md.mtime()
-                        .saturating_mul(1_000_000_000)
-                        .saturating_add(md.mtime_nsec()),
-                ),
-            };
-            all.add(&u);
-            if part(e.path()) {
-                sub.add(&u);
             }
         }
-        (all, sub)
+    }
+}
+
+/// Directories this close to a tree's top are separate tasks (overlay2/<id>/diff/<dir>/<dir>).
+const SPLIT_DEPTH: usize = 3;
+
+/// A unit of work: a tree to start, or a directory (already counted) to walk.
+enum Task {
+    Root(usize),
+    Dir {
+        unit: usize,
+        path: PathBuf,
+        depth: usize,
+        in_part: bool,
+    },
+}
+
+impl Task {
+    fn unit(&self) -> usize {
+        match self {
+            Task::Root(u) => *u,
+            Task::Dir { unit, .. } => *unit,
+        }
     }
 }
 
@@ -191,7 +340,7 @@ mod tests {
         fs::hard_link(d.join("a"), d.join("b")).unwrap();
         fs::write(d.join("c"), b"12345").unwrap();
         let w = Walker::new(t.path()).unwrap();
-        let (all, part) = w.measure(&d, &HashSet::new(), &|p| p.ends_with("c"));
+        let (all, part) = w.measure(&d, &HashSet::new(), &|n| n == "c");
         // 10 000 + 5 bytes of content: the link adds nothing; directories add no apparent bytes.
         assert_eq!(all.apparent_bytes, 10_005);
         assert_eq!(all.entries, 3); // d, one of a/b, c
