@@ -447,3 +447,50 @@ fn layer_sizes_are_kept_by_layer_id_between_runs() {
     let kept: serde_json::Value = serde_json::from_slice(&fs::read(&cache).unwrap()).unwrap();
     assert_eq!(kept["layers"].as_object().unwrap().len(), 0);
 }
+
+#[test]
+fn table_lists_categories_orphans_and_top_items() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path().join("docker");
+    let r = make_root(&root);
+    let out = dredge()
+        .args(["df", "--no-progress", "--top", "3", "--data-root"])
+        .arg(&root)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    for name in [
+        "images",
+        "containers",
+        "volumes",
+        "build-cache",
+        "orphans",
+        "other",
+    ] {
+        assert!(text.contains(name), "{name} in\n{text}");
+    }
+    assert!(text.contains("docker container prune"), "{text}");
+    assert!(
+        text.contains(&r.orphan_dir),
+        "the largest orphan is listed:\n{text}"
+    );
+    assert!(text.contains("Orphans (6)"), "{text}");
+    // --top cuts the JSON's top[] (never orphans[]).
+    let out = dredge()
+        .args(["df", "--no-progress", "--json", "--top", "2", "--data-root"])
+        .arg(&root)
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["top"].as_array().unwrap().len(), 2);
+    assert_eq!(doc["orphans"].as_array().unwrap().len(), 6);
+    let sizes: Vec<u64> = doc["top"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["bytes"].as_u64().unwrap())
+        .collect();
+    assert!(sizes[0] >= sizes[1], "largest first");
+}
