@@ -510,6 +510,7 @@ print_table() {
     echo "dredge image benchmark - $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs"
     echo "condition: WARM page cache (1 warm-up run per command, then median wall of $RUNS runs; peak RSS = max over runs)"
     echo "floor: GNU tar -tf over every layer tar of the unpacked archive"
+    echo "files: tar entries over all layers (incl. dirs, links, whiteouts); content_bytes: sum of their sizes"
     echo
     printf '%-8s %8s %14s %-7s %14s %13s\n' image files content_bytes tool wall_s peak_RSS_MiB
     for img in "${IMAGES[@]}"; do

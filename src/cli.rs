@@ -27,6 +27,9 @@ pub enum Command {
     Advise(AdviseArgs),
     /// Size rules checked on a Dockerfile's text alone (hadolint's ids where they correspond).
     Lint(LintArgs),
+    /// Where a Docker host's disk went: images, containers (logs included), volumes, build cache,
+    /// orphans and everything else under the data root, with what reclaims each.
+    Df(DfArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
     Completions {
         /// The shell.
@@ -231,6 +234,35 @@ pub struct LintArgs {
     /// Print the findings as JSON (schema `dredge.lint`, see docs/json.md).
     #[arg(long)]
     pub json: bool,
+}
+
+/// `dredge df`.
+#[derive(Debug, Args)]
+pub struct DfArgs {
+    /// Read this data root offline (daemon stopped, or a disk from another host) instead of asking the
+    /// engine (`DOCKER_HOST` or /var/run/docker.sock).
+    #[arg(long, value_name = "PATH")]
+    pub data_root: Option<std::path::PathBuf>,
+    /// Print the report as JSON (schema `dredge.df`, see docs/json.md).
+    #[arg(long)]
+    pub json: bool,
+    /// How many of the largest items and orphans to list (0 = all).
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub top: usize,
+    /// Worker threads measuring directories (default: one per core).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Keep image layers' measured sizes in FILE between runs (layers never change once committed;
+    /// entries of removed layers are dropped): a repeat run walks only what can change.
+    #[arg(long, value_name = "FILE")]
+    pub cache: Option<std::path::PathBuf>,
+    /// Live mode: also ask the engine for its own `docker system df` figures and show them beside
+    /// dredge's (the daemon then walks every container and volume, which is slow on a busy host).
+    #[arg(long)]
+    pub engine_df: bool,
+    /// Never show progress on stderr.
+    #[arg(long)]
+    pub no_progress: bool,
 }
 
 /// `dredge image`.

@@ -7,6 +7,7 @@
 
 pub mod advice;
 pub mod analysis;
+pub mod audit;
 pub mod check;
 pub mod model;
 pub mod report;

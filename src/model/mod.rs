@@ -6,3 +6,4 @@ mod image;
 
 pub use entry::{Entry, EntryKind, PathError, display_path, normalize_path};
 pub use image::{Compression, History, Image, Layer};
+pub mod dataroot;

@@ -2,6 +2,7 @@
 
 pub mod advice;
 pub mod check;
+pub mod df;
 pub mod json;
 pub mod progress;
 pub mod table;

@@ -1,7 +1,7 @@
 //! Progress on stderr: only when stderr is a terminal, and only once the work has taken a second.
 
 use std::io::IsTerminal;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -61,5 +61,42 @@ impl Progress for LayerProgress {
     fn layer_done(&self, member: &str) {
         self.bar.inc(1);
         self.bar.set_message(member.to_string());
+    }
+}
+
+/// Data-root scan progress (`dredge df`): directories measured out of all planned.
+pub struct ScanProgress {
+    bar: ProgressBar,
+    started: Instant,
+    enabled: bool,
+}
+
+impl ScanProgress {
+    /// A bar that shows itself after one second if stderr is a terminal and `enabled`.
+    pub fn new(enabled: bool) -> Self {
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} measuring {pos}/{len} directories")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        ScanProgress {
+            bar,
+            started: Instant::now(),
+            enabled: enabled && std::io::stderr().is_terminal(),
+        }
+    }
+
+    /// Records that `done` of `total` directories are measured.
+    pub fn update(&self, done: usize, total: usize) {
+        self.bar.set_length(total as u64);
+        self.bar.set_position(done as u64);
+        if self.enabled && self.bar.is_hidden() && self.started.elapsed() > Duration::from_secs(1) {
+            self.bar.set_draw_target(ProgressDrawTarget::stderr());
+        }
+    }
+
+    /// Removes the bar.
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
     }
 }

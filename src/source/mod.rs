@@ -2,6 +2,8 @@
 //! directory or archive, standard input) yields the same [`Image`]; nothing downstream knows which.
 
 mod container;
+pub mod dataroot;
+pub mod engine;
 mod layer;
 mod manifest;
 
@@ -135,6 +137,16 @@ pub fn open(spec: &str, opts: LoadOptions, progress: &dyn Progress) -> Result<Op
         Container::Stream(StreamContainer::read(stdin, opts.hash_streamed, |m| {
             progress.layer_done(m)
         })?)
+    } else if !Path::new(spec).exists() && engine_ref(spec) {
+        // Not a file: an image the engine knows, read from its export as a stream (like stdin).
+        progress.start(0);
+        let export = engine::export_image(spec).map_err(|e| SourceError::NotAnImage {
+            path: spec.to_string(),
+            reason: format!("no such file, and {e}"),
+        })?;
+        Container::Stream(StreamContainer::read(export, opts.hash_streamed, |m| {
+            progress.layer_done(m)
+        })?)
     } else {
         let path = Path::new(spec);
         let meta = std::fs::metadata(path).map_err(|e| SourceError::Io {
@@ -187,6 +199,17 @@ pub fn open(spec: &str, opts: LoadOptions, progress: &dyn Progress) -> Result<Op
         container,
         members: plan.layer_members,
     })
+}
+
+/// True when `spec` could name an image (`name[:tag]`, `name@sha256:…`, an id) rather than a path:
+/// no path separator it would need as a file (`./`, `/` at the start, or an archive extension).
+fn engine_ref(spec: &str) -> bool {
+    const FILE_ENDINGS: &[&str] = &[".tar", ".tar.gz", ".tgz", ".tar.zst", ".json", ".oci"];
+    !spec.is_empty()
+        && !spec.starts_with('/')
+        && !spec.starts_with('.')
+        && !spec.ends_with('/')
+        && !FILE_ENDINGS.iter().any(|e| spec.ends_with(e))
 }
 
 /// Lower-case hex of bytes.

@@ -1,0 +1,365 @@
+//! Measuring directories the way `du -sx` does: one filesystem only (so the mounted `merged/` dirs of
+//! running containers and BuildKit's executor rootfs are never entered), a hard-linked inode counted
+//! once across the whole audit, a directory reached twice (a bind mount of the same filesystem below
+//! the root) walked once. Both allocated bytes (`st_blocks × 512`, what `du` shows) and apparent bytes
+//! (Σ `st_size` of non-directories, what Docker's own figures count) are kept.
+
+use std::collections::HashSet;
+use std::io;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use serde::{Deserialize, Serialize};
+
+/// Which entries directly under a tree's top make up its part figure, with all below them (its `diff/`,
+/// `_data/`, log files): decided on the name once, inherited by the subtree, no per-path work.
+pub type PartOf<'a> = &'a (dyn Fn(&std::ffi::OsStr) -> bool + Sync);
+
+/// Disk usage of a set of files.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    /// Allocated bytes (`st_blocks × 512`), directories included: what `du` counts.
+    pub bytes: u64,
+    /// Σ `st_size` of non-directories: what `docker system df` counts.
+    pub apparent_bytes: u64,
+    /// Entries counted (files, directories, links…).
+    pub entries: u64,
+    /// Newest modification time (nanoseconds since the epoch) of anything inside, if any was read.
+    #[serde(skip, default)]
+    pub newest: Option<i64>,
+}
+
+impl Usage {
+    /// Adds another usage to this one.
+    pub fn add(&mut self, o: &Usage) {
+        self.bytes += o.bytes;
+        self.apparent_bytes += o.apparent_bytes;
+        self.entries += o.entries;
+        self.newest = match (self.newest, o.newest) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+    }
+}
+
+/// A walker shared by the threads of one audit: it remembers hard-linked inodes and directories seen.
+pub struct Walker {
+    dev: u64,
+    links: Mutex<HashSet<(u64, u64)>>,
+    dirs: Mutex<HashSet<(u64, u64)>>,
+    errors: Mutex<Vec<String>>,
+    error_count: AtomicU64,
+}
+
+/// How many unreadable paths are named in warnings; the rest are counted.
+const ERRORS_NAMED: usize = 5;
+
+impl Walker {
+    /// A walker that stays on the filesystem of `root`.
+    pub fn new(root: &Path) -> io::Result<Walker> {
+        let md = std::fs::metadata(root)?;
+        Ok(Walker {
+            dev: md.dev(),
+            links: Mutex::new(HashSet::new()),
+            dirs: Mutex::new(HashSet::new()),
+            errors: Mutex::new(Vec::new()),
+            error_count: AtomicU64::new(0),
+        })
+    }
+
+    fn error(&self, msg: String) {
+        self.error_count.fetch_add(1, Ordering::Relaxed);
+        let mut e = self.errors.lock().unwrap_or_else(|p| p.into_inner());
+        if e.len() < ERRORS_NAMED {
+            e.push(msg);
+        }
+    }
+
+    /// Paths that could not be read (the first few) and how many there were in all.
+    pub fn errors(&self) -> (Vec<String>, u64) {
+        let e = self
+            .errors
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        (e, self.error_count.load(Ordering::Relaxed))
+    }
+
+    /// Measures `path` (a file or a directory tree), not entering directories in `prune` (other than
+    /// `path` itself). Returns the whole usage and the part of it whose paths `part` accepts.
+    pub fn measure(
+        &self,
+        path: &Path,
+        prune: &HashSet<PathBuf>,
+        part: PartOf<'_>,
+    ) -> (Usage, Usage) {
+        self.measure_all(&[(path.to_path_buf(), part)], prune, 1, &|_, _| {})
+            .pop()
+            .unwrap_or_default()
+    }
+
+    /// Measures several trees on `threads` threads. Directories near the top of each tree are handed
+    /// out as separate tasks, so one huge layer is walked by all threads. Entries are read with the
+    /// directory's descriptor (`fstatat`), as `du` does, not by full path. `progress(done, total)`
+    /// counts directory tasks.
+    pub fn measure_all(
+        &self,
+        trees: &[(PathBuf, PartOf<'_>)],
+        prune: &HashSet<PathBuf>,
+        threads: usize,
+        progress: &(dyn Fn(usize, usize) + Sync),
+    ) -> Vec<(Usage, Usage)> {
+        let results: Vec<Mutex<(Usage, Usage)>> = trees
+            .iter()
+            .map(|_| Mutex::new(Default::default()))
+            .collect();
+        let queue: Mutex<Vec<Task>> = Mutex::new((0..trees.len()).rev().map(Task::Root).collect());
+        let pending = AtomicUsize::new(trees.len());
+        let total = AtomicUsize::new(trees.len());
+        let done = AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            let work = || {
+                loop {
+                    let task = queue.lock().unwrap_or_else(|p| p.into_inner()).pop();
+                    let Some(task) = task else {
+                        if pending.load(Ordering::Acquire) == 0 {
+                            break;
+                        }
+                        std::thread::yield_now();
+                        continue;
+                    };
+                    let unit = task.unit();
+                    let part = trees[unit].1;
+                    let mut acc = (Usage::default(), Usage::default());
+                    let mut spawn = |t: Task| {
+                        pending.fetch_add(1, Ordering::AcqRel);
+                        total.fetch_add(1, Ordering::Relaxed);
+                        queue.lock().unwrap_or_else(|p| p.into_inner()).push(t);
+                    };
+                    match task {
+                        Task::Root(u) => {
+                            self.root(&trees[u].0, u, prune, part, &mut acc, &mut spawn)
+                        }
+                        Task::Dir {
+                            path,
+                            depth,
+                            in_part,
+                            ..
+                        } => self.dir(
+                            path, depth, in_part, unit, prune, part, &mut acc, &mut spawn,
+                        ),
+                    }
+                    let mut r = results[unit].lock().unwrap_or_else(|p| p.into_inner());
+                    r.0.add(&acc.0);
+                    r.1.add(&acc.1);
+                    drop(r);
+                    pending.fetch_sub(1, Ordering::AcqRel);
+                    progress(
+                        done.fetch_add(1, Ordering::Relaxed) + 1,
+                        total.load(Ordering::Relaxed),
+                    );
+                }
+            };
+            for _ in 1..threads.clamp(1, 64) {
+                s.spawn(work);
+            }
+            work();
+        });
+        results
+            .into_iter()
+            .map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner()))
+            .collect()
+    }
+
+    fn gone_or_record(&self, path: &Path, err: &io::Error) {
+        // A file deleted while we walk (a build or prune running) is simply gone.
+        if err.kind() != io::ErrorKind::NotFound {
+            self.error(format!("{}: {err}", path.display()));
+        }
+    }
+
+    /// Counts one entry; false when it is not to be counted (another filesystem, seen before).
+    fn count(&self, md: &std::fs::Metadata, in_part: bool, acc: &mut (Usage, Usage)) -> bool {
+        if md.dev() != self.dev {
+            // Another filesystem: a running container's `merged/`, a tmpfs, an executor rootfs.
+            return false;
+        }
+        let key = (md.dev(), md.ino());
+        let fresh = if md.is_dir() {
+            self.dirs
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(key)
+        } else if md.nlink() > 1 {
+            self.links
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(key)
+        } else {
+            true
+        };
+        if !fresh {
+            return false;
+        }
+        let u = Usage {
+            bytes: md.blocks() * 512,
+            apparent_bytes: if md.is_dir() { 0 } else { md.size() },
+            entries: 1,
+            newest: Some(
+                md.mtime()
+                    .saturating_mul(1_000_000_000)
+                    .saturating_add(md.mtime_nsec()),
+            ),
+        };
+        acc.0.add(&u);
+        if in_part {
+            acc.1.add(&u);
+        }
+        true
+    }
+
+    fn root(
+        &self,
+        path: &Path,
+        unit: usize,
+        prune: &HashSet<PathBuf>,
+        part: PartOf<'_>,
+        acc: &mut (Usage, Usage),
+        spawn: &mut dyn FnMut(Task),
+    ) {
+        let md = match std::fs::symlink_metadata(path) {
+            Ok(m) => m,
+            Err(e) => return self.gone_or_record(path, &e),
+        };
+        if self.count(&md, false, acc) && md.is_dir() {
+            self.dir(path.to_path_buf(), 0, false, unit, prune, part, acc, spawn);
+        }
+    }
+
+    /// Walks a directory already counted: its entries, and below them depth-first; directories down
+    /// to [`SPLIT_DEPTH`] go back to the queue for any thread to take.
+    #[allow(clippy::too_many_arguments)]
+    fn dir(
+        &self,
+        path: PathBuf,
+        depth: usize,
+        in_part: bool,
+        unit: usize,
+        prune: &HashSet<PathBuf>,
+        part: PartOf<'_>,
+        acc: &mut (Usage, Usage),
+        spawn: &mut dyn FnMut(Task),
+    ) {
+        let mut stack = vec![(path, depth, in_part)];
+        while let Some((dir, depth, in_part)) = stack.pop() {
+            let rd = match std::fs::read_dir(&dir) {
+                Ok(rd) => rd,
+                Err(e) => {
+                    self.gone_or_record(&dir, &e);
+                    continue;
+                }
+            };
+            for entry in rd {
+                let entry = match entry {
+                    Ok(e) => e,
+                    Err(e) => {
+                        self.gone_or_record(&dir, &e);
+                        continue;
+                    }
+                };
+                let child = entry.path();
+                // std reads it with the directory's descriptor (statx/fstatat), never following links.
+                let md = match entry.metadata() {
+                    Ok(m) => m,
+                    Err(e) => {
+                        self.gone_or_record(&child, &e);
+                        continue;
+                    }
+                };
+                if md.is_dir() && prune.contains(&child) {
+                    continue;
+                }
+                let child_in_part = if depth == 0 {
+                    part(&entry.file_name())
+                } else {
+                    in_part
+                };
+                if self.count(&md, child_in_part, acc) && md.is_dir() {
+                    if depth < SPLIT_DEPTH {
+                        spawn(Task::Dir {
+                            unit,
+                            path: child,
+                            depth: depth + 1,
+                            in_part: child_in_part,
+                        });
+                    } else {
+                        stack.push((child, depth + 1, child_in_part));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Directories this close to a tree's top are separate tasks (overlay2/<id>/diff/<dir>/<dir>).
+const SPLIT_DEPTH: usize = 3;
+
+/// A unit of work: a tree to start, or a directory (already counted) to walk.
+enum Task {
+    Root(usize),
+    Dir {
+        unit: usize,
+        path: PathBuf,
+        depth: usize,
+        in_part: bool,
+    },
+}
+
+impl Task {
+    fn unit(&self) -> usize {
+        match self {
+            Task::Root(u) => *u,
+            Task::Dir { unit, .. } => *unit,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    #[test]
+    fn hard_links_count_once_and_apparent_skips_dirs() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path().join("d");
+        fs::create_dir(&d).unwrap();
+        fs::write(d.join("a"), vec![b'x'; 10_000]).unwrap();
+        fs::hard_link(d.join("a"), d.join("b")).unwrap();
+        fs::write(d.join("c"), b"12345").unwrap();
+        let w = Walker::new(t.path()).unwrap();
+        let (all, part) = w.measure(&d, &HashSet::new(), &|n| n == "c");
+        // 10 000 + 5 bytes of content: the link adds nothing; directories add no apparent bytes.
+        assert_eq!(all.apparent_bytes, 10_005);
+        assert_eq!(all.entries, 3); // d, one of a/b, c
+        assert_eq!(part.apparent_bytes, 5);
+        // A second walk of the same tree by the same walker finds the directory already seen.
+        let (again, _) = w.measure(&d, &HashSet::new(), &|_| false);
+        assert_eq!(again.entries, 0);
+    }
+
+    #[test]
+    fn pruned_dirs_are_not_entered() {
+        let t = tempfile::tempdir().unwrap();
+        fs::create_dir_all(t.path().join("keep")).unwrap();
+        fs::create_dir_all(t.path().join("skip")).unwrap();
+        fs::write(t.path().join("keep/f"), b"abc").unwrap();
+        fs::write(t.path().join("skip/g"), vec![0u8; 100]).unwrap();
+        let w = Walker::new(t.path()).unwrap();
+        let prune: HashSet<PathBuf> = [t.path().join("skip")].into();
+        let (all, _) = w.measure(t.path(), &prune, &|_| false);
+        assert_eq!(all.apparent_bytes, 3);
+    }
+}

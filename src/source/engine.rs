@@ -1,0 +1,294 @@
+//! The live engine, through bollard. The only module that knows tokio or bollard: it exposes
+//! synchronous functions that run a private current-thread runtime and return plain data.
+//!
+//! Honours `DOCKER_HOST` (bollard's `connect_with_defaults`) and negotiates the API version down to the
+//! daemon's (Docker 20.10 speaks 1.41). bollard 0.19 is used on purpose: its `/system/df` types still
+//! carry the legacy fields (`LayersSize`, `Images`, `Containers`, `Volumes`, `BuildCache`) that every
+//! engine before API 1.52 answers with; later bollard releases only decode the 1.52+ form.
+
+use bollard::Docker;
+use bollard::query_parameters::DataUsageOptions;
+use serde::Serialize;
+
+/// Why the engine could not be asked.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// No engine answers (not running, wrong `DOCKER_HOST`, no permission on the socket).
+    #[error("cannot reach the Docker Engine at {host}: {reason}")]
+    Unreachable {
+        /// Where we looked.
+        host: String,
+        /// What failed.
+        reason: String,
+    },
+    /// The engine answered with an error.
+    #[error("the Docker Engine at {host} answered {what} with an error: {reason}")]
+    Answer {
+        /// Where we looked.
+        host: String,
+        /// Which request.
+        what: &'static str,
+        /// The error.
+        reason: String,
+    },
+}
+
+/// What the engine says about itself and its disk usage (`/info`, `/version`, `/system/df`).
+#[derive(Debug, Clone, Serialize)]
+pub struct EngineFacts {
+    /// Where the engine was reached (`DOCKER_HOST` or the default socket).
+    pub host: String,
+    /// Engine version (`20.10.24+dfsg1`).
+    pub server_version: Option<String>,
+    /// The API version in use after negotiation.
+    pub api_version: String,
+    /// `DockerRootDir`.
+    pub root_dir: Option<String>,
+    /// `Driver` (`overlay2`, or `overlayfs` for the containerd image store).
+    pub driver: Option<String>,
+    /// True when `DriverStatus` says `driver-type io.containerd.snapshotter.v1`.
+    pub containerd_store: bool,
+    /// The engine's own disk-usage figures, when `/system/df` could be decoded.
+    pub disk_usage: Option<EngineDiskUsage>,
+    /// Problems that did not stop us.
+    pub warnings: Vec<String>,
+}
+
+/// `docker system df`'s figures, as the engine computes them (apparent sizes).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct EngineDiskUsage {
+    /// `LayersSize`: Σ layer sizes of all images.
+    pub images_bytes: u64,
+    /// Images listed.
+    pub images: u64,
+    /// Σ `SizeRw` of containers.
+    pub containers_bytes: u64,
+    /// Containers listed.
+    pub containers: u64,
+    /// Σ `UsageData.Size` of volumes (−1, not computed, counts 0).
+    pub volumes_bytes: u64,
+    /// Volumes listed.
+    pub volumes: u64,
+    /// Σ sizes of build-cache records that are not shared with images.
+    pub build_cache_bytes: u64,
+    /// Build-cache records.
+    pub build_cache_records: u64,
+    /// Per-object figures, for joining with the data-root scan.
+    pub container_sizes: Vec<(String, u64)>,
+    /// Per-volume `_data` sizes.
+    pub volume_sizes: Vec<(String, u64)>,
+}
+
+fn host() -> String {
+    std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into())
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, EngineError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| EngineError::Unreachable {
+            host: host(),
+            reason: format!("cannot start the I/O runtime: {e}"),
+        })
+}
+
+async fn connect() -> Result<Docker, EngineError> {
+    let unreachable = |e: bollard::errors::Error| EngineError::Unreachable {
+        host: host(),
+        reason: e.to_string(),
+    };
+    let d = Docker::connect_with_defaults().map_err(unreachable)?;
+    d.negotiate_version().await.map_err(unreachable)
+}
+
+fn nonneg(v: Option<i64>) -> u64 {
+    v.filter(|v| *v > 0).map_or(0, |v| v as u64)
+}
+
+/// Asks the engine (synchronously) for its version, root dir and driver, and with `disk_usage` also for
+/// its own `/system/df` figures (slow on a busy host: the daemon walks every container and volume).
+pub fn facts(disk_usage: bool) -> Result<EngineFacts, EngineError> {
+    runtime()?.block_on(async {
+        let d = connect().await?;
+        let info = d.info().await.map_err(|e| EngineError::Answer {
+            host: host(),
+            what: "/info",
+            reason: e.to_string(),
+        })?;
+        let containerd_store = info
+            .driver_status
+            .as_ref()
+            .is_some_and(|s| s.iter().flatten().any(|v| v.contains("containerd.snapshotter")));
+        let mut f = EngineFacts {
+            host: host(),
+            server_version: info.server_version.clone(),
+            api_version: d.client_version().to_string(),
+            root_dir: info.docker_root_dir.clone(),
+            driver: info.driver.clone(),
+            containerd_store,
+            disk_usage: None,
+            warnings: Vec::new(),
+        };
+        if !disk_usage {
+            return Ok(f);
+        }
+        match d.df(None::<DataUsageOptions>).await {
+            Ok(df) => {
+                let mut u = EngineDiskUsage {
+                    images_bytes: nonneg(df.layers_size),
+                    ..Default::default()
+                };
+                let images = df.images.unwrap_or_default();
+                u.images = images.len() as u64;
+                let containers = df.containers.unwrap_or_default();
+                u.containers = containers.len() as u64;
+                for c in containers {
+                    let size = nonneg(c.size_rw);
+                    u.containers_bytes += size;
+                    if let Some(id) = c.id {
+                        u.container_sizes.push((id, size));
+                    }
+                }
+                let volumes = df.volumes.unwrap_or_default();
+                u.volumes = volumes.len() as u64;
+                for v in volumes {
+                    let size = nonneg(v.usage_data.map(|d| d.size));
+                    u.volumes_bytes += size;
+                    u.volume_sizes.push((v.name, size));
+                }
+                let cache = df.build_cache.unwrap_or_default();
+                u.build_cache_records = cache.len() as u64;
+                u.build_cache_bytes = cache
+                    .iter()
+                    .filter(|c| c.shared != Some(true))
+                    .map(|c| nonneg(c.size))
+                    .sum();
+                f.disk_usage = Some(u);
+            }
+            Err(e) => f.warnings.push(format!(
+                "the engine's /system/df answer could not be read ({e}); its own figures are omitted"
+            )),
+        }
+        Ok(f)
+    })
+}
+
+/// Why an image could not be exported.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// The engine could not be asked.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// The engine does not know the image.
+    #[error("the Docker Engine at {host} has no image {name}")]
+    NoSuchImage {
+        /// Where we looked.
+        host: String,
+        /// The reference asked for.
+        name: String,
+    },
+}
+
+/// True when the engine answers and knows `name` (a tag, digest or id).
+pub fn has_image(name: &str) -> Result<bool, EngineError> {
+    runtime()?.block_on(async {
+        let d = connect().await?;
+        match d.inspect_image(name).await {
+            Ok(_) => Ok(true),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(false),
+            // Answered, but in a shape this bollard does not decode: the image exists.
+            Err(bollard::errors::Error::JsonSerdeError { .. }) => Ok(true),
+            Err(e) => Err(EngineError::Answer {
+                host: host(),
+                what: "/images/{name}/json",
+                reason: e.to_string(),
+            }),
+        }
+    })
+}
+
+/// The engine's `docker save` tar of one image, as a synchronous reader. A thread runs the transfer
+/// and hands chunks over a small bounded channel, so memory stays a few chunks whatever the image size.
+pub struct ImageExport {
+    rx: std::sync::mpsc::Receiver<Result<Vec<u8>, String>>,
+    chunk: Vec<u8>,
+    pos: usize,
+    worker: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Starts streaming the export (`GET /images/{name}/get`) of an image the engine knows.
+pub fn export_image(name: &str) -> Result<ImageExport, ExportError> {
+    if !has_image(name)? {
+        return Err(ExportError::NoSuchImage {
+            host: host(),
+            name: name.to_string(),
+        });
+    }
+    let rt = runtime()?;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<u8>, String>>(8);
+    let name = name.to_string();
+    let worker = std::thread::spawn(move || {
+        use futures_util::StreamExt;
+        rt.block_on(async move {
+            let d = match connect().await {
+                Ok(d) => d,
+                Err(e) => {
+                    let _ = tx.send(Err(e.to_string()));
+                    return;
+                }
+            };
+            let mut s = d.export_image(&name);
+            while let Some(item) = s.next().await {
+                let msg = item.map(|b| b.to_vec()).map_err(|e| e.to_string());
+                let stop = msg.is_err();
+                // The reader went away (an error downstream): stop transferring.
+                if tx.send(msg).is_err() || stop {
+                    return;
+                }
+            }
+        });
+    });
+    Ok(ImageExport {
+        rx,
+        chunk: Vec::new(),
+        pos: 0,
+        worker: Some(worker),
+    })
+}
+
+impl std::io::Read for ImageExport {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.pos >= self.chunk.len() {
+            match self.rx.recv() {
+                Ok(Ok(c)) => {
+                    self.chunk = c;
+                    self.pos = 0;
+                }
+                Ok(Err(e)) => {
+                    return Err(std::io::Error::other(format!(
+                        "image export from the engine failed: {e}"
+                    )));
+                }
+                Err(_) => return Ok(0), // the transfer ended
+            }
+        }
+        let n = buf.len().min(self.chunk.len() - self.pos);
+        buf[..n].copy_from_slice(&self.chunk[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+impl Drop for ImageExport {
+    fn drop(&mut self) {
+        // Dropping the receiver makes the worker's next send fail, which ends it.
+        let (_, dead) = std::sync::mpsc::sync_channel(0);
+        self.rx = dead;
+        if let Some(w) = self.worker.take() {
+            let _ = w.join();
+        }
+    }
+}

@@ -1,0 +1,431 @@
+//! Orphans made the way production makes them: a private dockerd (own data root, exec root, pid file
+//! and socket; the shared engine is never touched) is killed with SIGKILL, by its pid, in the middle of a
+//! `docker load` or of a BuildKit build, restarted, and `dredge df` must find exactly what the
+//! interrupted operation left, and never a live layer or a BuildKit snapshot.
+
+mod common;
+mod dfcommon;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{can_run, dredge, required};
+use dfcommon::*;
+
+fn overlay_dirs(root: &Path) -> BTreeSet<String> {
+    std::fs::read_dir(root.join("overlay2"))
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|n| n != "l")
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn private_daemon() -> Option<PrivateDaemon> {
+    let root_ok = rustix_is_root();
+    if !can_run(root_ok, "root (a private dockerd needs it)") {
+        return None;
+    }
+    match PrivateDaemon::start() {
+        Ok(d) => Some(d),
+        Err(e) => {
+            assert!(!required(), "private dockerd: {e}");
+            eprintln!("SKIPPED: private dockerd: {e}");
+            None
+        }
+    }
+}
+
+fn rustix_is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+fn df_json(args: &[&str], env: &[(&str, String)]) -> serde_json::Value {
+    let mut cmd = dredge();
+    cmd.args(["df", "--json", "--no-progress", "--top", "0"])
+        .args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "dredge df: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// overlay2 dir names that dredge reports as (part of) orphans.
+fn orphan_dirs(doc: &serde_json::Value, root: &Path) -> BTreeSet<String> {
+    let ov = root.join("overlay2");
+    doc["orphans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|o| {
+            Path::new(o["path"].as_str().unwrap())
+                .strip_prefix(&ov)
+                .ok()
+                .map(|p| p.display().to_string())
+        })
+        .collect()
+}
+
+/// A `docker save` archive whose image has, above the base image's layer (already in the daemon, so a
+/// load skips it), a small layer that commits quickly and then 32 files of 8 MB. Made by the private
+/// daemon itself (classic build, save, rmi) so that the test does not hash 256 MB in a debug build.
+fn two_layer_archive(d: &PrivateDaemon) -> std::path::PathBuf {
+    let ctx = d.dir.path().join("ctx");
+    std::fs::create_dir_all(ctx.join("big")).unwrap();
+    std::fs::write(ctx.join("small"), vec![b's'; 4096]).unwrap();
+    let chunk = vec![b'b'; 8 << 20];
+    for i in 0..32 {
+        std::fs::write(ctx.join("big").join(format!("f{i}")), &chunk).unwrap();
+    }
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM dredge-crash/base:1\nCOPY small /small\nCOPY big /big\n",
+    )
+    .unwrap();
+    docker_with(
+        &[("DOCKER_HOST", &d.host()), ("DOCKER_BUILDKIT", "0")],
+        &[
+            "build",
+            "-q",
+            "--network",
+            "none",
+            "-t",
+            "dredge-crash/big:1",
+            ctx.to_str().unwrap(),
+        ],
+        None,
+    );
+    std::fs::remove_dir_all(&ctx).unwrap();
+    let path = d.dir.path().join("load.tar");
+    d.docker(
+        &["save", "-o", path.to_str().unwrap(), "dredge-crash/big:1"],
+        None,
+    );
+    d.docker(&["rmi", "dredge-crash/big:1"], None);
+    path
+}
+
+/// True when a dir created since `baseline` has files under diff/big (the big layer being applied).
+fn big_layer_filling(root: &Path, baseline: &BTreeSet<String>) -> bool {
+    overlay_dirs(root).difference(baseline).any(|n| {
+        std::fs::read_dir(root.join("overlay2").join(n).join("diff/big"))
+            .is_ok_and(|mut rd| rd.next().is_some())
+    })
+}
+
+#[test]
+fn load_killed_midway_leaves_orphans_that_are_found() {
+    let Some(mut d) = private_daemon() else {
+        return;
+    };
+    let root = d.root();
+    d.docker(
+        &["import", "-", "dredge-crash/base:1"],
+        Some(&busybox_rootfs()),
+    );
+    d.docker(
+        &[
+            "create",
+            "--network",
+            "none",
+            "--name",
+            "keep",
+            "dredge-crash/base:1",
+            "true",
+        ],
+        None,
+    );
+    let baseline = overlay_dirs(&root);
+
+    let archive_path = two_layer_archive(&d);
+
+    let mut load = Command::new(DOCKER)
+        .env("DOCKER_HOST", d.host())
+        .args(["load", "-i", archive_path.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill as soon as the big layer's dir is being filled: a new overlay2 dir whose diff/big has files.
+    let t = Instant::now();
+    let mut killed = false;
+    while t.elapsed() < Duration::from_secs(60) {
+        if big_layer_filling(&root, &baseline) {
+            d.crash();
+            killed = true;
+            break;
+        }
+        if let Ok(Some(_)) = load.try_wait() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let _ = load.wait();
+    assert!(
+        killed,
+        "the load finished before the daemon could be killed"
+    );
+    d.spawn().expect("restart after the crash");
+    let left = overlay_dirs(&root);
+    let created: BTreeSet<String> = left.difference(&baseline).cloned().collect();
+    assert!(
+        !created.is_empty(),
+        "the interrupted load left overlay2 dirs"
+    );
+    // The load never finished, so no image names its layers: the engine lists only the base image.
+    let images = d.docker(&["images", "-q", "--no-trunc"], None);
+    assert_eq!(images.lines().count(), 1, "{images}");
+
+    // Live, against the restarted private daemon, its data root being readable here.
+    let live = df_json(&[], &d.env());
+    assert_eq!(live["mode"], "live");
+    eprintln!("orphans after the crash: {:#}", live["orphans"]);
+    assert_eq!(live["data_root"], root.display().to_string());
+    // Every dir the load made is an orphan, and nothing that existed before it (the base image's layer,
+    // the container's layers) is.
+    assert_eq!(orphan_dirs(&live, &root), created, "live orphans");
+    let kinds: BTreeSet<String> = live["orphans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["kind"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        kinds.contains("unreferenced-dir") || kinds.contains("unreferenced-layer"),
+        "{kinds:?}"
+    );
+    for o in live["orphans"].as_array().unwrap() {
+        assert!(o["age_seconds"].as_u64().unwrap() < 3600);
+    }
+
+    // Offline, daemon stopped: the same orphans and the same categories.
+    d.stop();
+    let off = df_json(&["--data-root", root.to_str().unwrap()], &[]);
+    assert_eq!(orphan_dirs(&off, &root), created, "offline orphans");
+    for (a, b) in live["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(off["categories"].as_array().unwrap())
+    {
+        assert_eq!(a["name"], b["name"]);
+        assert_eq!(a["count"], b["count"], "{}", a["name"]);
+        let (x, y) = (a["bytes"].as_u64().unwrap(), b["bytes"].as_u64().unwrap());
+        // Small files (pid-less shutdown bookkeeping) may change; each category within 1 % or 64 KiB.
+        assert!(
+            x.abs_diff(y) as f64 <= (0.01 * x.max(y) as f64).max(65536.0),
+            "{}: live {x} vs offline {y}",
+            a["name"]
+        );
+    }
+    // The whole data root adds up to du -sx.
+    let du: u64 = common::run("du", &["-sx", "--block-size=1", root.to_str().unwrap()])
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let sum: u64 = off["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["bytes"].as_u64().unwrap())
+        .sum();
+    assert!(
+        sum.abs_diff(du) as f64 <= 0.01 * du as f64,
+        "categories {sum} vs du {du}"
+    );
+}
+
+fn is_buildkit_key(n: &str) -> bool {
+    n.len() == 25
+        && n.bytes()
+            .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase())
+}
+
+#[test]
+fn buildkit_snapshots_are_never_orphans_even_mid_build_or_after_a_crash() {
+    let Some(mut d) = private_daemon() else {
+        return;
+    };
+    let root = d.root();
+    d.docker(
+        &["import", "-", "dredge-crash/base:1"],
+        Some(&busybox_rootfs()),
+    );
+    let ctx = tempfile::tempdir().unwrap();
+    let build = |dockerfile: &str, tag: &str| {
+        std::fs::write(ctx.path().join("Dockerfile"), dockerfile).unwrap();
+        Command::new(DOCKER)
+            .env("DOCKER_HOST", d.host())
+            .env("DOCKER_BUILDKIT", "1")
+            .args(["build", "--network", "none", "-t", tag])
+            .arg(ctx.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let first = build(
+        "FROM dredge-crash/base:1\nRUN head -c 1000000 /dev/zero > /a\nRUN echo hi > /b\n",
+        "dredge-crash/bk:1",
+    )
+    .wait_with_output()
+    .unwrap();
+    assert!(
+        first.status.success(),
+        "BuildKit build: {}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let before = overlay_dirs(&root);
+    assert!(
+        before.iter().any(|n| is_buildkit_key(n)),
+        "BuildKit made snapshot dirs: {before:?}"
+    );
+
+    // A second build runs a long step; dredge scans while it runs.
+    let mut second = build(
+        "FROM dredge-crash/base:1\nRUN head -c 2000000 /dev/zero > /c && sleep 60\n",
+        "dredge-crash/bk:2",
+    );
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(30) && overlay_dirs(&root) == before {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        overlay_dirs(&root)
+            .difference(&before)
+            .any(|n| is_buildkit_key(n)),
+        "the second build's RUN step is under way during the scan"
+    );
+    let during = df_json(&[], &d.env());
+    let in_flight = orphan_dirs(&during, &root);
+    eprintln!("orphans during the build: {:#}", during["orphans"]);
+    assert!(
+        in_flight.iter().all(|n| !is_buildkit_key(n)),
+        "BuildKit dirs reported as orphans while building: {in_flight:?}"
+    );
+    assert!(
+        in_flight.is_disjoint(&before),
+        "dirs that existed before the build reported as orphans: {in_flight:?}"
+    );
+
+    // Crash mid-build, restart, and look again, live and offline.
+    d.crash();
+    let _ = second.kill();
+    let _ = second.wait();
+    d.spawn().expect("restart after the crash");
+    let after = df_json(&[], &d.env());
+    d.stop();
+    let off = df_json(&["--data-root", root.to_str().unwrap()], &[]);
+    let dirs = overlay_dirs(&root);
+    let cache_ids: BTreeSet<String> = std::fs::read_dir(root.join("image/overlay2/layerdb/sha256"))
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read_to_string(e.path().join("cache-id")).ok())
+        .collect();
+    for doc in [&after, &off] {
+        let orphans = orphan_dirs(doc, &root);
+        eprintln!("orphans after the build crash: {:#}", doc["orphans"]);
+        assert!(
+            orphans.iter().all(|n| !is_buildkit_key(n)),
+            "BuildKit dirs reported as orphans: {orphans:?}"
+        );
+        assert!(orphans.is_disjoint(&before), "{orphans:?}");
+        // BuildKit dirs that no layer names (those that do are image layers) are build cache.
+        let bk_dirs = dirs
+            .iter()
+            .filter(|n| is_buildkit_key(n) && !cache_ids.contains(*n))
+            .count() as u64;
+        // Dirs only BuildKit's databases know exist, so the check above had something to miss.
+        assert!(bk_dirs > 0, "BuildKit-only dirs exist");
+        let cat = doc["categories"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "build-cache")
+            .unwrap();
+        assert!(
+            cat["count"].as_u64().unwrap() >= bk_dirs,
+            "{cat} vs {bk_dirs}"
+        );
+    }
+}
+
+#[test]
+fn a_load_running_during_the_scan_is_not_reported() {
+    let Some(d) = private_daemon() else {
+        return;
+    };
+    let root = d.root();
+    d.docker(
+        &["import", "-", "dredge-crash/base:1"],
+        Some(&busybox_rootfs()),
+    );
+    let archive_path = two_layer_archive(&d);
+    let baseline = overlay_dirs(&root);
+    let mut load = Command::new(DOCKER)
+        .env("DOCKER_HOST", d.host())
+        .args(["load", "-i", archive_path.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(60) && !big_layer_filling(&root, &baseline) {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    // Offline on the data root of the running daemon: it is noticed, and orphans confirmed the same way.
+    let offline = dredge()
+        .args([
+            "df",
+            "--json",
+            "--no-progress",
+            "--data-root",
+            root.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(offline.status.success());
+    assert!(
+        String::from_utf8_lossy(&offline.stderr).contains("is running on"),
+        "{}",
+        String::from_utf8_lossy(&offline.stderr)
+    );
+    let offline: serde_json::Value = serde_json::from_slice(&offline.stdout).unwrap();
+    let during = df_json(&[], &d.env());
+    let still_loading = matches!(load.try_wait(), Ok(None));
+    let status = load.wait().unwrap();
+    assert!(status.success(), "docker load failed");
+    eprintln!(
+        "load still running after the scan: {still_loading}; in flight: {:#}",
+        during["in_flight"]
+    );
+    // Every layer the load committed is live now; none was called an orphan while it was being made.
+    let cache_ids: BTreeSet<String> = std::fs::read_dir(root.join("image/overlay2/layerdb/sha256"))
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read_to_string(e.path().join("cache-id")).ok())
+        .collect();
+    let mut reported = orphan_dirs(&during, &root);
+    reported.extend(orphan_dirs(&offline, &root));
+    assert!(
+        reported.is_disjoint(&cache_ids),
+        "live layers reported as orphans during a load: {reported:?}"
+    );
+    assert!(reported.is_empty(), "{reported:?}");
+}

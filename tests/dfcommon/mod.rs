@@ -1,0 +1,256 @@
+//! Helpers shared by the `dredge df` engine tests: a busybox base image made with `docker import`, and
+//! a private dockerd with its own data root, exec root, pid file and socket.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The Docker client this project tests with (Debian's 20.10).
+pub const DOCKER: &str = "/usr/bin/docker";
+
+/// A busybox rootfs whose applets are hard links to /bin/busybox (Debian's busybox-static).
+pub fn busybox_rootfs() -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for d in ["bin", "tmp", "etc", "data", "root"] {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Directory);
+        h.set_mode(0o755);
+        h.set_size(0);
+        b.append_data(&mut h, d, std::io::empty()).unwrap();
+    }
+    b.append_path_with_name("/bin/busybox", "bin/busybox")
+        .unwrap();
+    for applet in [
+        "sh", "rm", "mkdir", "head", "yes", "echo", "sleep", "true", "cat", "seq",
+    ] {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Link);
+        h.set_mode(0o755);
+        h.set_size(0);
+        b.append_link(&mut h, format!("bin/{applet}"), "bin/busybox")
+            .unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+/// Runs the docker client with extra env and stdin; panics with stderr on failure.
+pub fn docker_with(env: &[(&str, &str)], args: &[&str], input: Option<&[u8]>) -> String {
+    let mut cmd = Command::new(DOCKER);
+    cmd.args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    if let Some(i) = input {
+        stdin.write_all(i).unwrap();
+    }
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A private dockerd under a temp dir, torn down (processes by pid, mounts under the dir) on drop.
+pub struct PrivateDaemon {
+    pub dir: tempfile::TempDir,
+    pub child: Option<Child>,
+    pub log: PathBuf,
+}
+
+impl PrivateDaemon {
+    pub fn root(&self) -> PathBuf {
+        self.dir.path().join("root")
+    }
+    pub fn exec_root(&self) -> PathBuf {
+        self.dir.path().join("exec")
+    }
+    pub fn sock(&self) -> PathBuf {
+        self.dir.path().join("d.sock")
+    }
+    pub fn host(&self) -> String {
+        format!("unix://{}", self.sock().display())
+    }
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![("DOCKER_HOST", self.host())]
+    }
+
+    /// Starts a new private daemon (needs root and dockerd); None with the reason if it cannot.
+    pub fn start() -> Result<PrivateDaemon, String> {
+        if !Path::new("/usr/sbin/dockerd").exists() && !Path::new("/usr/bin/dockerd").exists() {
+            return Err("dockerd is not installed".into());
+        }
+        // A short path: unix socket paths are limited to 108 bytes.
+        let dir = tempfile::Builder::new()
+            .prefix("dredge-dfd-")
+            .tempdir_in("/tmp")
+            .map_err(|e| e.to_string())?;
+        let log = dir.path().join("dockerd.log");
+        let mut d = PrivateDaemon {
+            dir,
+            child: None,
+            log,
+        };
+        d.spawn()?;
+        Ok(d)
+    }
+
+    /// Starts dockerd on this daemon's dirs and waits until it answers.
+    pub fn spawn(&mut self) -> Result<(), String> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .map_err(|e| e.to_string())?;
+        let child = Command::new("dockerd")
+            .arg("--data-root")
+            .arg(self.root())
+            .arg("--exec-root")
+            .arg(self.exec_root())
+            .arg("--pidfile")
+            .arg(self.dir.path().join("d.pid"))
+            .arg("-H")
+            .arg(self.host())
+            .args([
+                "--bridge=none",
+                "--iptables=false",
+                "--ip-masq=false",
+                "--ip6tables=false",
+                "--storage-driver=overlay2",
+            ])
+            .stdout(log.try_clone().map_err(|e| e.to_string())?)
+            .stderr(log)
+            .spawn()
+            .map_err(|e| format!("dockerd: {e}"))?;
+        self.child = Some(child);
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(60) {
+            if self.answers() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        Err(format!(
+            "private dockerd did not answer in 60 s: {}",
+            std::fs::read_to_string(&self.log).unwrap_or_default()
+        ))
+    }
+
+    pub fn answers(&self) -> bool {
+        Command::new(DOCKER)
+            .args(["-H", &self.host(), "info"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    pub fn docker(&self, args: &[&str], input: Option<&[u8]>) -> String {
+        docker_with(&[("DOCKER_HOST", &self.host())], args, input)
+    }
+
+    fn dockerd_pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// The dockerd-managed containerd it started (its pid file under the exec root).
+    fn containerd_pid(&self) -> Option<i32> {
+        std::fs::read_to_string(self.exec_root().join("containerd/containerd.pid"))
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+    }
+
+    fn signal(pid: i32, sig: &str) {
+        let _ = Command::new("kill")
+            .args([&format!("-{sig}"), &pid.to_string()])
+            .status();
+    }
+
+    /// SIGKILL to dockerd (by pid), as a crash would; then its containerd too, so a restart starts clean.
+    pub fn crash(&mut self) {
+        if let Some(pid) = self.dockerd_pid() {
+            Self::signal(pid as i32, "KILL");
+        }
+        if let Some(mut c) = self.child.take() {
+            let _ = c.wait();
+        }
+        if let Some(pid) = self.containerd_pid() {
+            Self::signal(pid, "KILL");
+            // A killed containerd may stay a zombie (nobody reaps it here); dockerd would take that for
+            // a running containerd, so its pid file goes once it is dead.
+            let t = Instant::now();
+            while t.elapsed() < Duration::from_secs(10) {
+                let state =
+                    std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+                if state.is_empty() || state.contains(") Z ") {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = std::fs::remove_file(self.exec_root().join("containerd/containerd.pid"));
+        }
+    }
+
+    /// SIGTERM and wait: a clean stop.
+    pub fn stop(&mut self) {
+        if let Some(pid) = self.dockerd_pid() {
+            Self::signal(pid as i32, "TERM");
+        }
+        if let Some(mut c) = self.child.take() {
+            let t = Instant::now();
+            while t.elapsed() < Duration::from_secs(30) {
+                if let Ok(Some(_)) = c.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            if let Ok(None) = c.try_wait() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+        if let Some(pid) = self.containerd_pid()
+            && Path::new(&format!("/proc/{pid}")).exists()
+        {
+            Self::signal(pid, "TERM");
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
+    /// Mount points under this daemon's dir, deepest first.
+    pub fn mounts(&self) -> Vec<String> {
+        let base = self.dir.path().display().to_string();
+        let mut v: Vec<String> = std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.split(' ').nth(4).map(|m| m.replace("\\040", " ")))
+            .filter(|m| m.starts_with(&base))
+            .collect();
+        v.sort_by_key(|m| std::cmp::Reverse(m.len()));
+        v
+    }
+}
+
+impl Drop for PrivateDaemon {
+    fn drop(&mut self) {
+        self.stop();
+        for _ in 0..4 {
+            let m = self.mounts();
+            if m.is_empty() {
+                break;
+            }
+            for p in m {
+                let _ = Command::new("umount").args(["-l", &p]).status();
+            }
+        }
+    }
+}
