@@ -4,63 +4,8 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use common::*;
 use serde_json::Value;
-
-/// Removes what the test made, even when it fails.
-struct Cleanup(Vec<String>);
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        for image in self.0.iter().rev() {
-            let _ = Command::new(DOCKER).args(["rmi", "-f", image]).output();
-        }
-    }
-}
-
-/// A busybox rootfs: the static binary and hard-linked applets.
-fn base_rootfs() -> Vec<u8> {
-    let mut b = tar::Builder::new(Vec::new());
-    for d in ["bin", "tmp", "etc"] {
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(tar::EntryType::Directory);
-        h.set_mode(0o755);
-        h.set_size(0);
-        b.append_data(&mut h, d, std::io::empty()).unwrap();
-    }
-    b.append_path_with_name("/bin/busybox", "bin/busybox")
-        .unwrap();
-    for applet in ["sh", "head", "yes", "echo"] {
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(tar::EntryType::Link);
-        h.set_mode(0o755);
-        h.set_size(0);
-        b.append_link(&mut h, format!("bin/{applet}"), "bin/busybox")
-            .unwrap();
-    }
-    b.into_inner().unwrap()
-}
-
-fn docker_stdin(args: &[&str], input: &[u8]) -> String {
-    let mut child = Command::new(DOCKER)
-        .args(args)
-        .env("DOCKER_BUILDKIT", "0")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(input).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "docker {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 fn check(args: &[&str]) -> (i32, Value) {
     let out = dredge()
@@ -93,8 +38,15 @@ fn baseline_across_two_builds_where_one_layer_grew() {
         format!("dredge-test/check-app:{id}-old"),
         format!("dredge-test/check-app:{id}-new"),
     );
-    let _cleanup = Cleanup(vec![base.clone(), old_tag.clone(), new_tag.clone()]);
-    docker_stdin(&["import", "-", &base], &base_rootfs());
+    let _cleanup = Cleanup(vec![
+        ("rmi", base.clone()),
+        ("rmi", old_tag.clone()),
+        ("rmi", new_tag.clone()),
+    ]);
+    docker_stdin(
+        &["import", "-", &base],
+        &busybox_rootfs(&["sh", "head", "yes", "echo"]),
+    );
     // Layer 1 writes 100 000 bytes; layer 2 writes N bytes (the only change between the builds);
     // layer 3 writes "c\n".
     let dockerfile = format!(

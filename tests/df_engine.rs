@@ -9,21 +9,8 @@ mod dfcommon;
 use std::path::Path;
 use std::process::Command;
 
-use common::{can_run, dredge, engine_up, run};
+use common::{Cleanup, can_run, dredge, engine_up, run};
 use dfcommon::*;
-
-struct Cleanup(Vec<(&'static str, String)>);
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        for (what, name) in self.0.iter().rev() {
-            let args: Vec<&str> = match *what {
-                "volume" => vec!["volume", "rm", "-f", name],
-                w => vec![w, "-f", name],
-            };
-            let _ = Command::new(DOCKER).args(args).output();
-        }
-    }
-}
 
 fn docker(args: &[&str]) -> String {
     run(DOCKER, args)

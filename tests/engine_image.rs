@@ -5,64 +5,9 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use common::*;
-
-/// Removes what the test made, even when it fails.
-struct Cleanup(Vec<(&'static str, String)>);
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        for (what, name) in self.0.iter().rev() {
-            let _ = Command::new(DOCKER).args([what, "-f", name]).output();
-        }
-    }
-}
-
-/// A busybox rootfs whose applets are hard links (a hard link adds no bytes, so the engine's layer size,
-/// which counts symlink targets, equals the sum of regular files).
-fn base_rootfs() -> Vec<u8> {
-    let mut b = tar::Builder::new(Vec::new());
-    for d in ["bin", "tmp", "etc", "usr", "usr/bin", "root"] {
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(tar::EntryType::Directory);
-        h.set_mode(0o755);
-        h.set_size(0);
-        b.append_data(&mut h, d, std::io::empty()).unwrap();
-    }
-    b.append_path_with_name("/bin/busybox", "bin/busybox")
-        .unwrap();
-    for applet in [
-        "sh", "rm", "mkdir", "head", "yes", "ln", "chmod", "echo", "cp", "true",
-    ] {
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(tar::EntryType::Link);
-        h.set_mode(0o755);
-        h.set_size(0);
-        b.append_link(&mut h, format!("bin/{applet}"), "bin/busybox")
-            .unwrap();
-    }
-    b.into_inner().unwrap()
-}
-
-fn docker_stdin(args: &[&str], input: &[u8]) -> String {
-    let mut child = Command::new(DOCKER)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(input).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "docker {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 #[test]
 fn image_built_by_the_engine_matches_the_engine() {
@@ -81,7 +26,12 @@ fn image_built_by_the_engine_matches_the_engine() {
     let tag = format!("dredge-test/engine:{id}");
     let ctr = format!("dredge-test-{id}");
     let mut cleanup = Cleanup(vec![("rmi", base.clone())]);
-    docker_stdin(&["import", "-", &base], &base_rootfs());
+    docker_stdin(
+        &["import", "-", &base],
+        &busybox_rootfs(&[
+            "sh", "rm", "mkdir", "head", "yes", "ln", "chmod", "echo", "cp", "true",
+        ]),
+    );
 
     let ctx = tempfile::tempdir().unwrap();
     std::fs::write(ctx.path().join("ctx.txt"), vec![b'c'; 2345]).unwrap();

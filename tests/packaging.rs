@@ -77,26 +77,6 @@ fn static_binary() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("target/x86_64-unknown-linux-gnu/release/dredge")
 }
 
-/// A busybox rootfs: the static binary and a shell.
-fn base_rootfs() -> Vec<u8> {
-    let mut b = tar::Builder::new(Vec::new());
-    for d in ["bin", "tmp", "etc"] {
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(tar::EntryType::Directory);
-        h.set_mode(0o755);
-        h.set_size(0);
-        b.append_data(&mut h, d, std::io::empty()).unwrap();
-    }
-    b.append_path_with_name("/bin/busybox", "bin/busybox")
-        .unwrap();
-    let mut h = tar::Header::new_gnu();
-    h.set_entry_type(tar::EntryType::Link);
-    h.set_mode(0o755);
-    h.set_size(0);
-    b.append_link(&mut h, "bin/sh", "bin/busybox").unwrap();
-    b.into_inner().unwrap()
-}
-
 fn docker(args: &[&str], input: Option<&[u8]>) -> std::process::Output {
     let mut child = Command::new(DOCKER)
         .args(args)
@@ -122,15 +102,6 @@ fn docker_ok(args: &[&str], input: Option<&[u8]>) -> Vec<u8> {
         String::from_utf8_lossy(&out.stderr)
     );
     out.stdout
-}
-
-struct Cleanup(Vec<String>);
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        for image in self.0.iter().rev() {
-            let _ = Command::new(DOCKER).args(["rmi", "-f", image]).output();
-        }
-    }
 }
 
 /// The Dockerfile's global ARGs and its final stage, the COPY taking the binary from the context.
@@ -160,8 +131,8 @@ fn final_stage_on_busybox_holds_its_budget() {
     let id = std::process::id();
     let base = format!("dredge-test/pkg-base:{id}");
     let tag = format!("dredge-test/dredge:{id}");
-    let _cleanup = Cleanup(vec![base.clone(), tag.clone()]);
-    docker_ok(&["import", "-", &base], Some(&base_rootfs()));
+    let _cleanup = Cleanup(vec![("rmi", base.clone()), ("rmi", tag.clone())]);
+    docker_ok(&["import", "-", &base], Some(&busybox_rootfs(&["sh"])));
 
     let ctx = tempfile::tempdir().unwrap();
     std::fs::copy(static_binary(), ctx.path().join("dredge")).unwrap();

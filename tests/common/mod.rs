@@ -266,3 +266,66 @@ pub fn docker_save(
     }
     b.into_inner().unwrap()
 }
+
+/// Removes what a test made, even when it fails: `("rmi", image)`, `("rm", container)`,
+/// `("volume", name)`; last made, first removed.
+pub struct Cleanup(pub Vec<(&'static str, String)>);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        for (what, name) in self.0.iter().rev() {
+            let args: Vec<&str> = match *what {
+                "volume" => vec!["volume", "rm", "-f", name],
+                w => vec![w, "-f", name],
+            };
+            let _ = Command::new(DOCKER).args(args).output();
+        }
+    }
+}
+
+/// A rootfs for `docker import`: Debian's static `/bin/busybox` and `applets` as hard links to it (a hard
+/// link adds no bytes, so the engine's layer size, which counts symlink targets, is the sum of regular
+/// files).
+pub fn busybox_rootfs(applets: &[&str]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for d in ["bin", "tmp", "etc", "usr", "usr/bin", "root"] {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Directory);
+        h.set_mode(0o755);
+        h.set_size(0);
+        b.append_data(&mut h, d, std::io::empty()).unwrap();
+    }
+    b.append_path_with_name("/bin/busybox", "bin/busybox")
+        .unwrap();
+    for applet in applets {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Link);
+        h.set_mode(0o755);
+        h.set_size(0);
+        b.append_link(&mut h, format!("bin/{applet}"), "bin/busybox")
+            .unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+/// Runs `docker ARGS` (classic builder) with `input` on its stdin; panics with its stderr on failure.
+pub fn docker_stdin(args: &[&str], input: &[u8]) -> String {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new(DOCKER)
+        .args(args)
+        .env("DOCKER_BUILDKIT", "0")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
