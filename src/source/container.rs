@@ -306,12 +306,7 @@ impl TarFile {
                     "not a readable tar (truncated or corrupt after member {last}): {e}"
                 ))
             })?;
-            let raw = entry.path_bytes().into_owned();
-            let name = normalize_path(&raw).map_err(|e| SourceError::Member {
-                archive: label.clone(),
-                member: String::from_utf8_lossy(&raw).into_owned(),
-                reason: e.to_string(),
-            })?;
+            let name = member_name(&entry, &label)?;
             last = display_path(&name);
             let ty = entry.header().entry_type();
             let offset = entry.raw_file_position();
@@ -323,21 +318,8 @@ impl TarFile {
                     reason: format!("declares {len} bytes but the archive ends first (truncated)"),
                 });
             }
-            if ty.is_symlink() {
-                let link = entry.link_name_bytes().unwrap_or_default().into_owned();
-                let target = join_link(&name, &link).ok_or_else(|| SourceError::Member {
-                    archive: label.clone(),
-                    member: display_path(&name),
-                    reason: "symlink points outside the archive".into(),
-                })?;
-                members.insert(name, Member::Link { target });
-            } else if ty.is_hard_link() {
-                let link = entry.link_name_bytes().unwrap_or_default().into_owned();
-                let target = normalize_path(&link).map_err(|e| SourceError::Member {
-                    archive: label.clone(),
-                    member: display_path(&name),
-                    reason: e.to_string(),
-                })?;
+            if ty.is_symlink() || ty.is_hard_link() {
+                let target = link_target(&entry, &name, &label)?;
                 members.insert(name, Member::Link { target });
             } else if ty.is_file() || ty.is_contiguous() {
                 members.insert(name, Member::Data { offset, len });
@@ -365,6 +347,36 @@ impl TarFile {
     fn window(&self, offset: u64, len: u64) -> io::Result<Window> {
         Window::new(File::open(&self.path)?, offset, len)
     }
+}
+
+/// A member's normalized name, or an error naming the member as written.
+fn member_name<R: Read>(entry: &tar::Entry<'_, R>, archive: &str) -> Result<Vec<u8>, SourceError> {
+    let raw = entry.path_bytes();
+    normalize_path(&raw).map_err(|e| SourceError::Member {
+        archive: archive.to_string(),
+        member: String::from_utf8_lossy(&raw).into_owned(),
+        reason: e.to_string(),
+    })
+}
+
+/// Where the link member `name` points inside the archive: a symlink relative to its directory, a hard
+/// link from the archive root. Links that leave the archive are errors.
+fn link_target<R: Read>(
+    entry: &tar::Entry<'_, R>,
+    name: &[u8],
+    archive: &str,
+) -> Result<Vec<u8>, SourceError> {
+    let link = entry.link_name_bytes().unwrap_or_default();
+    let target = if entry.header().entry_type().is_symlink() {
+        join_link(name, &link)
+    } else {
+        normalize_path(&link).ok()
+    };
+    target.ok_or_else(|| SourceError::Member {
+        archive: archive.to_string(),
+        member: display_path(name),
+        reason: "link points outside the archive".into(),
+    })
 }
 
 /// Resolves a symlink found at `name` with target `link`, relative to the link's directory; `None` if it
@@ -465,26 +477,11 @@ impl StreamContainer {
                     "not a readable tar (truncated or corrupt after member {last}): {e}"
                 ))
             })?;
-            let raw = entry.path_bytes().into_owned();
-            let name = normalize_path(&raw).map_err(|e| SourceError::Member {
-                archive: label.clone(),
-                member: String::from_utf8_lossy(&raw).into_owned(),
-                reason: e.to_string(),
-            })?;
+            let name = member_name(&entry, &label)?;
             last = display_path(&name);
             let ty = entry.header().entry_type();
             if ty.is_symlink() || ty.is_hard_link() {
-                let link = entry.link_name_bytes().unwrap_or_default().into_owned();
-                let target = if ty.is_symlink() {
-                    join_link(&name, &link)
-                } else {
-                    normalize_path(&link).ok()
-                };
-                let target = target.ok_or_else(|| SourceError::Member {
-                    archive: label.clone(),
-                    member: last.clone(),
-                    reason: "link points outside the archive".into(),
-                })?;
+                let target = link_target(&entry, &name, &label)?;
                 links.insert(name, target);
                 continue;
             }
