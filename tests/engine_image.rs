@@ -167,3 +167,66 @@ fn image_built_by_the_engine_matches_the_engine() {
         assert_eq!(v["dive"]["size_bytes"].as_u64(), Some(size));
     }
 }
+
+/// `dredge image NAME` reads the layers straight from the engine's overlay2 directories (character
+/// devices as whiteouts, the opaque xattr, inodes for hard links) and must equal `dredge image` on the
+/// `docker save` archive of the same image, and the engine's export read as a stream.
+#[test]
+fn an_image_read_from_the_data_root_equals_its_docker_save() {
+    if !can_run(
+        engine_up(),
+        "a Docker Engine (start one with scripts/docker-up)",
+    ) {
+        return;
+    }
+    let archive = fixture("kitchen/docker-archive.tar");
+    run(DOCKER, &["load", "-q", "-i", archive.to_str().unwrap()]);
+    let tag = format!("dredge-test/kitchen:{}", std::process::id());
+    let _cleanup = Cleanup(vec![("rmi", tag.clone())]);
+    run(DOCKER, &["tag", "dredge-fixture/kitchen:1", &tag]);
+
+    let comparable = |mut v: serde_json::Value| {
+        let o = v.as_object_mut().unwrap();
+        for k in ["source", "format", "tags"] {
+            o.remove(k);
+        }
+        for l in o["layers"].as_array_mut().unwrap() {
+            let l = l.as_object_mut().unwrap();
+            l.remove("compression");
+            l.remove("blob_bytes");
+        }
+        v
+    };
+    let direct = image_json(&[&tag, "--duplicates", "--top", "0"]);
+    let readable = std::fs::read_dir("/var/lib/docker/image/overlay2").is_ok();
+    if readable {
+        assert_eq!(
+            direct["format"], "overlay2",
+            "a readable local data root is read directly"
+        );
+    }
+    let saved = image_json(&[archive.to_str().unwrap(), "--duplicates", "--top", "0"]);
+    assert_eq!(
+        comparable(direct.clone()),
+        comparable(saved),
+        "data root against docker save"
+    );
+
+    let out = dredge()
+        .env("DREDGE_EXPORT", "1")
+        .args(["image", &tag, "--duplicates", "--top", "0", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let exported: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(exported["format"], "docker-archive");
+    assert_eq!(
+        comparable(direct),
+        comparable(exported),
+        "data root against the engine's export"
+    );
+}

@@ -258,9 +258,24 @@ pub(crate) fn read_config(
     layers: usize,
 ) -> Result<ConfigInfo, SourceError> {
     let bytes = c.read_small(member)?;
-    let config: Config = parse(c, member, &bytes)?;
+    config_info(c.label(), member, bytes, Some(layers))
+}
+
+/// The same from a config's bytes; `layers` is the manifest's layer count, or `None` to take the config's.
+pub(crate) fn config_info(
+    archive: &str,
+    member: &str,
+    bytes: Vec<u8>,
+    layers: Option<usize>,
+) -> Result<ConfigInfo, SourceError> {
+    let config: Config = serde_json::from_slice(&bytes).map_err(|e| SourceError::Member {
+        archive: archive.to_string(),
+        member: member.to_string(),
+        reason: format!("invalid JSON: {e}"),
+    })?;
     let mut warnings = Vec::new();
     let diff_ids = config.rootfs.unwrap_or_default().diff_ids;
+    let layers = layers.unwrap_or(diff_ids.len());
     if diff_ids.len() != layers {
         warnings.push(format!(
             "config lists {} diff ids but the manifest {layers} layers",

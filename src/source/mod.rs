@@ -6,6 +6,7 @@ pub mod dataroot;
 pub mod engine;
 mod layer;
 mod manifest;
+mod overlay;
 
 use std::collections::HashSet;
 use std::io;
@@ -100,7 +101,9 @@ impl Default for LoadOptions {
 pub struct Opened {
     /// The image.
     pub image: Image,
-    container: Container,
+    /// Where the bytes are; `None` for images read from the storage driver's directories, whose files
+    /// were hashed while listing when that was asked for.
+    container: Option<Container>,
     members: Vec<String>,
 }
 
@@ -112,11 +115,14 @@ impl Opened {
         index: usize,
         offsets: &HashSet<u64>,
     ) -> Result<Vec<(u64, [u8; 32])>, SourceError> {
+        let Some(container) = &self.container else {
+            return Ok(Vec::new());
+        };
         let member = &self.members[index];
-        self.container
+        container
             .hash_layer(member, offsets)
             .map_err(|error| SourceError::Layer {
-                archive: self.container.label().to_string(),
+                archive: container.label().to_string(),
                 index,
                 member: member.clone(),
                 error,
@@ -125,7 +131,9 @@ impl Opened {
 
     /// True when file hashes were taken while listing (stored in [`Layer::hashes`]).
     pub fn hashed_while_listing(&self) -> bool {
-        self.container.hashes_while_listing()
+        self.container
+            .as_ref()
+            .is_none_or(Container::hashes_while_listing)
     }
 }
 
@@ -138,7 +146,15 @@ pub fn open(spec: &str, opts: LoadOptions, progress: &dyn Progress) -> Result<Op
             progress.layer_done(m)
         })?)
     } else if !Path::new(spec).exists() && engine_ref(spec) {
-        // Not a file: an image the engine knows, read from its export as a stream (like stdin).
+        // Not a file: an image the engine knows. Straight from the storage driver's directories when the
+        // data root is here and readable, else from the engine's export as a stream (like stdin).
+        if let Some(image) = open_from_data_root(spec, opts, progress)? {
+            return Ok(Opened {
+                members: image.layers.iter().map(|l| l.origin.clone()).collect(),
+                image,
+                container: None,
+            });
+        }
         progress.start(0);
         let export = engine::export_image(spec).map_err(|e| SourceError::NotAnImage {
             path: spec.to_string(),
@@ -196,9 +212,49 @@ pub fn open(spec: &str, opts: LoadOptions, progress: &dyn Progress) -> Result<Op
             layers,
             warnings,
         },
-        container,
+        container: Some(container),
         members: plan.layer_members,
     })
+}
+
+/// Reads `spec` from the engine's overlay2 data root when it is local, readable and knows the image.
+/// `DREDGE_EXPORT=1` skips this (the export is then read, as for a remote engine).
+fn open_from_data_root(
+    spec: &str,
+    opts: LoadOptions,
+    progress: &dyn Progress,
+) -> Result<Option<Image>, SourceError> {
+    if std::env::var_os("DREDGE_EXPORT").is_some_and(|v| v == "1") {
+        return Ok(None);
+    }
+    let Ok(facts) = engine::facts(false) else {
+        return Ok(None); // the export path says clearly why the engine cannot be reached
+    };
+    if facts.containerd_store || facts.driver.as_deref() != Some("overlay2") {
+        return Ok(None);
+    }
+    let Some(root) = facts.root_dir.map(std::path::PathBuf::from) else {
+        return Ok(None);
+    };
+    let Some(found) = overlay::find(&root, spec) else {
+        return Ok(None);
+    };
+    // `docker save` wrote the legacy layout (repeated layers as symlinks) before Engine 25.0.
+    let major = facts
+        .server_version
+        .as_deref()
+        .and_then(|v| v.split('.').next()?.parse::<u32>().ok());
+    let legacy_save = major.is_none_or(|m| m < 25);
+    overlay::open(
+        &root,
+        spec,
+        found,
+        opts.threads,
+        opts.hash_streamed,
+        legacy_save,
+        progress,
+    )
+    .map(Some)
 }
 
 /// True when `spec` could name an image (`name[:tag]`, `name@sha256:…`, an id) rather than a path:

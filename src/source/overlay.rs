@@ -1,0 +1,295 @@
+//! Reading an image straight from the overlay2 graph driver's directories, when the data root is local
+//! and readable: no export, no tar. A layer's `diff/` directory is walked in the order Docker's own tar
+//! writer walks it (names sorted, a directory before its contents), and turned into the entries its
+//! `docker save` layer would hold: a whiteout is a character device 0/0, an opaque directory carries the
+//! `trusted.overlay.opaque` (or, under user namespaces, `user.overlay.opaque`) attribute, and the second
+//! and later names of an inode are hard links to the first.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::{self, Read};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use sha2::{Digest, Sha256};
+
+use super::layer::{LayerError, Listing};
+use super::{Progress, SourceError, dataroot, hex, manifest};
+use crate::model::{Compression, Entry, EntryKind, Image, Layer};
+
+const OPAQUE_XATTRS: &[&str] = &["trusted.overlay.opaque", "user.overlay.opaque"];
+
+/// An image found in a data root.
+pub(crate) struct Found {
+    /// Image id, hex.
+    pub id: String,
+    /// Its tags, sorted.
+    pub tags: Vec<String>,
+}
+
+/// The image `spec` names in the data root at `root`, if the root is an overlay2 graph-driver root that
+/// knows it.
+pub(crate) fn find(root: &Path, spec: &str) -> Option<Found> {
+    let store = root.join("image/overlay2");
+    let repos: serde_json::Value =
+        serde_json::from_slice(&fs::read(store.join("repositories.json")).ok()?).ok()?;
+    let mut tags_of: HashMap<String, Vec<String>> = HashMap::new();
+    let mut by_ref: HashMap<String, String> = HashMap::new();
+    for refs in repos.get("Repositories")?.as_object()?.values() {
+        for (name, id) in refs.as_object()? {
+            let id = id.as_str()?.trim_start_matches("sha256:").to_string();
+            if !name.contains('@') {
+                tags_of.entry(id.clone()).or_default().push(name.clone());
+            }
+            by_ref.insert(name.clone(), id);
+        }
+    }
+    let wanted = spec.trim_start_matches("sha256:");
+    let id = by_ref
+        .get(spec)
+        .or_else(|| by_ref.get(&format!("{spec}:latest")))
+        .cloned()
+        .or_else(|| {
+            // An id or a unique prefix of one (at least 12 hex digits, as `docker images` shows).
+            if wanted.len() < 12 || !wanted.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return None;
+            }
+            let mut hits = fs::read_dir(store.join("imagedb/content/sha256"))
+                .ok()?
+                .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .filter(|n| n.starts_with(wanted));
+            let first = hits.next()?;
+            hits.next().is_none().then_some(first)
+        })?;
+    let mut tags = tags_of.remove(&id).unwrap_or_default();
+    tags.sort();
+    Some(Found { id, tags })
+}
+
+/// Reads the image `found` from the data root at `root`.
+pub(crate) fn open(
+    root: &Path,
+    spec: &str,
+    found: Found,
+    threads: usize,
+    hash: bool,
+    legacy_save: bool,
+    progress: &dyn Progress,
+) -> Result<Image, SourceError> {
+    let store = root.join("image/overlay2");
+    let label = root.display().to_string();
+    let Found { id, tags } = found;
+    let config_path = store.join("imagedb/content/sha256").join(&id);
+    let bytes = fs::read(&config_path).map_err(|e| SourceError::Io {
+        path: config_path.display().to_string(),
+        source: e,
+    })?;
+    let config =
+        manifest::config_info(&label, &format!("imagedb/content/sha256/{id}"), bytes, None)?;
+    let diff_ids: Vec<String> = config.diff_ids.iter().flatten().cloned().collect();
+    let chains = dataroot::chain_ids(&diff_ids);
+    let mut dirs = Vec::with_capacity(chains.len());
+    for (index, chain) in chains.iter().enumerate() {
+        let cache_id_path = store.join("layerdb/sha256").join(chain).join("cache-id");
+        let cache_id = fs::read_to_string(&cache_id_path).map_err(|e| SourceError::Layer {
+            archive: label.clone(),
+            index,
+            member: cache_id_path.display().to_string(),
+            error: LayerError {
+                entry: None,
+                reason: format!("cannot read the layer's cache-id: {e}"),
+            },
+        })?;
+        let cache_id = cache_id.trim();
+        if cache_id.is_empty() || cache_id.contains('/') || cache_id.starts_with('.') {
+            return Err(SourceError::Member {
+                archive: label,
+                member: cache_id_path.display().to_string(),
+                reason: "not a layer directory name".into(),
+            });
+        }
+        dirs.push(root.join("overlay2").join(cache_id).join("diff"));
+    }
+    progress.start(dirs.len());
+
+    // Layers are independent: walk them on every core.
+    type Slot = Mutex<Option<Result<Listing, LayerError>>>;
+    let slots: Vec<Slot> = dirs.iter().map(|_| Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    let work = || {
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(dir) = dirs.get(i) else { break };
+            let r = list_dir(dir, hash);
+            progress.layer_done(&dir.display().to_string());
+            *slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+        }
+    };
+    std::thread::scope(|s| {
+        for _ in 1..threads.clamp(1, dirs.len().max(1)) {
+            s.spawn(work);
+        }
+        work();
+    });
+    let mut layers: Vec<Layer> = Vec::with_capacity(dirs.len());
+    for (index, ((slot, diff_id), history)) in slots
+        .into_iter()
+        .zip(config.diff_ids)
+        .zip(config.history)
+        .enumerate()
+    {
+        let listing = slot
+            .into_inner()
+            .unwrap_or_else(|p| p.into_inner())
+            .expect("every layer slot is filled by a worker")
+            .map_err(|error| SourceError::Layer {
+                archive: label.clone(),
+                index,
+                member: dirs[index].display().to_string(),
+                error,
+            })?;
+        let repeated = layers
+            .iter()
+            .any(|l| l.diff_id.is_some() && l.diff_id == diff_id);
+        layers.push(Layer {
+            index,
+            diff_id,
+            origin: dirs[index].display().to_string(),
+            compression: Compression::None,
+            blob_bytes: 0,
+            // An engine before 25.0 saves a repeated layer as a symlink to the first (which dive reads as
+            // empty): say so, so that dive's figures are the ones `dive IMAGE` computes there.
+            stored_as_link: legacy_save && repeated,
+            history,
+            entries: listing.entries,
+            hashes: listing.hashes,
+        });
+    }
+    Ok(Image {
+        source: spec.to_string(),
+        format: "overlay2",
+        id: Some(format!("sha256:{}", hex(&Sha256::digest(&config.bytes)))),
+        tags,
+        layers,
+        warnings: config.warnings,
+    })
+}
+
+/// Lists one layer's `diff/` directory as the entries of its tar.
+fn list_dir(dir: &Path, hash: bool) -> Result<Listing, LayerError> {
+    let mut w = Walk {
+        root: dir,
+        hash,
+        out: Vec::new(),
+        hashes: Vec::new(),
+        first_name: HashMap::new(),
+    };
+    w.walk(dir)?;
+    w.out.shrink_to_fit();
+    Ok(Listing {
+        entries: w.out,
+        compression: Compression::None,
+        hashes: w.hashes,
+    })
+}
+
+struct Walk<'a> {
+    root: &'a Path,
+    hash: bool,
+    out: Vec<Entry>,
+    hashes: Vec<(usize, [u8; 32])>,
+    /// First name of each multiply-linked inode, for the hard links that follow.
+    first_name: HashMap<(u64, u64), Box<[u8]>>,
+}
+
+impl Walk<'_> {
+    fn fail(&self, path: &Path, what: &str, e: io::Error) -> LayerError {
+        LayerError {
+            entry: Some(format!(
+                "/{}",
+                path.strip_prefix(self.root).unwrap_or(path).display()
+            )),
+            reason: format!("cannot {what}: {e}"),
+        }
+    }
+
+    fn push(&mut self, path: &[u8], kind: EntryKind, size: u64) {
+        let data_offset = self.out.len() as u64; // unique in the layer: what hashes are keyed by
+        self.out.push(Entry {
+            path: path.into(),
+            kind,
+            size,
+            data_offset,
+        });
+    }
+
+    /// Docker's tar writer order: names sorted, each directory followed at once by its contents.
+    fn walk(&mut self, d: &Path) -> Result<(), LayerError> {
+        let mut names: Vec<_> = fs::read_dir(d)
+            .map_err(|e| self.fail(d, "read the directory", e))?
+            .map(|e| e.map(|e| e.file_name()))
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.fail(d, "read the directory", e))?;
+        names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+        for name in names {
+            let full = d.join(&name);
+            let meta = fs::symlink_metadata(&full).map_err(|e| self.fail(&full, "stat", e))?;
+            let rel: Box<[u8]> = full
+                .strip_prefix(self.root)
+                .map(|r| r.as_os_str().as_bytes().into())
+                .unwrap_or_default();
+            let ft = meta.file_type();
+            if ft.is_dir() {
+                self.push(&rel, EntryKind::Dir, 0);
+                if is_opaque(&full) {
+                    self.push(&rel, EntryKind::Opaque, 0);
+                }
+                self.walk(&full)?;
+            } else if ft.is_file() {
+                let key = (meta.dev(), meta.ino());
+                if meta.nlink() > 1 {
+                    if let Some(target) = self.first_name.get(&key).cloned() {
+                        self.push(&rel, EntryKind::Hardlink { target }, 0);
+                        continue;
+                    }
+                    self.first_name.insert(key, rel.clone());
+                }
+                if self.hash && meta.len() > 0 {
+                    let h = hash_file(&full).map_err(|e| self.fail(&full, "read", e))?;
+                    self.hashes.push((self.out.len(), h));
+                }
+                self.push(&rel, EntryKind::File, meta.len());
+            } else if ft.is_symlink() {
+                self.push(&rel, EntryKind::Symlink, 0);
+            } else if ft.is_char_device() && meta.rdev() == 0 {
+                self.push(&rel, EntryKind::Whiteout, 0);
+            } else {
+                self.push(&rel, EntryKind::Special, 0);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn hash_file(path: &Path) -> io::Result<[u8; 32]> {
+    let mut f = fs::File::open(path)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            return Ok(h.finalize().into());
+        }
+        h.update(&buf[..n]);
+    }
+}
+
+fn is_opaque(dir: &Path) -> bool {
+    let mut value = [0u8; 4];
+    OPAQUE_XATTRS.iter().any(|name| {
+        matches!(rustix::fs::lgetxattr(dir, *name, &mut value[..]), Ok(n) if value[..n] == *b"y")
+    })
+}
