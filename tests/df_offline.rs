@@ -494,3 +494,52 @@ fn table_lists_categories_orphans_and_top_items() {
         .collect();
     assert!(sizes[0] >= sizes[1], "largest first");
 }
+
+#[test]
+fn unreadable_directories_give_warnings_and_a_partial_report() {
+    use std::os::unix::fs::PermissionsExt;
+    // Root reads everything: drop to nobody (setpriv, util-linux) to make a directory unreadable.
+    if !common::can_run(
+        common::command_ok("setpriv", &["--version"]),
+        "setpriv (util-linux), to run dredge as an unprivileged user",
+    ) {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path().join("docker");
+    let r = make_root(&root);
+    // Everything readable by others, then one layer directory and one container directory not.
+    let status = std::process::Command::new("chmod")
+        .arg("-R")
+        .arg("a+rX")
+        .arg(t.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let layer = root.join("overlay2").join(&r.live_cache);
+    let container = root.join("containers").join(&r.container);
+    for d in [&layer, &container] {
+        fs::set_permissions(d, fs::Permissions::from_mode(0o000)).unwrap();
+    }
+    let bin = assert_cmd::cargo::cargo_bin("dredge");
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&bin)
+        .args(["df", "--no-progress", "--json", "--data-root"])
+        .arg(&root)
+        .output()
+        .unwrap();
+    for d in [&layer, &container] {
+        fs::set_permissions(d, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let err = String::from_utf8_lossy(&out.stderr);
+    eprintln!("{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains(&r.live_cache) && err.contains("ermission denied"),
+        "names the directory: {err}"
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["partial"], true, "unread bytes make the report partial");
+}
