@@ -99,7 +99,7 @@ fn analyse(
     spec: &str,
     threads: Option<usize>,
     no_progress: bool,
-) -> Result<(source::Opened, analysis::ImageReport), Failure> {
+) -> Result<(analysis::ImageReport, analysis::stack::Stacked), Failure> {
     let mut load = LoadOptions::default();
     if let Some(t) = threads {
         load.threads = t.max(1);
@@ -112,9 +112,8 @@ fn analyse(
         threads: load.threads,
         ..Options::default()
     };
-    let report = analysis::analyze(&opened.image, &opened, opts)
-        .map_err(|e| Failure::Input(e.to_string()))?;
-    Ok((opened, report))
+    analysis::analyze_stacked(&opened.image, &opened, opts)
+        .map_err(|e| Failure::Input(e.to_string()))
 }
 
 /// A baseline: a JSON report when the named file starts with `{`, else an image source.
@@ -128,7 +127,7 @@ fn load_baseline(spec: &str, args: &CheckArgs) -> Result<check::Baseline, Failur
                 .map_err(|e| Failure::Input(format!("baseline {e}")));
         }
     }
-    let (_, report) = analyse(spec, args.threads, args.no_progress)?;
+    let (report, _) = analyse(spec, args.threads, args.no_progress)?;
     Ok(check::Baseline::from_report(&report))
 }
 
@@ -162,11 +161,10 @@ fn run_check(args: &CheckArgs) -> Result<(), Failure> {
         Some(spec) => Some(load_baseline(spec, args)?),
         None => None,
     };
-    let (opened, report) = analyse(&args.source, args.threads, args.no_progress)?;
-    let stacked = budgets
-        .needs_paths()
-        .then(|| analysis::stack::stack(&opened.image));
-    let facts = check::Facts::new(&report, stacked.as_ref(), baseline.as_ref());
+    // The final filesystem comes from the analysis' own stacking, not a second one.
+    let (report, stacked) = analyse(&args.source, args.threads, args.no_progress)?;
+    let stacked = budgets.needs_paths().then_some(&stacked);
+    let facts = check::Facts::new(&report, stacked, baseline.as_ref());
     let result =
         check::check(budgets, &facts, resolved.files.clone(), vec![]).map_err(|e| input(&e))?;
     for w in &result.warnings {

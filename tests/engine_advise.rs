@@ -13,9 +13,8 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use common::*;
 
@@ -189,23 +188,6 @@ fn base_rootfs() -> Vec<u8> {
         b.append_data(&mut h, path, text.as_bytes()).unwrap();
     }
     b.into_inner().unwrap()
-}
-
-fn docker_stdin(args: &[&str], input: &[u8]) {
-    let mut child = Command::new(DOCKER)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(input).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "docker {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 fn build(ctx: &Path, tag: &str, buildkit: bool) {

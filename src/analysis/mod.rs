@@ -177,6 +177,16 @@ pub fn analyze<H: ContentHasher>(
     hasher: &H,
     opts: Options,
 ) -> Result<ImageReport, H::Error> {
+    analyze_stacked(image, hasher, opts).map(|(report, _)| report)
+}
+
+/// [`analyze`], also handing back the stacked image (the final filesystem) it was computed from, for
+/// callers that need the final paths too.
+pub fn analyze_stacked<H: ContentHasher>(
+    image: &Image,
+    hasher: &H,
+    opts: Options,
+) -> Result<(ImageReport, stack::Stacked), H::Error> {
     // dive's figures need their own stacking; it runs beside ours on the other core.
     let paths = paths::PathTable::of(image);
     let (stacked, dive) = std::thread::scope(|s| {
@@ -309,7 +319,7 @@ pub fn analyze<H: ContentHasher>(
         ));
     }
     debug_assert_eq!(size_bytes, visible_bytes + invisible.total());
-    Ok(ImageReport {
+    let report = ImageReport {
         source: image.source.clone(),
         format: image.format,
         id: image.id.clone(),
@@ -332,5 +342,6 @@ pub fn analyze<H: ContentHasher>(
         caches: cache_list,
         duplicates,
         warnings,
-    })
+    };
+    Ok((report, stacked))
 }

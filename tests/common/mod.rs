@@ -288,7 +288,7 @@ impl Drop for Cleanup {
 /// files).
 pub fn busybox_rootfs(applets: &[&str]) -> Vec<u8> {
     let mut b = tar::Builder::new(Vec::new());
-    for d in ["bin", "tmp", "etc", "usr", "usr/bin", "root"] {
+    for d in ["bin", "tmp", "etc", "usr", "usr/bin", "root", "data"] {
         let mut h = tar::Header::new_gnu();
         h.set_entry_type(tar::EntryType::Directory);
         h.set_mode(0o755);

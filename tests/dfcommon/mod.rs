@@ -7,32 +7,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The Docker client this project tests with (Debian's 20.10).
-pub const DOCKER: &str = "/usr/bin/docker";
+pub use crate::common::DOCKER;
 
-/// A busybox rootfs whose applets are hard links to /bin/busybox (Debian's busybox-static).
+/// The busybox base the df tests import: `common::busybox_rootfs` with the applets they run.
 pub fn busybox_rootfs() -> Vec<u8> {
-    let mut b = tar::Builder::new(Vec::new());
-    for d in ["bin", "tmp", "etc", "data", "root"] {
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(tar::EntryType::Directory);
-        h.set_mode(0o755);
-        h.set_size(0);
-        b.append_data(&mut h, d, std::io::empty()).unwrap();
-    }
-    b.append_path_with_name("/bin/busybox", "bin/busybox")
-        .unwrap();
-    for applet in [
+    crate::common::busybox_rootfs(&[
         "sh", "rm", "mkdir", "head", "yes", "echo", "sleep", "true", "cat", "seq",
-    ] {
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(tar::EntryType::Link);
-        h.set_mode(0o755);
-        h.set_size(0);
-        b.append_link(&mut h, format!("bin/{applet}"), "bin/busybox")
-            .unwrap();
-    }
-    b.into_inner().unwrap()
+    ])
 }
 
 /// Runs the docker client with extra env and stdin; panics with stderr on failure.
