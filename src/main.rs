@@ -99,7 +99,14 @@ fn analyse(
     spec: &str,
     threads: Option<usize>,
     no_progress: bool,
-) -> Result<(analysis::ImageReport, analysis::stack::Stacked), Failure> {
+) -> Result<
+    (
+        analysis::ImageReport,
+        analysis::stack::Stacked,
+        dredge::model::Paths,
+    ),
+    Failure,
+> {
     let mut load = LoadOptions::default();
     if let Some(t) = threads {
         load.threads = t.max(1);
@@ -107,13 +114,14 @@ fn analyse(
     let progress = LayerProgress::new(!no_progress);
     let opened = source::open(spec, load, &progress).map_err(|e| Failure::Input(e.to_string()));
     progress.finish();
-    let opened = opened?;
+    let mut opened = opened?;
     let opts = Options {
         threads: load.threads,
         ..Options::default()
     };
-    analysis::analyze_stacked(&opened.image, &opened, opts)
-        .map_err(|e| Failure::Input(e.to_string()))
+    let (report, stacked) = analysis::analyze_stacked(&opened.image, &opened, opts)
+        .map_err(|e| Failure::Input(e.to_string()))?;
+    Ok((report, stacked, std::mem::take(&mut opened.image.paths)))
 }
 
 /// A baseline: a JSON report when the named file starts with `{`, else an image source.
@@ -127,7 +135,7 @@ fn load_baseline(spec: &str, args: &CheckArgs) -> Result<check::Baseline, Failur
                 .map_err(|e| Failure::Input(format!("baseline {e}")));
         }
     }
-    let (report, _) = analyse(spec, args.threads, args.no_progress)?;
+    let (report, _, _) = analyse(spec, args.threads, args.no_progress)?;
     Ok(check::Baseline::from_report(&report))
 }
 
@@ -162,8 +170,8 @@ fn run_check(args: &CheckArgs) -> Result<(), Failure> {
         None => None,
     };
     // The final filesystem comes from the analysis' own stacking, not a second one.
-    let (report, stacked) = analyse(&args.source, args.threads, args.no_progress)?;
-    let stacked = budgets.needs_paths().then_some(&stacked);
+    let (report, stacked, paths) = analyse(&args.source, args.threads, args.no_progress)?;
+    let stacked = budgets.needs_paths().then_some((&stacked, &paths));
     let facts = check::Facts::new(&report, stacked, baseline.as_ref());
     let result =
         check::check(budgets, &facts, resolved.files.clone(), vec![]).map_err(|e| input(&e))?;

@@ -319,6 +319,7 @@ mod tests {
                     hashes: vec![],
                 })
                 .collect(),
+            paths: crate::model::Paths::new(),
         }
     }
 

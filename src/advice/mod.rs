@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::analysis::caches;
 use crate::analysis::stack::{self, Reason, Stacked};
-use crate::model::{EntryKind, Image, Layer, display_path};
+use crate::model::{EntryKind, Image, Layer, Paths, display_path};
 use dockerfile::{Dockerfile, squash};
 use edit::Change;
 use history::{LayerMap, Step};
@@ -161,7 +161,7 @@ fn sh_quote(p: &str) -> String {
 /// Content bytes of one layer holding what `layers` (consecutive) would hold if they were one
 /// instruction: later entries replace earlier ones at the same path, whiteouts and opaque markers
 /// remove what earlier layers of the range wrote, hard links keep data alive under their other name.
-pub fn merged_content_bytes(layers: &[Layer]) -> u64 {
+pub fn merged_content_bytes(paths: &Paths, layers: &[Layer]) -> u64 {
     struct Kept {
         path: Box<[u8]>,
         is_dir: bool,
@@ -239,24 +239,25 @@ pub fn merged_content_bytes(layers: &[Layer]) -> u64 {
 
     for (li, layer) in layers.iter().enumerate() {
         for e in layer.entries.iter().filter(|e| e.kind == EntryKind::Opaque) {
-            remove_below(&mut kept, &mut at, &mut links, &e.path, li);
+            remove_below(&mut kept, &mut at, &mut links, &paths.bytes(e.path), li);
         }
         for e in &layer.entries {
+            let path: Box<[u8]> = paths.bytes(e.path).into();
             match &e.kind {
                 EntryKind::Opaque => {}
                 EntryKind::Whiteout => {
-                    if let Some(&i) = at.get(&e.path)
+                    if let Some(&i) = at.get(&path)
                         && kept[i].as_ref().is_some_and(|k| k.layer < li)
                     {
                         remove(&mut kept, &mut at, &mut links, i);
                     }
-                    remove_below(&mut kept, &mut at, &mut links, &e.path, li);
+                    remove_below(&mut kept, &mut at, &mut links, &path, li);
                 }
                 kind => {
                     // A non-directory standing where a parent directory goes is replaced.
-                    let mut end = e.path.len();
-                    while let Some(p) = e.path[..end].iter().rposition(|&b| b == b'/') {
-                        if let Some(&i) = at.get(&e.path[..p])
+                    let mut end = path.len();
+                    while let Some(p) = path[..end].iter().rposition(|&b| b == b'/') {
+                        if let Some(&i) = at.get(&path[..p])
                             && kept[i].as_ref().is_some_and(|k| !k.is_dir)
                         {
                             remove(&mut kept, &mut at, &mut links, i);
@@ -264,16 +265,17 @@ pub fn merged_content_bytes(layers: &[Layer]) -> u64 {
                         end = p;
                     }
                     let is_dir = *kind == EntryKind::Dir;
-                    if let Some(&i) = at.get(&e.path) {
+                    if let Some(&i) = at.get(&path) {
                         let old_dir = kept[i].as_ref().is_some_and(|k| k.is_dir);
                         remove(&mut kept, &mut at, &mut links, i);
                         if old_dir && !is_dir {
-                            remove_below(&mut kept, &mut at, &mut links, &e.path, usize::MAX);
+                            remove_below(&mut kept, &mut at, &mut links, &path, usize::MAX);
                         }
                     }
                     let link = match kind {
-                        EntryKind::Hardlink { target } if at.contains_key(target) => {
-                            Some(target.clone())
+                        EntryKind::Hardlink { target } => {
+                            let t: Box<[u8]> = paths.bytes(*target).into();
+                            at.contains_key(&t).then_some(t)
                         }
                         _ => None,
                     };
@@ -282,13 +284,13 @@ pub fn merged_content_bytes(layers: &[Layer]) -> u64 {
                         links.entry(t.clone()).or_default().push(idx);
                     }
                     kept.push(Some(Kept {
-                        path: e.path.clone(),
+                        path: path.clone(),
                         is_dir,
                         size: e.size,
                         layer: li,
                         link,
                     }));
-                    at.insert(e.path.clone(), idx);
+                    at.insert(path, idx);
                 }
             }
         }
@@ -302,6 +304,8 @@ struct Ctx<'a> {
     df: Option<&'a Dockerfile>,
     map: LayerMap,
     st: Stacked,
+    /// The final filesystem as (path, node), sorted by path.
+    live: Vec<(Box<[u8]>, stack::Node)>,
 }
 
 impl Ctx<'_> {
@@ -391,12 +395,12 @@ fn reason_name(r: Reason) -> &'static str {
     }
 }
 
-fn hidden_evidence(items: &[&stack::HiddenItem]) -> (Vec<Evidence>, usize) {
+fn hidden_evidence(paths: &Paths, items: &[&stack::HiddenItem]) -> (Vec<Evidence>, usize) {
     evidence_rows(
         items
             .iter()
             .map(|h| Evidence {
-                path: display_path(&h.path),
+                path: paths.display(h.path),
                 bytes: h.bytes,
                 files: h.files,
                 added_in: h.added,
@@ -442,7 +446,14 @@ pub fn advise(source: &str, image: &Image, df: Option<&Dockerfile>) -> Advice {
         );
     }
     let st = stack::stack(image);
-    let ctx = Ctx { image, df, map, st };
+    let live = st.live_sorted(&image.paths);
+    let ctx = Ctx {
+        image,
+        df,
+        map,
+        st,
+        live,
+    };
     let mut out: Vec<Suggestion> = Vec::new();
     merge_runs(&ctx, &mut out);
     cleanup_moves(&ctx, &mut out);
@@ -588,7 +599,7 @@ fn merge_runs(ctx: &Ctx<'_>, out: &mut Vec<Suggestion>) {
     for (first, last) in joined {
         let layers: Vec<usize> = (first..=last).collect();
         let separate: u64 = layers.iter().map(|&l| ctx.st.layers[l].content_bytes).sum();
-        let merged = merged_content_bytes(&ctx.image.layers[first..=last]);
+        let merged = merged_content_bytes(&ctx.image.paths, &ctx.image.layers[first..=last]);
         let saved = separate.saturating_sub(merged);
         let items: Vec<&stack::HiddenItem> = ctx
             .st
@@ -596,7 +607,7 @@ fn merge_runs(ctx: &Ctx<'_>, out: &mut Vec<Suggestion>) {
             .iter()
             .filter(|h| h.added >= first && h.hidden_by <= last)
             .collect();
-        let (evidence, more) = hidden_evidence(&items);
+        let (evidence, more) = hidden_evidence(&ctx.image.paths, &items);
         let cmds: Vec<String> = layers
             .iter()
             .map(|&l| {
@@ -664,7 +675,10 @@ fn cleanup_moves(ctx: &Ctx<'_>, out: &mut Vec<Suggestion>) {
     }
     for ((x, y), items) in by_pair {
         let bytes: u64 = items.iter().map(|h| h.bytes).sum();
-        let paths: BTreeSet<String> = items.iter().map(|h| display_path(&h.path)).collect();
+        let paths: BTreeSet<String> = items
+            .iter()
+            .map(|h| ctx.image.paths.display(h.path))
+            .collect();
         let rm = format!(
             "rm -rf {}",
             paths
@@ -673,7 +687,7 @@ fn cleanup_moves(ctx: &Ctx<'_>, out: &mut Vec<Suggestion>) {
                 .collect::<Vec<_>>()
                 .join(" ")
         );
-        let (evidence, more) = hidden_evidence(&items);
+        let (evidence, more) = hidden_evidence(&ctx.image.paths, &items);
         let mut note = None;
         let mut changes = Vec::new();
         if let (Some(df), Some(a), Some(b)) =
@@ -735,8 +749,8 @@ fn caches_left(ctx: &Ctx<'_>, out: &mut Vec<Suggestion>) {
     // (layer, rule) → (dir, bytes, files, evidence)
     let mut found: BTreeMap<(usize, &'static str), Found> = BTreeMap::new();
     let mut seen = HashSet::new();
-    for (path, node) in &ctx.st.live {
-        let Some(i) = node.inode else { continue };
+    for (path, node) in &ctx.live {
+        let Some(i) = node.inode() else { continue };
         if !seen.insert(i) {
             continue;
         }
@@ -868,7 +882,7 @@ fn copy_chown(ctx: &Ctx<'_>, out: &mut Vec<Suggestion>) {
         };
         let bytes: u64 = items.iter().map(|h| h.bytes).sum();
         let copies: BTreeSet<usize> = items.iter().map(|h| h.added).collect();
-        let (evidence, more) = hidden_evidence(&items);
+        let (evidence, more) = hidden_evidence(&ctx.image.paths, &items);
         let mut changes = Vec::new();
         let mut note = if flag == "chmod" {
             Some("COPY --chmod needs BuildKit (the classic builder refuses it)".to_string())
@@ -933,8 +947,8 @@ fn multi_stage(ctx: &Ctx<'_>, out: &mut Vec<Suggestion>) {
     let mut layers = BTreeSet::new();
     let mut ev = Vec::new();
     let mut seen = HashSet::new();
-    for (path, node) in &ctx.st.live {
-        let Some(i) = node.inode else { continue };
+    for (path, node) in &ctx.live {
+        let Some(i) = node.inode() else { continue };
         let Some(tool) = rules::build_tool(path) else {
             continue;
         };
@@ -994,6 +1008,12 @@ fn multi_stage(ctx: &Ctx<'_>, out: &mut Vec<Suggestion>) {
     });
 }
 
+/// A file copied from the build context, as `dockerignore` looks at it.
+struct Junk<'a> {
+    path: &'a [u8],
+    size: u64,
+}
+
 fn dockerignore(ctx: &Ctx<'_>, out: &mut Vec<Suggestion>) {
     let mut patterns: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     let mut layers = BTreeSet::new();
@@ -1006,18 +1026,20 @@ fn dockerignore(ctx: &Ctx<'_>, out: &mut Vec<Suggestion>) {
             continue; // copied from a stage or image, not from the context
         }
         // Build outputs that say so: a directory holding a CACHEDIR.TAG (cargo's target/, …).
-        let tagged: Vec<&[u8]> = layer
+        let files: Vec<(Vec<u8>, u64)> = layer
             .entries
             .iter()
             .filter(|e| e.kind == EntryKind::File)
-            .filter_map(|e| e.path.strip_suffix(b"/CACHEDIR.TAG".as_slice()))
+            .map(|e| (ctx.image.paths.bytes(e.path), e.size))
             .collect();
-        for e in &layer.entries {
-            if e.kind != EntryKind::File {
-                continue;
-            }
+        let tagged: Vec<&[u8]> = files
+            .iter()
+            .filter_map(|(p, _)| p.strip_suffix(b"/CACHEDIR.TAG".as_slice()))
+            .collect();
+        for (path, size) in &files {
+            let e = Junk { path, size: *size };
             let comps: Vec<&[u8]> = e.path.split(|&b| b == b'/').collect();
-            let (k, pat) = if let Some((name, pat)) = rules::context_junk(&e.path) {
+            let (k, pat) = if let Some((name, pat)) = rules::context_junk(e.path) {
                 let k = comps
                     .iter()
                     .position(|c| *c == name.as_bytes())
@@ -1095,9 +1117,21 @@ mod tests {
     use super::*;
     use crate::model::{Compression, Entry, History};
 
+    thread_local! {
+        static PATHS: std::cell::RefCell<crate::model::Paths> = Default::default();
+    }
+    /// Interns a test path in this test's (thread's) path table.
+    fn p(path: &str) -> crate::model::PathId {
+        PATHS.with(|t| t.borrow_mut().intern(path.as_bytes()))
+    }
+    /// This test's path table, for the image built after its entries (fields evaluate in order).
+    fn test_paths() -> crate::model::Paths {
+        PATHS.with(|t| t.borrow().clone())
+    }
+
     fn entry(path: &str, kind: EntryKind, size: u64) -> Entry {
         Entry {
-            path: path.as_bytes().into(),
+            path: p(path),
             kind,
             size,
             data_offset: 0,
@@ -1167,6 +1201,7 @@ mod tests {
                     vec![entry("var/cache/pkg", Opaque, 0), f("etc/conf", 2_100)],
                 ),
             ],
+            paths: test_paths(),
         }
     }
 
@@ -1175,10 +1210,16 @@ mod tests {
         let img = example();
         // §9: merging L1-L3 drops libx.so's first copy (3 000 000), obj.o (800 000) and x.deb (2 500 000).
         let sep: u64 = img.layers[1..=3].iter().map(Layer::content_bytes).sum();
-        assert_eq!(sep - merged_content_bytes(&img.layers[1..=3]), 6_300_000);
+        assert_eq!(
+            sep - merged_content_bytes(&img.paths, &img.layers[1..=3]),
+            6_300_000
+        );
         // L1-L2 only: libx.so's copy and obj.o.
         let sep: u64 = img.layers[1..=2].iter().map(Layer::content_bytes).sum();
-        assert_eq!(sep - merged_content_bytes(&img.layers[1..=2]), 3_800_000);
+        assert_eq!(
+            sep - merged_content_bytes(&img.paths, &img.layers[1..=2]),
+            3_800_000
+        );
         let a = advise("t", &img, None);
         let merge: Vec<_> = a
             .suggestions
@@ -1198,26 +1239,17 @@ mod tests {
         let l1 = layer(
             1,
             "x",
-            vec![
-                f("a", 100),
-                entry(
-                    "b",
-                    Hardlink {
-                        target: b"a".to_vec().into(),
-                    },
-                    0,
-                ),
-            ],
+            vec![f("a", 100), entry("b", Hardlink { target: p("a") }, 0)],
         );
         let l2 = layer(2, "y", vec![entry("a", Whiteout, 0)]);
         // The data stays under b: nothing saved.
-        assert_eq!(merged_content_bytes(&[l1.clone(), l2]), 100);
+        assert_eq!(merged_content_bytes(&test_paths(), &[l1.clone(), l2]), 100);
         let l3 = layer(
             3,
             "z",
             vec![entry("a", Whiteout, 0), entry("b", Whiteout, 0)],
         );
-        assert_eq!(merged_content_bytes(&[l1, l3]), 0);
+        assert_eq!(merged_content_bytes(&test_paths(), &[l1, l3]), 0);
     }
 
     #[test]
@@ -1258,6 +1290,7 @@ mod tests {
                     vec![entry("w/big", Whiteout, 0)],
                 ),
             ],
+            paths: test_paths(),
         };
         if !between.is_empty() {
             img.layers[2].history.empty_before = vec![format!("/bin/sh -c #(nop)  {between}")];
@@ -1331,6 +1364,7 @@ mod tests {
                     vec![entry("big", Whiteout, 0)],
                 ),
             ],
+            paths: test_paths(),
         };
         for text in [
             "FROM b\nRUN make big\nRUN [\"rm\", \"-rf\", \"/big\"]\n",
@@ -1368,6 +1402,7 @@ mod tests {
                     vec![entry("d", Dir, 0), entry("d", Opaque, 0), f("d/new", 1)],
                 ),
             ],
+            paths: test_paths(),
         };
         img.layers[2].history.empty_before = vec!["USER x".to_string()];
         let df = dockerfile::parse(

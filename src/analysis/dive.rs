@@ -80,9 +80,10 @@ fn layer_tree(layer: &Layer, paths: &PathTable<'_>) -> LayerTree {
     let mut seen_whiteouts = HashSet::default();
     for e in &layer.entries {
         t.size += e.size;
-        let Some(id) = paths.id(&e.path) else {
-            continue;
-        }; // the root itself
+        let id = e.path;
+        if id == ROOT {
+            continue; // the root itself
+        }
         match e.kind {
             // The opaque marker is dropped, but its directory is created like any parent.
             EntryKind::Opaque => add_implicit(&mut t.nodes, paths, id),

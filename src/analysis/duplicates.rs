@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::stack::Stacked;
-use crate::model::Image;
+use crate::model::{Image, PathId};
 
 /// Where file contents can be read again for hashing.
 pub trait ContentHasher: Sync {
@@ -46,13 +46,28 @@ pub fn find<H: ContentHasher>(
     min_size: u64,
     threads: usize,
 ) -> Result<Vec<DuplicateGroup>, H::Error> {
-    // One visible name per inode.
-    let mut name_of: HashMap<usize, &[u8]> = HashMap::new();
-    for (path, node) in &stacked.live {
-        if let Some(i) = node.inode {
-            name_of.entry(i).or_insert(path);
+    // One visible name per inode: the first in path order.
+    let paths = &image.paths;
+    let mut name_of: HashMap<usize, PathId> = HashMap::new();
+    for (id, node) in stacked.live() {
+        if let Some(i) = node.inode() {
+            name_of
+                .entry(i)
+                .and_modify(|old| {
+                    if paths.cmp(id, *old).is_lt() {
+                        *old = id;
+                    }
+                })
+                .or_insert(id);
         }
     }
+    let offset = |i: usize| {
+        let ino = &stacked.inodes[i];
+        (
+            ino.layer,
+            image.layers[ino.layer].entries[ino.entry as usize].data_offset,
+        )
+    };
     let mut by_size: HashMap<u64, Vec<usize>> = HashMap::new();
     for &i in name_of.keys() {
         let size = stacked.inodes[i].size;
@@ -75,9 +90,9 @@ pub fn find<H: ContentHasher>(
     }
     let mut wanted: HashMap<usize, HashSet<u64>> = HashMap::new();
     for &i in &candidates {
-        let ino = &stacked.inodes[i];
-        if !hash_of.contains_key(&(ino.layer, ino.data_offset)) {
-            wanted.entry(ino.layer).or_default().insert(ino.data_offset);
+        let (layer, off) = offset(i);
+        if !hash_of.contains_key(&(layer, off)) {
+            wanted.entry(layer).or_default().insert(off);
         }
     }
     let jobs: Vec<(usize, HashSet<u64>)> = wanted.into_iter().collect();
@@ -108,9 +123,11 @@ pub fn find<H: ContentHasher>(
 
     let mut groups: HashMap<(u64, [u8; 32]), Vec<usize>> = HashMap::new();
     for &i in &candidates {
-        let ino = &stacked.inodes[i];
-        if let Some(h) = hash_of.get(&(ino.layer, ino.data_offset)) {
-            groups.entry((ino.size, *h)).or_default().push(i);
+        if let Some(h) = hash_of.get(&offset(i)) {
+            groups
+                .entry((stacked.inodes[i].size, *h))
+                .or_default()
+                .push(i);
         }
     }
     let mut out: Vec<DuplicateGroup> = groups
@@ -119,7 +136,7 @@ pub fn find<H: ContentHasher>(
         .map(|((size, sha256), inodes)| {
             let mut copies: Vec<(Box<[u8]>, usize)> = inodes
                 .iter()
-                .map(|i| (Box::from(name_of[i]), stacked.inodes[*i].layer))
+                .map(|i| (paths.bytes(name_of[i]).into(), stacked.inodes[*i].layer))
                 .collect();
             copies.sort();
             DuplicateGroup {

@@ -204,9 +204,12 @@ pub fn analyze_stacked<H: ContentHasher>(
     let mut per_rule: BTreeMap<&'static str, RuleTotals> = BTreeMap::new();
     let mut layer_cache = vec![0u64; image.layers.len()];
     let mut seen = HashSet::new();
-    for (path, node) in &stacked.live {
-        let Some(i) = node.inode else { continue };
-        let Some(rule) = caches::classify(path) else {
+    let mut path = Vec::new();
+    for (id, node) in stacked.live() {
+        let Some(i) = node.inode() else { continue };
+        path.clear();
+        image.paths.write(id, &mut path);
+        let Some(rule) = caches::classify(&path) else {
             continue;
         };
         if !seen.insert(i) {
@@ -284,17 +287,26 @@ pub fn analyze_stacked<H: ContentHasher>(
     // Largest first; only the ones shown are turned into display paths.
     let mut hidden: Vec<&stack::HiddenItem> =
         stacked.hidden.iter().filter(|h| h.bytes > 0).collect();
-    hidden.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.path.cmp(&b.path)));
+    let order = |a: &&stack::HiddenItem, b: &&stack::HiddenItem| {
+        b.bytes
+            .cmp(&a.bytes)
+            .then_with(|| image.paths.cmp(a.path, b.path))
+    };
     let wasted_total = hidden.len();
     let shown = if opts.top == 0 {
         hidden.len()
     } else {
         opts.top.min(hidden.len())
     };
+    if shown < hidden.len() && shown > 0 {
+        hidden.select_nth_unstable_by(shown - 1, order);
+        hidden.truncate(shown);
+    }
+    hidden.sort_by(order);
     let wasted: Vec<WastedReport> = hidden[..shown]
         .iter()
         .map(|h| WastedReport {
-            path: display_path(&h.path),
+            path: image.paths.display(h.path),
             bytes: h.bytes,
             files: h.files,
             reason: h.reason,

@@ -1,83 +1,87 @@
-//! Every path of an image, interned once: an id per path, its parent and its children. Stacking by id
-//! replaces sorted maps of byte strings (whose comparisons dominated the run time on big images) with
-//! vector indexing, and a directory's subtree is a walk over its children.
+//! The image's paths as a tree the analysis can walk: each path's children, from the image's interner
+//! ([`crate::model::Paths`]). Stacking by id replaces sorted maps of byte strings (whose comparisons
+//! dominated the run time on big images) with vector indexing, and a directory's subtree is a walk
+//! over its children.
 
-use rustc_hash::FxHashMap;
+use crate::model::{Image, Paths};
+pub use crate::model::{PathId, ROOT};
 
-use crate::model::Image;
-
-/// Id of an interned path.
-pub type PathId = u32;
-
-/// The parent of a top-level path.
-pub const ROOT: PathId = PathId::MAX;
-
-/// All paths named by an image's entries (and their parents).
-#[derive(Debug, Default)]
+/// Every path named by an image's entries (and their parents), with their children.
+#[derive(Debug)]
 pub struct PathTable<'a> {
-    ids: FxHashMap<&'a [u8], PathId>,
-    paths: Vec<&'a [u8]>,
-    parents: Vec<PathId>,
-    children: Vec<Vec<PathId>>,
+    paths: &'a Paths,
+    /// `kids[starts[i]..starts[i + 1]]` are the children of id `i`.
+    starts: Vec<u32>,
+    kids: Vec<PathId>,
+    /// Top-level paths (children of the root).
+    roots: Vec<PathId>,
 }
 
 impl<'a> PathTable<'a> {
-    /// Interns every entry path of `image` and every parent directory of one.
+    /// The tree of `image`'s paths.
     pub fn of(image: &'a Image) -> Self {
-        let n: usize = image.layers.iter().map(|l| l.entries.len()).sum();
-        let mut t = PathTable {
-            ids: FxHashMap::with_capacity_and_hasher(n, Default::default()),
-            ..PathTable::default()
-        };
-        for layer in &image.layers {
-            for e in &layer.entries {
-                if !e.path.is_empty() {
-                    t.intern(&e.path);
-                }
+        Self::new(&image.paths)
+    }
+
+    /// The tree of the paths in `paths`.
+    pub fn new(paths: &'a Paths) -> Self {
+        let n = paths.len();
+        let mut count = vec![0u32; n + 1];
+        let mut roots = Vec::new();
+        for id in 0..n as PathId {
+            match paths.parent(id) {
+                ROOT => roots.push(id),
+                p => count[p as usize + 1] += 1,
             }
         }
-        t.children = vec![Vec::new(); t.paths.len()];
-        for (id, &p) in t.parents.iter().enumerate() {
+        for i in 1..=n {
+            count[i] += count[i - 1];
+        }
+        let starts = count.clone();
+        let mut kids = vec![0; starts[n] as usize];
+        let mut fill = count;
+        for id in 0..n as PathId {
+            let p = paths.parent(id);
             if p != ROOT {
-                t.children[p as usize].push(id as PathId);
+                kids[fill[p as usize] as usize] = id;
+                fill[p as usize] += 1;
             }
         }
-        t
-    }
-
-    fn intern(&mut self, path: &'a [u8]) -> PathId {
-        if let Some(&id) = self.ids.get(path) {
-            return id;
+        PathTable {
+            paths,
+            starts,
+            kids,
+            roots,
         }
-        let parent = match path.iter().rposition(|&b| b == b'/') {
-            Some(i) => self.intern(&path[..i]),
-            None => ROOT,
-        };
-        let id = self.paths.len() as PathId;
-        self.ids.insert(path, id);
-        self.paths.push(path);
-        self.parents.push(parent);
-        id
     }
 
-    /// The id of a path named by the image (every entry path and parent is interned).
+    /// The interner the ids belong to.
+    pub fn paths(&self) -> &'a Paths {
+        self.paths
+    }
+
+    /// The id of a normalized path, if the image names it.
     pub fn id(&self, path: &[u8]) -> Option<PathId> {
-        self.ids.get(path).copied()
+        self.paths.id(path)
     }
 
-    /// The path of an id.
-    pub fn path(&self, id: PathId) -> &'a [u8] {
-        self.paths[id as usize]
+    /// The bytes of an id's path.
+    pub fn path(&self, id: PathId) -> Vec<u8> {
+        self.paths.bytes(id)
     }
 
     /// The parent of an id ([`ROOT`] for top-level paths).
     pub fn parent(&self, id: PathId) -> PathId {
-        self.parents[id as usize]
+        self.paths.parent(id)
     }
 
-    /// The interned children of an id.
+    /// The children of an id (the top-level paths for [`ROOT`]).
     pub fn children(&self, id: PathId) -> &[PathId] {
-        &self.children[id as usize]
+        if id == ROOT {
+            return &self.roots;
+        }
+        let i = id as usize;
+        &self.kids[self.starts[i] as usize..self.starts[i + 1] as usize]
     }
 
     /// Number of interned paths.

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use super::paths::{PathId, PathTable, ROOT};
-use crate::model::{EntryKind, Image};
+use crate::model::{EntryKind, Image, Paths};
 
 /// Why bytes written by a layer cannot be seen in the final filesystem.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
@@ -54,7 +54,7 @@ impl ByReason {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HiddenItem {
     /// The path the hiding layer acted on (a file, or the directory whose subtree went).
-    pub path: Box<[u8]>,
+    pub path: PathId,
     /// Layer that wrote the bytes.
     pub added: usize,
     /// Layer that hid them.
@@ -89,14 +89,12 @@ pub struct LayerStack {
 /// A regular file's data. Hard links share one.
 #[derive(Debug, Clone)]
 pub struct Inode {
-    /// Layer that wrote the data.
-    pub layer: usize,
     /// Bytes of data.
     pub size: u64,
-    /// Offset of the data in that layer's uncompressed tar.
-    pub data_offset: u64,
-    /// Index of the entry that wrote it, in that layer.
-    pub entry: usize,
+    /// Layer that wrote the data.
+    pub layer: usize,
+    /// Index of the entry that wrote it, in that layer (its `data_offset` says where the data is).
+    pub entry: u32,
     /// Names (paths) that still refer to it.
     names: u32,
 }
@@ -108,15 +106,31 @@ impl Inode {
     }
 }
 
+const NO_INODE: u32 = u32::MAX;
+
 /// One path of the final filesystem.
 #[derive(Debug, Clone, Copy)]
 pub struct Node {
+    layer: u32,
+    inode: u32,
+    is_dir: bool,
+}
+
+impl Node {
     /// Layer that last wrote the path.
-    pub layer: usize,
-    /// The data it names, for regular files and hard links.
-    pub inode: Option<usize>,
+    pub fn layer(&self) -> usize {
+        self.layer as usize
+    }
+
+    /// The data it names (an index in [`Stacked::inodes`]), for regular files and hard links.
+    pub fn inode(&self) -> Option<usize> {
+        (self.inode != NO_INODE).then_some(self.inode as usize)
+    }
+
     /// True for directories.
-    pub is_dir: bool,
+    pub fn is_dir(&self) -> bool {
+        self.is_dir
+    }
 }
 
 /// The stacked image: the final filesystem, and where every invisible byte went.
@@ -124,8 +138,8 @@ pub struct Node {
 pub struct Stacked {
     /// Per-layer figures, by layer index.
     pub layers: Vec<LayerStack>,
-    /// The final filesystem: every path and what holds it, sorted by path (bytes).
-    pub live: Vec<(Box<[u8]>, Node)>,
+    /// The final filesystem by path id (of the image's [`Paths`]): what holds each path, if anything.
+    pub nodes: Vec<Option<Node>>,
     /// Every regular file's data, visible or not.
     pub inodes: Vec<Inode>,
     /// Every group of invisible bytes.
@@ -134,9 +148,27 @@ pub struct Stacked {
 
 impl Stacked {
     /// The final filesystem's node at `path` (normalized), if any.
-    pub fn get(&self, path: &[u8]) -> Option<&Node> {
-        let i = self.live.binary_search_by(|(p, _)| (**p).cmp(path)).ok()?;
-        Some(&self.live[i].1)
+    pub fn get(&self, paths: &Paths, path: &[u8]) -> Option<Node> {
+        let id = paths.id(path).filter(|&id| id != ROOT)?;
+        self.nodes.get(id as usize).copied().flatten()
+    }
+
+    /// Every path of the final filesystem with its node, in id order.
+    pub fn live(&self) -> impl Iterator<Item = (PathId, Node)> + '_ {
+        self.nodes
+            .iter()
+            .enumerate()
+            .filter_map(|(id, n)| n.map(|n| (id as PathId, n)))
+    }
+
+    /// The final filesystem as (path bytes, node), sorted by path.
+    pub fn live_sorted(&self, paths: &Paths) -> Vec<(Box<[u8]>, Node)> {
+        let mut v: Vec<(Box<[u8]>, Node)> = self
+            .live()
+            .map(|(id, n)| (paths.bytes(id).into_boxed_slice(), n))
+            .collect();
+        v.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        v
     }
 
     /// Bytes of data still visible in the final filesystem.
@@ -150,10 +182,9 @@ impl Stacked {
 }
 
 struct Stacker<'p> {
+    /// The filesystem so far is `s.nodes`.
     s: Stacked,
     paths: &'p PathTable<'p>,
-    /// The filesystem so far, by path id.
-    nodes: Vec<Option<Node>>,
     /// Groups being filled by the current removal, keyed by the layer that wrote the bytes.
     pending: BTreeMap<usize, (u64, u64)>,
 }
@@ -161,7 +192,7 @@ struct Stacker<'p> {
 impl Stacker<'_> {
     /// Drops one name; when it was the data's last name, the data becomes invisible.
     fn drop_name(&mut self, node: Node, reason: Reason, actor: usize) {
-        let Some(i) = node.inode else { return };
+        let Some(i) = node.inode() else { return };
         let inode = &mut self.s.inodes[i];
         inode.names -= 1;
         if inode.names == 0 {
@@ -178,7 +209,7 @@ impl Stacker<'_> {
     fn flush(&mut self, id: PathId, actor: usize, reason: Reason) {
         for (added, (bytes, files)) in std::mem::take(&mut self.pending) {
             self.s.hidden.push(HiddenItem {
-                path: self.paths.path(id).into(),
+                path: id,
                 added,
                 hidden_by: actor,
                 reason,
@@ -191,22 +222,16 @@ impl Stacker<'_> {
     /// Removes the paths strictly below `dir` (all of them for [`ROOT`]); with `lower_only`, entries of
     /// layer `actor` itself stay.
     fn remove_below(&mut self, dir: PathId, actor: usize, reason: Reason, lower_only: bool) {
-        let mut stack: Vec<PathId> = if dir == ROOT {
-            (0..self.nodes.len() as PathId)
-                .filter(|&x| self.paths.parent(x) == ROOT)
-                .collect()
-        } else {
-            self.paths.children(dir).to_vec()
-        };
+        let mut stack: Vec<PathId> = self.paths.children(dir).to_vec();
         while let Some(x) = stack.pop() {
             stack.extend_from_slice(self.paths.children(x));
-            let Some(node) = self.nodes[x as usize] else {
+            let Some(node) = self.s.nodes[x as usize] else {
                 continue;
             };
-            if lower_only && node.layer == actor {
+            if lower_only && node.layer() == actor {
                 continue;
             }
-            self.nodes[x as usize] = None;
+            self.s.nodes[x as usize] = None;
             if !node.is_dir && reason != Reason::Overwritten {
                 self.s.layers[actor].files_deleted += 1;
             }
@@ -218,15 +243,15 @@ impl Stacker<'_> {
     fn ensure_parents(&mut self, id: PathId, actor: usize) {
         let mut p = self.paths.parent(id);
         while p != ROOT {
-            match self.nodes[p as usize] {
+            match self.s.nodes[p as usize] {
                 Some(n) if n.is_dir => return,
                 Some(n) => {
                     self.drop_name(n, Reason::Overwritten, actor);
                     self.flush(p, actor, Reason::Overwritten);
-                    self.nodes[p as usize] = Some(dir_node(actor));
+                    self.s.nodes[p as usize] = Some(dir_node(actor));
                     return;
                 }
-                None => self.nodes[p as usize] = Some(dir_node(actor)),
+                None => self.s.nodes[p as usize] = Some(dir_node(actor)),
             }
             p = self.paths.parent(p);
         }
@@ -234,16 +259,9 @@ impl Stacker<'_> {
 
     fn stack_layer(&mut self, index: usize, layer: &crate::model::Layer) {
         self.s.layers[index].content_bytes = layer.content_bytes();
-        let id_of = |path: &[u8]| {
-            if path.is_empty() {
-                ROOT
-            } else {
-                self.paths.id(path).expect("every entry path is interned")
-            }
-        };
         // Opaque markers hide lower children wherever they stand in the tar: apply them first.
         for e in layer.entries.iter().filter(|e| e.kind == EntryKind::Opaque) {
-            let id = id_of(&e.path);
+            let id = e.path;
             self.remove_below(id, index, Reason::Opaque, true);
             if id != ROOT {
                 self.flush(id, index, Reason::Opaque);
@@ -252,17 +270,17 @@ impl Stacker<'_> {
             }
         }
         for (ei, e) in layer.entries.iter().enumerate() {
-            let id = id_of(&e.path);
+            let id = e.path;
             if id == ROOT {
                 continue;
             }
-            match &e.kind {
+            match e.kind {
                 EntryKind::Opaque => {}
                 EntryKind::Whiteout => {
-                    if let Some(node) = self.nodes[id as usize]
-                        && node.layer != index
+                    if let Some(node) = self.s.nodes[id as usize]
+                        && node.layer() != index
                     {
-                        self.nodes[id as usize] = None;
+                        self.s.nodes[id as usize] = None;
                         if !node.is_dir {
                             self.s.layers[index].files_deleted += 1;
                         }
@@ -273,11 +291,11 @@ impl Stacker<'_> {
                 }
                 kind => {
                     self.ensure_parents(id, index);
-                    let is_dir = *kind == EntryKind::Dir;
-                    if let Some(old) = self.nodes[id as usize] {
+                    let is_dir = kind == EntryKind::Dir;
+                    if let Some(old) = self.s.nodes[id as usize] {
                         if old.is_dir && is_dir {
                             // Same directory, new metadata: its contents stay.
-                            self.nodes[id as usize] = Some(dir_node(index));
+                            self.s.nodes[id as usize] = Some(dir_node(index));
                             continue;
                         }
                         if !is_dir {
@@ -286,7 +304,7 @@ impl Stacker<'_> {
                         self.drop_name(old, Reason::Overwritten, index);
                         if old.is_dir {
                             // A non-directory in place of a directory hides the whole subtree.
-                            self.nodes[id as usize] = None;
+                            self.s.nodes[id as usize] = None;
                             self.remove_below(id, index, Reason::Overwritten, false);
                         }
                         self.flush(id, index, Reason::Overwritten);
@@ -296,35 +314,33 @@ impl Stacker<'_> {
                     let inode = match kind {
                         EntryKind::File => {
                             self.s.inodes.push(Inode {
-                                layer: index,
                                 size: e.size,
-                                data_offset: e.data_offset,
-                                entry: ei,
+                                layer: index,
+                                entry: ei as u32,
                                 names: 1,
                             });
-                            Some(self.s.inodes.len() - 1)
+                            (self.s.inodes.len() - 1) as u32
                         }
                         EntryKind::Hardlink { target } => {
-                            let t = self
-                                .paths
-                                .id(target)
-                                .and_then(|t| self.nodes[t as usize])
-                                .and_then(|n| n.inode);
+                            let t = (target != ROOT)
+                                .then(|| self.s.nodes[target as usize])
+                                .flatten()
+                                .and_then(|n| n.inode());
                             match t {
                                 Some(i) => {
                                     self.s.inodes[i].names += 1;
-                                    Some(i)
+                                    i as u32
                                 }
                                 None => {
                                     self.s.layers[index].dangling_links += 1;
-                                    None
+                                    NO_INODE
                                 }
                             }
                         }
-                        _ => None,
+                        _ => NO_INODE,
                     };
-                    self.nodes[id as usize] = Some(Node {
-                        layer: index,
+                    self.s.nodes[id as usize] = Some(Node {
+                        layer: index as u32,
                         inode,
                         is_dir,
                     });
@@ -336,8 +352,8 @@ impl Stacker<'_> {
 
 fn dir_node(layer: usize) -> Node {
     Node {
-        layer,
-        inode: None,
+        layer: layer as u32,
+        inode: NO_INODE,
         is_dir: true,
     }
 }
@@ -352,22 +368,16 @@ pub fn stack_with(image: &Image, paths: &PathTable<'_>) -> Stacked {
     let mut st = Stacker {
         s: Stacked {
             layers: vec![LayerStack::default(); image.layers.len()],
+            nodes: vec![None; paths.len()],
             ..Stacked::default()
         },
         paths,
-        nodes: vec![None; paths.len()],
         pending: BTreeMap::new(),
     };
     for (i, layer) in image.layers.iter().enumerate() {
         st.stack_layer(i, layer);
     }
-    let mut live: Vec<(Box<[u8]>, Node)> = st
-        .nodes
-        .iter()
-        .enumerate()
-        .filter_map(|(id, n)| n.map(|n| (Box::from(paths.path(id as PathId)), n)))
-        .collect();
-    live.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    st.s.live = live;
+    st.s.inodes.shrink_to_fit();
+    st.s.hidden.shrink_to_fit();
     st.s
 }

@@ -16,7 +16,7 @@ use globset::GlobSetBuilder;
 use serde::Serialize;
 
 use crate::analysis::{ImageReport, stack::Stacked};
-use crate::model::display_path;
+use crate::model::{Paths, display_path};
 
 /// What kind of value a key takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -328,14 +328,14 @@ impl<'a> Facts<'a> {
     /// Facts about `report`, with the final paths of `stacked` when given.
     pub fn new(
         report: &'a ImageReport,
-        stacked: Option<&Stacked>,
+        stacked: Option<(&Stacked, &Paths)>,
         baseline: Option<&'a Baseline>,
     ) -> Facts<'a> {
         let paths = stacked
-            .map(|s| {
-                s.live
-                    .iter()
-                    .map(|(p, n)| (display_path(p), n.layer))
+            .map(|(s, paths)| {
+                s.live_sorted(paths)
+                    .into_iter()
+                    .map(|(p, n)| (display_path(&p), n.layer()))
                     .collect()
             })
             .unwrap_or_default();

@@ -2,8 +2,10 @@
 
 use std::fmt;
 
+use super::PathId;
+
 /// What a layer entry does to the filesystem it is stacked on.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EntryKind {
     /// A regular file; its `size` bytes are content of the layer.
     File,
@@ -13,8 +15,8 @@ pub enum EntryKind {
     Symlink,
     /// A hard link to `target`, an earlier entry of the same layer; it carries no bytes of its own.
     Hardlink {
-        /// Normalized path of the entry this name shares its data with.
-        target: Box<[u8]>,
+        /// The path (id in the image's [`super::Paths`]) of the entry this name shares its data with.
+        target: PathId,
     },
     /// Device, FIFO or another non-regular entry: no content bytes.
     Special,
@@ -26,10 +28,11 @@ pub enum EntryKind {
 
 /// One entry of a layer's tar. For whiteouts `path` is the path they delete, for opaque markers the
 /// directory they make opaque; the `.wh.` names themselves never reach the analysis.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub struct Entry {
-    /// Normalized path: relative to the root, no leading `/` or `./`, no trailing `/`, no `.`/`..`.
-    pub path: Box<[u8]>,
+    /// The path, an id in the image's [`super::Paths`] (normalized: relative to the root, no leading
+    /// `/` or `./`, no trailing `/`, no `.`/`..`; [`super::ROOT`] only for an opaque marker at the root).
+    pub path: PathId,
     /// What the entry is.
     pub kind: EntryKind,
     /// Content bytes (regular files only; 0 for every other kind).

@@ -1,6 +1,6 @@
 //! An image: its layers in order, each with the history entry that made it.
 
-use super::Entry;
+use super::{Entry, Paths};
 
 /// How a layer blob is compressed, found by its magic bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -69,6 +69,8 @@ pub struct Image {
     pub id: Option<String>,
     /// Tags the archive names for the image.
     pub tags: Vec<String>,
+    /// Every path the layers' entries name (their `path` and hard-link targets are ids in it).
+    pub paths: Paths,
     /// Layers, base first.
     pub layers: Vec<Layer>,
     /// Things that were odd but did not stop the reading (several images, history count mismatch).

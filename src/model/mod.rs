@@ -3,7 +3,9 @@
 
 mod entry;
 mod image;
+pub mod paths;
 
 pub use entry::{Entry, EntryKind, PathError, display_path, normalize_path};
 pub use image::{Compression, History, Image, Layer};
+pub use paths::{PathId, Paths, ROOT};
 pub mod dataroot;

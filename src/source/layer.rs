@@ -9,7 +9,7 @@ use std::io::{self, Read, Seek, SeekFrom};
 use flate2::read::MultiGzDecoder;
 use sha2::{Digest, Sha256};
 
-use crate::model::{Compression, Entry, EntryKind, PathError, display_path, normalize_path};
+use crate::model::{Compression, Entry, EntryKind, PathError, Paths, display_path, normalize_path};
 
 const WHITEOUT_PREFIX: &[u8] = b".wh.";
 const OPAQUE_MARKER: &[u8] = b".wh..wh..opq";
@@ -50,6 +50,8 @@ impl LayerError {
 #[derive(Debug, Clone)]
 pub(crate) struct Listing {
     pub entries: Vec<Entry>,
+    /// The paths `entries` name (ids local to this listing until the image absorbs them).
+    pub paths: Paths,
     pub compression: Compression,
     pub hashes: Vec<(usize, [u8; 32])>,
 }
@@ -227,10 +229,13 @@ fn collect<R: Read>(
     only: Option<&HashSet<u64>>,
 ) -> Result<Listing, LayerError> {
     let mut out: Vec<Entry> = Vec::new();
+    let mut paths = Paths::new();
     let mut hashes = Vec::new();
     for item in entries {
-        let last = out.last().map(|e: &Entry| &*e.path);
-        let mut entry = item.map_err(|e| tar_error(last, e))?;
+        let mut entry = item.map_err(|e| {
+            let last = out.last().map(|l: &Entry| paths.bytes(l.path));
+            tar_error(last.as_deref(), e)
+        })?;
         let ty = entry.header().entry_type();
         if ty.is_pax_global_extensions() {
             continue;
@@ -255,12 +260,12 @@ fn collect<R: Read>(
         if path.is_empty() {
             continue; // the root directory itself
         }
-        let (dir, base) = match path.iter().rposition(|&b| b == b'/') {
+        let (dir, base) = match memchr::memrchr(b'/', &path) {
             Some(i) => (&path[..i], &path[i + 1..]),
             None => (&path[..0], &path[..]),
         };
-        let (path, kind) = if base == OPAQUE_MARKER {
-            (dir.to_vec(), EntryKind::Opaque)
+        let (id, kind) = if base == OPAQUE_MARKER {
+            (paths.intern(dir), EntryKind::Opaque)
         } else if base.starts_with(AUFS_META_PREFIX) {
             continue;
         } else if let Some(name) = base.strip_prefix(WHITEOUT_PREFIX) {
@@ -270,12 +275,8 @@ fn collect<R: Read>(
                     PathError::EmptyWhiteout.to_string(),
                 ));
             }
-            let mut target = dir.to_vec();
-            if !target.is_empty() {
-                target.push(b'/');
-            }
-            target.extend_from_slice(name);
-            (target, EntryKind::Whiteout)
+            let parent = paths.intern(dir);
+            (paths.child(parent, name), EntryKind::Whiteout)
         } else {
             let kind = if ty.is_file() || ty.is_contiguous() || ty.is_gnu_sparse() {
                 EntryKind::File
@@ -284,16 +285,16 @@ fn collect<R: Read>(
             } else if ty.is_symlink() {
                 EntryKind::Symlink
             } else if ty.is_hard_link() {
-                let link = entry.link_name_bytes().unwrap_or_default().into_owned();
+                let link = entry.link_name_bytes().unwrap_or_default();
                 let target = normalize_path(&link)
                     .map_err(|e| LayerError::new(Some(&path), format!("hard link target: {e}")))?;
                 EntryKind::Hardlink {
-                    target: target.into_boxed_slice(),
+                    target: paths.intern(&target),
                 }
             } else {
                 EntryKind::Special
             };
-            (path, kind)
+            (paths.intern(&path), kind)
         };
         let size = if kind == EntryKind::File { size } else { 0 };
         let wanted = match only {
@@ -306,15 +307,18 @@ fn collect<R: Read>(
             hashes.push((out.len(), h));
         }
         out.push(Entry {
-            path: path.into_boxed_slice(),
+            path: id,
             kind,
             size,
             data_offset,
         });
     }
-    out.shrink_to_fit(); // the list lives as long as the analysis: give back the growth slack
+    // The list lives as long as the analysis: give back the growth slack.
+    out.shrink_to_fit();
+    paths.shrink_to_fit();
     Ok(Listing {
         entries: out,
+        paths,
         compression: Compression::None,
         hashes,
     })

@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 
 pub use layer::LayerError;
 
-use crate::model::{Image, Layer};
+use crate::model::{Image, Layer, Paths};
 use container::{Container, DirContainer, StreamContainer, TarFile};
 
 /// Why an image could not be read. Every variant names the file, and the member or layer.
@@ -181,13 +181,16 @@ pub fn open(spec: &str, opts: LoadOptions, progress: &dyn Progress) -> Result<Op
         progress.start(plan.layer_members.len());
     }
     let listings = list_all(&container, &plan.layer_members, opts.threads, progress)?;
+    let mut paths = Paths::new();
     let layers = listings
         .into_iter()
         .zip(config.diff_ids)
         .zip(config.history)
         .enumerate()
-        .map(
-            |(index, (((listing, blob_bytes), diff_id), history))| Layer {
+        .map(|(index, (((listing, blob_bytes), diff_id), history))| {
+            let mut entries = listing.entries;
+            paths.absorb(listing.paths, &mut entries);
+            Layer {
                 index,
                 diff_id,
                 origin: plan.layer_members[index].clone(),
@@ -195,11 +198,12 @@ pub fn open(spec: &str, opts: LoadOptions, progress: &dyn Progress) -> Result<Op
                 blob_bytes,
                 stored_as_link: container.is_link(&plan.layer_members[index]),
                 history,
-                entries: listing.entries,
+                entries,
                 hashes: listing.hashes,
-            },
-        )
+            }
+        })
         .collect();
+    paths.shrink_to_fit();
     let mut warnings = plan.warnings;
     warnings.extend(config.warnings);
     let id = format!("sha256:{}", hex(&Sha256::digest(&config.bytes)));
@@ -209,6 +213,7 @@ pub fn open(spec: &str, opts: LoadOptions, progress: &dyn Progress) -> Result<Op
             format: plan.format,
             id: Some(id),
             tags: plan.tags,
+            paths,
             layers,
             warnings,
         },

@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 
 use super::layer::{LayerError, Listing};
 use super::{Progress, SourceError, dataroot, hex, manifest};
-use crate::model::{Compression, Entry, EntryKind, Image, Layer};
+use crate::model::{Compression, Entry, EntryKind, Image, Layer, PathId, Paths, ROOT};
 
 const OPAQUE_XATTRS: &[&str] = &["trusted.overlay.opaque", "user.overlay.opaque"];
 
@@ -135,6 +135,7 @@ pub(crate) fn open(
         work();
     });
     let mut layers: Vec<Layer> = Vec::with_capacity(dirs.len());
+    let mut paths = Paths::new();
     for (index, ((slot, diff_id), history)) in slots
         .into_iter()
         .zip(config.diff_ids)
@@ -151,6 +152,8 @@ pub(crate) fn open(
                 member: dirs[index].display().to_string(),
                 error,
             })?;
+        let mut entries = listing.entries;
+        paths.absorb(listing.paths, &mut entries);
         let repeated = layers
             .iter()
             .any(|l| l.diff_id.is_some() && l.diff_id == diff_id);
@@ -164,15 +167,17 @@ pub(crate) fn open(
             // empty): say so, so that dive's figures are the ones `dive IMAGE` computes there.
             stored_as_link: legacy_save && repeated,
             history,
-            entries: listing.entries,
+            entries,
             hashes: listing.hashes,
         });
     }
+    paths.shrink_to_fit();
     Ok(Image {
         source: spec.to_string(),
         format: "overlay2",
         id: Some(format!("sha256:{}", hex(&Sha256::digest(&config.bytes)))),
         tags,
+        paths,
         layers,
         warnings: config.warnings,
     })
@@ -184,13 +189,16 @@ fn list_dir(dir: &Path, hash: bool) -> Result<Listing, LayerError> {
         root: dir,
         hash,
         out: Vec::new(),
+        paths: Paths::new(),
         hashes: Vec::new(),
         first_name: HashMap::new(),
     };
-    w.walk(dir)?;
+    w.walk(dir, ROOT)?;
     w.out.shrink_to_fit();
+    w.paths.shrink_to_fit();
     Ok(Listing {
         entries: w.out,
+        paths: w.paths,
         compression: Compression::None,
         hashes: w.hashes,
     })
@@ -200,9 +208,10 @@ struct Walk<'a> {
     root: &'a Path,
     hash: bool,
     out: Vec<Entry>,
+    paths: Paths,
     hashes: Vec<(usize, [u8; 32])>,
     /// First name of each multiply-linked inode, for the hard links that follow.
-    first_name: HashMap<(u64, u64), Box<[u8]>>,
+    first_name: HashMap<(u64, u64), PathId>,
 }
 
 impl Walk<'_> {
@@ -216,10 +225,10 @@ impl Walk<'_> {
         }
     }
 
-    fn push(&mut self, path: &[u8], kind: EntryKind, size: u64) {
+    fn push(&mut self, path: PathId, kind: EntryKind, size: u64) {
         let data_offset = self.out.len() as u64; // unique in the layer: what hashes are keyed by
         self.out.push(Entry {
-            path: path.into(),
+            path,
             kind,
             size,
             data_offset,
@@ -227,7 +236,7 @@ impl Walk<'_> {
     }
 
     /// Docker's tar writer order: names sorted, each directory followed at once by its contents.
-    fn walk(&mut self, d: &Path) -> Result<(), LayerError> {
+    fn walk(&mut self, d: &Path, dir: PathId) -> Result<(), LayerError> {
         let mut names: Vec<_> = fs::read_dir(d)
             .map_err(|e| self.fail(d, "read the directory", e))?
             .map(|e| e.map(|e| e.file_name()))
@@ -237,37 +246,34 @@ impl Walk<'_> {
         for name in names {
             let full = d.join(&name);
             let meta = fs::symlink_metadata(&full).map_err(|e| self.fail(&full, "stat", e))?;
-            let rel: Box<[u8]> = full
-                .strip_prefix(self.root)
-                .map(|r| r.as_os_str().as_bytes().into())
-                .unwrap_or_default();
+            let rel = self.paths.child(dir, name.as_bytes());
             let ft = meta.file_type();
             if ft.is_dir() {
-                self.push(&rel, EntryKind::Dir, 0);
+                self.push(rel, EntryKind::Dir, 0);
                 if is_opaque(&full) {
-                    self.push(&rel, EntryKind::Opaque, 0);
+                    self.push(rel, EntryKind::Opaque, 0);
                 }
-                self.walk(&full)?;
+                self.walk(&full, rel)?;
             } else if ft.is_file() {
                 let key = (meta.dev(), meta.ino());
                 if meta.nlink() > 1 {
-                    if let Some(target) = self.first_name.get(&key).cloned() {
-                        self.push(&rel, EntryKind::Hardlink { target }, 0);
+                    if let Some(&target) = self.first_name.get(&key) {
+                        self.push(rel, EntryKind::Hardlink { target }, 0);
                         continue;
                     }
-                    self.first_name.insert(key, rel.clone());
+                    self.first_name.insert(key, rel);
                 }
                 if self.hash && meta.len() > 0 {
                     let h = hash_file(&full).map_err(|e| self.fail(&full, "read", e))?;
                     self.hashes.push((self.out.len(), h));
                 }
-                self.push(&rel, EntryKind::File, meta.len());
+                self.push(rel, EntryKind::File, meta.len());
             } else if ft.is_symlink() {
-                self.push(&rel, EntryKind::Symlink, 0);
+                self.push(rel, EntryKind::Symlink, 0);
             } else if ft.is_char_device() && meta.rdev() == 0 {
-                self.push(&rel, EntryKind::Whiteout, 0);
+                self.push(rel, EntryKind::Whiteout, 0);
             } else {
-                self.push(&rel, EntryKind::Special, 0);
+                self.push(rel, EntryKind::Special, 0);
             }
         }
         Ok(())
