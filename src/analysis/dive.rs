@@ -16,8 +16,6 @@
 //! waste in dive. dive also reads a legacy archive's repeated layer (stored as a symlinked `layer.tar`)
 //! as an empty layer; so do these figures, and only these (see [`crate::model::Layer::stored_as_link`]).
 
-use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
-
 use super::paths::{PathId, PathTable, ROOT};
 use crate::model::{EntryKind, Image, Layer};
 
@@ -51,33 +49,84 @@ const IMPLICIT: DNode = DNode {
     size: 0,
 };
 
+/// A stacked node, in 8 bytes: `size << 2 | is_dir << 1 | present` (0 = no node). Sizes come from tar
+/// headers; anything at or above 2^62 is absurd and saturates.
+#[derive(Debug, Clone, Copy, Default)]
+struct Packed(u64);
+
+impl Packed {
+    const NONE: Packed = Packed(0);
+
+    fn new(n: DNode) -> Packed {
+        Packed((n.size.min(u64::MAX >> 2) << 2) | (u64::from(n.is_dir) << 1) | 1)
+    }
+
+    fn get(self) -> Option<DNode> {
+        (self.0 & 1 == 1).then_some(DNode {
+            is_dir: self.0 & 2 != 0,
+            size: self.0 >> 2,
+        })
+    }
+}
+
+/// One node of a layer's tree.
+#[derive(Debug, Clone, Copy)]
+struct TNode {
+    id: PathId,
+    node: DNode,
+}
+
+const NO_SLOT: u32 = u32::MAX;
+
 /// One layer as dive sees it.
 struct LayerTree {
-    /// Nodes other than whiteouts, by path (the last entry for a path wins its payload).
-    nodes: HashMap<PathId, DNode>,
+    /// Nodes other than whiteouts, each path once (the last entry for a path wins its payload).
+    nodes: Vec<TNode>,
     /// Paths deleted by this layer's whiteouts (dive's `.wh.<name>` nodes, always leaves).
     whiteouts: Vec<PathId>,
     /// Σ of the layer's tar header sizes.
     size: u64,
 }
 
-fn add_implicit(nodes: &mut HashMap<PathId, DNode>, paths: &PathTable<'_>, mut id: PathId) {
-    while id != ROOT && !nodes.contains_key(&id) {
-        nodes.insert(id, IMPLICIT);
-        id = paths.parent(id);
+/// Scratch space by path id, reused for every layer.
+struct Scratch {
+    /// Index of the path's node in the current layer's tree.
+    slot: Vec<u32>,
+    /// `stamp` when the path is a parent of a node (or a whiteout) of the current layer, or a
+    /// whiteout of it.
+    mark: Vec<u32>,
+    stamp: u32,
+}
+
+impl LayerTree {
+    fn set(&mut self, sc: &mut Scratch, id: PathId, node: DNode) {
+        match sc.slot[id as usize] {
+            NO_SLOT => {
+                sc.slot[id as usize] = self.nodes.len() as u32;
+                self.nodes.push(TNode { id, node });
+            }
+            i => self.nodes[i as usize].node = node,
+        }
+    }
+
+    fn add_implicit(&mut self, sc: &mut Scratch, paths: &PathTable<'_>, mut id: PathId) {
+        while id != ROOT && sc.slot[id as usize] == NO_SLOT {
+            self.set(sc, id, IMPLICIT);
+            id = paths.parent(id);
+        }
     }
 }
 
-fn layer_tree(layer: &Layer, paths: &PathTable<'_>) -> LayerTree {
+fn layer_tree(layer: &Layer, paths: &PathTable<'_>, sc: &mut Scratch) -> LayerTree {
     let mut t = LayerTree {
-        nodes: HashMap::default(),
+        nodes: Vec::new(),
         whiteouts: Vec::new(),
         size: 0,
     };
     if layer.stored_as_link {
         return t;
     }
-    let mut seen_whiteouts = HashSet::default();
+    sc.stamp += 1;
     for e in &layer.entries {
         t.size += e.size;
         let id = e.path;
@@ -86,19 +135,21 @@ fn layer_tree(layer: &Layer, paths: &PathTable<'_>) -> LayerTree {
         }
         match e.kind {
             // The opaque marker is dropped, but its directory is created like any parent.
-            EntryKind::Opaque => add_implicit(&mut t.nodes, paths, id),
+            EntryKind::Opaque => t.add_implicit(sc, paths, id),
             EntryKind::Whiteout => {
-                add_implicit(&mut t.nodes, paths, paths.parent(id));
-                if seen_whiteouts.insert(id) {
+                t.add_implicit(sc, paths, paths.parent(id));
+                if sc.mark[id as usize] != sc.stamp {
+                    sc.mark[id as usize] = sc.stamp;
                     t.whiteouts.push(id);
                 }
             }
-            ref k => {
-                add_implicit(&mut t.nodes, paths, paths.parent(id));
-                t.nodes.insert(
+            k => {
+                t.add_implicit(sc, paths, paths.parent(id));
+                t.set(
+                    sc,
                     id,
                     DNode {
-                        is_dir: *k == EntryKind::Dir,
+                        is_dir: k == EntryKind::Dir,
                         size: e.size,
                     },
                 );
@@ -111,12 +162,12 @@ fn layer_tree(layer: &Layer, paths: &PathTable<'_>) -> LayerTree {
 /// dive's `Stack`: whiteouts remove the path and everything below it, every other node replaces the
 /// payload at its path (children stay). Every node's parents are nodes of the same tree, so removals
 /// first and then the payloads is the order dive's child-first walk gives.
-fn stack_onto(lower: &mut [Option<DNode>], tree: &LayerTree, paths: &PathTable<'_>) {
+fn stack_onto(lower: &mut [Packed], tree: &LayerTree, paths: &PathTable<'_>) {
     for &w in &tree.whiteouts {
-        paths.for_subtree(w, |x| lower[x as usize] = None);
+        paths.for_subtree(w, |x| lower[x as usize] = Packed::NONE);
     }
-    for (&id, &n) in &tree.nodes {
-        lower[id as usize] = Some(n);
+    for n in &tree.nodes {
+        lower[n.id as usize] = Packed::new(n.node);
     }
 }
 
@@ -135,20 +186,21 @@ fn walk_key(paths: &PathTable<'_>, id: PathId, whiteout: bool) -> Vec<u8> {
 }
 
 /// What dive's efficiency map holds for one path.
+#[derive(Clone, Copy)]
 struct PathData {
-    seen: bool,
     cumulative: i64,
     min: i64,
-    nodes: usize,
+    nodes: u32,
+    seen: bool,
 }
 
 impl Default for PathData {
     fn default() -> Self {
         PathData {
-            seen: false,
             cumulative: 0,
             min: -1,
             nodes: 0,
+            seen: false,
         }
     }
 }
@@ -160,59 +212,75 @@ pub fn figures(image: &Image) -> DiveFigures {
 
 /// Computes dive's figures for `image`, whose paths are interned in `paths`.
 pub fn figures_with(image: &Image, paths: &PathTable<'_>) -> DiveFigures {
-    let mut data: Vec<PathData> = (0..paths.len()).map(|_| PathData::default()).collect();
+    let mut data: Vec<PathData> = vec![PathData::default(); paths.len()];
     // The lower layers stacked, as dive's `StackTreeRange(trees, 0, i-1)` sees them: layer 0 is a copy
-    // of its own tree, and from layer 1 on it is stacked onto that copy once more.
-    let mut lower: Vec<Option<DNode>> = vec![None; paths.len()];
-    let mut previous: Option<LayerTree> = None;
+    // of its own tree, and from layer 1 on it is stacked onto that copy once more. Each layer's tree
+    // is stacked once its own leaves are counted, so one tree is alive at a time.
+    let mut lower: Vec<Packed> = vec![Packed::NONE; paths.len()];
+    let mut sc = Scratch {
+        slot: vec![NO_SLOT; paths.len()],
+        mark: vec![0; paths.len()],
+        stamp: 0,
+    };
     let (mut size_bytes, mut user_size_bytes) = (0u64, 0u64);
     for (i, layer) in image.layers.iter().enumerate() {
-        let tree = layer_tree(layer, paths);
+        let tree = layer_tree(layer, paths, &mut sc);
+        for n in &tree.nodes {
+            sc.slot[n.id as usize] = NO_SLOT;
+        }
         size_bytes += tree.size;
         if i > 0 {
             user_size_bytes += tree.size;
-        }
-        match &previous {
-            None => {
-                for (&id, &n) in &tree.nodes {
-                    lower[id as usize] = Some(n);
-                }
+        } else {
+            for n in &tree.nodes {
+                lower[n.id as usize] = Packed::new(n.node);
             }
-            Some(prev) => stack_onto(&mut lower, prev, paths),
         }
         // Leaves: nodes that no node of the same layer has as parent, and every whiteout.
-        let mut parents: HashSet<PathId> =
-            HashSet::with_capacity_and_hasher(tree.nodes.len(), Default::default());
-        for &id in tree.nodes.keys().chain(&tree.whiteouts) {
-            parents.insert(paths.parent(id));
-        }
-        let mut leaves: Vec<(PathId, bool)> = tree
+        sc.stamp += 1;
+        for id in tree
             .nodes
-            .keys()
-            .filter(|id| !parents.contains(id))
-            .map(|&id| (id, false))
-            .chain(tree.whiteouts.iter().map(|&id| (id, true)))
+            .iter()
+            .map(|n| n.id)
+            .chain(tree.whiteouts.iter().copied())
+        {
+            let p = paths.parent(id);
+            if p != ROOT {
+                sc.mark[p as usize] = sc.stamp;
+            }
+        }
+        let mut leaves: Vec<(PathId, bool, u64)> = tree
+            .nodes
+            .iter()
+            .filter(|n| sc.mark[n.id as usize] != sc.stamp)
+            .map(|n| (n.id, false, n.node.size))
+            .chain(tree.whiteouts.iter().map(|&id| (id, true, 0)))
             .collect();
         // A whiteout of a path missing below stops dive's walk of this layer: only then does the
         // order of the walk matter.
-        if tree.whiteouts.iter().any(|&w| lower[w as usize].is_none()) {
-            leaves.sort_by_cached_key(|&(id, wh)| walk_key(paths, id, wh));
+        if tree
+            .whiteouts
+            .iter()
+            .any(|&w| lower[w as usize].get().is_none())
+        {
+            leaves.sort_by_cached_key(|&(id, wh, _)| walk_key(paths, id, wh));
         }
-        for (id, whiteout) in leaves {
-            let d = &mut data[id as usize];
-            d.seen = true;
+        for (id, whiteout, size) in leaves {
+            data[id as usize].seen = true;
             let size = if whiteout {
-                match lower[id as usize] {
+                match lower[id as usize].get() {
                     None => break, // dive's GetNode error: the entry stays, with min -1
                     Some(prev) if prev.is_dir => {
                         let mut sum = 0;
-                        paths.for_subtree(id, |x| sum += lower[x as usize].map_or(0, |n| n.size));
+                        paths.for_subtree(id, |x| {
+                            sum += lower[x as usize].get().map_or(0, |n| n.size)
+                        });
                         sum
                     }
                     Some(_) => 0,
                 }
             } else {
-                tree.nodes[&id].size
+                size
             } as i64;
             let d = &mut data[id as usize];
             d.cumulative += size;
@@ -221,7 +289,7 @@ pub fn figures_with(image: &Image, paths: &PathTable<'_>) -> DiveFigures {
             }
             d.nodes += 1;
         }
-        previous = Some(tree);
+        stack_onto(&mut lower, &tree, paths);
     }
     let (mut min_sum, mut cum_sum, mut wasted, mut inefficient) = (0i64, 0i64, 0u64, 0usize);
     for d in data.iter().filter(|d| d.seen) {
