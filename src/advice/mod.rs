@@ -403,8 +403,8 @@ fn hidden_evidence(paths: &Paths, items: &[&stack::HiddenItem]) -> (Vec<Evidence
                 path: paths.display(h.path),
                 bytes: h.bytes,
                 files: h.files,
-                added_in: h.added,
-                hidden_by: Some(h.hidden_by),
+                added_in: h.added(),
+                hidden_by: Some(h.hidden_by()),
                 reason: reason_name(h.reason),
             })
             .collect(),
@@ -585,8 +585,8 @@ fn merge_runs(ctx: &Ctx<'_>, out: &mut Vec<Suggestion>) {
         .st
         .hidden
         .iter()
-        .filter(|h| h.added < h.hidden_by && group[h.added] == group[h.hidden_by])
-        .map(|h| (h.added, h.hidden_by))
+        .filter(|h| h.added() < h.hidden_by() && group[h.added()] == group[h.hidden_by()])
+        .map(|h| (h.added(), h.hidden_by()))
         .collect();
     spans.sort_unstable();
     let mut joined: Vec<(usize, usize)> = Vec::new();
@@ -605,7 +605,7 @@ fn merge_runs(ctx: &Ctx<'_>, out: &mut Vec<Suggestion>) {
             .st
             .hidden
             .iter()
-            .filter(|h| h.added >= first && h.hidden_by <= last)
+            .filter(|h| h.added() >= first && h.hidden_by() <= last)
             .collect();
         let (evidence, more) = hidden_evidence(&ctx.image.paths, &items);
         let cmds: Vec<String> = layers
@@ -664,13 +664,16 @@ fn cleanup_moves(ctx: &Ctx<'_>, out: &mut Vec<Suggestion>) {
     let mut by_pair: BTreeMap<(usize, usize), Vec<&stack::HiddenItem>> = BTreeMap::new();
     for h in &ctx.st.hidden {
         if matches!(h.reason, Reason::Deleted | Reason::Opaque)
-            && h.added < h.hidden_by
-            && group[h.added] != group[h.hidden_by]
-            && ctx.ours(h.added)
-            && ctx.is_run(h.added)
-            && ctx.is_run(h.hidden_by)
+            && h.added() < h.hidden_by()
+            && group[h.added()] != group[h.hidden_by()]
+            && ctx.ours(h.added())
+            && ctx.is_run(h.added())
+            && ctx.is_run(h.hidden_by())
         {
-            by_pair.entry((h.added, h.hidden_by)).or_default().push(h);
+            by_pair
+                .entry((h.added(), h.hidden_by()))
+                .or_default()
+                .push(h);
         }
     }
     for ((x, y), items) in by_pair {
@@ -754,7 +757,7 @@ fn caches_left(ctx: &Ctx<'_>, out: &mut Vec<Suggestion>) {
         if !seen.insert(i) {
             continue;
         }
-        let inode = &ctx.st.inodes[i];
+        let inode = ctx.st.inode(i);
         let Some(rule) = caches::classify(path) else {
             continue;
         };
@@ -867,12 +870,12 @@ fn copy_chown(ctx: &Ctx<'_>, out: &mut Vec<Suggestion>) {
     let mut by_run: BTreeMap<usize, Vec<&stack::HiddenItem>> = BTreeMap::new();
     for h in &ctx.st.hidden {
         if h.reason == Reason::Overwritten
-            && ctx.ours(h.added)
-            && ctx.is_copy(h.added)
-            && ctx.is_run(h.hidden_by)
-            && recursive_owner_change(&ctx.command(h.hidden_by)).is_some()
+            && ctx.ours(h.added())
+            && ctx.is_copy(h.added())
+            && ctx.is_run(h.hidden_by())
+            && recursive_owner_change(&ctx.command(h.hidden_by())).is_some()
         {
-            by_run.entry(h.hidden_by).or_default().push(h);
+            by_run.entry(h.hidden_by()).or_default().push(h);
         }
     }
     for (run, items) in by_run {
@@ -881,7 +884,7 @@ fn copy_chown(ctx: &Ctx<'_>, out: &mut Vec<Suggestion>) {
             continue;
         };
         let bytes: u64 = items.iter().map(|h| h.bytes).sum();
-        let copies: BTreeSet<usize> = items.iter().map(|h| h.added).collect();
+        let copies: BTreeSet<usize> = items.iter().map(|h| h.added()).collect();
         let (evidence, more) = hidden_evidence(&ctx.image.paths, &items);
         let mut changes = Vec::new();
         let mut note = if flag == "chmod" {
@@ -894,8 +897,8 @@ fn copy_chown(ctx: &Ctx<'_>, out: &mut Vec<Suggestion>) {
             .st
             .hidden
             .iter()
-            .filter(|h| h.hidden_by == run)
-            .all(|h| copies.contains(&h.added));
+            .filter(|h| h.hidden_by() == run)
+            .all(|h| copies.contains(&h.added()));
         let single = edit::changes_shell_state(&cmd) || cmd.contains("&&") || cmd.contains(';');
         if let (Some(df), Some(r)) = (ctx.df, ctx.map.instruction[run]) {
             let copy_instrs: Vec<usize> = copies
@@ -955,7 +958,7 @@ fn multi_stage(ctx: &Ctx<'_>, out: &mut Vec<Suggestion>) {
         if !seen.insert(i) {
             continue;
         }
-        let inode = &ctx.st.inodes[i];
+        let inode = ctx.st.inode(i);
         if !ctx.ours(inode.layer) {
             continue;
         }

@@ -119,7 +119,12 @@ impl LayerTree {
 
 fn layer_tree(layer: &Layer, paths: &PathTable<'_>, sc: &mut Scratch) -> LayerTree {
     let mut t = LayerTree {
-        nodes: Vec::new(),
+        // Every entry is at most one node; implicit parents are few (their directories have entries).
+        nodes: Vec::with_capacity(if layer.stored_as_link {
+            0
+        } else {
+            layer.entries.len()
+        }),
         whiteouts: Vec::new(),
         size: 0,
     };
@@ -185,22 +190,46 @@ fn walk_key(paths: &PathTable<'_>, id: PathId, whiteout: bool) -> Vec<u8> {
     k
 }
 
-/// What dive's efficiency map holds for one path.
+/// What dive's efficiency map holds for one path (with [`Flags`]).
 #[derive(Clone, Copy)]
 struct PathData {
     cumulative: i64,
     min: i64,
-    nodes: u32,
-    seen: bool,
 }
 
-impl Default for PathData {
-    fn default() -> Self {
-        PathData {
-            cumulative: 0,
-            min: -1,
-            nodes: 0,
-            seen: false,
+const NEW_PATH: PathData = PathData {
+    cumulative: 0,
+    min: -1,
+};
+
+/// One bit per path.
+struct Bits(Vec<u64>);
+
+impl Bits {
+    fn new(n: usize) -> Bits {
+        Bits(vec![0; n.div_ceil(64)])
+    }
+    fn set(&mut self, i: usize) {
+        self.0[i / 64] |= 1 << (i % 64);
+    }
+    fn get(&self, i: usize) -> bool {
+        self.0[i / 64] & (1 << (i % 64)) != 0
+    }
+}
+
+/// Per path: in dive's map at all (`seen`), and with one node / two or more nodes.
+struct Flags {
+    seen: Bits,
+    one: Bits,
+    many: Bits,
+}
+
+impl Flags {
+    fn add_node(&mut self, i: usize) {
+        if self.one.get(i) {
+            self.many.set(i);
+        } else {
+            self.one.set(i);
         }
     }
 }
@@ -212,7 +241,12 @@ pub fn figures(image: &Image) -> DiveFigures {
 
 /// Computes dive's figures for `image`, whose paths are interned in `paths`.
 pub fn figures_with(image: &Image, paths: &PathTable<'_>) -> DiveFigures {
-    let mut data: Vec<PathData> = vec![PathData::default(); paths.len()];
+    let mut data: Vec<PathData> = vec![NEW_PATH; paths.len()];
+    let mut flags = Flags {
+        seen: Bits::new(paths.len()),
+        one: Bits::new(paths.len()),
+        many: Bits::new(paths.len()),
+    };
     // The lower layers stacked, as dive's `StackTreeRange(trees, 0, i-1)` sees them: layer 0 is a copy
     // of its own tree, and from layer 1 on it is stacked onto that copy once more. Each layer's tree
     // is stacked once its own leaves are counted, so one tree is alive at a time.
@@ -225,9 +259,6 @@ pub fn figures_with(image: &Image, paths: &PathTable<'_>) -> DiveFigures {
     let (mut size_bytes, mut user_size_bytes) = (0u64, 0u64);
     for (i, layer) in image.layers.iter().enumerate() {
         let tree = layer_tree(layer, paths, &mut sc);
-        for n in &tree.nodes {
-            sc.slot[n.id as usize] = NO_SLOT;
-        }
         size_bytes += tree.size;
         if i > 0 {
             user_size_bytes += tree.size;
@@ -249,24 +280,33 @@ pub fn figures_with(image: &Image, paths: &PathTable<'_>) -> DiveFigures {
                 sc.mark[p as usize] = sc.stamp;
             }
         }
-        let mut leaves: Vec<(PathId, bool, u64)> = tree
+        let leaves = tree
             .nodes
             .iter()
             .filter(|n| sc.mark[n.id as usize] != sc.stamp)
-            .map(|n| (n.id, false, n.node.size))
-            .chain(tree.whiteouts.iter().map(|&id| (id, true, 0)))
-            .collect();
+            .map(|n| (n.id, false))
+            .chain(tree.whiteouts.iter().map(|&id| (id, true)));
         // A whiteout of a path missing below stops dive's walk of this layer: only then does the
-        // order of the walk matter.
-        if tree
+        // order of the walk matter (and the leaves are collected to be sorted).
+        let sorted: Vec<(PathId, bool)>;
+        let mut unsorted;
+        let mut in_order;
+        let leaves: &mut dyn Iterator<Item = (PathId, bool)> = if tree
             .whiteouts
             .iter()
             .any(|&w| lower[w as usize].get().is_none())
         {
-            leaves.sort_by_cached_key(|&(id, wh, _)| walk_key(paths, id, wh));
-        }
-        for (id, whiteout, size) in leaves {
-            data[id as usize].seen = true;
+            let mut v: Vec<(PathId, bool)> = leaves.collect();
+            v.sort_by_cached_key(|&(id, wh)| walk_key(paths, id, wh));
+            sorted = v;
+            in_order = sorted.iter().copied();
+            &mut in_order
+        } else {
+            unsorted = leaves;
+            &mut unsorted
+        };
+        for (id, whiteout) in leaves {
+            flags.seen.set(id as usize);
             let size = if whiteout {
                 match lower[id as usize].get() {
                     None => break, // dive's GetNode error: the entry stays, with min -1
@@ -280,22 +320,25 @@ pub fn figures_with(image: &Image, paths: &PathTable<'_>) -> DiveFigures {
                     Some(_) => 0,
                 }
             } else {
-                size
+                tree.nodes[sc.slot[id as usize] as usize].node.size
             } as i64;
             let d = &mut data[id as usize];
             d.cumulative += size;
             if d.min < 0 || size < d.min {
                 d.min = size;
             }
-            d.nodes += 1;
+            flags.add_node(id as usize);
+        }
+        for n in &tree.nodes {
+            sc.slot[n.id as usize] = NO_SLOT;
         }
         stack_onto(&mut lower, &tree, paths);
     }
     let (mut min_sum, mut cum_sum, mut wasted, mut inefficient) = (0i64, 0i64, 0u64, 0usize);
-    for d in data.iter().filter(|d| d.seen) {
+    for (i, d) in data.iter().enumerate().filter(|(i, _)| flags.seen.get(*i)) {
         min_sum += d.min;
         cum_sum += d.cumulative;
-        if d.nodes >= 2 {
+        if flags.many.get(i) {
             wasted += d.cumulative as u64;
             inefficient += 1;
         }

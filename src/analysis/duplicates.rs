@@ -62,15 +62,15 @@ pub fn find<H: ContentHasher>(
         }
     }
     let offset = |i: usize| {
-        let ino = &stacked.inodes[i];
+        let ino = stacked.inode(i);
         (
             ino.layer,
-            image.layers[ino.layer].entries[ino.entry as usize].data_offset,
+            image.layers[ino.layer].entries[ino.entry].data_offset,
         )
     };
     let mut by_size: HashMap<u64, Vec<usize>> = HashMap::new();
     for &i in name_of.keys() {
-        let size = stacked.inodes[i].size;
+        let size = stacked.inode(i).size;
         if size >= min_size.max(1) {
             by_size.entry(size).or_default().push(i);
         }
@@ -125,7 +125,7 @@ pub fn find<H: ContentHasher>(
     for &i in &candidates {
         if let Some(h) = hash_of.get(&offset(i)) {
             groups
-                .entry((stacked.inodes[i].size, *h))
+                .entry((stacked.inode(i).size, *h))
                 .or_default()
                 .push(i);
         }
@@ -136,7 +136,7 @@ pub fn find<H: ContentHasher>(
         .map(|((size, sha256), inodes)| {
             let mut copies: Vec<(Box<[u8]>, usize)> = inodes
                 .iter()
-                .map(|i| (paths.bytes(name_of[i]).into(), stacked.inodes[*i].layer))
+                .map(|i| (paths.bytes(name_of[i]).into(), stacked.inode(*i).layer))
                 .collect();
             copies.sort();
             DuplicateGroup {

@@ -215,7 +215,7 @@ pub fn analyze_stacked<H: ContentHasher>(
         if !seen.insert(i) {
             continue;
         }
-        let ino = &stacked.inodes[i];
+        let ino = stacked.inode(i);
         let r = per_rule
             .entry(rule.id)
             .or_insert((rule, 0, 0, BTreeMap::new()));
@@ -310,8 +310,8 @@ pub fn analyze_stacked<H: ContentHasher>(
             bytes: h.bytes,
             files: h.files,
             reason: h.reason,
-            added_in: h.added,
-            hidden_by: h.hidden_by,
+            added_in: h.added(),
+            hidden_by: h.hidden_by(),
         })
         .collect();
 

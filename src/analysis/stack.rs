@@ -55,16 +55,26 @@ impl ByReason {
 pub struct HiddenItem {
     /// The path the hiding layer acted on (a file, or the directory whose subtree went).
     pub path: PathId,
-    /// Layer that wrote the bytes.
-    pub added: usize,
-    /// Layer that hid them.
-    pub hidden_by: usize,
+    added: u32,
+    hidden_by: u32,
     /// Why they are hidden.
     pub reason: Reason,
     /// Bytes of data that became invisible.
     pub bytes: u64,
     /// Regular files (inodes) whose data became invisible.
     pub files: u64,
+}
+
+impl HiddenItem {
+    /// Layer that wrote the bytes.
+    pub fn added(&self) -> usize {
+        self.added as usize
+    }
+
+    /// Layer that hid them.
+    pub fn hidden_by(&self) -> usize {
+        self.hidden_by as usize
+    }
 }
 
 /// What stacking found for one layer.
@@ -86,16 +96,24 @@ pub struct LayerStack {
     pub dangling_links: u64,
 }
 
-/// A regular file's data. Hard links share one.
-#[derive(Debug, Clone)]
+/// A regular file's data, as [`Stacked::inode`] describes it. Hard links share one.
+#[derive(Debug, Clone, Copy)]
 pub struct Inode {
     /// Bytes of data.
     pub size: u64,
     /// Layer that wrote the data.
     pub layer: usize,
     /// Index of the entry that wrote it, in that layer (its `data_offset` says where the data is).
-    pub entry: u32,
+    pub entry: usize,
     /// Names (paths) that still refer to it.
+    names: u32,
+}
+
+/// An inode as stored: 16 bytes, the entry as an index over all layers' entries.
+#[derive(Debug, Clone, Copy)]
+struct Data {
+    size: u64,
+    at: u32,
     names: u32,
 }
 
@@ -140,8 +158,10 @@ pub struct Stacked {
     pub layers: Vec<LayerStack>,
     /// The final filesystem by path id (of the image's [`Paths`]): what holds each path, if anything.
     pub nodes: Vec<Option<Node>>,
-    /// Every regular file's data, visible or not.
-    pub inodes: Vec<Inode>,
+    /// Every regular file's data, visible or not (see [`Stacked::inode`]).
+    data: Vec<Data>,
+    /// Index of each layer's first entry over all layers' entries.
+    starts: Vec<u32>,
     /// Every group of invisible bytes.
     pub hidden: Vec<HiddenItem>,
 }
@@ -173,11 +193,32 @@ impl Stacked {
 
     /// Bytes of data still visible in the final filesystem.
     pub fn visible_bytes(&self) -> u64 {
-        self.inodes
+        self.data
             .iter()
-            .filter(|i| i.is_visible())
-            .map(|i| i.size)
+            .filter(|d| d.names > 0)
+            .map(|d| d.size)
             .sum()
+    }
+
+    /// Number of inodes (regular files' data), visible or not.
+    pub fn inode_count(&self) -> usize {
+        self.data.len()
+    }
+
+    /// Inode `i` (as [`Node::inode`] names it).
+    pub fn inode(&self, i: usize) -> Inode {
+        let d = self.data[i];
+        let layer = self.layer_of(d.at);
+        Inode {
+            size: d.size,
+            layer,
+            entry: (d.at - self.starts[layer]) as usize,
+            names: d.names,
+        }
+    }
+
+    fn layer_of(&self, at: u32) -> usize {
+        self.starts.partition_point(|&s| s <= at) - 1
     }
 }
 
@@ -186,20 +227,21 @@ struct Stacker<'p> {
     s: Stacked,
     paths: &'p PathTable<'p>,
     /// Groups being filled by the current removal, keyed by the layer that wrote the bytes.
-    pending: BTreeMap<usize, (u64, u64)>,
+    pending: BTreeMap<u32, (u64, u64)>,
 }
 
 impl Stacker<'_> {
     /// Drops one name; when it was the data's last name, the data becomes invisible.
     fn drop_name(&mut self, node: Node, reason: Reason, actor: usize) {
         let Some(i) = node.inode() else { return };
-        let inode = &mut self.s.inodes[i];
-        inode.names -= 1;
-        if inode.names == 0 {
-            let (layer, size) = (inode.layer, inode.size);
+        let d = &mut self.s.data[i];
+        d.names -= 1;
+        if d.names == 0 {
+            let (at, size) = (d.at, d.size);
+            let layer = self.s.layer_of(at);
             self.s.layers[layer].invisible.add(reason, size);
             self.s.layers[actor].hides.add(reason, size);
-            let g = self.pending.entry(layer).or_default();
+            let g = self.pending.entry(layer as u32).or_default();
             g.0 += size;
             g.1 += 1;
         }
@@ -211,7 +253,7 @@ impl Stacker<'_> {
             self.s.hidden.push(HiddenItem {
                 path: id,
                 added,
-                hidden_by: actor,
+                hidden_by: actor as u32,
                 reason,
                 bytes,
                 files,
@@ -313,13 +355,12 @@ impl Stacker<'_> {
                     }
                     let inode = match kind {
                         EntryKind::File => {
-                            self.s.inodes.push(Inode {
+                            self.s.data.push(Data {
                                 size: e.size,
-                                layer: index,
-                                entry: ei as u32,
+                                at: self.s.starts[index] + ei as u32,
                                 names: 1,
                             });
-                            (self.s.inodes.len() - 1) as u32
+                            (self.s.data.len() - 1) as u32
                         }
                         EntryKind::Hardlink { target } => {
                             let t = (target != ROOT)
@@ -328,7 +369,7 @@ impl Stacker<'_> {
                                 .and_then(|n| n.inode());
                             match t {
                                 Some(i) => {
-                                    self.s.inodes[i].names += 1;
+                                    self.s.data[i].names += 1;
                                     i as u32
                                 }
                                 None => {
@@ -369,6 +410,24 @@ pub fn stack_with(image: &Image, paths: &PathTable<'_>) -> Stacked {
         s: Stacked {
             layers: vec![LayerStack::default(); image.layers.len()],
             nodes: vec![None; paths.len()],
+            // One inode per regular file: no growth slack in the largest vector.
+            data: Vec::with_capacity(
+                image
+                    .layers
+                    .iter()
+                    .flat_map(|l| &l.entries)
+                    .filter(|e| e.kind == EntryKind::File)
+                    .count(),
+            ),
+            starts: image
+                .layers
+                .iter()
+                .scan(0u32, |n, l| {
+                    let at = *n;
+                    *n += u32::try_from(l.entries.len()).expect("fewer than 2^32 entries");
+                    Some(at)
+                })
+                .collect(),
             ..Stacked::default()
         },
         paths,
@@ -377,7 +436,7 @@ pub fn stack_with(image: &Image, paths: &PathTable<'_>) -> Stacked {
     for (i, layer) in image.layers.iter().enumerate() {
         st.stack_layer(i, layer);
     }
-    st.s.inodes.shrink_to_fit();
+    st.s.data.shrink_to_fit();
     st.s.hidden.shrink_to_fit();
     st.s
 }

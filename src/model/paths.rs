@@ -217,10 +217,6 @@ impl Paths {
     /// Interns every path of `other` here and rewrites `entries` (whose ids are `other`'s) to this
     /// table's ids. Parents are interned before their children, so one pass in id order does it.
     pub fn absorb(&mut self, other: Paths, entries: &mut [Entry]) {
-        if self.is_empty() {
-            *self = other; // the first layer's ids stay as they are
-            return;
-        }
         let mut map: Vec<PathId> = Vec::with_capacity(other.len());
         for i in 0..other.len() {
             let p = other.parents[i];

@@ -180,16 +180,15 @@ pub fn open(spec: &str, opts: LoadOptions, progress: &dyn Progress) -> Result<Op
     if !matches!(container, Container::Stream(_)) {
         progress.start(plan.layer_members.len());
     }
-    let listings = list_all(&container, &plan.layer_members, opts.threads, progress)?;
-    let mut paths = Paths::new();
+    let mut listings = list_all(&container, &plan.layer_members, opts.threads, progress)?;
+    let paths = merge_paths(listings.iter_mut().map(|(l, _)| l));
     let layers = listings
         .into_iter()
         .zip(config.diff_ids)
         .zip(config.history)
         .enumerate()
         .map(|(index, (((listing, blob_bytes), diff_id), history))| {
-            let mut entries = listing.entries;
-            paths.absorb(listing.paths, &mut entries);
+            let entries = listing.entries;
             Layer {
                 index,
                 diff_id,
@@ -203,7 +202,6 @@ pub fn open(spec: &str, opts: LoadOptions, progress: &dyn Progress) -> Result<Op
             }
         })
         .collect();
-    paths.shrink_to_fit();
     let mut warnings = plan.warnings;
     warnings.extend(config.warnings);
     let id = format!("sha256:{}", hex(&Sha256::digest(&config.bytes)));
@@ -271,6 +269,24 @@ fn engine_ref(spec: &str) -> bool {
         && !spec.starts_with('.')
         && !spec.ends_with('/')
         && !FILE_ENDINGS.iter().any(|e| spec.ends_with(e))
+}
+
+/// One path table for all layers: the largest listing's table becomes the image's (its entries keep
+/// their ids), every other one is absorbed into it and its entries renumbered. Each listing's own
+/// table is freed as soon as it is absorbed.
+pub(crate) fn merge_paths<'a>(listings: impl Iterator<Item = &'a mut layer::Listing>) -> Paths {
+    let mut listings: Vec<&mut layer::Listing> = listings.collect();
+    let Some(big) = (0..listings.len()).max_by_key(|&i| listings[i].paths.len()) else {
+        return Paths::new();
+    };
+    let mut paths = std::mem::take(&mut listings[big].paths);
+    for (i, l) in listings.iter_mut().enumerate() {
+        if i != big {
+            paths.absorb(std::mem::take(&mut l.paths), &mut l.entries);
+        }
+    }
+    paths.shrink_to_fit();
+    paths
 }
 
 /// Lower-case hex of bytes.

@@ -134,26 +134,29 @@ pub(crate) fn open(
         }
         work();
     });
+    let mut listings: Vec<Listing> = Vec::with_capacity(dirs.len());
+    for (index, slot) in slots.into_iter().enumerate() {
+        listings.push(
+            slot.into_inner()
+                .unwrap_or_else(|p| p.into_inner())
+                .expect("every layer slot is filled by a worker")
+                .map_err(|error| SourceError::Layer {
+                    archive: label.clone(),
+                    index,
+                    member: dirs[index].display().to_string(),
+                    error,
+                })?,
+        );
+    }
+    let paths = super::merge_paths(listings.iter_mut());
     let mut layers: Vec<Layer> = Vec::with_capacity(dirs.len());
-    let mut paths = Paths::new();
-    for (index, ((slot, diff_id), history)) in slots
+    for (index, ((listing, diff_id), history)) in listings
         .into_iter()
         .zip(config.diff_ids)
         .zip(config.history)
         .enumerate()
     {
-        let listing = slot
-            .into_inner()
-            .unwrap_or_else(|p| p.into_inner())
-            .expect("every layer slot is filled by a worker")
-            .map_err(|error| SourceError::Layer {
-                archive: label.clone(),
-                index,
-                member: dirs[index].display().to_string(),
-                error,
-            })?;
-        let mut entries = listing.entries;
-        paths.absorb(listing.paths, &mut entries);
+        let entries = listing.entries;
         let repeated = layers
             .iter()
             .any(|l| l.diff_id.is_some() && l.diff_id == diff_id);
@@ -171,7 +174,6 @@ pub(crate) fn open(
             hashes: listing.hashes,
         });
     }
-    paths.shrink_to_fit();
     Ok(Image {
         source: spec.to_string(),
         format: "overlay2",
