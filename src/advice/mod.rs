@@ -238,12 +238,16 @@ pub fn merged_content_bytes(paths: &Paths, layers: &[Layer]) -> u64 {
     }
 
     for (li, layer) in layers.iter().enumerate() {
-        for e in layer.entries.iter().filter(|e| e.kind == EntryKind::Opaque) {
+        for e in layer
+            .entries
+            .iter()
+            .filter(|e| e.kind() == EntryKind::Opaque)
+        {
             remove_below(&mut kept, &mut at, &mut links, &paths.bytes(e.path), li);
         }
         for e in &layer.entries {
             let path: Box<[u8]> = paths.bytes(e.path).into();
-            match &e.kind {
+            match &e.kind() {
                 EntryKind::Opaque => {}
                 EntryKind::Whiteout => {
                     if let Some(&i) = at.get(&path)
@@ -1032,7 +1036,7 @@ fn dockerignore(ctx: &Ctx<'_>, out: &mut Vec<Suggestion>) {
         let files: Vec<(Vec<u8>, u64)> = layer
             .entries
             .iter()
-            .filter(|e| e.kind == EntryKind::File)
+            .filter(|e| e.kind() == EntryKind::File)
             .map(|e| (ctx.image.paths.bytes(e.path), e.size))
             .collect();
         let tagged: Vec<&[u8]> = files
@@ -1133,12 +1137,7 @@ mod tests {
     }
 
     fn entry(path: &str, kind: EntryKind, size: u64) -> Entry {
-        Entry {
-            path: p(path),
-            kind,
-            size,
-            data_offset: 0,
-        }
+        Entry::new(p(path), kind, size, 0)
     }
     fn layer(index: usize, created_by: &str, entries: Vec<Entry>) -> Layer {
         Layer {

@@ -72,8 +72,18 @@ impl Packed {
 /// One node of a layer's tree.
 #[derive(Debug, Clone, Copy)]
 struct TNode {
+    size: u64,
     id: PathId,
-    node: DNode,
+    is_dir: bool,
+}
+
+impl TNode {
+    fn node(&self) -> DNode {
+        DNode {
+            is_dir: self.is_dir,
+            size: self.size,
+        }
+    }
 }
 
 const NO_SLOT: u32 = u32::MAX;
@@ -103,9 +113,17 @@ impl LayerTree {
         match sc.slot[id as usize] {
             NO_SLOT => {
                 sc.slot[id as usize] = self.nodes.len() as u32;
-                self.nodes.push(TNode { id, node });
+                self.nodes.push(TNode {
+                    size: node.size,
+                    id,
+                    is_dir: node.is_dir,
+                });
             }
-            i => self.nodes[i as usize].node = node,
+            i => {
+                let n = &mut self.nodes[i as usize];
+                n.size = node.size;
+                n.is_dir = node.is_dir;
+            }
         }
     }
 
@@ -138,7 +156,7 @@ fn layer_tree(layer: &Layer, paths: &PathTable<'_>, sc: &mut Scratch) -> LayerTr
         if id == ROOT {
             continue; // the root itself
         }
-        match e.kind {
+        match e.kind() {
             // The opaque marker is dropped, but its directory is created like any parent.
             EntryKind::Opaque => t.add_implicit(sc, paths, id),
             EntryKind::Whiteout => {
@@ -172,7 +190,7 @@ fn stack_onto(lower: &mut [Packed], tree: &LayerTree, paths: &PathTable<'_>) {
         paths.for_subtree(w, |x| lower[x as usize] = Packed::NONE);
     }
     for n in &tree.nodes {
-        lower[n.id as usize] = Packed::new(n.node);
+        lower[n.id as usize] = Packed::new(n.node());
     }
 }
 
@@ -264,7 +282,7 @@ pub fn figures_with(image: &Image, paths: &PathTable<'_>) -> DiveFigures {
             user_size_bytes += tree.size;
         } else {
             for n in &tree.nodes {
-                lower[n.id as usize] = Packed::new(n.node);
+                lower[n.id as usize] = Packed::new(n.node());
             }
         }
         // Leaves: nodes that no node of the same layer has as parent, and every whiteout.
@@ -320,7 +338,7 @@ pub fn figures_with(image: &Image, paths: &PathTable<'_>) -> DiveFigures {
                     Some(_) => 0,
                 }
             } else {
-                tree.nodes[sc.slot[id as usize] as usize].node.size
+                tree.nodes[sc.slot[id as usize] as usize].size
             } as i64;
             let d = &mut data[id as usize];
             d.cumulative += size;

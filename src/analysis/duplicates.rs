@@ -65,7 +65,7 @@ pub fn find<H: ContentHasher>(
         let ino = stacked.inode(i);
         (
             ino.layer,
-            image.layers[ino.layer].entries[ino.entry].data_offset,
+            image.layers[ino.layer].entries[ino.entry].data_offset(),
         )
     };
     let mut by_size: HashMap<u64, Vec<usize>> = HashMap::new();
@@ -85,7 +85,7 @@ pub fn find<H: ContentHasher>(
     let mut hash_of: HashMap<(usize, u64), [u8; 32]> = HashMap::new();
     for l in &image.layers {
         for &(entry, h) in &l.hashes {
-            hash_of.insert((l.index, l.entries[entry].data_offset), h);
+            hash_of.insert((l.index, l.entries[entry].data_offset()), h);
         }
     }
     let mut wanted: HashMap<usize, HashSet<u64>> = HashMap::new();

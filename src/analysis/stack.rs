@@ -302,7 +302,11 @@ impl Stacker<'_> {
     fn stack_layer(&mut self, index: usize, layer: &crate::model::Layer) {
         self.s.layers[index].content_bytes = layer.content_bytes();
         // Opaque markers hide lower children wherever they stand in the tar: apply them first.
-        for e in layer.entries.iter().filter(|e| e.kind == EntryKind::Opaque) {
+        for e in layer
+            .entries
+            .iter()
+            .filter(|e| e.kind() == EntryKind::Opaque)
+        {
             let id = e.path;
             self.remove_below(id, index, Reason::Opaque, true);
             if id != ROOT {
@@ -316,7 +320,7 @@ impl Stacker<'_> {
             if id == ROOT {
                 continue;
             }
-            match e.kind {
+            match e.kind() {
                 EntryKind::Opaque => {}
                 EntryKind::Whiteout => {
                     if let Some(node) = self.s.nodes[id as usize]
@@ -416,7 +420,7 @@ pub fn stack_with(image: &Image, paths: &PathTable<'_>) -> Stacked {
                     .layers
                     .iter()
                     .flat_map(|l| &l.entries)
-                    .filter(|e| e.kind == EntryKind::File)
+                    .filter(|e| e.kind() == EntryKind::File)
                     .count(),
             ),
             starts: image

@@ -28,23 +28,87 @@ pub enum EntryKind {
 
 /// One entry of a layer's tar. For whiteouts `path` is the path they delete, for opaque markers the
 /// directory they make opaque; the `.wh.` names themselves never reach the analysis.
+///
+/// 24 bytes: a hard link's target shares the slot of the data offset (a hard link has no data).
 #[derive(Debug, Clone, Copy)]
 pub struct Entry {
+    /// Content bytes (regular files only; 0 for every other kind).
+    pub size: u64,
+    /// The data's offset in the uncompressed layer tar, or a hard link's target path id.
+    slot: u64,
     /// The path, an id in the image's [`super::Paths`] (normalized: relative to the root, no leading
     /// `/` or `./`, no trailing `/`, no `.`/`..`; [`super::ROOT`] only for an opaque marker at the root).
     pub path: PathId,
-    /// What the entry is.
-    pub kind: EntryKind,
-    /// Content bytes (regular files only; 0 for every other kind).
-    pub size: u64,
-    /// Offset of the entry's data in the uncompressed layer tar.
-    pub data_offset: u64,
+    kind: Kind,
+}
+
+/// [`EntryKind`] without its payload, as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    File,
+    Dir,
+    Symlink,
+    Hardlink,
+    Special,
+    Whiteout,
+    Opaque,
 }
 
 impl Entry {
+    /// An entry at `path`; `data_offset` is where its data starts in the uncompressed layer tar (or
+    /// any number unique in the layer that hashes can be keyed by).
+    pub fn new(path: PathId, kind: EntryKind, size: u64, data_offset: u64) -> Entry {
+        let (kind, slot) = match kind {
+            EntryKind::File => (Kind::File, data_offset),
+            EntryKind::Dir => (Kind::Dir, data_offset),
+            EntryKind::Symlink => (Kind::Symlink, data_offset),
+            EntryKind::Hardlink { target } => (Kind::Hardlink, u64::from(target)),
+            EntryKind::Special => (Kind::Special, data_offset),
+            EntryKind::Whiteout => (Kind::Whiteout, data_offset),
+            EntryKind::Opaque => (Kind::Opaque, data_offset),
+        };
+        Entry {
+            size,
+            slot,
+            path,
+            kind,
+        }
+    }
+
+    /// What the entry is.
+    pub fn kind(&self) -> EntryKind {
+        match self.kind {
+            Kind::File => EntryKind::File,
+            Kind::Dir => EntryKind::Dir,
+            Kind::Symlink => EntryKind::Symlink,
+            Kind::Hardlink => EntryKind::Hardlink {
+                target: self.slot as PathId,
+            },
+            Kind::Special => EntryKind::Special,
+            Kind::Whiteout => EntryKind::Whiteout,
+            Kind::Opaque => EntryKind::Opaque,
+        }
+    }
+
+    /// Offset of the entry's data in the uncompressed layer tar (0 for a hard link).
+    pub fn data_offset(&self) -> u64 {
+        if self.kind == Kind::Hardlink {
+            0
+        } else {
+            self.slot
+        }
+    }
+
+    /// Points a hard link at another path id (when its layer's paths are renumbered).
+    pub fn set_link_target(&mut self, target: PathId) {
+        if self.kind == Kind::Hardlink {
+            self.slot = u64::from(target);
+        }
+    }
+
     /// True for entries that occupy a path in the final filesystem (everything but whiteouts and opaque markers).
     pub fn is_node(&self) -> bool {
-        !matches!(self.kind, EntryKind::Whiteout | EntryKind::Opaque)
+        !matches!(self.kind, Kind::Whiteout | Kind::Opaque)
     }
 }
 
@@ -127,6 +191,21 @@ mod tests {
         assert_eq!(normalize_path(b"./").unwrap(), b"");
         assert_eq!(normalize_path(b"a/./b").unwrap(), b"a/b");
         assert_eq!(normalize_path(b"a/../../etc"), Err(PathError::Escapes));
+    }
+
+    #[test]
+    fn an_entry_is_24_bytes_and_keeps_its_kind() {
+        // Entries are the largest vector of an analysis: one per tar entry of every layer.
+        assert_eq!(std::mem::size_of::<Entry>(), 24);
+        let link = Entry::new(7, EntryKind::Hardlink { target: 3 }, 0, 99);
+        assert_eq!(link.kind(), EntryKind::Hardlink { target: 3 });
+        assert_eq!(link.data_offset(), 0);
+        let file = Entry::new(8, EntryKind::File, 5, 1024);
+        assert_eq!(
+            (file.kind(), file.data_offset(), file.size),
+            (EntryKind::File, 1024, 5)
+        );
+        assert!(file.is_node() && !Entry::new(1, EntryKind::Whiteout, 0, 0).is_node());
     }
 
     #[test]

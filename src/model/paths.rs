@@ -227,8 +227,8 @@ impl Paths {
         let remap = |id: PathId| if id == ROOT { ROOT } else { map[id as usize] };
         for e in entries {
             e.path = remap(e.path);
-            if let EntryKind::Hardlink { target } = &mut e.kind {
-                *target = remap(*target);
+            if let EntryKind::Hardlink { target } = e.kind() {
+                e.set_link_target(remap(target));
             }
         }
     }
@@ -296,18 +296,8 @@ mod tests {
         let x = local.intern(b"b/x");
         let link = local.intern(b"b/y");
         let mut entries = vec![
-            Entry {
-                path: x,
-                kind: EntryKind::File,
-                size: 1,
-                data_offset: 0,
-            },
-            Entry {
-                path: link,
-                kind: EntryKind::Hardlink { target: x },
-                size: 0,
-                data_offset: 0,
-            },
+            Entry::new(x, EntryKind::File, 1, 0),
+            Entry::new(link, EntryKind::Hardlink { target: x }, 0, 0),
         ];
         let mut global = Paths::new();
         global.intern(b"a/z");
@@ -315,7 +305,7 @@ mod tests {
         assert_eq!(global.bytes(entries[0].path), b"b/x");
         assert_eq!(global.bytes(entries[1].path), b"b/y");
         assert_eq!(
-            entries[1].kind,
+            entries[1].kind(),
             EntryKind::Hardlink {
                 target: entries[0].path
             }

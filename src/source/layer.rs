@@ -181,7 +181,7 @@ pub(crate) fn hash_seekable<R: Read + Seek>(
     Ok(listing
         .hashes
         .into_iter()
-        .map(|(i, h)| (listing.entries[i].data_offset, h))
+        .map(|(i, h)| (listing.entries[i].data_offset(), h))
         .collect())
 }
 
@@ -306,12 +306,7 @@ fn collect<R: Read>(
                 .map_err(|e| LayerError::new(Some(&path), format!("cannot read: {e}")))?;
             hashes.push((out.len(), h));
         }
-        out.push(Entry {
-            path: id,
-            kind,
-            size,
-            data_offset,
-        });
+        out.push(Entry::new(id, kind, size, data_offset));
     }
     // The list lives as long as the analysis: give back the growth slack.
     out.shrink_to_fit();

@@ -229,12 +229,7 @@ impl Walk<'_> {
 
     fn push(&mut self, path: PathId, kind: EntryKind, size: u64) {
         let data_offset = self.out.len() as u64; // unique in the layer: what hashes are keyed by
-        self.out.push(Entry {
-            path,
-            kind,
-            size,
-            data_offset,
-        });
+        self.out.push(Entry::new(path, kind, size, data_offset));
     }
 
     /// Docker's tar writer order: names sorted, each directory followed at once by its contents.
