@@ -539,6 +539,16 @@ impl StreamContainer {
         Err("too many levels of symbolic links".into())
     }
 
+    /// Drops the layer listings kept from the stream once they have been handed out (each was copied
+    /// out, as a repeated layer is named twice): they would otherwise live as long as the analysis.
+    pub(crate) fn drop_listings(&mut self) {
+        for m in self.members.values_mut() {
+            if matches!(m, Streamed::Layer(_)) {
+                *m = Streamed::Skipped(0);
+            }
+        }
+    }
+
     fn resolve(&self, name: &[u8]) -> Result<&Streamed, String> {
         let key = self.canonical(name)?;
         Ok(&self.members[&key])

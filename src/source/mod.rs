@@ -139,7 +139,7 @@ impl Opened {
 
 /// Opens `spec`: `-` for standard input, a directory (OCI layout or unpacked save), or a tar file.
 pub fn open(spec: &str, opts: LoadOptions, progress: &dyn Progress) -> Result<Opened, SourceError> {
-    let container = if spec == "-" {
+    let mut container = if spec == "-" {
         progress.start(0);
         let stdin = io::stdin().lock();
         Container::Stream(StreamContainer::read(stdin, opts.hash_streamed, |m| {
@@ -181,6 +181,9 @@ pub fn open(spec: &str, opts: LoadOptions, progress: &dyn Progress) -> Result<Op
         progress.start(plan.layer_members.len());
     }
     let mut listings = list_all(&container, &plan.layer_members, opts.threads, progress)?;
+    if let Container::Stream(s) = &mut container {
+        s.drop_listings();
+    }
     let paths = merge_paths(listings.iter_mut().map(|(l, _)| l));
     let layers = listings
         .into_iter()
