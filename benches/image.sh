@@ -43,6 +43,15 @@
 #   - time: first run ~35 min on 2 CPUs (building ~10 min; dive needs
 #     2-4 min per run on the deletes image), reruns ~15-20 min
 #
+# Measured here (2026-11-25, 2 CPUs, warm cache, load average 1-2 from a parallel build):
+#   RUNS=3 bash benches/image.sh --image large
+#     large    dredge 0.26 s / 18.8 MiB   dive 16.24 s / 228.2 MiB   tar -tf 0.42 s
+#              dive/dredge time 62x (target 20x), dredge/floor 0.62x (target <= 1),
+#              dive/dredge peak RSS 12.1x (target 10x)
+#   RUNS=1 bash benches/image.sh --image deletes
+#     deletes  dredge 0.02 s / 7.5 MiB    dive 105.6 s / 37.0 MiB    tar -tf 0.03 s
+#              dive/dredge time ~5,300x (target 100x; dredge's time is at the 10 ms resolution)
+#
 # Environment knobs
 #   DREDGE        dredge binary (default: <repo>/target/release/dredge, built with
 #                 `cargo build --release` if missing; an explicitly given path is
