@@ -122,10 +122,11 @@ impl Walker {
             .iter()
             .map(|_| Mutex::new(Default::default()))
             .collect();
-        // Tasks not yet taken, and how many are queued or under way.
-        let queue: Mutex<(Vec<Task>, usize)> = Mutex::new((
+        // Tasks not yet taken, how many are queued or under way, how many threads wait for one.
+        let queue: Mutex<(Vec<Task>, usize, usize)> = Mutex::new((
             (0..trees.len()).rev().map(Task::Root).collect(),
             trees.len(),
+            0,
         ));
         let wake = Condvar::new();
         let total = AtomicUsize::new(trees.len());
@@ -142,7 +143,9 @@ impl Walker {
                             if q.1 == 0 {
                                 break None;
                             }
+                            q.2 += 1;
                             q = wake.wait(q).unwrap_or_else(|p| p.into_inner());
+                            q.2 -= 1;
                         }
                     };
                     let Some(task) = task else {
@@ -156,8 +159,12 @@ impl Walker {
                         let mut q = queue.lock().unwrap_or_else(|p| p.into_inner());
                         q.0.push(t);
                         q.1 += 1;
+                        // A wake-up is a system call: only when a thread waits.
+                        let idle = q.2 > 0;
                         drop(q);
-                        wake.notify_one();
+                        if idle {
+                            wake.notify_one();
+                        }
                     };
                     match task {
                         Task::Root(u) => {
@@ -178,7 +185,7 @@ impl Walker {
                     drop(r);
                     let mut q = queue.lock().unwrap_or_else(|p| p.into_inner());
                     q.1 -= 1;
-                    let finished = q.1 == 0;
+                    let finished = q.1 == 0 && q.2 > 0;
                     drop(q);
                     if finished {
                         wake.notify_all();
