@@ -14,7 +14,7 @@
 #      population (DIR/population) is reused as it is instead of being filled again.
 #   2. Fills it with a realistic population: a busybox base from `docker import`; $IMAGES images built
 #      with the classic builder (two layers each, a few MB); one big image of $BIG_MB MB in 4 KiB to 8 MiB
-#      files; $CONTAINERS stopped containers each with writable data (1 MB in 64 files); $VOLUMES named
+#      files, plus (SMALL_FILES > 0) a layer of $SMALL_FILES files of 1-8 KiB in 100 directories; $CONTAINERS stopped containers each with writable data (1 MB in 64 files); $VOLUMES named
 #      volumes with files (2 MB each); one chatty container whose json-file log is $LOG_MB MB.
 #   3. Times, warm page cache, each command once to warm up then $RUNS measured runs (median wall s):
 #        du       du -sx --block-size=1 $ROOT
@@ -36,6 +36,7 @@ IMAGES=${IMAGES:-30}
 CONTAINERS=${CONTAINERS:-40}
 VOLUMES=${VOLUMES:-10}
 BIG_MB=${BIG_MB:-500}
+SMALL_FILES=${SMALL_FILES:-0}
 LOG_MB=${LOG_MB:-50}
 RUNS=${RUNS:-5}
 KEEP=${KEEP:-}
@@ -68,7 +69,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-population="images=$IMAGES containers=$CONTAINERS volumes=$VOLUMES big_mb=$BIG_MB log_mb=$LOG_MB"
+population="images=$IMAGES containers=$CONTAINERS volumes=$VOLUMES big_mb=$BIG_MB small_files=$SMALL_FILES log_mb=$LOG_MB"
 reuse=0
 if [ -n "$KEEP" ] && [ "$(cat "$WORK/population" 2>/dev/null)" = "$population" ]; then
   reuse=1
@@ -112,6 +113,15 @@ while [ "$left" -gt 0 ]; do
   left=$((left - sz)); n=$((n + 1))
 done
 printf 'FROM dfbench/base:1\nCOPY big /big\n' >"$ctx/Dockerfile"
+if [ "$SMALL_FILES" -gt 0 ]; then
+  # A package-manager-like layer: $SMALL_FILES files of 1 to 8 KiB in 100 directories.
+  for d in $(seq 0 99); do
+    mkdir -p "$ctx/small/d$d"
+    head -c $(( (SMALL_FILES / 100) * 1024 * (1 + d % 8) )) /dev/urandom |
+      (cd "$ctx/small/d$d" && split -b $((1024 * (1 + d % 8))) -a 4 - f)
+  done
+  printf 'COPY small /usr/lib/small\n' >>"$ctx/Dockerfile"
+fi
 DOCKER_BUILDKIT=0 $DOCKER build -q --network none -t dfbench/big:1 "$ctx" >/dev/null
 rm -rf "$ctx"
 for i in $(seq 1 "$CONTAINERS"); do
@@ -177,13 +187,13 @@ printf '%-28s %10.3f  categories %s (%s layers from the cache; same categories a
   "dredge df --cache (repeat)" "$t_repeat" "$repeat_sum" "$cached_layers" "$same"
 printf '\nratios: dredge/du %.2f, dredge/docker %.2f, repeat/docker %.2f (targets: <= 1, -, <= 0.5)\n' \
   "$r_du" "$r_docker" "$r_repeat"
-printf 'population: %s images + big, %s containers + chatty, %s volumes; %s runs each (median), warm cache\n' \
-  "$IMAGES" "$CONTAINERS" "$VOLUMES" "$RUNS"
+printf 'population: %s images + big (%s MB, +%s small files), %s containers + chatty, %s volumes; %s runs each (median), warm cache\n' \
+  "$IMAGES" "$BIG_MB" "$SMALL_FILES" "$CONTAINERS" "$VOLUMES" "$RUNS"
 printf 'load average: before %s, after %s; %s cores\n' "$load_before" "$load_after" "$(nproc)"
 
 jq -n \
   --argjson images "$IMAGES" --argjson containers "$CONTAINERS" --argjson volumes "$VOLUMES" \
-  --argjson big_mb "$BIG_MB" --argjson log_mb "$LOG_MB" --argjson runs "$RUNS" \
+  --argjson big_mb "$BIG_MB" --argjson small_files "$SMALL_FILES" --argjson log_mb "$LOG_MB" --argjson runs "$RUNS" \
   --arg load_before "$load_before" --arg load_after "$load_after" --argjson cores "$(nproc)" \
   --argjson du_runs "$(runs du)" --argjson docker_runs "$(runs docker)" \
   --argjson dredge_runs "$(runs dredge)" --argjson repeat_runs "$(runs repeat)" \
@@ -193,7 +203,7 @@ jq -n \
   --argjson cached_layers "$cached_layers" --argjson logs "$logs" --argjson orphans "$orphans" \
   --argjson r_du "$r_du" --argjson r_docker "$r_docker" --argjson r_repeat "$r_repeat" \
   '{schema: "dredge.bench-df", schema_version: 1,
-    population: {images: $images, big_mb: $big_mb, containers: $containers, volumes: $volumes, log_mb: $log_mb},
+    population: {images: $images, big_mb: $big_mb, small_files: $small_files, containers: $containers, volumes: $volumes, log_mb: $log_mb},
     runs: $runs, cores: $cores, load_average: {before: $load_before, after: $load_after},
     median_seconds: {du: $t_du, docker_system_df_v: $t_docker, dredge_first: $t_dredge, dredge_repeat: $t_repeat},
     seconds: {du: $du_runs, docker_system_df_v: $docker_runs, dredge_first: $dredge_runs, dredge_repeat: $repeat_runs},

@@ -129,6 +129,8 @@ impl Walker {
             0,
         ));
         let wake = Condvar::new();
+        // A lock-free copy of the count of waiting threads, read to decide when to share work.
+        let idle = AtomicUsize::new(0);
         let total = AtomicUsize::new(trees.len());
         let done = AtomicUsize::new(0);
         std::thread::scope(|s| {
@@ -144,8 +146,10 @@ impl Walker {
                                 break None;
                             }
                             q.2 += 1;
+                            idle.fetch_add(1, Ordering::Relaxed);
                             q = wake.wait(q).unwrap_or_else(|p| p.into_inner());
                             q.2 -= 1;
+                            idle.fetch_sub(1, Ordering::Relaxed);
                         }
                     };
                     let Some(task) = task else {
@@ -154,7 +158,7 @@ impl Walker {
                     let unit = task.unit();
                     let part = trees[unit].1;
                     let mut acc = (Usage::default(), Usage::default());
-                    let mut spawn = |t: Task| {
+                    let mut push = |t: Task| {
                         total.fetch_add(1, Ordering::Relaxed);
                         let mut q = queue.lock().unwrap_or_else(|p| p.into_inner());
                         q.0.push(t);
@@ -165,6 +169,11 @@ impl Walker {
                         if idle {
                             wake.notify_one();
                         }
+                    };
+                    let hungry = || idle.load(Ordering::Relaxed) > 0;
+                    let mut spawn = Share {
+                        push: &mut push,
+                        hungry: &hungry,
                     };
                     match task {
                         Task::Root(u) => {
@@ -264,7 +273,7 @@ impl Walker {
         prune: &HashSet<PathBuf>,
         part: PartOf<'_>,
         acc: &mut (Usage, Usage),
-        spawn: &mut dyn FnMut(Task),
+        spawn: &mut Share<'_>,
     ) {
         let st = match rustix::fs::statat(CWD, path, AtFlags::SYMLINK_NOFOLLOW) {
             Ok(s) => s,
@@ -300,7 +309,7 @@ impl Walker {
         prune: &HashSet<PathBuf>,
         part: PartOf<'_>,
         acc: &mut (Usage, Usage),
-        spawn: &mut dyn FnMut(Task),
+        spawn: &mut Share<'_>,
     ) {
         let Some(first) = self.open(parent, path, depth, in_part) else {
             return;
@@ -353,8 +362,10 @@ impl Walker {
             if prune.contains(&child) || !self.count(&st, child_in_part, acc) {
                 continue;
             }
-            if depth < SPLIT_DEPTH {
-                spawn(Task::Dir {
+            // Near the top, or when a thread has nothing to do, the directory goes to the queue: a
+            // single big tree (30 000 files under one directory) is walked by all threads.
+            if depth < SPLIT_DEPTH || (spawn.hungry)() {
+                (spawn.push)(Task::Dir {
                     unit,
                     path: child,
                     depth: depth + 1,
@@ -392,6 +403,13 @@ impl Walker {
             }
         }
     }
+}
+
+/// Where a walk hands directories to other threads.
+struct Share<'a> {
+    push: &'a mut dyn FnMut(Task),
+    /// True when a thread waits for work.
+    hungry: &'a dyn Fn() -> bool,
 }
 
 /// A directory being read.
@@ -447,6 +465,45 @@ mod tests {
         // A second walk of the same tree by the same walker finds the directory already seen.
         let (again, _) = w.measure(&d, &HashSet::new(), &|_| false);
         assert_eq!(again.entries, 0);
+    }
+
+    #[test]
+    fn a_deep_tree_shared_between_threads_counts_every_entry_once() {
+        // One big directory far below the split depth: shared out to idle threads as they ask.
+        let t = tempfile::tempdir().unwrap();
+        let deep = t.path().join("a/b/c/d/e");
+        let mut apparent = 0;
+        for d in 0..40 {
+            let dir = deep.join(format!("d{d}"));
+            fs::create_dir_all(&dir).unwrap();
+            for f in 0..25 {
+                let n = 1 + d * 25 + f;
+                fs::write(dir.join(format!("f{f}")), vec![b'z'; n]).unwrap();
+                apparent += n as u64;
+            }
+        }
+        let none = HashSet::new();
+        let one = Walker::new(t.path()).unwrap().measure_all(
+            &[(t.path().to_path_buf(), &|_| true)],
+            &none,
+            1,
+            &|_, _| {},
+        );
+        let four = Walker::new(t.path()).unwrap().measure_all(
+            &[(t.path().to_path_buf(), &|_| true)],
+            &none,
+            4,
+            &|_, _| {},
+        );
+        assert_eq!(one[0].0.apparent_bytes, apparent);
+        // The root, a..e (5), 40 dirs, 1000 files.
+        assert_eq!(one[0].0.entries, 1 + 5 + 40 + 1000);
+        assert_eq!(four[0].0.apparent_bytes, one[0].0.apparent_bytes);
+        assert_eq!(four[0].0.bytes, one[0].0.bytes);
+        assert_eq!(four[0].0.entries, one[0].0.entries);
+        // Everything below the root is in the part (`a` is accepted, and all below inherit it).
+        assert_eq!(four[0].1.entries, 5 + 40 + 1000);
+        assert_eq!(four[0].1.apparent_bytes, apparent);
     }
 
     #[test]
