@@ -35,9 +35,10 @@
 #
 #   RUNS=7 KEEP=/var/tmp/dfb bash benches/df.sh      (defaults: 6 200 entries, du 762 544 128 B)
 #     du -sx 0.037 s | docker system df -v 0.089 s | dredge first 0.036 s | dredge --cache 0.031 s
-#     first/du 0.98 (target <= 1: met, but at parity: the walk is small and the engine's /info, which
+#     first/du 0.98 (target <= 1: met, but near parity: the walk is small and the engine's /info, which
 #     a 20.10 daemon answers by running `runc --version`, competes for the two cores)
 #     repeat/docker 0.35 (target <= 0.5: met)
+#     a second run (load 0.85): du 0.040 | docker 0.091 | first 0.031 | repeat 0.028: 0.78 and 0.31
 #   RUNS=7 SMALL_FILES=30000 KEEP=/var/tmp/dfb2 bash benches/df.sh   (du 946 622 464 B)
 #     du -sx 0.121 s | docker system df -v 0.091 s | dredge first 0.066 s | dredge --cache 0.034 s
 #     first/du 0.55, repeat/docker 0.37 (both met)
