@@ -383,14 +383,15 @@ fn run_df(args: &DfArgs) -> Result<(), Failure> {
         Some(p) => (None, p.clone(), None),
         None => {
             // While the engine answers /info (tens of ms on a 20.10 daemon), the data root it will
-            // name is read already when it can be guessed (the cache's, or the dockerd serving
-            // DOCKER_HOST); a wrong guess is thrown away, and its cache is not written.
+            // name is read already when it can be guessed (the cache's, when a dockerd runs on it, or
+            // that of the dockerd serving DOCKER_HOST); a wrong guess is thrown away, and its cache is
+            // not written. No running dockerd, no guess: an engine that is down is said at once.
             let guess = args
                 .cache
                 .as_deref()
                 .and_then(audit::cache::data_root_of)
                 .map(std::path::PathBuf::from)
-                .filter(|p| p.is_dir())
+                .filter(|p| p.is_dir() && dataroot::daemon_using(p).is_some())
                 .or_else(|| {
                     let host = std::env::var("DOCKER_HOST")
                         .unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
