@@ -30,18 +30,20 @@
 # The "repeat" row runs `dredge df --cache FILE` after a first run has filled FILE: committed layers'
 # sizes are then taken from it (keyed by layer id) and only what can change is walked.
 #
-# Measured 2026-11-25 (2 cores shared with other builds, warm page cache, RUNS=7, medians; release build
-# of branch df-speed; load average 0.88 / 0.81 at the start of the timed runs):
+# Measured 2026-11-25 (2 cores shared with other builds, warm page cache, RUNS=7, medians, release build
+# of branch df-speed at its last commit; load average at the start of the timed runs in brackets):
 #
 #   RUNS=7 KEEP=/var/tmp/dfb bash benches/df.sh      (defaults: 6 200 entries, du 762 544 128 B)
-#     du -sx 0.037 s | docker system df -v 0.089 s | dredge first 0.036 s | dredge --cache 0.031 s
-#     first/du 0.98 (target <= 1: met, but near parity: the walk is small and the engine's /info, which
-#     a 20.10 daemon answers by running `runc --version`, competes for the two cores)
-#     repeat/docker 0.35 (target <= 0.5: met)
-#     a second run (load 0.85): du 0.040 | docker 0.091 | first 0.031 | repeat 0.028: 0.78 and 0.31
+#     [2.04] du -sx 0.033 s | docker system df -v 0.080 s | dredge first 0.034 s | dredge --cache 0.031 s
+#            first/du 1.02, repeat/docker 0.39
+#     earlier runs of the same code but for the dockerd check of the cache's root (see git log):
+#     [0.88] 0.037 | 0.089 | 0.036 | 0.031: 0.98 and 0.35;  [0.85] 0.040 | 0.091 | 0.031 | 0.028: 0.78, 0.31
+#     first/du: at parity, the target (<= 1) is met on a quiet machine only: the walk is small (6 200
+#     entries) and the engine's /info, which a 20.10 daemon answers by running `runc --version`, competes
+#     with the walk for the two cores. repeat/docker <= 0.5: met.
 #   RUNS=7 SMALL_FILES=30000 KEEP=/var/tmp/dfb2 bash benches/df.sh   (du 946 622 464 B)
-#     du -sx 0.121 s | docker system df -v 0.091 s | dredge first 0.066 s | dredge --cache 0.034 s
-#     first/du 0.55, repeat/docker 0.37 (both met)
+#     [1.96] du -sx 0.118 s | docker system df -v 0.079 s | dredge first 0.065 s | dredge --cache 0.033 s
+#            first/du 0.55, repeat/docker 0.41 (both met; earlier run [0.81]: 0.55 and 0.37)
 #   Both: dredge's categories sum to du's total exactly; the repeat run's categories equal the first
 #   run's; dredge also reports the 126 MB of json-file logs and `image/` metadata docker does not count.
 #   Before this branch (same default population, load 1.8): first/du 1.99, repeat/docker 0.47.
