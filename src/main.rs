@@ -374,30 +374,77 @@ fn run_df(args: &DfArgs) -> Result<(), Failure> {
     use dredge::report::progress::ScanProgress;
     use dredge::source::{dataroot, engine};
 
-    let (engine, root) = match &args.data_root {
-        Some(p) => (None, p.clone()),
-        None => {
-            let f = engine::facts(args.engine_df).map_err(|e| Failure::Input(e.to_string()))?;
-            let root = f
-                .root_dir
-                .clone()
-                .unwrap_or_else(|| "/var/lib/docker".into());
-            (Some(f), std::path::PathBuf::from(root))
-        }
-    };
     let mut opts = AuditOptions::default();
     if let Some(t) = args.threads {
         opts.threads = t.max(1);
     }
     opts.layer_cache = args.cache.clone();
-    let scanned = match dataroot::read(&root) {
-        Ok(dr) => {
+    let scan = |root: &std::path::Path, opts: AuditOptions| {
+        dataroot::read(root).map(|dr| {
             let progress = ScanProgress::new(!args.no_progress);
             let a = audit::audit(&dr, opts, &|done, total| progress.update(done, total));
             progress.finish();
+            a
+        })
+    };
+    let (engine, root, early) = match &args.data_root {
+        Some(p) => (None, p.clone(), None),
+        None => {
+            // While the engine answers /info (tens of ms on a 20.10 daemon), the data root it will
+            // name is read already when it can be guessed (the cache's, when a dockerd runs on it, or
+            // that of the dockerd serving DOCKER_HOST); a wrong guess is thrown away, and its cache is
+            // not written. No running dockerd, no guess: an engine that is down is said at once.
+            let guess = args
+                .cache
+                .as_deref()
+                .and_then(audit::cache::data_root_of)
+                .map(std::path::PathBuf::from)
+                .filter(|p| p.is_dir() && dataroot::daemon_using(p).is_some())
+                .or_else(|| {
+                    let host = std::env::var("DOCKER_HOST")
+                        .unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
+                    dataroot::guess_root_of(&host)
+                });
+            let (facts, early) = std::thread::scope(|s| {
+                let asked = s.spawn(|| engine::facts(args.engine_df));
+                let early = guess.map(|g| {
+                    let a = scan(
+                        &g,
+                        AuditOptions {
+                            write_cache: false,
+                            ..opts.clone()
+                        },
+                    );
+                    (g, a)
+                });
+                (asked.join(), early)
+            });
+            let f = facts
+                .unwrap_or_else(|p| std::panic::resume_unwind(p))
+                .map_err(|e| Failure::Input(e.to_string()))?;
+            let root = std::path::PathBuf::from(
+                f.root_dir
+                    .clone()
+                    .unwrap_or_else(|| "/var/lib/docker".into()),
+            );
+            let same = |g: &std::path::Path| {
+                std::fs::canonicalize(g).ok() == std::fs::canonicalize(&root).ok()
+            };
+            let early = early.filter(|(g, a)| a.is_ok() && same(g)).map(|(_, a)| a);
+            (Some(f), root, early)
+        }
+    };
+    let scanned = match early {
+        Some(Ok(mut a)) => {
+            if let (Some(p), Some(c)) = (&opts.layer_cache, &a.fresh_cache)
+                && let Err(e) = audit::cache::save(p, c)
+            {
+                a.warnings
+                    .push(format!("{}: cannot write the cache: {e}", p.display()));
+            }
             Ok(a)
         }
-        Err(e) => Err(e),
+        _ => scan(&root, opts),
     };
     // Live: the engine may be pulling, loading or building right now; confirm orphans against a
     // fresh read of the metadata a moment later (their contents must not have changed either).

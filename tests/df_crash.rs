@@ -429,3 +429,329 @@ fn a_load_running_during_the_scan_is_not_reported() {
     );
     assert!(reported.is_empty(), "{reported:?}");
 }
+
+/// A `docker save` archive (made here, no daemon work) of an image with `layers` layers of `files`
+/// small files each: removing it makes the daemon unlink that many files, which takes a while.
+fn many_files_archive(layers: usize, files: usize) -> Vec<u8> {
+    let names: Vec<Vec<Vec<u8>>> = (0..layers)
+        .map(|l| {
+            (0..files)
+                .map(|f| format!("l{l}/d{}/f{f}", f % 16).into_bytes())
+                .collect()
+        })
+        .collect();
+    let tars: Vec<Vec<u8>> = names
+        .iter()
+        .map(|layer| {
+            let entries: Vec<common::E<'_>> = layer
+                .iter()
+                .map(|n| common::E::File(n.as_slice(), 100))
+                .collect();
+            common::layer_tar(&entries)
+        })
+        .collect();
+    let history: Vec<&str> = (0..layers).map(|_| "many files").collect();
+    common::docker_save(&tars, &history, &[])
+}
+
+/// The overlay2 dir names of an image's layers, from the engine (`GraphDriver` upper and lower dirs).
+fn image_dirs(d: &PrivateDaemon, image: &str) -> BTreeSet<String> {
+    let out = d.docker(
+        &[
+            "image",
+            "inspect",
+            "-f",
+            "{{.GraphDriver.Data.UpperDir}}:{{.GraphDriver.Data.LowerDir}}",
+            image,
+        ],
+        None,
+    );
+    let ov = d.root().join("overlay2");
+    out.trim()
+        .split(':')
+        .filter_map(|p| Path::new(p).strip_prefix(&ov).ok())
+        .filter_map(|p| p.components().next())
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// `layerdb/sha256/*-removing` names.
+fn removing(root: &Path) -> Vec<String> {
+    std::fs::read_dir(root.join("image/overlay2/layerdb/sha256"))
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|n| n.ends_with("-removing"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Every overlay2 dir and every `-removing` record that `doc` reports, as paths relative to the root.
+fn orphan_paths(doc: &serde_json::Value, root: &Path) -> BTreeSet<String> {
+    doc["orphans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|o| std::iter::once(&o["path"]).chain(o["also"].as_array().into_iter().flatten()))
+        .filter_map(|p| {
+            Path::new(p.as_str().unwrap())
+                .strip_prefix(root)
+                .ok()
+                .map(|p| p.display().to_string())
+        })
+        .collect()
+}
+
+/// moby removes an image's config first (image store `Delete`), then releases its layers top down: for
+/// each, the layerdb dir is renamed `<chain>-<random>-removing`, the overlay2 dir is deleted
+/// (`RemoveAll`), then the renamed dir (moby `image/store.go` `Delete`, `layer/layer_store.go`
+/// `releaseLayer`, `deleteLayer`). A SIGKILL once the top layer's dir is half deleted leaves: that
+/// dir with what is left of its files, its renamed record, and the layers below still in the layerdb
+/// but reached by no image. All of it is orphaned; nothing else may be reported. A kill that lands
+/// after the whole removal (nothing left) is retried, at most three times, and said.
+#[test]
+fn rmi_killed_midway_leaves_orphans_that_are_found() {
+    let Some(mut d) = private_daemon() else {
+        return;
+    };
+    let root = d.root();
+    d.docker(
+        &["import", "-", "dredge-crash/base:1"],
+        Some(&busybox_rootfs()),
+    );
+    // What must never be reported: a container's layers, BuildKit's snapshots, other images' layers.
+    d.docker(
+        &[
+            "create",
+            "--network",
+            "none",
+            "--name",
+            "keep",
+            "dredge-crash/base:1",
+            "true",
+        ],
+        None,
+    );
+    let ctx = tempfile::tempdir().unwrap();
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        "FROM dredge-crash/base:1\nRUN echo hi > /b\n",
+    )
+    .unwrap();
+    docker_with(
+        &[("DOCKER_HOST", &d.host()), ("DOCKER_BUILDKIT", "1")],
+        &[
+            "build",
+            "-q",
+            "--network",
+            "none",
+            "-t",
+            "dredge-crash/bk:1",
+            ctx.path().to_str().unwrap(),
+        ],
+        None,
+    );
+    let archive = many_files_archive(4, 4000);
+    let mut outcomes = Vec::new();
+    for attempt in 1..=3 {
+        d.docker(&["load"], Some(&archive));
+        let doomed = image_dirs(&d, "crafted:1");
+        assert_eq!(doomed.len(), 4, "{doomed:?}");
+        let before = overlay_dirs(&root);
+        assert!(
+            before.iter().any(|n| is_buildkit_key(n)),
+            "BuildKit made snapshot dirs: {before:?}"
+        );
+        let kept: BTreeSet<String> = before.difference(&doomed).cloned().collect();
+
+        let mut rmi = Command::new(DOCKER)
+            .env("DOCKER_HOST", d.host())
+            .args(["rmi", "crafted:1"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let t = Instant::now();
+        let mut killed = false;
+        // Kill once the top layer's dir is half deleted: its record renamed, and some of the 16
+        // directories of its `l3/` (250 files each) already gone.
+        let half_deleted = || {
+            removing(&root).iter().any(|r| {
+                let layerdb = root.join("image/overlay2/layerdb/sha256").join(r);
+                let Ok(cache) = std::fs::read_to_string(layerdb.join("cache-id")) else {
+                    return true;
+                };
+                let top = root.join("overlay2").join(cache).join("diff/l3");
+                std::fs::read_dir(top).map_or(true, |rd| rd.count() < 16)
+            })
+        };
+        while t.elapsed() < Duration::from_secs(60) {
+            if half_deleted() {
+                d.crash();
+                killed = true;
+                break;
+            }
+            if let Ok(Some(_)) = rmi.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let _ = rmi.wait();
+        if !killed {
+            // The daemon was not killed: it is intact and the image is gone; try again.
+            outcomes.push(format!("attempt {attempt}: rmi finished before a kill"));
+            continue;
+        }
+        let left: BTreeSet<String> = overlay_dirs(&root).intersection(&doomed).cloned().collect();
+        let records = removing(&root);
+        // How far the interrupted `RemoveAll` got: files left of the 4000 in the renamed layer's dir.
+        let files_left: Vec<String> = records
+            .iter()
+            .map(|r| {
+                let layerdb = root.join("image/overlay2/layerdb/sha256").join(r);
+                let cache = std::fs::read_to_string(layerdb.join("cache-id")).unwrap_or_default();
+                let found = Command::new("find")
+                    .arg(root.join("overlay2").join(&cache))
+                    .args(["-type", "f"])
+                    .output()
+                    .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                    .unwrap_or_default();
+                let n = found.lines().filter(|l| l.contains("/diff/")).count();
+                format!("{}: {n} files", &cache[..12.min(cache.len())])
+            })
+            .collect();
+        outcomes.push(format!(
+            "attempt {attempt}: killed; {} of the image's 4 dirs left, {} -removing record(s), \
+             files left in the dir being removed: {files_left:?}",
+            left.len(),
+            records.len()
+        ));
+        eprintln!("{}", outcomes.last().unwrap());
+
+        // What dredge must report: the image's dirs still there, and each `-removing` record.
+        let mut expected: BTreeSet<String> = left.iter().map(|n| format!("overlay2/{n}")).collect();
+        expected.extend(
+            records
+                .iter()
+                .map(|r| format!("image/overlay2/layerdb/sha256/{r}")),
+        );
+        let check = |doc: &serde_json::Value, how: &str| {
+            let dirs = orphan_dirs(doc, &root);
+            assert!(
+                dirs.is_disjoint(&kept),
+                "{how}: live dirs reported as orphans: {:?}",
+                dirs.intersection(&kept).collect::<Vec<_>>()
+            );
+            assert!(dirs.iter().all(|n| !is_buildkit_key(n)), "{how}: {dirs:?}");
+            let paths = orphan_paths(doc, &root);
+            // Nothing but the removal's leftovers (the daemon may add its own, e.g. tmp/): every
+            // overlay2 or layerdb path reported is one of them, and all of them are reported.
+            let layer_paths: BTreeSet<String> = paths
+                .iter()
+                .filter(|p| p.starts_with("overlay2/") || p.starts_with("image/"))
+                .cloned()
+                .collect();
+            let layerdb_chains: BTreeSet<String> = layer_paths
+                .iter()
+                .filter(|p| {
+                    p.starts_with("image/overlay2/layerdb/sha256/") && !p.ends_with("-removing")
+                })
+                .cloned()
+                .collect();
+            let expected_dirs_and_records: BTreeSet<String> =
+                layer_paths.difference(&layerdb_chains).cloned().collect();
+            assert_eq!(
+                expected_dirs_and_records, expected,
+                "{how}: {:#}",
+                doc["orphans"]
+            );
+            // The layerdb records reported with them are the image's own lower layers.
+            for p in &layerdb_chains {
+                let cache = std::fs::read_to_string(root.join(p).join("cache-id")).unwrap();
+                assert!(left.contains(&cache), "{how}: {p} names {cache}");
+            }
+            // Each orphan's bytes are what du says of its paths (a half-deleted dir: what is left).
+            for o in doc["orphans"].as_array().unwrap() {
+                let mut args = vec!["-scx".to_string(), "--block-size=1".to_string()];
+                args.push(o["path"].as_str().unwrap().to_string());
+                for a in o["also"].as_array().into_iter().flatten() {
+                    args.push(a.as_str().unwrap().to_string());
+                }
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                let du: u64 = common::run("du", &args)
+                    .lines()
+                    .last()
+                    .and_then(|l| l.split_whitespace().next())
+                    .and_then(|n| n.parse().ok())
+                    .unwrap();
+                assert_eq!(o["bytes"].as_u64().unwrap(), du, "{how}: {o}");
+            }
+        };
+        // Offline, the daemon dead: a disk from a crashed host.
+        let off = df_json(&["--data-root", root.to_str().unwrap()], &[]);
+        check(&off, "offline after the crash");
+        // Nothing changes while the daemon is dead: a run that fills a layer cache and a run that
+        // takes every committed layer from it give the same figures as the first run, byte for byte.
+        let cache = d.dir.path().join(format!("df-cache-{attempt}.json"));
+        let cached = [&["--cache", cache.to_str().unwrap()][..]; 2].map(|c| {
+            df_json(
+                &[&["--data-root", root.to_str().unwrap()][..], c].concat(),
+                &[],
+            )
+        });
+        assert_eq!(cached[0]["cached_layers"], 0);
+        // The live layers: the base image's and the BuildKit image's own.
+        assert!(
+            cached[1]["cached_layers"].as_u64().unwrap() >= 2,
+            "{}",
+            cached[1]["cached_layers"]
+        );
+        for doc in &cached {
+            for key in [
+                "categories",
+                "images",
+                "containers",
+                "volumes",
+                "total_bytes",
+            ] {
+                assert_eq!(doc[key], off[key], "{key}: first run vs --cache run");
+            }
+            let orphans = |d: &serde_json::Value| -> Vec<(String, u64, u64)> {
+                d["orphans"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|o| {
+                        (
+                            o["path"].as_str().unwrap().to_string(),
+                            o["bytes"].as_u64().unwrap(),
+                            o["apparent_bytes"].as_u64().unwrap(),
+                        )
+                    })
+                    .collect()
+            };
+            assert_eq!(
+                orphans(doc),
+                orphans(&off),
+                "orphans: first run vs --cache run"
+            );
+        }
+        // Live, restarted.
+        d.spawn().expect("restart after the crash");
+        let live = df_json(&[], &d.env());
+        check(&live, "live after the restart");
+        // Live with the cache the offline runs filled (the same data root): the images' figures,
+        // all taken from the cache, equal those of the live run that walked them.
+        let live_cached = df_json(&["--cache", cache.to_str().unwrap()], &d.env());
+        assert!(live_cached["cached_layers"].as_u64().unwrap() >= 2);
+        assert_eq!(live_cached["images"], live["images"]);
+        assert_eq!(live_cached["categories"][0], live["categories"][0]);
+        if !left.is_empty() || !records.is_empty() {
+            eprintln!("orphans after the crash: {:#}", live["orphans"]);
+            // The layers below the top one stay in the layerdb, reached by no image: unreferenced.
+            return;
+        }
+    }
+    panic!("no attempt left an interrupted removal to find: {outcomes:?}");
+}

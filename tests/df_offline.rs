@@ -402,6 +402,31 @@ fn engine_down_is_one_line_and_exit_2() {
     assert!(err.contains("cannot reach the Docker Engine"), "{err}");
 }
 
+#[test]
+fn engine_down_with_a_cache_leaves_the_cache_alone() {
+    // A cache names a readable data root, but no engine answers: live mode fails in one line, and the
+    // cache file stays as it was (a data root read before the engine's answer never writes it).
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path().join("docker");
+    make_root(&root);
+    let cache = t.path().join("df-cache.json");
+    df_with(&root, &["--cache", cache.to_str().unwrap()]);
+    let before = fs::read(&cache).unwrap();
+    let out = dredge()
+        .args(["df", "--no-progress", "--cache"])
+        .arg(&cache)
+        .env(
+            "DOCKER_HOST",
+            format!("unix://{}/nope.sock", t.path().display()),
+        )
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert_eq!(fs::read(&cache).unwrap(), before);
+}
+
 fn df_with(root: &Path, extra: &[&str]) -> serde_json::Value {
     let out = dredge()
         .args(["df", "--no-progress", "--json", "--top", "0", "--data-root"])

@@ -96,3 +96,14 @@ pub fn save(path: &Path, cache: &LayerCache) -> io::Result<()> {
         let _ = std::fs::remove_file(&tmp);
     })
 }
+
+/// The data root a cache file was written for, if it is a readable cache.
+pub fn data_root_of(path: &Path) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Head {
+        schema: String,
+        data_root: String,
+    }
+    let head: Head = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+    (head.schema == "dredge.df-cache").then_some(head.data_root)
+}

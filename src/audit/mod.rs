@@ -32,7 +32,8 @@ pub enum OrphanKind {
     UnreferencedDir,
     /// A container mount (`layerdb/mounts/<id>` and its overlay2 dirs) whose container is gone.
     UnreferencedMount,
-    /// `layerdb/sha256/<chain>-<random>-removing`: a layer removal that did not finish.
+    /// `layerdb/sha256/<chain>-<random>-removing`: a layer removal that did not finish; the main path is
+    /// the overlay2 dir its `cache-id` names while that is still there (half deleted), else the record.
     RemovingLayer,
     /// `layerdb/tmp/*`: a layer commit that did not finish.
     LayerdbTmp,
@@ -183,6 +184,9 @@ pub struct Audit {
     pub cached_layers: u64,
     /// Oddities: partial metadata, unreadable paths, unsupported drivers.
     pub warnings: Vec<String>,
+    /// With `--cache`: the layer sizes to keep for the next run.
+    #[serde(skip)]
+    pub fresh_cache: Option<cache::LayerCache>,
 }
 
 /// Who owns a measured directory.
@@ -219,6 +223,10 @@ pub struct AuditOptions {
     pub threads: usize,
     /// A file keeping image layers' measured sizes between runs (read, then rewritten).
     pub layer_cache: Option<PathBuf>,
+    /// Rewrite `layer_cache` at the end (false: the fresh cache is only kept in
+    /// [`Audit::fresh_cache`], for the caller to save with [`cache::save`] once it knows the audit
+    /// is the one it wants).
+    pub write_cache: bool,
 }
 
 impl Default for AuditOptions {
@@ -226,6 +234,7 @@ impl Default for AuditOptions {
         AuditOptions {
             threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             layer_cache: None,
+            write_cache: true,
         }
     }
 }
@@ -399,6 +408,34 @@ fn plan(dr: &DataRoot, bk: &HashSet<String>) -> Plan {
             p.orphan(OrphanKind::UnreferencedMount, paths);
         }
     }
+    // Layer removals that did not finish: moby renames the chain's record `<chain>-<random>-removing`,
+    // deletes its overlay2 dir, then the record. The dir its `cache-id` names, if still there, is
+    // reported with the record, as one orphan.
+    let layerdb = store.join("layerdb/sha256");
+    for name in list_names(&layerdb) {
+        if !name.ends_with("-removing") {
+            continue;
+        }
+        let record = layerdb.join(&name);
+        let dir = fs::read_to_string(record.join("cache-id"))
+            .ok()
+            .map(|c| c.trim().to_string())
+            .filter(|c| {
+                !c.is_empty()
+                    && !c.contains('/')
+                    && c != "l"
+                    && !dir_owner.contains_key(c)
+                    && !buildkit_owns(c)
+                    && overlay.join(c).is_dir()
+            });
+        match dir {
+            Some(c) => {
+                dir_owner.insert(c.clone(), Owner::Orphan(usize::MAX));
+                p.orphan(OrphanKind::RemovingLayer, vec![overlay.join(c), record]);
+            }
+            None => p.orphan(OrphanKind::RemovingLayer, vec![record]),
+        }
+    }
     for name in list_names(&overlay) {
         let path = overlay.join(&name);
         match dir_owner.get(&name) {
@@ -415,13 +452,6 @@ fn plan(dr: &DataRoot, bk: &HashSet<String>) -> Plan {
                 p.add(path, Owner::Build(format!("snapshot {name}")), Part::None)
             }
             None => p.orphan(OrphanKind::UnreferencedDir, vec![path]),
-        }
-    }
-    // Leftovers inside the layer store.
-    let layerdb = store.join("layerdb/sha256");
-    for name in list_names(&layerdb) {
-        if name.ends_with("-removing") {
-            p.orphan(OrphanKind::RemovingLayer, vec![layerdb.join(name)]);
         }
     }
     for name in list_names(&store.join("layerdb/tmp")) {
@@ -568,6 +598,7 @@ pub fn audit(dr: &DataRoot, opts: AuditOptions, progress: &(dyn Fn(usize, usize)
             errs.join("; ")
         ));
     }
+    let mut fresh_cache = None;
     if let Some(p) = &opts.layer_cache {
         let mut fresh = cache::LayerCache {
             layers: Default::default(),
@@ -586,14 +617,18 @@ pub fn audit(dr: &DataRoot, opts: AuditOptions, progress: &(dyn Fn(usize, usize)
                 );
             }
         }
-        if let Err(e) = cache::save(p, &fresh) {
+        if opts.write_cache
+            && let Err(e) = cache::save(p, &fresh)
+        {
             warnings.push(format!("{}: cannot write the cache: {e}", p.display()));
         }
+        fresh_cache = Some(fresh);
     }
     let mut a = assemble(dr, &plan, &results);
     a.buildkit_db_read = bk_read;
     a.cached_layers = hits;
     a.warnings = warnings;
+    a.fresh_cache = fresh_cache;
     a
 }
 
@@ -613,6 +648,7 @@ fn empty(dr: &DataRoot, warnings: Vec<String>) -> Audit {
         buildkit_db_read: false,
         cached_layers: 0,
         warnings,
+        fresh_cache: None,
     }
 }
 
@@ -917,6 +953,7 @@ fn assemble(dr: &DataRoot, plan: &Plan, results: &[(Usage, Usage)]) -> Audit {
         buildkit_db_read: false,
         cached_layers: 0,
         warnings: Vec::new(),
+        fresh_cache: None,
     }
 }
 
@@ -956,6 +993,7 @@ pub fn from_engine(
         buildkit_db_read: false,
         cached_layers: 0,
         warnings: vec![warning],
+        fresh_cache: None,
     };
     a.total_bytes = a.categories.iter().map(|c| c.bytes).sum();
     a.total_apparent_bytes = a.total_bytes;

@@ -5,11 +5,16 @@
 //! (Σ `st_size` of non-directories, what Docker's own figures count) are kept.
 
 use std::collections::HashSet;
+use std::ffi::{CStr, OsStr};
 use std::io;
+use std::os::fd::BorrowedFd;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex};
+
+use rustix::fs::{AtFlags, CWD, Dir, FileType, Mode, OFlags, Stat};
 
 use serde::{Deserialize, Serialize};
 
@@ -101,9 +106,11 @@ impl Walker {
     }
 
     /// Measures several trees on `threads` threads. Directories near the top of each tree are handed
-    /// out as separate tasks, so one huge layer is walked by all threads. Entries are read with the
-    /// directory's descriptor (`fstatat`), as `du` does, not by full path. `progress(done, total)`
-    /// counts directory tasks.
+    /// out as separate tasks, so one huge layer is walked by all threads. Below them a thread walks
+    /// depth first as `du` does: each directory opened relative to its parent's descriptor
+    /// (`openat`), read with `getdents64`, each entry stat'ed by name relative to it (`fstatat`); no
+    /// path is built for a file. Idle threads sleep until a task comes or all are done.
+    /// `progress(done, total)` counts directory tasks.
     pub fn measure_all(
         &self,
         trees: &[(PathBuf, PartOf<'_>)],
@@ -115,28 +122,58 @@ impl Walker {
             .iter()
             .map(|_| Mutex::new(Default::default()))
             .collect();
-        let queue: Mutex<Vec<Task>> = Mutex::new((0..trees.len()).rev().map(Task::Root).collect());
-        let pending = AtomicUsize::new(trees.len());
+        // Tasks not yet taken, how many are queued or under way, how many threads wait for one.
+        let queue: Mutex<(Vec<Task>, usize, usize)> = Mutex::new((
+            (0..trees.len()).rev().map(Task::Root).collect(),
+            trees.len(),
+            0,
+        ));
+        let wake = Condvar::new();
+        // A lock-free copy of the count of waiting threads, read to decide when to share work.
+        let idle = AtomicUsize::new(0);
         let total = AtomicUsize::new(trees.len());
         let done = AtomicUsize::new(0);
         std::thread::scope(|s| {
             let work = || {
                 loop {
-                    let task = queue.lock().unwrap_or_else(|p| p.into_inner()).pop();
-                    let Some(task) = task else {
-                        if pending.load(Ordering::Acquire) == 0 {
-                            break;
+                    let task = {
+                        let mut q = queue.lock().unwrap_or_else(|p| p.into_inner());
+                        loop {
+                            if let Some(t) = q.0.pop() {
+                                break Some(t);
+                            }
+                            if q.1 == 0 {
+                                break None;
+                            }
+                            q.2 += 1;
+                            idle.fetch_add(1, Ordering::Relaxed);
+                            q = wake.wait(q).unwrap_or_else(|p| p.into_inner());
+                            q.2 -= 1;
+                            idle.fetch_sub(1, Ordering::Relaxed);
                         }
-                        std::thread::yield_now();
-                        continue;
+                    };
+                    let Some(task) = task else {
+                        break;
                     };
                     let unit = task.unit();
                     let part = trees[unit].1;
                     let mut acc = (Usage::default(), Usage::default());
-                    let mut spawn = |t: Task| {
-                        pending.fetch_add(1, Ordering::AcqRel);
+                    let mut push = |t: Task| {
                         total.fetch_add(1, Ordering::Relaxed);
-                        queue.lock().unwrap_or_else(|p| p.into_inner()).push(t);
+                        let mut q = queue.lock().unwrap_or_else(|p| p.into_inner());
+                        q.0.push(t);
+                        q.1 += 1;
+                        // A wake-up is a system call: only when a thread waits.
+                        let idle = q.2 > 0;
+                        drop(q);
+                        if idle {
+                            wake.notify_one();
+                        }
+                    };
+                    let hungry = || idle.load(Ordering::Relaxed) > 0;
+                    let mut spawn = Share {
+                        push: &mut push,
+                        hungry: &hungry,
                     };
                     match task {
                         Task::Root(u) => {
@@ -148,14 +185,20 @@ impl Walker {
                             in_part,
                             ..
                         } => self.dir(
-                            path, depth, in_part, unit, prune, part, &mut acc, &mut spawn,
+                            None, path, depth, in_part, unit, prune, part, &mut acc, &mut spawn,
                         ),
                     }
                     let mut r = results[unit].lock().unwrap_or_else(|p| p.into_inner());
                     r.0.add(&acc.0);
                     r.1.add(&acc.1);
                     drop(r);
-                    pending.fetch_sub(1, Ordering::AcqRel);
+                    let mut q = queue.lock().unwrap_or_else(|p| p.into_inner());
+                    q.1 -= 1;
+                    let finished = q.1 == 0 && q.2 > 0;
+                    drop(q);
+                    if finished {
+                        wake.notify_all();
+                    }
                     progress(
                         done.fetch_add(1, Ordering::Relaxed) + 1,
                         total.load(Ordering::Relaxed),
@@ -181,18 +224,19 @@ impl Walker {
     }
 
     /// Counts one entry; false when it is not to be counted (another filesystem, seen before).
-    fn count(&self, md: &std::fs::Metadata, in_part: bool, acc: &mut (Usage, Usage)) -> bool {
-        if md.dev() != self.dev {
+    fn count(&self, st: &Stat, in_part: bool, acc: &mut (Usage, Usage)) -> bool {
+        if st.st_dev != self.dev {
             // Another filesystem: a running container's `merged/`, a tmpfs, an executor rootfs.
             return false;
         }
-        let key = (md.dev(), md.ino());
-        let fresh = if md.is_dir() {
+        let is_dir = FileType::from_raw_mode(st.st_mode) == FileType::Directory;
+        let key = (st.st_dev, st.st_ino);
+        let fresh = if is_dir {
             self.dirs
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .insert(key)
-        } else if md.nlink() > 1 {
+        } else if st.st_nlink > 1 {
             self.links
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
@@ -203,14 +247,16 @@ impl Walker {
         if !fresh {
             return false;
         }
+        // `struct stat`'s field types differ between architectures (c_long, u64, i64): casts.
+        #[allow(clippy::unnecessary_cast)]
         let u = Usage {
-            bytes: md.blocks() * 512,
-            apparent_bytes: if md.is_dir() { 0 } else { md.size() },
+            bytes: (st.st_blocks as u64) * 512,
+            apparent_bytes: if is_dir { 0 } else { st.st_size as u64 },
             entries: 1,
             newest: Some(
-                md.mtime()
+                (st.st_mtime as i64)
                     .saturating_mul(1_000_000_000)
-                    .saturating_add(md.mtime_nsec()),
+                    .saturating_add(st.st_mtime_nsec as i64),
             ),
         };
         acc.0.add(&u);
@@ -227,22 +273,35 @@ impl Walker {
         prune: &HashSet<PathBuf>,
         part: PartOf<'_>,
         acc: &mut (Usage, Usage),
-        spawn: &mut dyn FnMut(Task),
+        spawn: &mut Share<'_>,
     ) {
-        let md = match std::fs::symlink_metadata(path) {
-            Ok(m) => m,
-            Err(e) => return self.gone_or_record(path, &e),
+        let st = match rustix::fs::statat(CWD, path, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(s) => s,
+            Err(e) => return self.gone_or_record(path, &e.into()),
         };
-        if self.count(&md, false, acc) && md.is_dir() {
-            self.dir(path.to_path_buf(), 0, false, unit, prune, part, acc, spawn);
+        if self.count(&st, false, acc) && FileType::from_raw_mode(st.st_mode) == FileType::Directory
+        {
+            self.dir(
+                None,
+                path.to_path_buf(),
+                0,
+                false,
+                unit,
+                prune,
+                part,
+                acc,
+                spawn,
+            );
         }
     }
 
-    /// Walks a directory already counted: its entries, and below them depth-first; directories down
-    /// to [`SPLIT_DEPTH`] go back to the queue for any thread to take.
+    /// Walks a directory already counted (opened relative to `parent` when given, else by path):
+    /// its entries, and below them depth first; directories down to [`SPLIT_DEPTH`] go back to the
+    /// queue for any thread to take.
     #[allow(clippy::too_many_arguments)]
     fn dir(
         &self,
+        parent: Option<(BorrowedFd<'_>, &CStr)>,
         path: PathBuf,
         depth: usize,
         in_part: bool,
@@ -250,57 +309,115 @@ impl Walker {
         prune: &HashSet<PathBuf>,
         part: PartOf<'_>,
         acc: &mut (Usage, Usage),
-        spawn: &mut dyn FnMut(Task),
+        spawn: &mut Share<'_>,
     ) {
-        let mut stack = vec![(path, depth, in_part)];
-        while let Some((dir, depth, in_part)) = stack.pop() {
-            let rd = match std::fs::read_dir(&dir) {
-                Ok(rd) => rd,
+        let Some(first) = self.open(parent, path, depth, in_part) else {
+            return;
+        };
+        // The directories being read, outermost first: as many open descriptors as levels.
+        let mut stack: Vec<Frame> = vec![first];
+        while let Some(top) = stack.last_mut() {
+            let entry = match top.dir.read() {
+                None => {
+                    stack.pop();
+                    continue;
+                }
+                Some(Err(e)) => {
+                    self.gone_or_record(&top.path, &e.into());
+                    stack.pop();
+                    continue;
+                }
+                Some(Ok(e)) => e,
+            };
+            let name = entry.file_name();
+            if name == c"." || name == c".." {
+                continue;
+            }
+            let Ok(fd) = top.dir.fd() else {
+                stack.pop();
+                continue;
+            };
+            let st = match rustix::fs::statat(fd, name, AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(s) => s,
                 Err(e) => {
-                    self.gone_or_record(&dir, &e);
+                    self.gone_or_record(
+                        &top.path.join(OsStr::from_bytes(name.to_bytes())),
+                        &e.into(),
+                    );
                     continue;
                 }
             };
-            for entry in rd {
-                let entry = match entry {
-                    Ok(e) => e,
-                    Err(e) => {
-                        self.gone_or_record(&dir, &e);
-                        continue;
-                    }
-                };
-                let child = entry.path();
-                // std reads it with the directory's descriptor (statx/fstatat), never following links.
-                let md = match entry.metadata() {
-                    Ok(m) => m,
-                    Err(e) => {
-                        self.gone_or_record(&child, &e);
-                        continue;
-                    }
-                };
-                if md.is_dir() && prune.contains(&child) {
-                    continue;
-                }
-                let child_in_part = if depth == 0 {
-                    part(&entry.file_name())
-                } else {
-                    in_part
-                };
-                if self.count(&md, child_in_part, acc) && md.is_dir() {
-                    if depth < SPLIT_DEPTH {
-                        spawn(Task::Dir {
-                            unit,
-                            path: child,
-                            depth: depth + 1,
-                            in_part: child_in_part,
-                        });
-                    } else {
-                        stack.push((child, depth + 1, child_in_part));
-                    }
-                }
+            let is_dir = FileType::from_raw_mode(st.st_mode) == FileType::Directory;
+            let (depth, in_part) = (top.depth, top.in_part);
+            let child_in_part = if depth == 0 {
+                part(OsStr::from_bytes(name.to_bytes()))
+            } else {
+                in_part
+            };
+            if !is_dir {
+                self.count(&st, child_in_part, acc);
+                continue;
+            }
+            let child = top.path.join(OsStr::from_bytes(name.to_bytes()));
+            if prune.contains(&child) || !self.count(&st, child_in_part, acc) {
+                continue;
+            }
+            // Near the top, or when a thread has nothing to do, the directory goes to the queue: a
+            // single big tree (30 000 files under one directory) is walked by all threads.
+            if depth < SPLIT_DEPTH || (spawn.hungry)() {
+                (spawn.push)(Task::Dir {
+                    unit,
+                    path: child,
+                    depth: depth + 1,
+                    in_part: child_in_part,
+                });
+            } else if let Some(f) = self.open(Some((fd, name)), child, depth + 1, child_in_part) {
+                stack.push(f);
             }
         }
     }
+
+    /// Opens a directory for reading, relative to its parent's descriptor when given.
+    fn open(
+        &self,
+        parent: Option<(BorrowedFd<'_>, &CStr)>,
+        path: PathBuf,
+        depth: usize,
+        in_part: bool,
+    ) -> Option<Frame> {
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let fd = match parent {
+            Some((p, name)) => rustix::fs::openat(p, name, flags, Mode::empty()),
+            None => rustix::fs::openat(CWD, &path, flags, Mode::empty()),
+        };
+        match fd.and_then(Dir::new) {
+            Ok(dir) => Some(Frame {
+                dir,
+                path,
+                depth,
+                in_part,
+            }),
+            Err(e) => {
+                self.gone_or_record(&path, &e.into());
+                None
+            }
+        }
+    }
+}
+
+/// Where a walk hands directories to other threads.
+struct Share<'a> {
+    push: &'a mut dyn FnMut(Task),
+    /// True when a thread waits for work.
+    hungry: &'a dyn Fn() -> bool,
+}
+
+/// A directory being read.
+struct Frame {
+    dir: Dir,
+    path: PathBuf,
+    depth: usize,
+    in_part: bool,
 }
 
 /// Directories this close to a tree's top are separate tasks (overlay2/<id>/diff/<dir>/<dir>).
@@ -348,6 +465,45 @@ mod tests {
         // A second walk of the same tree by the same walker finds the directory already seen.
         let (again, _) = w.measure(&d, &HashSet::new(), &|_| false);
         assert_eq!(again.entries, 0);
+    }
+
+    #[test]
+    fn a_deep_tree_shared_between_threads_counts_every_entry_once() {
+        // One big directory far below the split depth: shared out to idle threads as they ask.
+        let t = tempfile::tempdir().unwrap();
+        let deep = t.path().join("a/b/c/d/e");
+        let mut apparent = 0;
+        for d in 0..40 {
+            let dir = deep.join(format!("d{d}"));
+            fs::create_dir_all(&dir).unwrap();
+            for f in 0..25 {
+                let n = 1 + d * 25 + f;
+                fs::write(dir.join(format!("f{f}")), vec![b'z'; n]).unwrap();
+                apparent += n as u64;
+            }
+        }
+        let none = HashSet::new();
+        let one = Walker::new(t.path()).unwrap().measure_all(
+            &[(t.path().to_path_buf(), &|_| true)],
+            &none,
+            1,
+            &|_, _| {},
+        );
+        let four = Walker::new(t.path()).unwrap().measure_all(
+            &[(t.path().to_path_buf(), &|_| true)],
+            &none,
+            4,
+            &|_, _| {},
+        );
+        assert_eq!(one[0].0.apparent_bytes, apparent);
+        // The root, a..e (5), 40 dirs, 1000 files.
+        assert_eq!(one[0].0.entries, 1 + 5 + 40 + 1000);
+        assert_eq!(four[0].0.apparent_bytes, one[0].0.apparent_bytes);
+        assert_eq!(four[0].0.bytes, one[0].0.bytes);
+        assert_eq!(four[0].0.entries, one[0].0.entries);
+        // Everything below the root is in the part (`a` is accepted, and all below inherit it).
+        assert_eq!(four[0].1.entries, 5 + 40 + 1000);
+        assert_eq!(four[0].1.apparent_bytes, apparent);
     }
 
     #[test]

@@ -58,13 +58,39 @@ pub fn read(root: &Path) -> Result<DataRoot, DataRootError> {
         buildkit: root.join("buildkit").is_dir(),
         warnings: Vec::new(),
     };
-    match &r.driver {
-        Driver::Overlay2 => {
-            let store = root.join("image/overlay2");
+    // Two threads: the layer store (layers, then the images that name them) and the rest (mounts,
+    // containers, volumes); hundreds of small files each, independent of each other.
+    let mut rest = DataRoot {
+        path: root.to_path_buf(),
+        driver: r.driver.clone(),
+        images: Vec::new(),
+        layers: BTreeMap::new(),
+        mounts: Vec::new(),
+        containers: Vec::new(),
+        volumes: Vec::new(),
+        buildkit: r.buildkit,
+        warnings: Vec::new(),
+    };
+    let store = root.join("image/overlay2");
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            if rest.driver == Driver::Overlay2 {
+                read_mounts(&store, &mut rest);
+            }
+            read_containers(root, &mut rest);
+            read_volumes(root, &mut rest);
+        });
+        if r.driver == Driver::Overlay2 {
             read_layers(&store, &mut r);
-            read_mounts(&store, &mut r);
             read_images(&store, &mut r);
         }
+    });
+    r.mounts = rest.mounts;
+    r.containers = rest.containers;
+    r.volumes = rest.volumes;
+    r.warnings.append(&mut rest.warnings);
+    match &r.driver {
+        Driver::Overlay2 => {}
         Driver::ContainerdStore => r.warnings.push(format!(
             "{}: the containerd image store is not supported: images, layers and build cache are \
              counted as \"other\"",
@@ -81,8 +107,6 @@ pub fn read(root: &Path) -> Result<DataRoot, DataRootError> {
             root.display()
         )),
     }
-    read_containers(root, &mut r);
-    read_volumes(root, &mut r);
     Ok(r)
 }
 
@@ -411,16 +435,35 @@ fn read_volumes(root: &Path, r: &mut DataRoot) {
     }
 }
 
-/// The pid of a running `dockerd` whose data root is `root` (its `--data-root`/`-g` flag, else
-/// `data-root` of /etc/docker/daemon.json, else /var/lib/docker), found in `/proc/*/cmdline`.
-/// There is no lock on a data root; this is how one tells it is in use (docs: data root §10).
-pub fn daemon_using(root: &Path) -> Option<u32> {
-    let want = fs::canonicalize(root).ok()?;
-    let configured = fs::read("/etc/docker/daemon.json")
+/// A running `dockerd`, from its command line.
+struct Dockerd {
+    pid: u32,
+    /// `--data-root`/`-g`, else `data-root` of /etc/docker/daemon.json, else /var/lib/docker.
+    data_root: PathBuf,
+    /// `-H`/`--host` values, else `hosts` of daemon.json, else the default socket.
+    hosts: Vec<String>,
+}
+
+/// Every running `dockerd` found in `/proc/*/cmdline`.
+fn dockerds() -> Vec<Dockerd> {
+    let config = fs::read("/etc/docker/daemon.json")
         .ok()
-        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
+    let configured = config
+        .as_ref()
         .and_then(|v| v["data-root"].as_str().map(PathBuf::from));
-    for e in fs::read_dir("/proc").ok()?.flatten() {
+    let configured_hosts: Vec<String> = config
+        .as_ref()
+        .and_then(|v| v["hosts"].as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|h| h.as_str().map(String::from))
+        .collect();
+    let Ok(rd) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for e in rd.flatten() {
         let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
             continue;
         };
@@ -438,6 +481,7 @@ pub fn daemon_using(root: &Path) -> Option<u32> {
             continue;
         }
         let mut data_root = None;
+        let mut hosts = Vec::new();
         let mut it = args.iter().skip(1);
         while let Some(a) = it.next() {
             if let Some(v) = a
@@ -447,16 +491,57 @@ pub fn daemon_using(root: &Path) -> Option<u32> {
                 data_root = Some(PathBuf::from(v));
             } else if a == "--data-root" || a == "-g" || a == "--graph" {
                 data_root = it.next().map(PathBuf::from);
+            } else if let Some(v) = a.strip_prefix("--host=").or(a.strip_prefix("-H=")) {
+                hosts.push(v.to_string());
+            } else if a == "-H" || a == "--host" {
+                hosts.extend(it.next().cloned());
             }
         }
-        let used = data_root
-            .or_else(|| configured.clone())
-            .unwrap_or_else(|| PathBuf::from("/var/lib/docker"));
-        if fs::canonicalize(&used).is_ok_and(|u| u == want) {
-            return Some(pid);
+        if hosts.is_empty() {
+            hosts = configured_hosts.clone();
         }
+        if hosts.is_empty() {
+            hosts.push("unix:///var/run/docker.sock".into());
+        }
+        found.push(Dockerd {
+            pid,
+            data_root: data_root
+                .or_else(|| configured.clone())
+                .unwrap_or_else(|| PathBuf::from("/var/lib/docker")),
+            hosts,
+        });
     }
-    None
+    found
+}
+
+/// The pid of a running `dockerd` whose data root is `root` (its `--data-root`/`-g` flag, else
+/// `data-root` of /etc/docker/daemon.json, else /var/lib/docker), found in `/proc/*/cmdline`.
+/// There is no lock on a data root; this is how one tells it is in use (docs: data root §10).
+pub fn daemon_using(root: &Path) -> Option<u32> {
+    let want = fs::canonicalize(root).ok()?;
+    dockerds()
+        .into_iter()
+        .find(|d| fs::canonicalize(&d.data_root).is_ok_and(|u| u == want))
+        .map(|d| d.pid)
+}
+
+/// A guess, from the command lines of running dockerds, at the data root of the one listening on
+/// `docker_host` (a `unix://` socket; `fd://`, systemd's, is taken to be the default socket). Only a
+/// guess, to start reading before the engine has answered: the engine's `DockerRootDir` decides.
+pub fn guess_root_of(docker_host: &str) -> Option<PathBuf> {
+    let socket = |h: &str| {
+        let p = match h {
+            "fd://" => "/var/run/docker.sock",
+            h => h.strip_prefix("unix://")?,
+        };
+        fs::canonicalize(p).ok()
+    };
+    let want = socket(docker_host)?;
+    let mut matching = dockerds()
+        .into_iter()
+        .filter(|d| d.hosts.iter().any(|h| socket(h).as_ref() == Some(&want)));
+    let d = matching.next()?;
+    (matching.next().is_none() && d.data_root.is_dir()).then_some(d.data_root)
 }
 
 #[cfg(test)]
