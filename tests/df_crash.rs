@@ -126,12 +126,33 @@ fn big_layer_filling(root: &Path, baseline: &BTreeSet<String>) -> bool {
     })
 }
 
-#[test]
-fn load_killed_midway_leaves_orphans_that_are_found() {
-    let Some(mut d) = private_daemon() else {
-        return;
-    };
-    let root = d.root();
+/// Polls `ready` every `every` while `op` runs (a minute at most) and kills the daemon (SIGKILL, by
+/// pid) the first time it holds. True when the daemon was killed; `op` is waited for either way.
+fn crash_when(
+    d: &mut PrivateDaemon,
+    op: &mut std::process::Child,
+    every: Duration,
+    mut ready: impl FnMut() -> bool,
+) -> bool {
+    let t = Instant::now();
+    let mut killed = false;
+    while t.elapsed() < Duration::from_secs(60) {
+        if ready() {
+            d.crash();
+            killed = true;
+            break;
+        }
+        if let Ok(Some(_)) = op.try_wait() {
+            break;
+        }
+        std::thread::sleep(every);
+    }
+    let _ = op.wait();
+    killed
+}
+
+/// The busybox base image, and a container made from it ("keep") whose layers must never be orphans.
+fn base_and_kept_container(d: &PrivateDaemon) {
     d.docker(
         &["import", "-", "dredge-crash/base:1"],
         Some(&busybox_rootfs()),
@@ -148,6 +169,15 @@ fn load_killed_midway_leaves_orphans_that_are_found() {
         ],
         None,
     );
+}
+
+#[test]
+fn load_killed_midway_leaves_orphans_that_are_found() {
+    let Some(mut d) = private_daemon() else {
+        return;
+    };
+    let root = d.root();
+    base_and_kept_container(&d);
     let baseline = overlay_dirs(&root);
 
     let archive_path = two_layer_archive(&d);
@@ -160,20 +190,9 @@ fn load_killed_midway_leaves_orphans_that_are_found() {
         .spawn()
         .unwrap();
     // Kill as soon as the big layer's dir is being filled: a new overlay2 dir whose diff/big has files.
-    let t = Instant::now();
-    let mut killed = false;
-    while t.elapsed() < Duration::from_secs(60) {
-        if big_layer_filling(&root, &baseline) {
-            d.crash();
-            killed = true;
-            break;
-        }
-        if let Ok(Some(_)) = load.try_wait() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    let _ = load.wait();
+    let killed = crash_when(&mut d, &mut load, Duration::from_millis(2), || {
+        big_layer_filling(&root, &baseline)
+    });
     assert!(
         killed,
         "the load finished before the daemon could be killed"
@@ -516,23 +535,8 @@ fn rmi_killed_midway_leaves_orphans_that_are_found() {
         return;
     };
     let root = d.root();
-    d.docker(
-        &["import", "-", "dredge-crash/base:1"],
-        Some(&busybox_rootfs()),
-    );
     // What must never be reported: a container's layers, BuildKit's snapshots, other images' layers.
-    d.docker(
-        &[
-            "create",
-            "--network",
-            "none",
-            "--name",
-            "keep",
-            "dredge-crash/base:1",
-            "true",
-        ],
-        None,
-    );
+    base_and_kept_container(&d);
     let ctx = tempfile::tempdir().unwrap();
     std::fs::write(
         ctx.path().join("Dockerfile"),
@@ -572,8 +576,6 @@ fn rmi_killed_midway_leaves_orphans_that_are_found() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let t = Instant::now();
-        let mut killed = false;
         // Kill once the top layer's dir is half deleted: its record renamed, and some of the 16
         // directories of its `l3/` (250 files each) already gone.
         let half_deleted = || {
@@ -586,18 +588,7 @@ fn rmi_killed_midway_leaves_orphans_that_are_found() {
                 std::fs::read_dir(top).map_or(true, |rd| rd.count() < 16)
             })
         };
-        while t.elapsed() < Duration::from_secs(60) {
-            if half_deleted() {
-                d.crash();
-                killed = true;
-                break;
-            }
-            if let Ok(Some(_)) = rmi.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        let _ = rmi.wait();
+        let killed = crash_when(&mut d, &mut rmi, Duration::from_millis(1), half_deleted);
         if !killed {
             // The daemon was not killed: it is intact and the image is gone; try again.
             outcomes.push(format!("attempt {attempt}: rmi finished before a kill"));

@@ -388,18 +388,23 @@ fn unsupported_store_is_said_clearly() {
 #[test]
 fn engine_down_is_one_line_and_exit_2() {
     let t = tempfile::tempdir().unwrap();
+    let err = df_without_engine(t.path(), &[]);
+    assert!(err.contains("cannot reach the Docker Engine"), "{err}");
+}
+
+/// `dredge df ARGS` with DOCKER_HOST on a socket nobody listens on (under `dir`): it must fail with
+/// exit 2 and one line on stderr, which is returned.
+fn df_without_engine(dir: &Path, args: &[&std::ffi::OsStr]) -> String {
     let out = dredge()
         .args(["df", "--no-progress"])
-        .env(
-            "DOCKER_HOST",
-            format!("unix://{}/nope.sock", t.path().display()),
-        )
+        .args(args)
+        .env("DOCKER_HOST", format!("unix://{}/nope.sock", dir.display()))
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains("cannot reach the Docker Engine"), "{err}");
+    err
 }
 
 #[test]
@@ -412,18 +417,7 @@ fn engine_down_with_a_cache_leaves_the_cache_alone() {
     let cache = t.path().join("df-cache.json");
     df_with(&root, &["--cache", cache.to_str().unwrap()]);
     let before = fs::read(&cache).unwrap();
-    let out = dredge()
-        .args(["df", "--no-progress", "--cache"])
-        .arg(&cache)
-        .env(
-            "DOCKER_HOST",
-            format!("unix://{}/nope.sock", t.path().display()),
-        )
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(err.lines().count(), 1, "{err}");
+    df_without_engine(t.path(), &["--cache".as_ref(), cache.as_os_str()]);
     assert_eq!(fs::read(&cache).unwrap(), before);
 }
 

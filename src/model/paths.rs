@@ -53,6 +53,23 @@ fn hash(parent: PathId, name: &[u8]) -> u64 {
     h.finish()
 }
 
+/// The name of id `i` from the table's parts (borrowed apart from the hash table).
+fn name_at<'a>(names: &'a [u8], starts: &[usize], i: usize) -> &'a [u8] {
+    &names[starts[i]..starts[i + 1]]
+}
+
+/// The hash of an interned id, for the hash table's growth and shrinking.
+fn rehash<'a>(
+    names: &'a [u8],
+    starts: &'a [usize],
+    parents: &'a [PathId],
+) -> impl Fn(&PathId) -> u64 + 'a {
+    move |&id| {
+        let i = id as usize;
+        hash(parents[i], name_at(names, starts, i))
+    }
+}
+
 fn split_last(path: &[u8]) -> (&[u8], &[u8]) {
     match memchr::memrchr(b'/', path) {
         Some(i) => (&path[..i], &path[i + 1..]),
@@ -78,8 +95,7 @@ impl Paths {
 
     /// The last component of `id`.
     pub fn name(&self, id: PathId) -> &[u8] {
-        let i = id as usize;
-        &self.names[self.starts[i]..self.starts[i + 1]]
+        name_at(&self.names, &self.starts, id as usize)
     }
 
     /// The parent of `id` ([`ROOT`] for a top-level path).
@@ -99,7 +115,7 @@ impl Paths {
         } = self;
         let same = |&id: &PathId| {
             let i = id as usize;
-            parents[i] == parent && &names[starts[i]..starts[i + 1]] == name
+            parents[i] == parent && name_at(names, starts, i) == name
         };
         if let Some(&id) = table.find(h, same) {
             return id;
@@ -111,10 +127,7 @@ impl Paths {
         names.extend_from_slice(name);
         starts.push(names.len());
         parents.push(parent);
-        table.insert_unique(h, id, |&id| {
-            let i = id as usize;
-            hash(parents[i], &names[starts[i]..starts[i + 1]])
-        });
+        table.insert_unique(h, id, rehash(names, starts, parents));
         id
     }
 
@@ -245,10 +258,7 @@ impl Paths {
             table,
             ..
         } = self;
-        table.shrink_to_fit(|&id| {
-            let i = id as usize;
-            hash(parents[i], &names[starts[i]..starts[i + 1]])
-        });
+        table.shrink_to_fit(rehash(names, starts, parents));
         self.last_dir = Vec::new();
         self.last_dir_id = ROOT;
     }
