@@ -1131,9 +1131,21 @@ mod tests {
     fn p(path: &str) -> crate::model::PathId {
         PATHS.with(|t| t.borrow_mut().intern(path.as_bytes()))
     }
-    /// This test's path table, for the image built after its entries (fields evaluate in order).
-    fn test_paths() -> crate::model::Paths {
+    /// This test's (thread's) path table.
+    fn paths() -> crate::model::Paths {
         PATHS.with(|t| t.borrow().clone())
+    }
+    /// An image of `layers` (made first: their entries' paths are interned as they are built).
+    fn image(layers: Vec<Layer>) -> Image {
+        Image {
+            source: "t".into(),
+            format: "docker-archive",
+            id: None,
+            tags: vec![],
+            warnings: vec![],
+            layers,
+            paths: paths(),
+        }
     }
 
     fn entry(path: &str, kind: EntryKind, size: u64) -> Entry {
@@ -1162,49 +1174,41 @@ mod tests {
     /// The worked example of image-archives.md §9, with the history of its Dockerfile.
     fn example() -> Image {
         use EntryKind::*;
-        Image {
-            source: "t".into(),
-            format: "docker-archive",
-            id: None,
-            tags: vec![],
-            warnings: vec![],
-            layers: vec![
-                layer(
-                    0,
-                    "",
-                    vec![
-                        f("bin/app", 1_000_000),
-                        f("etc/conf", 2_000),
-                        entry("var/cache/pkg", Dir, 0),
-                        f("var/cache/pkg/index", 5_000_000),
-                    ],
-                ),
-                layer(
-                    1,
-                    "/bin/sh -c install",
-                    vec![
-                        f("usr/lib/libx.so", 3_000_000),
-                        f("var/cache/pkg/x.deb", 2_500_000),
-                        entry("tmp/build", Dir, 0),
-                        f("tmp/build/obj.o", 800_000),
-                    ],
-                ),
-                layer(
-                    2,
-                    "/bin/sh -c chmod +x /usr/lib/libx.so && rm -rf /tmp/build",
-                    vec![
-                        f("usr/lib/libx.so", 3_000_000),
-                        entry("tmp/build", Whiteout, 0),
-                    ],
-                ),
-                layer(
-                    3,
-                    "/bin/sh -c rm -rf /var/cache/pkg && mkdir /var/cache/pkg && edit /etc/conf",
-                    vec![entry("var/cache/pkg", Opaque, 0), f("etc/conf", 2_100)],
-                ),
-            ],
-            paths: test_paths(),
-        }
+        image(vec![
+            layer(
+                0,
+                "",
+                vec![
+                    f("bin/app", 1_000_000),
+                    f("etc/conf", 2_000),
+                    entry("var/cache/pkg", Dir, 0),
+                    f("var/cache/pkg/index", 5_000_000),
+                ],
+            ),
+            layer(
+                1,
+                "/bin/sh -c install",
+                vec![
+                    f("usr/lib/libx.so", 3_000_000),
+                    f("var/cache/pkg/x.deb", 2_500_000),
+                    entry("tmp/build", Dir, 0),
+                    f("tmp/build/obj.o", 800_000),
+                ],
+            ),
+            layer(
+                2,
+                "/bin/sh -c chmod +x /usr/lib/libx.so && rm -rf /tmp/build",
+                vec![
+                    f("usr/lib/libx.so", 3_000_000),
+                    entry("tmp/build", Whiteout, 0),
+                ],
+            ),
+            layer(
+                3,
+                "/bin/sh -c rm -rf /var/cache/pkg && mkdir /var/cache/pkg && edit /etc/conf",
+                vec![entry("var/cache/pkg", Opaque, 0), f("etc/conf", 2_100)],
+            ),
+        ])
     }
 
     #[test]
@@ -1245,13 +1249,13 @@ mod tests {
         );
         let l2 = layer(2, "y", vec![entry("a", Whiteout, 0)]);
         // The data stays under b: nothing saved.
-        assert_eq!(merged_content_bytes(&test_paths(), &[l1.clone(), l2]), 100);
+        assert_eq!(merged_content_bytes(&paths(), &[l1.clone(), l2]), 100);
         let l3 = layer(
             3,
             "z",
             vec![entry("a", Whiteout, 0), entry("b", Whiteout, 0)],
         );
-        assert_eq!(merged_content_bytes(&test_paths(), &[l1, l3]), 0);
+        assert_eq!(merged_content_bytes(&paths(), &[l1, l3]), 0);
     }
 
     #[test]
@@ -1273,27 +1277,19 @@ mod tests {
     /// Layer 1 writes /w/big (1000 bytes), layer 2 deletes it; between their RUNs stands `between`.
     fn two_runs(between: &str, first_flags: &str) -> (Image, Dockerfile) {
         use EntryKind::*;
-        let mut img = Image {
-            source: "t".into(),
-            format: "docker-archive",
-            id: None,
-            tags: vec![],
-            warnings: vec![],
-            layers: vec![
-                layer(0, "", vec![f("bin/sh", 10)]),
-                layer(
-                    1,
-                    "/bin/sh -c make big",
-                    vec![entry("w", Dir, 0), f("w/big", 1000)],
-                ),
-                layer(
-                    2,
-                    "/bin/sh -c rm -rf /w/big",
-                    vec![entry("w/big", Whiteout, 0)],
-                ),
-            ],
-            paths: test_paths(),
-        };
+        let mut img = image(vec![
+            layer(0, "", vec![f("bin/sh", 10)]),
+            layer(
+                1,
+                "/bin/sh -c make big",
+                vec![entry("w", Dir, 0), f("w/big", 1000)],
+            ),
+            layer(
+                2,
+                "/bin/sh -c rm -rf /w/big",
+                vec![entry("w/big", Whiteout, 0)],
+            ),
+        ]);
         if !between.is_empty() {
             img.layers[2].history.empty_before = vec![format!("/bin/sh -c #(nop)  {between}")];
         }
@@ -1347,27 +1343,19 @@ mod tests {
     #[test]
     fn heredoc_and_exec_runs_are_never_merged_into() {
         use EntryKind::*;
-        let img = Image {
-            source: "t".into(),
-            format: "docker-archive",
-            id: None,
-            tags: vec![],
-            warnings: vec![],
-            layers: vec![
-                layer(0, "", vec![f("bin/sh", 10)]),
-                layer(
-                    1,
-                    "RUN /bin/sh -c make big # buildkit",
-                    vec![f("big", 1000)],
-                ),
-                layer(
-                    2,
-                    "RUN rm -rf /big # buildkit",
-                    vec![entry("big", Whiteout, 0)],
-                ),
-            ],
-            paths: test_paths(),
-        };
+        let img = image(vec![
+            layer(0, "", vec![f("bin/sh", 10)]),
+            layer(
+                1,
+                "RUN /bin/sh -c make big # buildkit",
+                vec![f("big", 1000)],
+            ),
+            layer(
+                2,
+                "RUN rm -rf /big # buildkit",
+                vec![entry("big", Whiteout, 0)],
+            ),
+        ]);
         for text in [
             "FROM b\nRUN make big\nRUN [\"rm\", \"-rf\", \"/big\"]\n",
             "FROM b\nRUN make big\nRUN <<EOF\nrm -rf /big\nEOF\n",
@@ -1385,27 +1373,19 @@ mod tests {
     #[test]
     fn a_recreated_directory_moves_its_cleanup_too() {
         use EntryKind::*;
-        let mut img = Image {
-            source: "t".into(),
-            format: "docker-archive",
-            id: None,
-            tags: vec![],
-            warnings: vec![],
-            layers: vec![
-                layer(0, "", vec![f("bin/sh", 10)]),
-                layer(
-                    1,
-                    "/bin/sh -c make d",
-                    vec![entry("d", Dir, 0), f("d/x", 500)],
-                ),
-                layer(
-                    2,
-                    "/bin/sh -c rm -rf /d && mkdir /d && touch /d/new",
-                    vec![entry("d", Dir, 0), entry("d", Opaque, 0), f("d/new", 1)],
-                ),
-            ],
-            paths: test_paths(),
-        };
+        let mut img = image(vec![
+            layer(0, "", vec![f("bin/sh", 10)]),
+            layer(
+                1,
+                "/bin/sh -c make d",
+                vec![entry("d", Dir, 0), f("d/x", 500)],
+            ),
+            layer(
+                2,
+                "/bin/sh -c rm -rf /d && mkdir /d && touch /d/new",
+                vec![entry("d", Dir, 0), entry("d", Opaque, 0), f("d/new", 1)],
+            ),
+        ]);
         img.layers[2].history.empty_before = vec!["USER x".to_string()];
         let df = dockerfile::parse(
             "D",

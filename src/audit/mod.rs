@@ -153,7 +153,7 @@ pub struct Item {
 }
 
 /// The whole accounting of a data root.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Audit {
     /// The data root.
     pub data_root: String,
@@ -636,19 +636,8 @@ fn empty(dr: &DataRoot, warnings: Vec<String>) -> Audit {
     Audit {
         data_root: dr.path.display().to_string(),
         driver: dr.driver.clone(),
-        total_bytes: 0,
-        total_apparent_bytes: 0,
-        categories: Vec::new(),
-        images: Vec::new(),
-        containers: Vec::new(),
-        volumes: Vec::new(),
-        orphans: Vec::new(),
-        in_flight: Vec::new(),
-        top: Vec::new(),
-        buildkit_db_read: false,
-        cached_layers: 0,
         warnings,
-        fresh_cache: None,
+        ..Audit::default()
     }
 }
 
@@ -948,12 +937,8 @@ fn assemble(dr: &DataRoot, plan: &Plan, results: &[(Usage, Usage)]) -> Audit {
         containers,
         volumes,
         orphans,
-        in_flight: Vec::new(),
         top,
-        buildkit_db_read: false,
-        cached_layers: 0,
-        warnings: Vec::new(),
-        fresh_cache: None,
+        ..Audit::default()
     }
 }
 
@@ -975,25 +960,14 @@ pub fn from_engine(
     };
     let mut a = Audit {
         data_root: root.display().to_string(),
-        driver: Driver::None,
-        total_bytes: 0,
-        total_apparent_bytes: 0,
         categories: vec![
             cat("images", u.images_bytes, u.images),
             cat("containers", u.containers_bytes, u.containers),
             cat("volumes", u.volumes_bytes, u.volumes),
             cat("build-cache", u.build_cache_bytes, u.build_cache_records),
         ],
-        images: Vec::new(),
-        containers: Vec::new(),
-        volumes: Vec::new(),
-        orphans: Vec::new(),
-        in_flight: Vec::new(),
-        top: Vec::new(),
-        buildkit_db_read: false,
-        cached_layers: 0,
         warnings: vec![warning],
-        fresh_cache: None,
+        ..Audit::default()
     };
     a.total_bytes = a.categories.iter().map(|c| c.bytes).sum();
     a.total_apparent_bytes = a.total_bytes;

@@ -651,15 +651,20 @@ fn wasted_blame(r: &ImageReport) -> Vec<Blame> {
         .collect()
 }
 
-fn max_size(_: &Budgets, s: &Setting, f: &Facts<'_>) -> Result<Outcome, CheckError> {
-    let (actual, limit) = (f.report.size_bytes, limit_bytes(s));
-    let mut o = outcome(
-        "max_size",
+/// `actual` bytes against the setting's byte limit: a failure when over it.
+fn bytes_over(rule: &'static str, actual: u64, s: &Setting) -> Outcome {
+    let limit = limit_bytes(s);
+    outcome(
+        rule,
         actual > limit,
         Measure::Bytes(actual),
         Measure::Bytes(limit),
         s,
-    );
+    )
+}
+
+fn max_size(_: &Budgets, s: &Setting, f: &Facts<'_>) -> Result<Outcome, CheckError> {
+    let mut o = bytes_over("max_size", f.report.size_bytes, s);
     if o.status == Status::Fail {
         o.blame = largest_layers(f.report, 0);
     }
@@ -674,15 +679,8 @@ fn max_layer_size(_: &Budgets, s: &Setting, f: &Facts<'_>) -> Result<Outcome, Ch
         .map(|l| l.size_bytes)
         .max()
         .unwrap_or(0);
-    let limit = limit_bytes(s);
-    let mut o = outcome(
-        "max_layer_size",
-        actual > limit,
-        Measure::Bytes(actual),
-        Measure::Bytes(limit),
-        s,
-    );
-    o.blame = largest_layers(f.report, limit);
+    let mut o = bytes_over("max_layer_size", actual, s);
+    o.blame = largest_layers(f.report, limit_bytes(s));
     Ok(o)
 }
 
@@ -698,14 +696,7 @@ fn max_layers(_: &Budgets, s: &Setting, f: &Facts<'_>) -> Result<Outcome, CheckE
 }
 
 fn max_reclaimable(_: &Budgets, s: &Setting, f: &Facts<'_>) -> Result<Outcome, CheckError> {
-    let (actual, limit) = (f.report.reclaimable_bytes, limit_bytes(s));
-    let mut o = outcome(
-        "max_reclaimable",
-        actual > limit,
-        Measure::Bytes(actual),
-        Measure::Bytes(limit),
-        s,
-    );
+    let mut o = bytes_over("max_reclaimable", f.report.reclaimable_bytes, s);
     if o.status == Status::Fail {
         o.blame = wasted_blame(f.report);
     }
@@ -754,14 +745,7 @@ fn max_reclaimable_percent(b: &Budgets, s: &Setting, f: &Facts<'_>) -> Result<Ou
 }
 
 fn max_cache(_: &Budgets, s: &Setting, f: &Facts<'_>) -> Result<Outcome, CheckError> {
-    let (actual, limit) = (f.report.cache_bytes, limit_bytes(s));
-    let mut o = outcome(
-        "max_cache",
-        actual > limit,
-        Measure::Bytes(actual),
-        Measure::Bytes(limit),
-        s,
-    );
+    let mut o = bytes_over("max_cache", f.report.cache_bytes, s);
     if o.status == Status::Fail {
         for c in f.report.caches.iter().take(BLAME_MAX) {
             // The layer that wrote most of it.
@@ -889,14 +873,7 @@ fn lowest_efficiency(_: &Budgets, s: &Setting, f: &Facts<'_>) -> Result<Outcome,
 }
 
 fn highest_wasted_bytes(_: &Budgets, s: &Setting, f: &Facts<'_>) -> Result<Outcome, CheckError> {
-    let (actual, limit) = (f.report.dive.wasted_bytes, limit_bytes(s));
-    let mut o = outcome(
-        "highestWastedBytes",
-        actual > limit,
-        Measure::Bytes(actual),
-        Measure::Bytes(limit),
-        s,
-    );
+    let mut o = bytes_over("highestWastedBytes", f.report.dive.wasted_bytes, s);
     if o.status == Status::Fail {
         o.blame = wasted_blame(f.report);
     }

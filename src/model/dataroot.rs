@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 /// How the engine stores images in this data root.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", content = "name", rename_all = "kebab-case")]
 pub enum Driver {
     /// The overlay2 graph driver (`image/overlay2/`, `overlay2/`): fully understood.
@@ -19,6 +19,7 @@ pub enum Driver {
     /// Another graph driver (`vfs`, `btrfs`, `zfs`, `fuse-overlayfs`, …): not supported.
     Other(String),
     /// No image store found at all (empty or not a data root).
+    #[default]
     None,
 }
 

@@ -2,12 +2,12 @@
 
 use std::io::{self, Write};
 
-use comfy_table::presets::UTF8_FULL_CONDENSED;
-use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
+use comfy_table::{Cell, CellAlignment};
 use serde::Serialize;
 
+use super::json::write_versioned;
 use super::size;
-use super::table::instruction_label;
+use super::table::{instruction_label, new_table};
 use crate::advice::lint::Finding;
 use crate::advice::{Advice, LineSpan};
 
@@ -16,25 +16,9 @@ pub const ADVICE_SCHEMA_VERSION: u32 = 1;
 /// Version of the `dredge.lint` document.
 pub const LINT_SCHEMA_VERSION: u32 = 1;
 
-#[derive(Serialize)]
-struct Versioned<'a, T> {
-    schema: &'static str,
-    schema_version: u32,
-    #[serde(flatten)]
-    body: &'a T,
-}
-
 /// Writes the `dredge.advice` document.
 pub fn write_advice_json<W: Write>(out: &mut W, a: &Advice) -> io::Result<()> {
-    serde_json::to_writer_pretty(
-        &mut *out,
-        &Versioned {
-            schema: "dredge.advice",
-            schema_version: ADVICE_SCHEMA_VERSION,
-            body: a,
-        },
-    )?;
-    writeln!(out)
+    write_versioned(out, "dredge.advice", ADVICE_SCHEMA_VERSION, a)
 }
 
 fn lines_label(lines: &[LineSpan]) -> String {
@@ -73,10 +57,7 @@ pub fn write_advice_table<W: Write>(out: &mut W, a: &Advice) -> io::Result<()> {
         )?;
         return Ok(());
     }
-    let mut t = Table::new();
-    t.load_style(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Disabled)
-        .set_header(["#", "saves", "kind", "layers", "lines", "what"].map(Cell::new));
+    let mut t = new_table(&["#", "saves", "kind", "layers", "lines", "what"]);
     for (i, s) in a.suggestions.iter().enumerate() {
         t.add_row(vec![
             Cell::new(i + 1),
@@ -160,18 +141,11 @@ struct LintDoc<'a> {
 /// Writes lint findings: `file:line: [rule/DLxxxx] message` lines, or the `dredge.lint` document.
 pub fn write_lint<W: Write>(out: &mut W, path: &str, f: &[Finding], json: bool) -> io::Result<()> {
     if json {
-        serde_json::to_writer_pretty(
-            &mut *out,
-            &Versioned {
-                schema: "dredge.lint",
-                schema_version: LINT_SCHEMA_VERSION,
-                body: &LintDoc {
-                    dockerfile: path,
-                    findings: f,
-                },
-            },
-        )?;
-        return writeln!(out);
+        let doc = LintDoc {
+            dockerfile: path,
+            findings: f,
+        };
+        return write_versioned(out, "dredge.lint", LINT_SCHEMA_VERSION, &doc);
     }
     for x in f {
         let id = match x.hadolint {

@@ -196,22 +196,7 @@ pub fn write_human<W: Write>(out: &mut W, r: &CheckReport) -> io::Result<()> {
 
 /// Writes the `dredge.check` document.
 pub fn write_json<W: Write>(out: &mut W, r: &CheckReport) -> io::Result<()> {
-    #[derive(serde::Serialize)]
-    struct Doc<'a> {
-        schema: &'static str,
-        schema_version: u32,
-        #[serde(flatten)]
-        body: &'a CheckReport,
-    }
-    serde_json::to_writer_pretty(
-        &mut *out,
-        &Doc {
-            schema: "dredge.check",
-            schema_version: CHECK_SCHEMA_VERSION,
-            body: r,
-        },
-    )?;
-    writeln!(out)
+    super::json::write_versioned(out, "dredge.check", CHECK_SCHEMA_VERSION, r)
 }
 
 /// Writes JUnit XML: one test suite (the image), one test case per rule; broken budgets are failures

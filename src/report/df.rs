@@ -2,11 +2,11 @@
 
 use std::io::{self, Write};
 
-use comfy_table::presets::UTF8_FULL_CONDENSED;
-use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
+use comfy_table::Cell;
 use serde::Serialize;
 
 use super::size;
+use super::table::{new_table, right};
 use crate::audit::Audit;
 use crate::model::dataroot::Driver;
 use crate::source::engine::EngineFacts;
@@ -28,39 +28,13 @@ pub struct DfReport {
     pub partial: bool,
 }
 
-#[derive(Serialize)]
-struct Versioned<'a> {
-    schema: &'static str,
-    schema_version: u32,
-    #[serde(flatten)]
-    body: &'a DfReport,
-}
-
 /// Writes the `dredge.df` document; `top` cuts `top[]` and `orphans[]` is always whole.
 pub fn write_json<W: Write>(out: &mut W, r: &DfReport, top: usize) -> io::Result<()> {
     let mut r = r.clone();
     if top > 0 {
         r.audit.top.truncate(top);
     }
-    let doc = Versioned {
-        schema: "dredge.df",
-        schema_version: DF_SCHEMA_VERSION,
-        body: &r,
-    };
-    serde_json::to_writer_pretty(&mut *out, &doc)?;
-    writeln!(out)
-}
-
-fn table(header: &[&str]) -> Table {
-    let mut t = Table::new();
-    t.load_style(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Disabled)
-        .set_header(header.iter().map(Cell::new));
-    t
-}
-
-fn right(s: String) -> Cell {
-    Cell::new(s).set_alignment(CellAlignment::Right)
+    super::json::write_versioned(out, "dredge.df", DF_SCHEMA_VERSION, &r)
 }
 
 fn age(secs: Option<u64>) -> String {
@@ -111,7 +85,7 @@ pub fn write_table<W: Write>(out: &mut W, r: &DfReport, top: usize) -> io::Resul
         size(a.total_bytes),
         size(a.total_apparent_bytes)
     )?;
-    let mut t = table(&[
+    let mut t = new_table(&[
         "Category",
         "On disk",
         "Apparent",
@@ -155,7 +129,7 @@ pub fn write_table<W: Write>(out: &mut W, r: &DfReport, top: usize) -> io::Resul
     }
     if !a.orphans.is_empty() {
         writeln!(out, "\nOrphans ({})", a.orphans.len())?;
-        let mut t = table(&["Path", "Kind", "On disk", "Age"]);
+        let mut t = new_table(&["Path", "Kind", "On disk", "Age"]);
         let n = if top == 0 { a.orphans.len() } else { top };
         for o in a.orphans.iter().take(n) {
             let kind = serde_json::to_value(o.kind)
@@ -173,7 +147,7 @@ pub fn write_table<W: Write>(out: &mut W, r: &DfReport, top: usize) -> io::Resul
     }
     if !a.top.is_empty() {
         writeln!(out, "\nLargest items")?;
-        let mut t = table(&["Kind", "Item", "On disk"]);
+        let mut t = new_table(&["Kind", "Item", "On disk"]);
         let n = if top == 0 { a.top.len() } else { top };
         for i in a.top.iter().take(n) {
             t.add_row(vec![

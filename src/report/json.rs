@@ -18,17 +18,29 @@ struct Versioned<'a, T> {
     body: &'a T,
 }
 
-/// Writes the `dredge.image` document; `top` limits `wasted` (0 = all).
-pub fn write_image<W: Write>(out: &mut W, report: &ImageReport, top: usize) -> io::Result<()> {
-    let mut r = report.clone();
-    if top > 0 {
-        r.wasted.truncate(top);
-    }
+/// Writes `body` as the document `schema` of `version`: its fields after `schema` and
+/// `schema_version`, pretty-printed, and a newline. Every JSON document of dredge goes through here.
+pub fn write_versioned<W: Write, T: Serialize>(
+    out: &mut W,
+    schema: &'static str,
+    version: u32,
+    body: &T,
+) -> io::Result<()> {
     let doc = Versioned {
-        schema: "dredge.image",
-        schema_version: IMAGE_SCHEMA_VERSION,
-        body: &r,
+        schema,
+        schema_version: version,
+        body,
     };
     serde_json::to_writer_pretty(&mut *out, &doc)?;
     writeln!(out)
+}
+
+/// Writes the `dredge.image` document; `top` limits `wasted` (0 = all).
+pub fn write_image<W: Write>(out: &mut W, report: &ImageReport, top: usize) -> io::Result<()> {
+    if top == 0 || report.wasted.len() <= top {
+        return write_versioned(out, "dredge.image", IMAGE_SCHEMA_VERSION, report);
+    }
+    let mut r = report.clone();
+    r.wasted.truncate(top);
+    write_versioned(out, "dredge.image", IMAGE_SCHEMA_VERSION, &r)
 }

@@ -31,7 +31,8 @@ pub fn instruction_label(created_by: Option<&str>) -> String {
     }
 }
 
-fn new_table(header: &[&str]) -> Table {
+/// A table in the house style (condensed UTF-8 lines, no wrapping) with this header.
+pub(crate) fn new_table(header: &[&str]) -> Table {
     let mut t = Table::new();
     t.load_style(UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Disabled)
@@ -39,7 +40,8 @@ fn new_table(header: &[&str]) -> Table {
     t
 }
 
-fn right(s: String) -> Cell {
+/// A right-aligned cell (figures).
+pub(crate) fn right(s: String) -> Cell {
     Cell::new(s).set_alignment(CellAlignment::Right)
 }
 

@@ -207,7 +207,8 @@ fn list_decompressed<R: Read>(
     collect(entries, None, hash_all, only)
 }
 
-fn hash_reader<R: Read>(r: &mut R) -> io::Result<[u8; 32]> {
+/// sha256 of everything `r` yields.
+pub(crate) fn hash_reader<R: Read>(r: &mut R) -> io::Result<[u8; 32]> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];
     loop {

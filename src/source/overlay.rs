@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::io::{self, Read};
+use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
@@ -278,16 +278,7 @@ impl Walk<'_> {
 }
 
 fn hash_file(path: &Path) -> io::Result<[u8; 32]> {
-    let mut f = fs::File::open(path)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            return Ok(h.finalize().into());
-        }
-        h.update(&buf[..n]);
-    }
+    super::layer::hash_reader(&mut fs::File::open(path)?)
 }
 
 fn is_opaque(dir: &Path) -> bool {
