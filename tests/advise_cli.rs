@@ -18,18 +18,12 @@ fn kitchen() -> (String, String) {
 }
 
 fn advise_json(args: &[&str]) -> serde_json::Value {
-    let out = dredge()
-        .arg("advise")
-        .args(args)
-        .args(["--json", "--no-progress"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    json_ok(
+        dredge()
+            .arg("advise")
+            .args(args)
+            .args(["--json", "--no-progress"]),
+    )
 }
 
 fn kinds(v: &serde_json::Value) -> Vec<(String, u64)> {

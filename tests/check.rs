@@ -46,22 +46,15 @@ fn kitchen_figures() -> Kitchen {
 
 /// Runs `dredge check SOURCE ARGS --no-config --json` in `dir` and returns (exit code, document).
 fn check_json_in(dir: &Path, source: &str, args: &[&str]) -> (i32, Value) {
-    let out = dredge()
-        .current_dir(dir)
-        .arg("check")
-        .arg(source)
-        .args(args)
-        .arg("--json")
-        .env_remove("GITHUB_ACTIONS")
-        .output()
-        .unwrap();
-    let code = out.status.code().unwrap();
-    assert!(
-        code == 0 || code == 1,
-        "dredge check {args:?} exited {code}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (code, serde_json::from_slice(&out.stdout).expect("JSON"))
+    verdict_json(
+        dredge()
+            .current_dir(dir)
+            .arg("check")
+            .arg(source)
+            .args(args)
+            .arg("--json")
+            .env_remove("GITHUB_ACTIONS"),
+    )
 }
 
 fn check_json(source: &str, args: &[&str]) -> (i32, Value) {

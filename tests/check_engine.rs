@@ -8,20 +8,13 @@ use common::*;
 use serde_json::Value;
 
 fn check(args: &[&str]) -> (i32, Value) {
-    let out = dredge()
-        .arg("check")
-        .args(args)
-        .args(["--no-config", "--json"])
-        .env_remove("GITHUB_ACTIONS")
-        .output()
-        .unwrap();
-    let code = out.status.code().unwrap();
-    assert!(
-        code == 0 || code == 1,
-        "exit {code}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (code, serde_json::from_slice(&out.stdout).unwrap())
+    verdict_json(
+        dredge()
+            .arg("check")
+            .args(args)
+            .args(["--no-config", "--json"])
+            .env_remove("GITHUB_ACTIONS"),
+    )
 }
 
 #[test]

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{can_run, dredge, required};
+use common::{can_run, dredge, json_ok, required};
 use dfcommon::*;
 
 fn overlay_dirs(root: &Path) -> BTreeSet<String> {
@@ -54,13 +54,7 @@ fn df_json(args: &[&str], env: &[(&str, String)]) -> serde_json::Value {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "dredge df: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    json_ok(&mut cmd)
 }
 
 /// overlay2 dir names that dredge reports as (part of) orphans.

@@ -9,7 +9,7 @@ mod dfcommon;
 use std::path::Path;
 use std::process::Command;
 
-use common::{Cleanup, can_run, dredge, engine_up, run};
+use common::{Cleanup, can_run, dredge, engine_up, json_ok, run};
 use dfcommon::*;
 
 fn docker(args: &[&str]) -> String {
@@ -131,16 +131,7 @@ fn live_figures_match_the_engine_per_object() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 
-    let out = dredge()
-        .args(["df", "--json", "--no-progress", "--top", "0"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let doc = json_ok(dredge().args(["df", "--json", "--no-progress", "--top", "0"]));
     assert_eq!(doc["mode"], "live");
     assert_eq!(doc["data_root"], root.as_str());
     assert!(doc["engine"]["api_version"].is_string());
@@ -229,12 +220,7 @@ fn live_figures_match_the_engine_per_object() {
     assert_eq!(v["containers"], 1);
 
     // With --engine-df the engine's own /system/df figures come along (bollard decodes 20.10's answer).
-    let out = dredge()
-        .args(["df", "--json", "--no-progress", "--engine-df"])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let with_engine: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let with_engine = json_ok(dredge().args(["df", "--json", "--no-progress", "--engine-df"]));
     let sizes = &with_engine["engine"]["disk_usage"]["container_sizes"];
     let c1_rw: u64 = docker(&["inspect", "--size", "-f", "{{.SizeRw}}", &c1])
         .trim()

@@ -160,17 +160,7 @@ fn make_root(root: &Path) -> Recipe {
 }
 
 fn df(root: &Path) -> serde_json::Value {
-    let out = dredge()
-        .args(["df", "--no-progress", "--json", "--top", "0", "--data-root"])
-        .arg(root)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "dredge df failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("JSON on stdout")
+    df_with(root, &[])
 }
 
 fn du(path: &Path) -> u64 {
@@ -421,19 +411,14 @@ fn engine_down_with_a_cache_leaves_the_cache_alone() {
     assert_eq!(fs::read(&cache).unwrap(), before);
 }
 
+/// `dredge df --json --top 0 --data-root ROOT EXTRA`, which must succeed.
 fn df_with(root: &Path, extra: &[&str]) -> serde_json::Value {
-    let out = dredge()
-        .args(["df", "--no-progress", "--json", "--top", "0", "--data-root"])
-        .arg(root)
-        .args(extra)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    json_ok(
+        dredge()
+            .args(["df", "--no-progress", "--json", "--top", "0", "--data-root"])
+            .arg(root)
+            .args(extra),
+    )
 }
 
 #[test]

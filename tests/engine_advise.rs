@@ -437,19 +437,12 @@ fn every_mechanical_suggestion_is_proved_by_a_rebuild() {
         let archive = ctx.path().join("image.tar");
         run(DOCKER, &["save", "-o", archive.to_str().unwrap(), &before]);
 
-        let out = dredge()
-            .args(["advise", "--json", "--no-progress", "--dockerfile"])
-            .arg(&dockerfile)
-            .arg(&archive)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}: {}",
-            case.name,
-            String::from_utf8_lossy(&out.stderr)
+        let v = json_ok(
+            dredge()
+                .args(["advise", "--json", "--no-progress", "--dockerfile"])
+                .arg(&dockerfile)
+                .arg(&archive),
         );
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(v["schema"], "dredge.advice");
         assert_eq!(
             v["dockerfile_matched"], true,
@@ -584,14 +577,12 @@ fn multi_stage_saving_is_proved_by_a_hand_written_rebuild() {
     build(ctx.path(), &before, false);
     let archive = ctx.path().join("image.tar");
     run(DOCKER, &["save", "-o", archive.to_str().unwrap(), &before]);
-    let out = dredge()
-        .args(["advise", "--json", "--no-progress", "--dockerfile"])
-        .arg(ctx.path().join("Dockerfile"))
-        .arg(&archive)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = json_ok(
+        dredge()
+            .args(["advise", "--json", "--no-progress", "--dockerfile"])
+            .arg(ctx.path().join("Dockerfile"))
+            .arg(&archive),
+    );
     let ms: Vec<&serde_json::Value> = v["suggestions"]
         .as_array()
         .unwrap()

@@ -212,17 +212,14 @@ fn an_image_read_from_the_data_root_equals_its_docker_save() {
         "data root against docker save"
     );
 
-    let out = dredge()
-        .env("DREDGE_EXPORT", "1")
-        .args(["image", &tag, "--duplicates", "--top", "0", "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let exported: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let exported = json_ok(dredge().env("DREDGE_EXPORT", "1").args([
+        "image",
+        &tag,
+        "--duplicates",
+        "--top",
+        "0",
+        "--json",
+    ]));
     assert_eq!(exported["format"], "docker-archive");
     assert_eq!(
         comparable(direct),

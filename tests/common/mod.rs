@@ -28,20 +28,35 @@ pub fn recipe() -> HashMap<String, u64> {
         .collect()
 }
 
-/// Runs `dredge image ARGS --json` and parses the document; panics with stderr if it fails.
-pub fn image_json(args: &[&str]) -> serde_json::Value {
-    let out = dredge()
-        .arg("image")
-        .args(args)
-        .arg("--json")
-        .output()
-        .expect("dredge runs");
+/// Runs `cmd`, which must exit 0 (else panics with its stderr), and parses its stdout as JSON.
+pub fn json_ok(cmd: &mut assert_cmd::Command) -> serde_json::Value {
+    let out = cmd.output().expect("dredge runs");
     assert!(
         out.status.success(),
-        "dredge image {args:?} failed: {}",
+        "{cmd:?} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).expect("stdout is JSON")
+}
+
+/// Runs `cmd`, a verdict that must exit 0 or 1 (else panics with its stderr): the code and stdout as JSON.
+pub fn verdict_json(cmd: &mut assert_cmd::Command) -> (i32, serde_json::Value) {
+    let out = cmd.output().expect("dredge runs");
+    let code = out.status.code().expect("an exit code");
+    assert!(
+        code == 0 || code == 1,
+        "{cmd:?} exited {code}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        code,
+        serde_json::from_slice(&out.stdout).expect("stdout is JSON"),
+    )
+}
+
+/// Runs `dredge image ARGS --json` and parses the document; panics with stderr if it fails.
+pub fn image_json(args: &[&str]) -> serde_json::Value {
+    json_ok(dredge().arg("image").args(args).arg("--json"))
 }
 
 /// True when CI demands that tests needing outside tools (engine, dive, skopeo) really run.
@@ -310,17 +325,26 @@ pub fn busybox_rootfs(applets: &[&str]) -> Vec<u8> {
 
 /// Runs `docker ARGS` (classic builder) with `input` on its stdin; panics with its stderr on failure.
 pub fn docker_stdin(args: &[&str], input: &[u8]) -> String {
+    docker_with(&[("DOCKER_BUILDKIT", "0")], args, Some(input))
+}
+
+/// Runs the docker client with extra env and stdin; panics with stderr on failure.
+pub fn docker_with(env: &[(&str, &str)], args: &[&str], input: Option<&[u8]>) -> String {
     use std::io::Write;
     use std::process::Stdio;
     let mut child = Command::new(DOCKER)
         .args(args)
-        .env("DOCKER_BUILDKIT", "0")
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(input).unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    if let Some(i) = input {
+        stdin.write_all(i).unwrap();
+    }
+    drop(stdin);
     let out = child.wait_with_output().unwrap();
     assert!(
         out.status.success(),

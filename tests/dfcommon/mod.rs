@@ -2,43 +2,17 @@
 //! a private dockerd with its own data root, exec root, pid file and socket.
 #![allow(dead_code)]
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-pub use crate::common::DOCKER;
+pub use crate::common::{DOCKER, docker_with};
 
 /// The busybox base the df tests import: `common::busybox_rootfs` with the applets they run.
 pub fn busybox_rootfs() -> Vec<u8> {
     crate::common::busybox_rootfs(&[
         "sh", "rm", "mkdir", "head", "yes", "echo", "sleep", "true", "cat", "seq",
     ])
-}
-
-/// Runs the docker client with extra env and stdin; panics with stderr on failure.
-pub fn docker_with(env: &[(&str, &str)], args: &[&str], input: Option<&[u8]>) -> String {
-    let mut cmd = Command::new(DOCKER);
-    cmd.args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    if let Some(i) = input {
-        stdin.write_all(i).unwrap();
-    }
-    drop(stdin);
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "docker {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// A private dockerd under a temp dir, torn down (processes by pid, mounts under the dir) on drop.
