@@ -252,11 +252,6 @@ impl Flags {
     }
 }
 
-/// Computes dive's figures for `image`.
-pub fn figures(image: &Image) -> DiveFigures {
-    figures_with(image, &PathTable::of(image))
-}
-
 /// Computes dive's figures for `image`, whose paths are interned in `paths`.
 pub fn figures_with(image: &Image, paths: &PathTable<'_>) -> DiveFigures {
     let mut data: Vec<PathData> = vec![NEW_PATH; paths.len()];

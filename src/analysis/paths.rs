@@ -55,16 +55,6 @@ impl<'a> PathTable<'a> {
         }
     }
 
-    /// The interner the ids belong to.
-    pub fn paths(&self) -> &'a Paths {
-        self.paths
-    }
-
-    /// The id of a normalized path, if the image names it.
-    pub fn id(&self, path: &[u8]) -> Option<PathId> {
-        self.paths.id(path)
-    }
-
     /// The bytes of an id's path.
     pub fn path(&self, id: PathId) -> Vec<u8> {
         self.paths.bytes(id)

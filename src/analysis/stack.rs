@@ -167,12 +167,6 @@ pub struct Stacked {
 }
 
 impl Stacked {
-    /// The final filesystem's node at `path` (normalized), if any.
-    pub fn get(&self, paths: &Paths, path: &[u8]) -> Option<Node> {
-        let id = paths.id(path).filter(|&id| id != ROOT)?;
-        self.nodes.get(id as usize).copied().flatten()
-    }
-
     /// Every path of the final filesystem with its node, in id order.
     pub fn live(&self) -> impl Iterator<Item = (PathId, Node)> + '_ {
         self.nodes
@@ -198,11 +192,6 @@ impl Stacked {
             .filter(|d| d.names > 0)
             .map(|d| d.size)
             .sum()
-    }
-
-    /// Number of inodes (regular files' data), visible or not.
-    pub fn inode_count(&self) -> usize {
-        self.data.len()
     }
 
     /// Inode `i` (as [`Node::inode`] names it).

@@ -105,11 +105,6 @@ impl Entry {
             self.slot = u64::from(target);
         }
     }
-
-    /// True for entries that occupy a path in the final filesystem (everything but whiteouts and opaque markers).
-    pub fn is_node(&self) -> bool {
-        !matches!(self.kind, Kind::Whiteout | Kind::Opaque)
-    }
 }
 
 /// Why a tar path was refused.
@@ -205,7 +200,6 @@ mod tests {
             (file.kind(), file.data_offset(), file.size),
             (EntryKind::File, 1024, 5)
         );
-        assert!(file.is_node() && !Entry::new(1, EntryKind::Whiteout, 0, 0).is_node());
     }
 
     #[test]

@@ -214,19 +214,6 @@ impl Paths {
         self.bytes(a).cmp(&self.bytes(b))
     }
 
-    /// True when `id` is `dir` or lies below it.
-    pub fn is_within(&self, mut id: PathId, dir: PathId) -> bool {
-        loop {
-            if id == dir {
-                return true;
-            }
-            if id == ROOT {
-                return false;
-            }
-            id = self.parent(id);
-        }
-    }
-
     /// Interns every path of `other` here and rewrites `entries` (whose ids are `other`'s) to this
     /// table's ids. Parents are interned before their children, so one pass in id order does it.
     pub fn absorb(&mut self, other: Paths, entries: &mut [Entry]) {
@@ -282,8 +269,6 @@ mod tests {
         assert_eq!(t.id(b"usr/li"), None);
         assert_eq!(t.id(b""), Some(ROOT));
         assert_eq!(t.intern(b""), ROOT);
-        assert!(t.is_within(a, t.id(b"usr").unwrap()));
-        assert!(!t.is_within(t.id(b"usr").unwrap(), a));
     }
 
     #[test]

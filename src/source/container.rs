@@ -136,11 +136,6 @@ impl Container {
         }
     }
 
-    /// True when the contents of files were hashed while listing (a stream cannot be read twice).
-    pub(crate) fn hashes_while_listing(&self) -> bool {
-        matches!(self, Container::Stream(_))
-    }
-
     /// Hashes the files of a layer member whose data starts at the given offsets (seekable containers).
     pub(crate) fn hash_layer(
         &self,

@@ -128,13 +128,6 @@ impl Opened {
                 error,
             })
     }
-
-    /// True when file hashes were taken while listing (stored in [`Layer::hashes`]).
-    pub fn hashed_while_listing(&self) -> bool {
-        self.container
-            .as_ref()
-            .is_none_or(Container::hashes_while_listing)
-    }
 }
 
 /// Opens `spec`: `-` for standard input, a directory (OCI layout or unpacked save), or a tar file.
