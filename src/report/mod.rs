@@ -5,6 +5,7 @@ pub mod check;
 pub mod df;
 pub mod json;
 pub mod progress;
+pub mod prune;
 pub mod table;
 
 use humansize::{DECIMAL, format_size};

@@ -1,0 +1,328 @@
+//! The engine, for `dredge prune`: its facts (images, containers, volumes) and its deletions, one
+//! object at a time and never with `force`. The only async code of prune; it exposes synchronous
+//! methods over a private current-thread runtime.
+
+use std::collections::{BTreeMap, HashMap};
+
+use bollard::Docker;
+use bollard::errors::Error as BErr;
+use bollard::query_parameters::{
+    DataUsageOptions, ListContainersOptions, ListImagesOptions, ListVolumesOptions,
+    RemoveContainerOptions, RemoveImageOptions, RemoveVolumeOptions,
+};
+
+use super::PruneError;
+use super::facts::{ContainerFact, Facts, ImageFact, VolumeFact, parse_time};
+
+/// How one deletion went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Removal {
+    /// Deleted (or untagged).
+    Done,
+    /// The engine refused (409: in use, has children, …): skipped, never retried with force.
+    Conflict(String),
+    /// Not there (404).
+    Gone,
+    /// Any other failure.
+    Failed(String),
+}
+
+/// A connection to the engine.
+pub struct Engine {
+    rt: tokio::runtime::Runtime,
+    d: Docker,
+    host: String,
+}
+
+fn host() -> String {
+    std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into())
+}
+
+fn removal(r: Result<(), BErr>) -> Removal {
+    match r {
+        Ok(()) => Removal::Done,
+        Err(BErr::DockerResponseServerError {
+            status_code: 404, ..
+        }) => Removal::Gone,
+        Err(BErr::DockerResponseServerError {
+            status_code: 409,
+            message,
+        }) => Removal::Conflict(message),
+        Err(e) => Removal::Failed(e.to_string()),
+    }
+}
+
+/// The engine's identity: its `ID` and `DockerRootDir`.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    /// `ID`.
+    pub id: String,
+    /// `DockerRootDir`.
+    pub root: String,
+    /// True for the containerd image store (not supported by prune).
+    pub containerd_store: bool,
+}
+
+impl Engine {
+    /// Connects (DOCKER_HOST, else the default socket) and negotiates the API version.
+    pub fn connect() -> Result<Engine, PruneError> {
+        let host = host();
+        let down =
+            |e: String| PruneError::Input(format!("cannot reach the Docker Engine at {host}: {e}"));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| down(e.to_string()))?;
+        let d = rt
+            .block_on(async {
+                let d = Docker::connect_with_defaults()?;
+                d.negotiate_version().await
+            })
+            .map_err(|e| down(e.to_string()))?;
+        Ok(Engine { rt, d, host })
+    }
+
+    fn answer(&self, what: &str, e: BErr) -> PruneError {
+        PruneError::Input(format!(
+            "the Docker Engine at {} answered {what} with an error: {e}",
+            self.host
+        ))
+    }
+
+    /// `/info`: the engine's id and data root.
+    pub fn identity(&self) -> Result<Identity, PruneError> {
+        let i = self
+            .rt
+            .block_on(self.d.info())
+            .map_err(|e| self.answer("/info", e))?;
+        let containerd_store = i.driver_status.as_ref().is_some_and(|s| {
+            s.iter()
+                .flatten()
+                .any(|v| v.contains("containerd.snapshotter"))
+        });
+        Ok(Identity {
+            id: i.id.unwrap_or_default(),
+            root: i.docker_root_dir.unwrap_or_default(),
+            containerd_store,
+        })
+    }
+
+    /// Images, containers and volumes as the engine lists them now (volume sizes only with
+    /// `volume_sizes`: the engine then walks every volume). Chains and layer sizes are filled by the
+    /// caller from the data root.
+    pub fn facts(&self, volume_sizes: bool) -> Result<Facts, PruneError> {
+        let d = &self.d;
+        self.rt.block_on(async {
+            let id = self.identity_async().await?;
+            let images = d
+                .list_images(Some(ListImagesOptions {
+                    all: true,
+                    ..Default::default()
+                }))
+                .await
+                .map_err(|e| self.answer("/images/json", e))?;
+            let images: Vec<ImageFact> = images
+                .into_iter()
+                .map(|i| ImageFact {
+                    id: i.id,
+                    tags: i
+                        .repo_tags
+                        .into_iter()
+                        .filter(|t| t != "<none>:<none>")
+                        .collect(),
+                    parent: Some(i.parent_id).filter(|p| !p.is_empty()),
+                    created: i.created,
+                    labels: i.labels.into_iter().collect::<BTreeMap<_, _>>(),
+                    chain: Vec::new(),
+                })
+                .collect();
+            let list = d
+                .list_containers(Some(ListContainersOptions {
+                    all: true,
+                    size: true,
+                    ..Default::default()
+                }))
+                .await
+                .map_err(|e| self.answer("/containers/json", e))?;
+            let mut containers = Vec::new();
+            for c in list {
+                let Some(cid) = c.id.clone() else { continue };
+                let inspected = match d
+                    .inspect_container(
+                        &cid,
+                        None::<bollard::query_parameters::InspectContainerOptions>,
+                    )
+                    .await
+                {
+                    Ok(i) => i,
+                    // Removed since it was listed.
+                    Err(BErr::DockerResponseServerError {
+                        status_code: 404, ..
+                    }) => continue,
+                    Err(e) => return Err(self.answer("/containers/{id}/json", e)),
+                };
+                let state = inspected.state.clone().unwrap_or_default();
+                let status = state.status.map(|s| s.to_string()).unwrap_or_default();
+                let active = !matches!(status.as_str(), "created" | "exited" | "dead");
+                let log = inspected
+                    .log_path
+                    .as_deref()
+                    .filter(|p| !p.is_empty())
+                    .and_then(|p| std::fs::metadata(p).ok())
+                    .map_or(0, |m| m.len());
+                containers.push(ContainerFact {
+                    id: cid,
+                    name: inspected
+                        .name
+                        .as_deref()
+                        .unwrap_or("")
+                        .trim_start_matches('/')
+                        .to_string(),
+                    image: inspected
+                        .image
+                        .clone()
+                        .or(c.image_id.clone())
+                        .unwrap_or_default(),
+                    active,
+                    status,
+                    started_at: state.started_at.as_deref().and_then(parse_time),
+                    finished_at: state.finished_at.as_deref().and_then(parse_time),
+                    created: inspected
+                        .created
+                        .as_deref()
+                        .and_then(parse_time)
+                        .or(c.created)
+                        .unwrap_or(0),
+                    volumes: inspected
+                        .mounts
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter_map(|m| m.name)
+                        .collect(),
+                    bytes: c.size_rw.filter(|s| *s > 0).map_or(0, |s| s as u64) + log,
+                });
+            }
+            let vols = d
+                .list_volumes(None::<ListVolumesOptions>)
+                .await
+                .map_err(|e| self.answer("/volumes", e))?
+                .volumes
+                .unwrap_or_default();
+            let mut sizes: HashMap<String, u64> = HashMap::new();
+            if volume_sizes {
+                match d.df(None::<DataUsageOptions>).await {
+                    Ok(df) => {
+                        for v in df.volumes.unwrap_or_default() {
+                            let s = v.usage_data.map_or(0, |u| u.size.max(0) as u64);
+                            sizes.insert(v.name, s);
+                        }
+                    }
+                    Err(e) => return Err(self.answer("/system/df", e)),
+                }
+            }
+            let volumes = vols
+                .into_iter()
+                .map(|v| VolumeFact {
+                    anonymous: v.labels.contains_key("com.docker.volume.anonymous")
+                        || crate::model::dataroot::is_hex64(&v.name),
+                    bytes: sizes.get(&v.name).copied().unwrap_or(0),
+                    created_at: v.created_at.unwrap_or_default(),
+                    name: v.name,
+                })
+                .collect();
+            Ok(Facts {
+                engine_id: id.id,
+                data_root: id.root,
+                now: now(),
+                images,
+                containers,
+                volumes,
+                ..Default::default()
+            })
+        })
+    }
+
+    async fn identity_async(&self) -> Result<Identity, PruneError> {
+        let i = self.d.info().await.map_err(|e| self.answer("/info", e))?;
+        Ok(Identity {
+            id: i.id.unwrap_or_default(),
+            root: i.docker_root_dir.unwrap_or_default(),
+            containerd_store: false,
+        })
+    }
+
+    /// `DELETE /containers/{id}` (no force, no volumes).
+    pub fn remove_container(&self, id: &str) -> Removal {
+        removal(self.rt.block_on(self.d.remove_container(
+            id,
+            Some(RemoveContainerOptions {
+                force: false,
+                v: false,
+                link: false,
+            }),
+        )))
+    }
+
+    /// `DELETE /volumes/{name}` (no force).
+    pub fn remove_volume(&self, name: &str) -> Removal {
+        removal(
+            self.rt.block_on(
+                self.d
+                    .remove_volume(name, Some(RemoveVolumeOptions { force: false })),
+            ),
+        )
+    }
+
+    /// `DELETE /images/{name}` (no force, no pruning of untagged parents): with a reference, untags
+    /// it (and deletes the image if it was its last); with an id, deletes the image.
+    pub fn remove_image(&self, name: &str) -> Removal {
+        removal(
+            self.rt
+                .block_on(self.d.remove_image(
+                    name,
+                    Some(RemoveImageOptions {
+                        force: false,
+                        noprune: true,
+                        ..Default::default()
+                    }),
+                    None,
+                ))
+                .map(|_| ()),
+        )
+    }
+
+    /// Whether an object still exists (for settling an interrupted step).
+    pub fn exists(&self, kind: super::Kind, id: &str) -> Result<bool, String> {
+        use super::Kind;
+        let r = self.rt.block_on(async {
+            match kind {
+                Kind::Image => self.d.inspect_image(id).await.map(|_| ()),
+                Kind::Container => self
+                    .d
+                    .inspect_container(
+                        id,
+                        None::<bollard::query_parameters::InspectContainerOptions>,
+                    )
+                    .await
+                    .map(|_| ()),
+                Kind::Volume => self.d.inspect_volume(id).await.map(|_| ()),
+                _ => Ok(()),
+            }
+        });
+        match r {
+            Ok(()) => Ok(true),
+            Err(BErr::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(false),
+            Err(BErr::JsonSerdeError { .. }) => Ok(true),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
+/// Now, seconds since the epoch.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
