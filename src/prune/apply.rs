@@ -230,13 +230,15 @@ fn make_plan(opts: &Options, warnings: &mut Vec<String>) -> Result<Plan, PruneEr
     let (last, w) = state::load(&opts.state_dir, &facts.engine_id);
     warnings.extend(w);
     facts.last_used = last;
+    // First seen now: remembered from this plan on, and what apply compares with.
+    facts.last_used = state::updated(&facts);
     if sel.orphans {
         let (o, w) = orphans::gather(&root, true)?;
         warnings.extend(w);
         facts.orphans = o;
     }
     let p = plan::plan(&facts, sel, &globs, "live");
-    if let Err(e) = state::save(&opts.state_dir, &facts.engine_id, &state::updated(&facts)) {
+    if let Err(e) = state::save(&opts.state_dir, &facts.engine_id, &facts.last_used) {
         warnings.push(format!(
             "cannot save the last uses in {}: {e}",
             opts.state_dir.display()
