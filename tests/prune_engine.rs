@@ -8,7 +8,7 @@ mod dfcommon;
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::dredge;
 use dfcommon::*;
@@ -257,10 +257,10 @@ fn each_rule_plans_exactly_what_the_engine_calls_it_and_apply_removes_exactly_th
 fn what_changed_between_plan_and_apply_is_skipped_and_intact() {
     let d = daemon();
     d.docker(&["import", "-", "base:1"], Some(&busybox_rootfs()));
-    let gets_container = commit(&d, "a", "a", "gets:1");
-    let moved = commit(&d, "b", "b", "moves:1");
-    let stays_planned = commit(&d, "c", "c", "plain:1");
-    d.docker(&["rm", "a", "b", "c"], None);
+    let gets_container = commit(&d, "ca", "a", "gets:1");
+    let moved = commit(&d, "cb", "b", "moves:1");
+    let stays_planned = commit(&d, "cc", "c", "plain:1");
+    d.docker(&["rm", "ca", "cb", "cc"], None);
     d.docker(&["volume", "create", "vol1"], None);
     let state = tempfile::tempdir().unwrap();
     let st = state.path();
@@ -353,8 +353,8 @@ fn what_changed_between_plan_and_apply_is_skipped_and_intact() {
 fn bad_input_is_one_line_exit_2_or_3_and_nothing_is_deleted() {
     let d = daemon();
     d.docker(&["import", "-", "base:1"], Some(&busybox_rootfs()));
-    commit(&d, "a", "a", "x:1");
-    commit(&d, "b", "b", "x:1"); // the first is now dangling
+    commit(&d, "ca", "a", "x:1");
+    commit(&d, "cb", "b", "x:1"); // the first is now dangling
     let state = tempfile::tempdir().unwrap();
     let st = state.path();
     let plan_path = st.join("plan.json");
@@ -438,29 +438,20 @@ fn bad_input_is_one_line_exit_2_or_3_and_nothing_is_deleted() {
     );
     // Another run holds the lock: exit 3 at once.
     std::fs::create_dir_all(st).unwrap();
-    let mut holder = Command::new("flock")
-        .arg(st.join("prune.lock"))
-        .args(["sleep", "60"])
-        .spawn()
+    let held = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(st.join("prune.lock"))
         .unwrap();
-    let t = Instant::now();
-    while t.elapsed() < Duration::from_secs(5)
-        && Command::new("flock")
-            .args(["-n", st.join("prune.lock").to_str().unwrap(), "true"])
-            .status()
-            .unwrap()
-            .success()
-    {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    rustix::fs::flock(&held, rustix::fs::FlockOperation::LockExclusive).unwrap();
     check(
         &["--apply", plan_path.to_str().unwrap()],
         None,
         3,
         "another dredge prune is running",
     );
-    let _ = holder.kill();
-    let _ = holder.wait();
+    drop(held);
     // A truncated journal (a torn last line).
     let runs = st.join("runs");
     std::fs::create_dir_all(&runs).unwrap();
