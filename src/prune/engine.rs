@@ -283,7 +283,6 @@ impl Engine {
                     Some(RemoveImageOptions {
                         force: false,
                         noprune: true,
-                        ..Default::default()
                     }),
                     None,
                 ))

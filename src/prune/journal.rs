@@ -390,6 +390,9 @@ pub struct Settled {
     pub found: String,
 }
 
+/// Says whether an interrupted step happened: `Ok((done, what was found))`, or why it cannot tell.
+pub type Look<'a> = dyn FnMut(&Entry) -> Result<(bool, String), String> + 'a;
+
 /// Settles and closes every journal without `end`. `look(intent)` says, from what is there now,
 /// whether the step in flight happened (true, with what was found) or not, or that it cannot tell
 /// (then nothing is written and the run stops); the finding is journaled as the step's `done` line,
@@ -397,7 +400,7 @@ pub struct Settled {
 pub fn recover(
     state_dir: &Path,
     now: i64,
-    look: &mut dyn FnMut(&Entry) -> Result<(bool, String), String>,
+    look: &mut Look<'_>,
 ) -> Result<Vec<Recovered>, PruneError> {
     let mut out = Vec::new();
     for r in all(state_dir)? {

@@ -201,7 +201,7 @@ pub fn named_by(root: &Path, item: &Item, refs: &Refs) -> Vec<String> {
                 if let Some((record, what)) = refs.dirs.get(*name)
                     && !own.contains(Path::new(record))
                 {
-                    found.push(format!("{what}"));
+                    found.push(what.clone());
                 }
                 if is_buildkit_key(name.trim_end_matches("-init")) {
                     found.push(format!("{name} is a BuildKit snapshot key"));
