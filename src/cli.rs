@@ -89,7 +89,7 @@ pub struct PruneArgs {
     /// Build cache down to SIZE (not implemented yet).
     #[arg(long, value_name = "SIZE", value_parser = size_arg)]
     pub build_cache_budget: Option<u64>,
-    /// Container logs over SIZE (not implemented yet).
+    /// Container logs over SIZE: reported with the fix (log-opts, daemon.json); nothing is deleted.
     #[arg(long, value_name = "SIZE", value_parser = size_arg)]
     pub logs_over: Option<u64>,
     /// Truncate those logs in place (not implemented yet).

@@ -610,3 +610,31 @@ fn killed_at_every_step_the_next_run_settles_and_completes() {
         );
     }
 }
+
+#[test]
+#[ignore = "needs docker engine and root"]
+fn logs_over_a_size_are_a_finding_with_the_fix_and_nothing_is_truncated() {
+    let d = daemon();
+    d.docker(&["import", "-", "base:1"], Some(&busybox_rootfs()));
+    d.docker(
+        &["run", "--network", "none", "--name", "chatty", "base:1", "seq", "1", "40000"],
+        None,
+    );
+    d.docker(
+        &["run", "--network", "none", "--name", "quiet", "base:1", "echo", "hi"],
+        None,
+    );
+    let log = d.docker(&["inspect", "-f", "{{.LogPath}}", "chatty"], None);
+    let log = log.trim();
+    let size = std::fs::metadata(log).unwrap().len();
+    assert!(size > 1_000_000, "40000 json lines: {size}");
+    let state = tempfile::tempdir().unwrap();
+    let plan = prune_json(&d, state.path(), &["--logs-over", "1MB"]);
+    let logs = plan["logs"].as_array().unwrap();
+    assert_eq!(logs.len(), 1, "{plan:#}");
+    assert_eq!(logs[0]["name"], "chatty");
+    assert_eq!(logs[0]["log_bytes"], size);
+    assert!(logs[0]["fix"].as_str().unwrap().contains("max-size"));
+    assert!(plan["items"].as_array().unwrap().is_empty());
+    assert_eq!(std::fs::metadata(log).unwrap().len(), size, "nothing truncated");
+}

@@ -164,12 +164,15 @@ impl Engine {
                 let state = inspected.state.clone().unwrap_or_default();
                 let status = state.status.map(|s| s.to_string()).unwrap_or_default();
                 let active = !matches!(status.as_str(), "created" | "exited" | "dead");
-                let log = inspected
-                    .log_path
-                    .as_deref()
-                    .filter(|p| !p.is_empty())
-                    .and_then(|p| std::fs::metadata(p).ok())
-                    .map_or(0, |m| m.len());
+                let log = log_bytes(
+                    inspected.log_path.as_deref(),
+                    &std::path::Path::new(&id.root).join("containers").join(&cid),
+                );
+                let log_config = inspected
+                    .host_config
+                    .as_ref()
+                    .and_then(|h| h.log_config.clone())
+                    .unwrap_or_default();
                 containers.push(ContainerFact {
                     id: cid,
                     name: inspected
@@ -200,6 +203,9 @@ impl Engine {
                         .filter_map(|m| m.name)
                         .collect(),
                     bytes: c.size_rw.filter(|s| *s > 0).map_or(0, |s| s as u64) + log,
+                    log_bytes: log,
+                    log_driver: log_config.typ.unwrap_or_default(),
+                    log_opts: log_config.config.unwrap_or_default().into_iter().collect(),
                 });
             }
             let vols = d
@@ -317,6 +323,38 @@ impl Engine {
             Err(e) => Err(e.to_string()),
         }
     }
+}
+
+/// Bytes of a container's logs: json-file's `LogPath` and its rotations (`.1`, `.2.gz`, …), and the
+/// local driver's `local-logs/` under the container's dir (apparent sizes; 0 where unreadable).
+fn log_bytes(log_path: Option<&str>, dir: &std::path::Path) -> u64 {
+    let mut total = 0;
+    if let Some(p) = log_path.filter(|p| !p.is_empty()).map(std::path::Path::new)
+        && let (Some(parent), Some(name)) = (p.parent(), p.file_name())
+    {
+        for e in std::fs::read_dir(parent).into_iter().flatten().flatten() {
+            if e.file_name()
+                .to_string_lossy()
+                .starts_with(&*name.to_string_lossy())
+                && let Ok(m) = e.metadata()
+                && m.is_file()
+            {
+                total += m.len();
+            }
+        }
+    }
+    for e in std::fs::read_dir(dir.join("local-logs"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        if let Ok(m) = e.metadata()
+            && m.is_file()
+        {
+            total += m.len();
+        }
+    }
+    total
 }
 
 /// Now, seconds since the epoch.

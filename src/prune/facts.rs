@@ -42,8 +42,14 @@ pub struct ContainerFact {
     pub created: i64,
     /// Names of the volumes it mounts.
     pub volumes: Vec<String>,
-    /// Bytes its deletion frees: its writable layer (`SizeRw`) and its log file.
+    /// Bytes its deletion frees: its writable layer (`SizeRw`) and its log files.
     pub bytes: u64,
+    /// Bytes of its log files (json-file's log and rotations, the local driver's `local-logs/`).
+    pub log_bytes: u64,
+    /// Its log driver (`json-file`, `local`, …).
+    pub log_driver: String,
+    /// Its `log-opts`.
+    pub log_opts: BTreeMap<String, String>,
 }
 
 /// One volume, as the engine knows it.

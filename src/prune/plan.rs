@@ -143,6 +143,44 @@ pub struct Kept {
     pub reason: String,
 }
 
+/// A container whose logs are over `--logs-over`: a finding with the fix, not a deletion.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogFinding {
+    /// The container's id.
+    pub container: String,
+    /// Its name.
+    pub name: String,
+    /// Its log driver.
+    pub driver: String,
+    /// Bytes of its logs now.
+    pub log_bytes: u64,
+    /// What to change so that they stay bounded.
+    pub fix: String,
+}
+
+/// The fix for a container's unbounded (or too generous) logs. Pure.
+pub fn log_fix(driver: &str, opts: &BTreeMap<String, String>) -> String {
+    const DAEMON: &str = "for new containers, set \"log-driver\": \"local\" or \"log-opts\": \
+                          {\"max-size\": \"10m\", \"max-file\": \"3\"} in /etc/docker/daemon.json \
+                          and restart the engine";
+    match (driver, opts.get("max-size")) {
+        ("json-file", None) => format!(
+            "json-file without max-size grows for ever: recreate the container with --log-opt \
+             max-size=10m --log-opt max-file=3 (or --log-driver local); {DAEMON}"
+        ),
+        ("json-file" | "local", Some(max)) => format!(
+            "rotation is on (max-size {max}, max-file {}): lower them when recreating the container",
+            opts.get("max-file")
+                .map_or("1 (json-file) or 5 (local)", String::as_str)
+        ),
+        ("local", None) => format!(
+            "the local driver keeps 5 files of 20 MB by default: recreate with smaller --log-opt \
+             max-size/max-file; {DAEMON}"
+        ),
+        (d, _) => format!("logs are kept by the {d} driver: bound them in its own options"),
+    }
+}
+
 /// The `dredge.prune.plan` document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
@@ -164,6 +202,9 @@ pub struct Plan {
     /// What the selectors named but the plan keeps.
     #[serde(default)]
     pub kept: Vec<Kept>,
+    /// Containers whose logs are over `--logs-over`, with the fix (nothing is deleted for them).
+    #[serde(default)]
+    pub logs: Vec<LogFinding>,
     /// Orphans: the grace period planned with (seconds); apply re-checks with it.
     #[serde(default = "default_grace")]
     pub grace_seconds: u64,
@@ -499,18 +540,27 @@ fn finish(
             items.push(it);
         }
     }
-    for (on, what) in [
-        (
-            sel.build_cache.is_some() || sel.build_cache_budget.is_some(),
-            "--build-cache",
-        ),
-        (sel.logs_over.is_some(), "--logs-over"),
-    ] {
-        if on {
-            warnings.push(format!(
-                "{what} is not implemented yet: nothing of that kind is planned"
-            ));
+    let mut logs = Vec::new();
+    if let Some(over) = sel.logs_over {
+        for c in facts.containers.iter().filter(|c| c.log_bytes > over) {
+            logs.push(LogFinding {
+                container: c.id.clone(),
+                name: c.name.clone(),
+                driver: c.log_driver.clone(),
+                log_bytes: c.log_bytes,
+                fix: log_fix(&c.log_driver, &c.log_opts),
+            });
         }
+        logs.sort_by_key(|l| std::cmp::Reverse(l.log_bytes));
+    }
+    if sel.build_cache.is_some() || sel.build_cache_budget.is_some() {
+        warnings.push("--build-cache is not implemented yet: no build cache is planned".into());
+    }
+    if sel.truncate_logs {
+        warnings.push(
+            "--truncate-logs is not implemented yet: logs are reported with their fix, not truncated"
+                .into(),
+        );
     }
     items.sort_by_key(|i| match i.kind {
         Kind::Container => 0,
@@ -531,6 +581,7 @@ fn finish(
         shared,
         total_bytes,
         kept,
+        logs,
         grace_seconds: sel.grace,
         warnings,
     }
@@ -879,6 +930,32 @@ mod tests {
             ["/r/overlay2/old", "/r/overlay2/chain"]
         );
         assert!(sel.only_orphans() && !sel.engine_objects());
+    }
+
+    #[test]
+    fn logs_over_a_size_are_findings_with_their_fix_not_items() {
+        let mut f = facts();
+        let mut big = ctr("big", "sha256:base", None, true);
+        big.log_bytes = 5_000_000;
+        big.log_driver = "json-file".into();
+        let mut small = ctr("small", "sha256:base", None, true);
+        small.log_bytes = 10;
+        small.log_driver = "json-file".into();
+        f.containers = vec![small, big];
+        let sel = Selectors {
+            logs_over: Some(1_000_000),
+            ..Default::default()
+        };
+        let p = plan(&f, &sel, &none(), "live");
+        assert!(p.items.is_empty());
+        assert_eq!(p.logs.len(), 1);
+        assert_eq!(p.logs[0].container, "big");
+        assert!(p.logs[0].fix.contains("max-size=10m"), "{}", p.logs[0].fix);
+        let mut opts = BTreeMap::new();
+        opts.insert("max-size".to_string(), "1g".to_string());
+        assert!(log_fix("json-file", &opts).contains("max-size 1g"));
+        assert!(log_fix("journald", &BTreeMap::new()).contains("journald driver"));
+        assert!(log_fix("local", &BTreeMap::new()).contains("20 MB"));
     }
 
     #[test]

@@ -327,6 +327,7 @@ mod tests {
             shared: vec![],
             total_bytes: 0,
             kept: vec![],
+            logs: vec![],
             grace_seconds: 3600,
             warnings: vec![],
         };

@@ -68,6 +68,20 @@ pub fn write_plan_table<W: Write>(out: &mut W, p: &Plan) -> io::Result<()> {
         size(p.total_bytes),
         p.items.len()
     )?;
+    if !p.logs.is_empty() {
+        writeln!(out, "\nLogs over the limit (nothing is deleted for them):")?;
+        for l in &p.logs {
+            writeln!(
+                out,
+                "  {} ({}, {}): {}. Fix: {}",
+                l.name,
+                short(&l.container),
+                l.driver,
+                size(l.log_bytes),
+                l.fix
+            )?;
+        }
+    }
     if !p.kept.is_empty() {
         writeln!(out, "\nKept ({}):", p.kept.len())?;
         for k in &p.kept {
