@@ -617,11 +617,30 @@ fn logs_over_a_size_are_a_finding_with_the_fix_and_nothing_is_truncated() {
     let d = daemon();
     d.docker(&["import", "-", "base:1"], Some(&busybox_rootfs()));
     d.docker(
-        &["run", "--network", "none", "--name", "chatty", "base:1", "seq", "1", "40000"],
+        &[
+            "run",
+            "--network",
+            "none",
+            "--name",
+            "chatty",
+            "base:1",
+            "seq",
+            "1",
+            "40000",
+        ],
         None,
     );
     d.docker(
-        &["run", "--network", "none", "--name", "quiet", "base:1", "echo", "hi"],
+        &[
+            "run",
+            "--network",
+            "none",
+            "--name",
+            "quiet",
+            "base:1",
+            "echo",
+            "hi",
+        ],
         None,
     );
     let log = d.docker(&["inspect", "-f", "{{.LogPath}}", "chatty"], None);
@@ -636,5 +655,9 @@ fn logs_over_a_size_are_a_finding_with_the_fix_and_nothing_is_truncated() {
     assert_eq!(logs[0]["log_bytes"], size);
     assert!(logs[0]["fix"].as_str().unwrap().contains("max-size"));
     assert!(plan["items"].as_array().unwrap().is_empty());
-    assert_eq!(std::fs::metadata(log).unwrap().len(), size, "nothing truncated");
+    assert_eq!(
+        std::fs::metadata(log).unwrap().len(),
+        size,
+        "nothing truncated"
+    );
 }

@@ -224,7 +224,12 @@ fn make_plan(opts: &Options, warnings: &mut Vec<String>) -> Result<Plan, PruneEr
                 .into(),
         ));
     }
-    let mut facts = engine.facts(sel.volumes || sel.named_volumes)?;
+    let mut facts = engine.facts(
+        sel.volumes
+            || sel.named_volumes
+            || sel.build_cache.is_some()
+            || sel.build_cache_budget.is_some(),
+    )?;
     let root = PathBuf::from(&facts.data_root);
     fill_from_dataroot(&mut facts, &root, warnings);
     let (last, w) = state::load(&opts.state_dir, &facts.engine_id);
@@ -384,13 +389,13 @@ fn apply(opts: &Options, plan: &Plan) -> Result<RunResult, PruneError> {
     let (last, _) = state::load(&opts.state_dir, &plan.engine_id);
     for (seq, item) in plan.items.iter().enumerate() {
         match item.kind {
-            Kind::Image | Kind::Container | Kind::Volume => {
+            Kind::Image | Kind::Container | Kind::Volume | Kind::BuildCache => {
                 let Some(en) = &engine else {
                     res.skipped
                         .push(skipped(item, "an offline plan holds engine objects".into()));
                     continue;
                 };
-                let mut fresh = en.facts(false)?;
+                let mut fresh = en.facts(item.kind == Kind::BuildCache)?;
                 fresh.last_used = last.clone();
                 match recheck::engine_item(item, &fresh) {
                     Verdict::Gone => res.gone.push(skipped(item, "already gone".into())),
@@ -422,7 +427,7 @@ fn apply(opts: &Options, plan: &Plan) -> Result<RunResult, PruneError> {
                     }
                 }
             }
-            Kind::BuildCache | Kind::Log => res
+            Kind::Log => res
                 .skipped
                 .push(skipped(item, "not implemented by this version".into())),
         }
@@ -478,7 +483,37 @@ fn engine_step(
         // Untagging the last reference deletes an image nothing else holds.
         gone_with_tag = matches!(en.exists(Kind::Image, &item.id), Ok(false));
     }
-    if !gone_with_tag {
+    if item.kind == Kind::BuildCache {
+        let step = j.intent(item.kind, &item.id, Action::Delete, None, None)?;
+        match en.prune_build_record(&item.id) {
+            Ok(deleted) if deleted.iter().any(|d| d == &item.id) => {
+                j.done(step, JOutcome::Done, None)?;
+                let others: Vec<String> = deleted.into_iter().filter(|d| d != &item.id).collect();
+                if !others.is_empty() {
+                    detail.push(format!("the engine also deleted {}", others.join(", ")));
+                }
+            }
+            Ok(deleted) => {
+                let why = format!(
+                    "the engine did not delete it (deleted: {})",
+                    if deleted.is_empty() {
+                        "nothing".into()
+                    } else {
+                        deleted.join(", ")
+                    }
+                );
+                j.done(step, JOutcome::Skipped, Some(why.clone()))?;
+                res.skipped.push(skipped(item, why));
+                return Ok(());
+            }
+            Err(m) => {
+                j.done(step, JOutcome::Skipped, Some(m.clone()))?;
+                res.skipped
+                    .push(skipped(item, format!("the engine failed: {m}")));
+                return Ok(());
+            }
+        }
+    } else if !gone_with_tag {
         let step = j.intent(item.kind, &item.id, Action::Delete, None, None)?;
         let r = match item.kind {
             Kind::Image => en.remove_image(&item.id),

@@ -12,7 +12,7 @@ use bollard::query_parameters::{
 };
 
 use super::PruneError;
-use super::facts::{ContainerFact, Facts, ImageFact, VolumeFact, parse_time};
+use super::facts::{BuildRecord, ContainerFact, Facts, ImageFact, VolumeFact, parse_time};
 
 /// How one deletion went.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,10 +107,10 @@ impl Engine {
         })
     }
 
-    /// Images, containers and volumes as the engine lists them now (volume sizes only with
-    /// `volume_sizes`: the engine then walks every volume). Chains and layer sizes are filled by the
-    /// caller from the data root.
-    pub fn facts(&self, volume_sizes: bool) -> Result<Facts, PruneError> {
+    /// Images, containers and volumes as the engine lists them now, and with `df` volume sizes and
+    /// build-cache records (`/system/df`: the engine then walks every volume). Chains and layer sizes
+    /// are filled by the caller from the data root.
+    pub fn facts(&self, df: bool) -> Result<Facts, PruneError> {
         let d = &self.d;
         self.rt.block_on(async {
             let id = self.identity_async().await?;
@@ -215,12 +215,28 @@ impl Engine {
                 .volumes
                 .unwrap_or_default();
             let mut sizes: HashMap<String, u64> = HashMap::new();
-            if volume_sizes {
+            let mut build_cache = Vec::new();
+            if df {
                 match d.df(None::<DataUsageOptions>).await {
                     Ok(df) => {
                         for v in df.volumes.unwrap_or_default() {
                             let s = v.usage_data.map_or(0, |u| u.size.max(0) as u64);
                             sizes.insert(v.name, s);
+                        }
+                        for b in df.build_cache.unwrap_or_default() {
+                            let Some(id) = b.id else { continue };
+                            build_cache.push(BuildRecord {
+                                id,
+                                bytes: b.size.filter(|s| *s > 0).map_or(0, |s| s as u64),
+                                in_use: b.in_use.unwrap_or(true),
+                                shared: b.shared.unwrap_or(true),
+                                last_used: b
+                                    .last_used_at
+                                    .as_deref()
+                                    .and_then(parse_time)
+                                    .or(b.created_at.as_deref().and_then(parse_time)),
+                                description: b.description.unwrap_or_default(),
+                            });
                         }
                     }
                     Err(e) => return Err(self.answer("/system/df", e)),
@@ -243,6 +259,7 @@ impl Engine {
                 images,
                 containers,
                 volumes,
+                build_cache,
                 ..Default::default()
             })
         })
@@ -296,9 +313,33 @@ impl Engine {
         )
     }
 
+    /// `POST /build/prune` of exactly one record (`id` filter, `all` so that its type does not
+    /// matter; BuildKit never prunes a record in use). The ids the engine says it deleted.
+    pub fn prune_build_record(&self, id: &str) -> Result<Vec<String>, String> {
+        let mut filters = HashMap::new();
+        filters.insert("id".to_string(), vec![id.to_string()]);
+        self.rt
+            .block_on(
+                self.d
+                    .prune_build(Some(bollard::query_parameters::PruneBuildOptions {
+                        all: Some(true),
+                        filters: Some(filters),
+                        ..Default::default()
+                    })),
+            )
+            .map(|r| r.caches_deleted.unwrap_or_default())
+            .map_err(|e| e.to_string())
+    }
+
     /// Whether an object still exists (for settling an interrupted step).
     pub fn exists(&self, kind: super::Kind, id: &str) -> Result<bool, String> {
         use super::Kind;
+        if kind == Kind::BuildCache {
+            return self
+                .facts(true)
+                .map(|f| f.build_cache.iter().any(|r| r.id == id))
+                .map_err(|e| e.to_string());
+        }
         let r = self.rt.block_on(async {
             match kind {
                 Kind::Image => self.d.inspect_image(id).await.map(|_| ()),

@@ -65,6 +65,23 @@ pub struct VolumeFact {
     pub bytes: u64,
 }
 
+/// One build-cache record (`/system/df` `BuildCache[]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BuildRecord {
+    /// Record id.
+    pub id: String,
+    /// `Size`.
+    pub bytes: u64,
+    /// `InUse`: a build uses it now.
+    pub in_use: bool,
+    /// `Shared`: its data is an image layer too (deleting it frees nothing).
+    pub shared: bool,
+    /// `LastUsedAt`, else `CreatedAt` (seconds since the epoch).
+    pub last_used: Option<i64>,
+    /// `Description`.
+    pub description: String,
+}
+
 /// An orphan of the data root, as the audit (`dredge df`) found it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OrphanFact {
@@ -102,6 +119,8 @@ pub struct Facts {
     pub layer_bytes: BTreeMap<String, u64>,
     /// Last use of images kept across runs (see [`super::state`]): id → seconds.
     pub last_used: BTreeMap<String, i64>,
+    /// Build-cache records (only gathered with `--build-cache*`).
+    pub build_cache: Vec<BuildRecord>,
     /// Orphans (only gathered with `--orphans`).
     pub orphans: Vec<OrphanFact>,
 }

@@ -553,9 +553,7 @@ fn finish(
         }
         logs.sort_by_key(|l| std::cmp::Reverse(l.log_bytes));
     }
-    if sel.build_cache.is_some() || sel.build_cache_budget.is_some() {
-        warnings.push("--build-cache is not implemented yet: no build cache is planned".into());
-    }
+    build_cache(facts, sel, &mut items, &mut kept);
     if sel.truncate_logs {
         warnings.push(
             "--truncate-logs is not implemented yet: logs are reported with their fix, not truncated"
@@ -584,6 +582,81 @@ fn finish(
         logs,
         grace_seconds: sel.grace,
         warnings,
+    }
+}
+
+/// Build-cache records unused for `--build-cache[=D]`, and the least recently used ones until what
+/// is left fits `--build-cache-budget`. Records in use or shared with images are kept.
+fn build_cache(facts: &Facts, sel: &Selectors, items: &mut Vec<Item>, kept: &mut Vec<Kept>) {
+    if sel.build_cache.is_none() && sel.build_cache_budget.is_none() {
+        return;
+    }
+    let mut chosen: BTreeMap<&str, String> = BTreeMap::new();
+    let mut candidates = Vec::new();
+    for r in &facts.build_cache {
+        let why = if r.in_use {
+            Some("in use by a build".to_string())
+        } else if r.shared {
+            Some("shared with an image: deleting it frees nothing".to_string())
+        } else {
+            None
+        };
+        if let Some(reason) = why {
+            kept.push(Kept {
+                kind: Kind::BuildCache,
+                id: r.id.clone(),
+                reason,
+            });
+            continue;
+        }
+        candidates.push(r);
+        if let Some(min) = sel.build_cache {
+            let idle = facts.now - r.last_used.unwrap_or(facts.now);
+            if idle >= min as i64 {
+                chosen.insert(&r.id, format!("build cache unused {}", age_text(min)));
+            }
+        }
+    }
+    if let Some(budget) = sel.build_cache_budget {
+        let mut left: u64 = facts
+            .build_cache
+            .iter()
+            .filter(|r| !r.shared)
+            .map(|r| r.bytes)
+            .sum::<u64>()
+            - candidates
+                .iter()
+                .filter(|r| chosen.contains_key(r.id.as_str()))
+                .map(|r| r.bytes)
+                .sum::<u64>();
+        candidates.sort_by_key(|r| (r.last_used.unwrap_or(i64::MAX), r.id.clone()));
+        let rest: Vec<_> = candidates
+            .iter()
+            .filter(|r| !chosen.contains_key(r.id.as_str()))
+            .collect();
+        for r in rest {
+            if left <= budget {
+                break;
+            }
+            left -= r.bytes;
+            chosen.insert(
+                &r.id,
+                format!(
+                    "least recently used, over the build-cache budget of {}",
+                    crate::report::size(budget)
+                ),
+            );
+        }
+    }
+    for r in &facts.build_cache {
+        if let Some(rule) = chosen.remove(r.id.as_str()) {
+            let mut it = Item::new(Kind::BuildCache, &r.id, r.bytes, rule);
+            it.last_used = r.last_used;
+            if !r.description.is_empty() {
+                it.refs = vec![r.description.clone()];
+            }
+            items.push(it);
+        }
     }
 }
 
@@ -959,13 +1032,52 @@ mod tests {
     }
 
     #[test]
-    fn not_implemented_selectors_say_so() {
+    fn build_cache_by_age_and_by_budget_never_in_use_or_shared() {
+        use crate::prune::facts::BuildRecord;
+        let mut f = facts();
+        let r = |id: &str, bytes: u64, age: i64, in_use: bool, shared: bool| BuildRecord {
+            id: id.into(),
+            bytes,
+            in_use,
+            shared,
+            last_used: Some(NOW - age),
+            description: String::new(),
+        };
+        f.build_cache = vec![
+            r("old", 100, 10 * DAY, false, false),
+            r("mid", 200, 3 * DAY, false, false),
+            r("new", 300, 60, false, false),
+            r("busy", 400, 20 * DAY, true, false),
+            r("shared", 500, 20 * DAY, false, true),
+        ];
         let sel = Selectors {
-            build_cache: Some(0),
+            build_cache: Some(2 * DAY as u64),
             ..Default::default()
         };
-        let p = plan(&facts(), &sel, &none(), "live");
-        assert!(p.items.is_empty());
-        assert!(p.warnings[0].contains("not implemented"));
+        let p = plan(&f, &sel, &none(), "live");
+        assert_eq!(ids(&p, Kind::BuildCache), ["old", "mid"]);
+        assert_eq!(p.total_bytes, 300);
+        assert!(p.kept.iter().any(|k| k.id == "busy"));
+        assert!(p.kept.iter().any(|k| k.id == "shared"));
+        // Not shared: 100+200+300+400 = 1000; down to 500: the least recently used go first (old,
+        // mid), then new (busy is in use): 1000-100-200-300 = 400.
+        let sel = Selectors {
+            build_cache_budget: Some(500),
+            ..Default::default()
+        };
+        let p = plan(&f, &sel, &none(), "live");
+        assert_eq!(ids(&p, Kind::BuildCache), ["old", "mid", "new"]);
+        let sel = Selectors {
+            build_cache_budget: Some(800),
+            ..Default::default()
+        };
+        let p = plan(&f, &sel, &none(), "live");
+        assert_eq!(ids(&p, Kind::BuildCache), ["old", "mid"]);
+        let sel = Selectors {
+            build_cache_budget: Some(900),
+            ..Default::default()
+        };
+        let p = plan(&f, &sel, &none(), "live");
+        assert_eq!(ids(&p, Kind::BuildCache), ["old"]);
     }
 }

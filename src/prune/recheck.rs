@@ -47,6 +47,7 @@ pub fn engine_item(item: &Item, fresh: &Facts) -> Verdict {
         Kind::Image => image(item, fresh),
         Kind::Container => container(item, fresh),
         Kind::Volume => volume(item, fresh),
+        Kind::BuildCache => build_record(item, fresh),
         k => skip(format!(
             "{} items are not applied by this version",
             k.as_str()
@@ -126,6 +127,22 @@ fn volume(item: &Item, fresh: &Facts) -> Verdict {
         .find(|c| c.volumes.contains(&v.name))
     {
         return skip(format!("now in use by container {} ({})", c.name, c.status));
+    }
+    Verdict::Go { untag: Vec::new() }
+}
+
+fn build_record(item: &Item, fresh: &Facts) -> Verdict {
+    let Some(r) = fresh.build_cache.iter().find(|r| r.id == item.id) else {
+        return Verdict::Gone;
+    };
+    if r.in_use {
+        return skip("now in use by a build".into());
+    }
+    if r.last_used != item.last_used {
+        return skip(format!(
+            "newer: used at {}, after planning",
+            r.last_used.map_or("?".into(), format_time)
+        ));
     }
     Verdict::Go { untag: Vec::new() }
 }
@@ -314,6 +331,26 @@ mod tests {
         let mut f = facts();
         f.volumes[0].created_at = "T2".into();
         assert!(matches!(engine_item(&i, &f), Verdict::Skip(r) if r.contains("different volume")));
+    }
+
+    #[test]
+    fn build_records_used_again_or_in_use_are_skipped() {
+        use crate::prune::facts::BuildRecord;
+        let mut i = item(Kind::BuildCache, "r");
+        i.last_used = Some(10);
+        let mut f = facts();
+        f.build_cache.push(BuildRecord {
+            id: "r".into(),
+            last_used: Some(10),
+            ..Default::default()
+        });
+        assert_eq!(engine_item(&i, &f), Verdict::Go { untag: vec![] });
+        f.build_cache[0].last_used = Some(20);
+        assert!(matches!(engine_item(&i, &f), Verdict::Skip(r) if r.contains("newer")));
+        f.build_cache[0].in_use = true;
+        assert!(matches!(engine_item(&i, &f), Verdict::Skip(r) if r.contains("in use")));
+        f.build_cache.clear();
+        assert_eq!(engine_item(&i, &f), Verdict::Gone);
     }
 
     #[test]
