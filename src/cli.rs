@@ -83,10 +83,10 @@ pub struct PruneArgs {
     /// Named volumes no container (running or stopped) uses.
     #[arg(long)]
     pub named_volumes: bool,
-    /// Build-cache records unused for DURATION (not implemented yet).
+    /// Build-cache records unused for DURATION (never one in use or shared with an image).
     #[arg(long, value_name = "DURATION", num_args = 0..=1, default_missing_value = "0s", value_parser = duration_arg)]
     pub build_cache: Option<u64>,
-    /// Build cache down to SIZE (not implemented yet).
+    /// Build-cache records, least recently used first, until the rest fits in SIZE.
     #[arg(long, value_name = "SIZE", value_parser = size_arg)]
     pub build_cache_budget: Option<u64>,
     /// Container logs over SIZE: reported with the fix (log-opts, daemon.json); nothing is deleted.

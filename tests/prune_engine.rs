@@ -661,3 +661,84 @@ fn logs_over_a_size_are_a_finding_with_the_fix_and_nothing_is_truncated() {
         "nothing truncated"
     );
 }
+
+/// The engine's own `/system/df` build-cache records: (id, in use, shared).
+fn build_records(d: &PrivateDaemon) -> Vec<(String, bool, bool)> {
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "--unix-socket",
+            d.sock().to_str().unwrap(),
+            "http://x/system/df",
+        ])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["BuildCache"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|r| {
+            (
+                r["ID"].as_str().unwrap().to_string(),
+                r["InUse"].as_bool().unwrap_or(true),
+                r["Shared"].as_bool().unwrap_or(true),
+            )
+        })
+        .collect()
+}
+
+#[test]
+#[ignore = "needs docker engine and root"]
+fn build_cache_records_go_one_by_one_and_the_image_stays() {
+    let d = daemon();
+    d.docker(&["import", "-", "base:1"], Some(&busybox_rootfs()));
+    let ctx = tempfile::tempdir().unwrap();
+    std::fs::write(ctx.path().join("data"), vec![b'x'; 300_000]).unwrap();
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        "FROM base:1\nCOPY data /data\nRUN head -c 500000 /dev/zero > /z\n",
+    )
+    .unwrap();
+    docker_with(
+        &[("DOCKER_HOST", &d.host()), ("DOCKER_BUILDKIT", "1")],
+        &[
+            "build",
+            "-q",
+            "--network",
+            "none",
+            "-t",
+            "built:1",
+            ctx.path().to_str().unwrap(),
+        ],
+        None,
+    );
+    let before = build_records(&d);
+    let free: BTreeSet<String> = before
+        .iter()
+        .filter(|(_, in_use, shared)| !in_use && !shared)
+        .map(|(id, _, _)| id.clone())
+        .collect();
+    assert!(
+        !free.is_empty(),
+        "the build left unshared records: {before:?}"
+    );
+    let state = tempfile::tempdir().unwrap();
+    let plan = prune_json(&d, state.path(), &["--build-cache"]);
+    assert_eq!(ids(&plan, "items", "build-cache"), free);
+    let res = prune_json(&d, state.path(), &["--build-cache", "--yes"]);
+    assert_eq!(ids(&res, "deleted", "build-cache"), free, "{res:#}");
+    let after: BTreeSet<String> = build_records(&d).into_iter().map(|(id, _, _)| id).collect();
+    assert!(after.is_disjoint(&free), "{after:?}");
+    let kept: BTreeSet<String> = before
+        .iter()
+        .filter(|(id, _, _)| !free.contains(id))
+        .map(|(id, _, _)| id.clone())
+        .collect();
+    assert!(kept.is_subset(&after), "shared and in-use records stay");
+    d.docker(
+        &["run", "--rm", "--network", "none", "built:1", "true"],
+        None,
+    );
+}

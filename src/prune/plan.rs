@@ -22,11 +22,11 @@ pub struct Selectors {
     pub volumes: bool,
     /// Named volumes no container uses.
     pub named_volumes: bool,
-    /// Build-cache records unused for this long (not implemented yet).
+    /// Build-cache records unused for this long (0: any age).
     pub build_cache: Option<u64>,
-    /// Build cache down to this many bytes (not implemented yet).
+    /// Build-cache records, least recently used first, until the rest fits in this many bytes.
     pub build_cache_budget: Option<u64>,
-    /// Container logs over this size (not implemented yet).
+    /// Container logs over this size: findings with the fix.
     pub logs_over: Option<u64>,
     /// Truncate those logs in place (not implemented yet).
     pub truncate_logs: bool,
