@@ -395,7 +395,7 @@ fn apply(opts: &Options, plan: &Plan) -> Result<RunResult, PruneError> {
                         .push(skipped(item, "an offline plan holds engine objects".into()));
                     continue;
                 };
-                let mut fresh = en.facts(item.kind == Kind::BuildCache)?;
+                let mut fresh = en.recheck_facts(item.kind, &item.id)?;
                 fresh.last_used = last.clone();
                 match recheck::engine_item(item, &fresh) {
                     Verdict::Gone => res.gone.push(skipped(item, "already gone".into())),

@@ -265,6 +265,125 @@ impl Engine {
         })
     }
 
+    /// Fresh facts for re-checking one item, as few requests as it needs: the container list
+    /// (no sizes, no inspects: ids, names, image ids, states, mounted volumes), and the image list
+    /// (images), the item's own container inspected (containers: its `FinishedAt`), the volume list
+    /// (volumes) or `/system/df` (build cache).
+    pub fn recheck_facts(&self, kind: super::Kind, id: &str) -> Result<Facts, PruneError> {
+        use super::Kind;
+        if kind == Kind::BuildCache {
+            return self.facts(true);
+        }
+        let d = &self.d;
+        self.rt.block_on(async {
+            let list = d
+                .list_containers(Some(ListContainersOptions {
+                    all: true,
+                    ..Default::default()
+                }))
+                .await
+                .map_err(|e| self.answer("/containers/json", e))?;
+            let mut containers: Vec<ContainerFact> = list
+                .into_iter()
+                .filter_map(|c| {
+                    let status = c.state.map(|s| s.to_string()).unwrap_or_default();
+                    Some(ContainerFact {
+                        id: c.id?,
+                        name: c
+                            .names
+                            .unwrap_or_default()
+                            .first()
+                            .map(|n| n.trim_start_matches('/').to_string())
+                            .unwrap_or_default(),
+                        image: c.image_id.unwrap_or_default(),
+                        active: !matches!(status.as_str(), "created" | "exited" | "dead"),
+                        status,
+                        volumes: c
+                            .mounts
+                            .unwrap_or_default()
+                            .into_iter()
+                            .filter_map(|m| m.name)
+                            .collect(),
+                        created: c.created.unwrap_or(0),
+                        ..Default::default()
+                    })
+                })
+                .collect();
+            let mut f = Facts {
+                now: now(),
+                ..Default::default()
+            };
+            match kind {
+                Kind::Container => {
+                    if let Some(c) = containers.iter_mut().find(|c| c.id == id) {
+                        match d
+                            .inspect_container(
+                                id,
+                                None::<bollard::query_parameters::InspectContainerOptions>,
+                            )
+                            .await
+                        {
+                            Ok(i) => {
+                                let st = i.state.unwrap_or_default();
+                                c.started_at = st.started_at.as_deref().and_then(parse_time);
+                                c.finished_at = st.finished_at.as_deref().and_then(parse_time);
+                                let status = st.status.map(|s| s.to_string()).unwrap_or_default();
+                                c.active =
+                                    !matches!(status.as_str(), "created" | "exited" | "dead");
+                                c.status = status;
+                            }
+                            Err(BErr::DockerResponseServerError {
+                                status_code: 404, ..
+                            }) => containers.retain(|c| c.id != id),
+                            Err(e) => return Err(self.answer("/containers/{id}/json", e)),
+                        }
+                    }
+                }
+                Kind::Image => {
+                    f.images = d
+                        .list_images(Some(ListImagesOptions {
+                            all: true,
+                            ..Default::default()
+                        }))
+                        .await
+                        .map_err(|e| self.answer("/images/json", e))?
+                        .into_iter()
+                        .map(|i| ImageFact {
+                            id: i.id,
+                            tags: i
+                                .repo_tags
+                                .into_iter()
+                                .filter(|t| t != "<none>:<none>")
+                                .collect(),
+                            parent: Some(i.parent_id).filter(|p| !p.is_empty()),
+                            created: i.created,
+                            ..Default::default()
+                        })
+                        .collect();
+                }
+                Kind::Volume => {
+                    f.volumes = d
+                        .list_volumes(None::<ListVolumesOptions>)
+                        .await
+                        .map_err(|e| self.answer("/volumes", e))?
+                        .volumes
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|v| VolumeFact {
+                            anonymous: crate::model::dataroot::is_hex64(&v.name),
+                            created_at: v.created_at.unwrap_or_default(),
+                            name: v.name,
+                            bytes: 0,
+                        })
+                        .collect();
+                }
+                _ => {}
+            }
+            f.containers = containers;
+            Ok(f)
+        })
+    }
+
     async fn identity_async(&self) -> Result<Identity, PruneError> {
         let i = self.d.info().await.map_err(|e| self.answer("/info", e))?;
         Ok(Identity {
