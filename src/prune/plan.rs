@@ -340,11 +340,6 @@ pub fn plan(facts: &Facts, sel: &Selectors, globs: &globset::GlobSet, mode: &str
 
     // Images.
     if sel.dangling_images || sel.unused_images.is_some() {
-        let parents: HashMap<&str, &str> = facts
-            .images
-            .iter()
-            .filter_map(|i| i.parent.as_deref().map(|p| (p, i.id.as_str())))
-            .collect();
         // --keep-last N: the N most recently used images of each repository.
         let mut kept_last: HashSet<&str> = HashSet::new();
         if let Some(n) = sel.keep_last {
@@ -363,10 +358,11 @@ pub fn plan(facts: &Facts, sel: &Selectors, globs: &globset::GlobSet, mode: &str
             }
         }
         let mut chosen: Vec<&super::facts::ImageFact> = Vec::new();
+        let mut candidates: Vec<(&super::facts::ImageFact, String)> = Vec::new();
         for i in &facts.images {
             let dangling = i.tags.is_empty();
             let rule = if dangling && sel.dangling_images {
-                "dangling image (untagged, no child)".to_string()
+                "dangling image (untagged)".to_string()
             } else if let Some(min) = sel.unused_images {
                 let last = facts.last_use(&i.id).unwrap_or(facts.now);
                 let idle = (facts.now - last).max(0) as u64;
@@ -391,15 +387,6 @@ pub fn plan(facts: &Facts, sel: &Selectors, globs: &globset::GlobSet, mode: &str
             } else {
                 continue;
             };
-            if let Some(child) = parents.get(i.id.as_str()) {
-                keep(
-                    &mut kept,
-                    Kind::Image,
-                    &i.id,
-                    format!("parent of image {child}"),
-                );
-                continue;
-            }
             if let Some(c) = staying.iter().find(|c| c.image == i.id) {
                 keep(
                     &mut kept,
@@ -430,6 +417,46 @@ pub fn plan(facts: &Facts, sel: &Selectors, globs: &globset::GlobSet, mode: &str
                 );
                 continue;
             }
+            candidates.push((i, rule));
+        }
+        // A parent goes only with all its children, after them; else it is kept (and so are its
+        // own parents, in turn).
+        loop {
+            let ids: HashSet<&str> = candidates.iter().map(|(i, _)| i.id.as_str()).collect();
+            let before = candidates.len();
+            candidates.retain(|(i, _)| {
+                let staying_child = facts
+                    .images
+                    .iter()
+                    .find(|c| c.parent.as_deref() == Some(&i.id) && !ids.contains(c.id.as_str()));
+                match staying_child {
+                    Some(c) => {
+                        kept.push(Kept {
+                            kind: Kind::Image,
+                            id: i.id.clone(),
+                            reason: format!("parent of image {}, which stays", c.id),
+                        });
+                        false
+                    }
+                    None => true,
+                }
+            });
+            if candidates.len() == before {
+                break;
+            }
+        }
+        let depth = |i: &super::facts::ImageFact| {
+            let mut d = 0;
+            let mut cur = i.parent.as_deref();
+            while let Some(p) = cur.filter(|_| d < facts.images.len()) {
+                d += 1;
+                cur = facts.image(p).and_then(|x| x.parent.as_deref());
+            }
+            d
+        };
+        // Children (deeper) first; a stable sort keeps the engine's order otherwise.
+        candidates.sort_by_key(|(i, _)| std::cmp::Reverse(depth(i)));
+        for (i, rule) in candidates {
             let mut it = Item::new(Kind::Image, &i.id, 0, rule);
             it.refs = i.tags.clone();
             it.last_used = facts.last_use(&i.id);
@@ -811,7 +838,7 @@ mod tests {
     }
 
     #[test]
-    fn a_parent_image_is_kept() {
+    fn a_parent_image_goes_after_its_children_or_stays_with_them() {
         let mut f = facts();
         f.images[2].parent = Some("sha256:d1".into());
         let sel = Selectors {
@@ -819,11 +846,32 @@ mod tests {
             ..Default::default()
         };
         let p = plan(&f, &sel, &none(), "live");
+        assert_eq!(
+            ids(&p, Kind::Image),
+            ["sha256:d2", "sha256:d1"],
+            "child first"
+        );
+        // A child that stays (tagged, not selected) keeps its parent.
+        f.images[3].parent = Some("sha256:d1".into());
+        let p = plan(&f, &sel, &none(), "live");
         assert_eq!(ids(&p, Kind::Image), ["sha256:d2"]);
         assert!(
             p.kept
                 .iter()
-                .any(|k| k.id == "sha256:d1" && k.reason.contains("parent"))
+                .any(|k| k.id == "sha256:d1" && k.reason.contains("parent of image sha256:app1"))
+        );
+        // And its grandparent through it: d1 stays, so base (unused, tagged) does too.
+        f.images[1].parent = Some("sha256:base".into());
+        let sel = Selectors {
+            unused_images: Some(0),
+            keep: vec!["app:*".into()],
+            ..Default::default()
+        };
+        let p = plan(&f, &sel, &keep_globs(&["app:*".into()]).unwrap(), "live");
+        let planned = ids(&p, Kind::Image);
+        assert!(
+            !planned.contains(&"sha256:d1") && !planned.contains(&"sha256:base"),
+            "{planned:?}"
         );
     }
 
