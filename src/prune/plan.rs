@@ -32,7 +32,8 @@ pub struct Selectors {
     pub truncate_logs: bool,
     /// Orphans of the data root, as `dredge df` finds them.
     pub orphans: bool,
-    /// Orphans younger than this (seconds since anything inside changed) are kept.
+    /// Orphans changed, and images, containers and volumes created, less than this many seconds ago
+    /// are kept: a build, pull, commit or `docker run` may be under way.
     pub grace: u64,
     /// Images with a `repo:tag` matching one of these globs are kept.
     pub keep: Vec<String>,
@@ -263,6 +264,19 @@ pub fn plan(facts: &Facts, sel: &Selectors, globs: &globset::GlobSet, mode: &str
             if c.active {
                 continue;
             }
+            let young = facts.now - c.created;
+            if young < sel.grace as i64 {
+                keep(
+                    &mut kept,
+                    Kind::Container,
+                    &c.id,
+                    format!(
+                        "created {} ago, within --grace: a run may be starting it",
+                        human_secs(young.max(0) as u64)
+                    ),
+                );
+                continue;
+            }
             let since = c.finished_at.unwrap_or(c.created);
             let age = facts.now - since;
             if age < min as i64 {
@@ -315,6 +329,20 @@ pub fn plan(facts: &Facts, sel: &Selectors, globs: &globset::GlobSet, mode: &str
             if !wanted {
                 continue;
             }
+            if let Some(t) = super::facts::parse_time(&v.created_at)
+                && facts.now - t < sel.grace as i64
+            {
+                keep(
+                    &mut kept,
+                    Kind::Volume,
+                    &v.name,
+                    format!(
+                        "created {} ago, within --grace: a container may be being made with it",
+                        human_secs((facts.now - t).max(0) as u64)
+                    ),
+                );
+                continue;
+            }
             if let Some(c) = staying.iter().find(|c| c.volumes.contains(&v.name)) {
                 keep(
                     &mut kept,
@@ -361,6 +389,20 @@ pub fn plan(facts: &Facts, sel: &Selectors, globs: &globset::GlobSet, mode: &str
         let mut candidates: Vec<(&super::facts::ImageFact, String)> = Vec::new();
         for i in &facts.images {
             let dangling = i.tags.is_empty();
+            let selected = (dangling && sel.dangling_images) || sel.unused_images.is_some();
+            let young = facts.now - i.created;
+            if selected && young < sel.grace as i64 {
+                keep(
+                    &mut kept,
+                    Kind::Image,
+                    &i.id,
+                    format!(
+                        "created {} ago, within --grace: a build or commit may be under way",
+                        human_secs(young.max(0) as u64)
+                    ),
+                );
+                continue;
+            }
             let rule = if dangling && sel.dangling_images {
                 "dangling image (untagged)".to_string()
             } else if let Some(min) = sel.unused_images {
@@ -1011,6 +1053,40 @@ mod tests {
         l.insert("k".to_string(), "v".to_string());
         assert!(label_matches(&l, &[("k".into(), None)]));
         assert!(!label_matches(&l, &[("k".into(), Some("w".into()))]));
+    }
+
+    #[test]
+    fn objects_created_within_the_grace_period_are_kept() {
+        let mut f = facts();
+        f.images[1].created = NOW - 30; // d1, just committed
+        let mut c = ctr("starting", "sha256:base", None, false);
+        c.created = NOW - 5;
+        f.containers = vec![c];
+        f.volumes = vec![VolumeFact {
+            name: "a".repeat(64),
+            anonymous: true,
+            created_at: format_time(NOW - 5),
+            bytes: 1,
+        }];
+        let sel = Selectors {
+            dangling_images: true,
+            stopped_containers: Some(0),
+            volumes: true,
+            grace: 60,
+            ..Default::default()
+        };
+        let p = plan(&f, &sel, &none(), "live");
+        assert_eq!(ids(&p, Kind::Image), ["sha256:d2"]);
+        assert!(ids(&p, Kind::Container).is_empty() && ids(&p, Kind::Volume).is_empty());
+        assert_eq!(
+            p.kept
+                .iter()
+                .filter(|k| k.reason.contains("--grace"))
+                .count(),
+            3
+        );
+        let p = plan(&f, &Selectors { grace: 0, ..sel }, &none(), "live");
+        assert_eq!(p.items.len(), 2 + 1 + 1);
     }
 
     #[test]
