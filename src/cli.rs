@@ -98,7 +98,8 @@ pub struct PruneArgs {
     /// Orphans of the data root, as `dredge df` finds them (quarantined, not deleted).
     #[arg(long)]
     pub orphans: bool,
-    /// Orphans changed more recently than this are kept.
+    /// Orphans changed, and images, containers and volumes created, more recently than this are kept
+    /// (a build, commit, pull or run may be under way).
     #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = duration_arg)]
     pub grace: u64,
     /// Keep images with a repo:tag (or repo) matching GLOB.
