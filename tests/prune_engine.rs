@@ -746,3 +746,100 @@ fn build_cache_records_go_one_by_one_and_the_image_stays() {
         None,
     );
 }
+
+/// The daemon is killed (SIGKILL) in the middle of an apply, with dredge stopped right after a step's
+/// intent is on disk (then killed too); the daemon restarts, and the next run settles and completes.
+#[test]
+#[ignore = "needs docker engine and root"]
+fn a_daemon_killed_mid_apply_then_restarted_leaves_a_run_the_next_one_completes() {
+    let mut d = daemon();
+    d.docker(&["import", "-", "base:1"], Some(&busybox_rootfs()));
+    for i in 0..4 {
+        d.docker(
+            &[
+                "create",
+                "--network",
+                "none",
+                "--name",
+                &format!("s{i}"),
+                "base:1",
+                "true",
+            ],
+            None,
+        );
+    }
+    for i in 0..3 {
+        d.docker(&["volume", "create", &format!("v{i}")], None);
+    }
+    let state = tempfile::tempdir().unwrap();
+    let st = state.path();
+    let plan_path = st.join("plan.json");
+    let plan = prune_json(
+        &d,
+        st,
+        &[
+            "--stopped-containers",
+            "--named-volumes",
+            "--plan-out",
+            plan_path.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(plan["items"].as_array().unwrap().len(), 7);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dredge"))
+        .args([
+            "prune",
+            "--apply",
+            plan_path.to_str().unwrap(),
+            "--state-dir",
+        ])
+        .arg(st)
+        .env("DOCKER_HOST", d.host())
+        .env("DREDGE_PRUNE_TEST_PAUSE", "intent:3")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::Read;
+        let mut all = String::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(k) = stderr.read(&mut buf) {
+            if k == 0 {
+                break;
+            }
+            all.push_str(&String::from_utf8_lossy(&buf[..k]));
+            if all.contains("test pause") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(120))
+        .expect("the apply reached step 3");
+    d.crash();
+    Command::new("kill")
+        .args(["-9", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let _ = child.wait();
+    // While the daemon is down, an apply says so and changes nothing.
+    let (code, _, err) = prune(&d, st, &["--apply", plan_path.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("cannot reach"), "{err}");
+    d.spawn().expect("restart");
+    let (code, out, err) = prune(&d, st, &["--apply", plan_path.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("was interrupted"),
+        "the interrupted run is reported: {err}"
+    );
+    let res: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(res["skipped"].as_array().unwrap().is_empty(), "{res:#}");
+    assert!(set(&d.docker(&["ps", "-aq"], None)).is_empty());
+    assert!(set(&d.docker(&["volume", "ls", "-q"], None)).is_empty());
+    assert!(
+        set(&d.docker(&["image", "ls", "-q"], None)).len() == 1,
+        "base:1 stays"
+    );
+}
