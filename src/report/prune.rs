@@ -195,3 +195,43 @@ pub fn write<W: Write>(out: &mut W, o: &Outcome, json: bool) -> io::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_plan_table_names_every_item_its_bytes_and_rule_and_says_nothing_was_deleted() {
+        let plan: Plan = serde_json::from_value(serde_json::json!({
+            "created": "2026-12-01T00:00:00Z", "engine_id": "E", "data_root": "/var/lib/docker",
+            "mode": "live", "total_bytes": 1_500_000,
+            "items": [
+                {"kind": "image", "id": format!("sha256:{}", "a".repeat(64)), "bytes": 1_000_000,
+                 "rule": "dangling image (untagged)"},
+                {"kind": "volume", "id": "b".repeat(64), "bytes": 500_000,
+                 "rule": "anonymous volume, no container uses it"}
+            ],
+            "kept": [{"kind": "image", "id": "sha256:c", "reason": "used by container web"}]
+        }))
+        .unwrap();
+        let o = Outcome {
+            plan: Some(plan),
+            ..Default::default()
+        };
+        let mut out = Vec::new();
+        write(&mut out, &o, false).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("nothing has been deleted"), "{text}");
+        assert!(text.contains("sha256:aaaaaaaaaaaa"), "{text}");
+        assert!(text.contains("bbbbbbbbbbbb"), "{text}");
+        assert!(text.contains("1 MB") && text.contains("500 kB"), "{text}");
+        assert!(text.contains("Total: 1.50 MB in 2 items."), "{text}");
+        assert!(text.contains("used by container web"), "{text}");
+        assert!(text.contains("--yes"), "{text}");
+        let mut out = Vec::new();
+        write(&mut out, &o, true).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["schema"], "dredge.prune.plan");
+        assert_eq!(v["schema_version"], 1);
+    }
+}
