@@ -12,6 +12,7 @@ pub mod check;
 pub mod model;
 pub mod report;
 pub mod source;
+pub mod text;
 pub mod units;
 
 use std::collections::HashSet;

@@ -45,7 +45,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Check) => ExitCode::from(exit::CHECK),
         Err(Failure::Input(msg)) => {
-            eprintln!("dredge: error: {msg}");
+            eprintln!("dredge: error: {}", dredge::text::escape(&msg));
             ExitCode::from(exit::INPUT)
         }
     }

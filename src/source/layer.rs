@@ -10,6 +10,7 @@ use flate2::read::MultiGzDecoder;
 use sha2::{Digest, Sha256};
 
 use crate::model::{Compression, Entry, EntryKind, PathError, Paths, display_path, normalize_path};
+use crate::text::escape;
 
 const WHITEOUT_PREFIX: &[u8] = b".wh.";
 const OPAQUE_MARKER: &[u8] = b".wh..wh..opq";
@@ -30,9 +31,10 @@ pub struct LayerError {
 
 impl fmt::Display for LayerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let reason = escape(&self.reason);
         match &self.entry {
-            Some(e) => write!(f, "{} (at entry {e})", self.reason),
-            None => f.write_str(&self.reason),
+            Some(e) => write!(f, "{reason} (at entry {})", escape(e)),
+            None => f.write_str(&reason),
         }
     }
 }

@@ -19,13 +19,16 @@ use sha2::{Digest, Sha256};
 pub use layer::LayerError;
 
 use crate::model::{Image, Layer, Paths};
+use crate::text::escape;
 use container::{Container, DirContainer, StreamContainer, TarFile};
 
-/// Why an image could not be read. Every variant names the file, and the member or layer.
+/// Why an image could not be read. Every variant names the file, and the member or layer. Messages are
+/// one line: every input-derived part (paths, member names, tar fields, JSON errors) is shown through
+/// [`escape`], so a crafted archive cannot put line breaks or terminal escape sequences on stderr.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
     /// The source could not be opened or read.
-    #[error("{path}: {source}")]
+    #[error("{}: {}", escape(.path), escape(&.source.to_string()))]
     Io {
         /// The path named by the user.
         path: String,
@@ -33,7 +36,7 @@ pub enum SourceError {
         source: io::Error,
     },
     /// The source is not an image archive or layout.
-    #[error("{path}: not an image: {reason}")]
+    #[error("{}: not an image: {}", escape(.path), escape(.reason))]
     NotAnImage {
         /// The path named by the user.
         path: String,
@@ -41,7 +44,7 @@ pub enum SourceError {
         reason: String,
     },
     /// A member of the archive (manifest, config, blob) is missing or malformed.
-    #[error("{archive}: {member}: {reason}")]
+    #[error("{}: {}: {}", escape(.archive), escape(.member), escape(.reason))]
     Member {
         /// The archive or directory.
         archive: String,
@@ -51,7 +54,7 @@ pub enum SourceError {
         reason: String,
     },
     /// A layer could not be read.
-    #[error("{archive}: layer {index} ({member}): {error}")]
+    #[error("{}: layer {index} ({}): {error}", escape(.archive), escape(.member))]
     Layer {
         /// The archive or directory.
         archive: String,
