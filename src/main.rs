@@ -69,6 +69,7 @@ fn run_image(args: &ImageArgs) -> Result<(), Failure> {
         load.threads = t.max(1);
     }
     load.hash_streamed = args.duplicates;
+    load.verify = args.verify;
     let progress = LayerProgress::new(!args.no_progress);
     let opened =
         source::open(&args.source, load, &progress).map_err(|e| Failure::Input(e.to_string()));
@@ -99,6 +100,7 @@ fn analyse(
     spec: &str,
     threads: Option<usize>,
     no_progress: bool,
+    verify: bool,
 ) -> Result<
     (
         analysis::ImageReport,
@@ -111,6 +113,7 @@ fn analyse(
     if let Some(t) = threads {
         load.threads = t.max(1);
     }
+    load.verify = verify;
     let progress = LayerProgress::new(!no_progress);
     let opened = source::open(spec, load, &progress).map_err(|e| Failure::Input(e.to_string()));
     progress.finish();
@@ -135,7 +138,7 @@ fn load_baseline(spec: &str, args: &CheckArgs) -> Result<check::Baseline, Failur
                 .map_err(|e| Failure::Input(format!("baseline {e}")));
         }
     }
-    let (report, _, _) = analyse(spec, args.threads, args.no_progress)?;
+    let (report, _, _) = analyse(spec, args.threads, args.no_progress, args.verify)?;
     Ok(check::Baseline::from_report(&report))
 }
 
@@ -170,7 +173,8 @@ fn run_check(args: &CheckArgs) -> Result<(), Failure> {
         None => None,
     };
     // The final filesystem comes from the analysis' own stacking, not a second one.
-    let (report, stacked, paths) = analyse(&args.source, args.threads, args.no_progress)?;
+    let (report, stacked, paths) =
+        analyse(&args.source, args.threads, args.no_progress, args.verify)?;
     let stacked = budgets.needs_paths().then_some((&stacked, &paths));
     let facts = check::Facts::new(&report, stacked, baseline.as_ref());
     let result =
@@ -257,8 +261,12 @@ fn run_advise(args: &AdviseArgs) -> Result<(), Failure> {
         .map(read_dockerfile)
         .transpose()?;
     let progress = LayerProgress::new(!args.no_progress);
-    let opened = source::open(&args.source, LoadOptions::default(), &progress)
-        .map_err(|e| Failure::Input(e.to_string()));
+    let load = LoadOptions {
+        verify: args.verify,
+        ..LoadOptions::default()
+    };
+    let opened =
+        source::open(&args.source, load, &progress).map_err(|e| Failure::Input(e.to_string()));
     progress.finish();
     let opened = opened?;
     for w in &opened.image.warnings {

@@ -75,13 +75,25 @@ pub(crate) fn looks_like_tar(head: &[u8]) -> bool {
         || (head.len() == SNIFF_LEN && head.iter().all(|&b| b == 0))
 }
 
+/// What reading a whole blob found (`--verify`): the sha256 and length of its bytes, and the sha256 of
+/// the tar they hold once decompressed (the layer's diff id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Digests {
+    pub blob: [u8; 32],
+    pub blob_len: u64,
+    pub diff: [u8; 32],
+}
+
 /// Lists a blob that can be seeked (a member of a tar file, a file of an OCI layout).
-/// `len` is the blob's length; plain tars are walked by seeking over contents.
+/// `len` is the blob's length; plain tars are walked by seeking over contents unless `verify` asks for
+/// every byte to be hashed. Compressed blobs are decompressed to their end either way, so a bad
+/// checksum, a short stream or trailing garbage is an error.
 pub(crate) fn list_seekable<R: Read + Seek>(
     mut blob: R,
     len: u64,
     hash_all: bool,
-) -> Result<Listing, LayerError> {
+    verify: bool,
+) -> Result<(Listing, Option<Digests>), LayerError> {
     let mut head = Vec::with_capacity(SNIFF_LEN);
     (&mut blob)
         .take(SNIFF_LEN as u64)
@@ -90,23 +102,16 @@ pub(crate) fn list_seekable<R: Read + Seek>(
     blob.seek(SeekFrom::Start(0))
         .map_err(|e| LayerError::new(None, format!("cannot seek: {e}")))?;
     let compression = sniff(&head);
-    let mut listing = match compression {
-        Compression::None => {
-            let mut archive = tar::Archive::new(EofWatch::new(blob));
-            let entries = archive
-                .entries_with_seek()
-                .map_err(|e| LayerError::new(None, e.to_string()))?;
-            collect(entries, Some(len), hash_all, None)?
-        }
-        Compression::Gzip => list_decompressed(
-            MultiGzDecoder::new(io::BufReader::new(blob)),
-            hash_all,
-            None,
-        )?,
-        Compression::Zstd => list_zstd(blob, hash_all, None)?,
-    };
-    listing.compression = compression;
-    Ok(listing)
+    if compression == Compression::None && !verify {
+        let mut archive = tar::Archive::new(EofWatch::new(blob));
+        let entries = archive
+            .entries_with_seek()
+            .map_err(|e| LayerError::new(None, e.to_string()))?;
+        let mut listing = collect(entries, Some(len), hash_all, None)?;
+        listing.compression = compression;
+        return Ok((listing, None));
+    }
+    list_read(blob, compression, Some(len), hash_all, None, verify)
 }
 
 /// Lists a blob that can only be read once (standard input).
@@ -114,22 +119,129 @@ pub(crate) fn list_stream<R: Read>(
     head: Vec<u8>,
     rest: R,
     hash_all: bool,
-) -> Result<Listing, LayerError> {
+    verify: bool,
+) -> Result<(Listing, Option<Digests>), LayerError> {
     let compression = sniff(&head);
     let blob = io::Cursor::new(head).chain(rest);
-    let mut listing = match compression {
+    list_read(blob, compression, None, hash_all, None, verify)
+}
+
+/// Lists a blob read from start to end, decompressing it as `compression` says, and reads past the tar's
+/// end-of-archive blocks to the end of the blob: that tail is where a gzip member keeps its CRC and
+/// length, and where truncation and trailing garbage show. `verify` hashes the blob and the tar.
+fn list_read<R: Read>(
+    blob: R,
+    compression: Compression,
+    len: Option<u64>,
+    hash_all: bool,
+    only: Option<&HashSet<u64>>,
+    verify: bool,
+) -> Result<(Listing, Option<Digests>), LayerError> {
+    let mut raw = Hashing::new(blob, verify);
+    let (mut listing, diff) = match compression {
         Compression::None => {
-            let mut archive = tar::Archive::new(EofWatch::new(blob));
-            let entries = archive
-                .entries()
-                .map_err(|e| LayerError::new(None, e.to_string()))?;
-            collect(entries, None, hash_all, None)?
+            let listing = list_tar(&mut raw, len, hash_all, only)?;
+            drain(&mut raw, compression)?;
+            (listing, None)
         }
-        Compression::Gzip => list_decompressed(MultiGzDecoder::new(blob), hash_all, None)?,
-        Compression::Zstd => list_zstd(blob, hash_all, None)?,
+        Compression::Gzip => {
+            let mut tar = Hashing::new(MultiGzDecoder::new(io::BufReader::new(&mut raw)), verify);
+            let listing = list_tar(&mut tar, None, hash_all, only)?;
+            drain(&mut tar, compression)?;
+            let diff = tar.finish();
+            drain(&mut raw, compression)?;
+            (listing, diff)
+        }
+        Compression::Zstd => {
+            let decoder = zstd::stream::read::Decoder::new(&mut raw)
+                .map_err(|e| LayerError::new(None, format!("corrupt zstd stream: {e}")))?;
+            let mut tar = Hashing::new(decoder, verify);
+            let listing = list_tar(&mut tar, None, hash_all, only)?;
+            drain(&mut tar, compression)?;
+            let diff = tar.finish();
+            drain(&mut raw, compression)?;
+            (listing, diff)
+        }
+    };
+    let blob_len = raw.len;
+    let blob = raw.finish();
+    let diff = if compression == Compression::None {
+        blob
+    } else {
+        diff
     };
     listing.compression = compression;
-    Ok(listing)
+    let digests = match (blob, diff) {
+        (Some(blob), Some(diff)) => Some(Digests {
+            blob,
+            blob_len,
+            diff,
+        }),
+        _ => None,
+    };
+    Ok((listing, digests))
+}
+
+fn list_tar<R: Read>(
+    tar: R,
+    len: Option<u64>,
+    hash_all: bool,
+    only: Option<&HashSet<u64>>,
+) -> Result<Listing, LayerError> {
+    let mut archive = tar::Archive::new(EofWatch::new(tar));
+    let entries = archive
+        .entries()
+        .map_err(|e| LayerError::new(None, e.to_string()))?;
+    collect(entries, len, hash_all, only)
+}
+
+/// Reads `r` to its end, discarding what it yields; an error names the stream that failed.
+fn drain<R: Read>(r: &mut R, compression: Compression) -> Result<(), LayerError> {
+    io::copy(r, &mut io::sink()).map(drop).map_err(|e| {
+        let what = match compression {
+            Compression::Gzip => "gzip stream",
+            Compression::Zstd => "zstd stream",
+            Compression::None => "layer",
+        };
+        let reason = if e.kind() == io::ErrorKind::UnexpectedEof {
+            format!("truncated {what} (after the tar's last entry): {e}")
+        } else {
+            format!("corrupt {what} after the tar's last entry (bad checksum, length or trailing data): {e}")
+        };
+        LayerError::new(None, reason)
+    })
+}
+
+/// A reader that counts what passes through it and, when asked, hashes it (sha256).
+struct Hashing<R> {
+    inner: R,
+    hasher: Option<Sha256>,
+    len: u64,
+}
+
+impl<R> Hashing<R> {
+    fn new(inner: R, hash: bool) -> Self {
+        Hashing {
+            inner,
+            hasher: hash.then(Sha256::new),
+            len: 0,
+        }
+    }
+
+    fn finish(self) -> Option<[u8; 32]> {
+        self.hasher.map(|h| h.finalize().into())
+    }
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(h) = &mut self.hasher {
+            h.update(&buf[..n]);
+        }
+        self.len += n as u64;
+        Ok(n)
+    }
 }
 
 /// Hashes the contents of the entries whose data starts at one of `offsets`, reading the blob again.
@@ -172,41 +284,12 @@ pub(crate) fn hash_seekable<R: Read + Seek>(
         }
         return Ok(out);
     }
-    let listing = match compression {
-        Compression::Gzip => list_decompressed(
-            MultiGzDecoder::new(io::BufReader::new(blob)),
-            false,
-            Some(offsets),
-        )?,
-        _ => list_zstd(blob, false, Some(offsets))?,
-    };
+    let (listing, _) = list_read(blob, compression, None, false, Some(offsets), false)?;
     Ok(listing
         .hashes
         .into_iter()
         .map(|(i, h)| (listing.entries[i].data_offset(), h))
         .collect())
-}
-
-fn list_zstd<R: Read>(
-    blob: R,
-    hash_all: bool,
-    only: Option<&HashSet<u64>>,
-) -> Result<Listing, LayerError> {
-    let decoder = zstd::stream::read::Decoder::new(blob)
-        .map_err(|e| LayerError::new(None, format!("corrupt zstd stream: {e}")))?;
-    list_decompressed(decoder, hash_all, only)
-}
-
-fn list_decompressed<R: Read>(
-    decoder: R,
-    hash_all: bool,
-    only: Option<&HashSet<u64>>,
-) -> Result<Listing, LayerError> {
-    let mut archive = tar::Archive::new(EofWatch::new(decoder));
-    let entries = archive
-        .entries()
-        .map_err(|e| LayerError::new(None, e.to_string()))?;
-    collect(entries, None, hash_all, only)
 }
 
 /// sha256 of everything `r` yields.
