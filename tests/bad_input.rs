@@ -192,18 +192,16 @@ fn paths_that_escape() {
     );
     fails_cleanly(&p, &["dotdot.tar", "layer 0", "escapes"]);
 
-    // A manifest naming a layer outside the archive.
+    // A manifest naming a layer outside the archive (its config lists one diff id for its one layer).
     let manifest = br#"[{"Config":"c.json","Layers":["../../etc/passwd"]}]"#.to_vec();
+    let config = br#"{"rootfs":{"type":"layers","diff_ids":["sha256:00"]}}"#.to_vec();
     let p = write(
         dir.path(),
         "outside.tar",
         &docker_save(
             &good_layers(),
             &["x"],
-            &[
-                ("manifest.json", Some(manifest)),
-                ("c.json", Some(b"{}".to_vec())),
-            ],
+            &[("manifest.json", Some(manifest)), ("c.json", Some(config))],
         ),
     );
     fails_cleanly(&p, &["outside.tar", "../../etc/passwd"]);

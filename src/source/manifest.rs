@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 use super::SourceError;
 use super::container::Container;
 use crate::model::History;
+use crate::text::escape;
 
 /// Media types of an image index (nested indexes are followed).
 const INDEX_TYPES: &[&str] = &[
@@ -165,7 +166,7 @@ fn plan_legacy(c: &Container) -> Result<Plan, SourceError> {
             if i > 0 {
                 warnings.push(format!(
                     "the archive holds more than one image; analysing the first ({})",
-                    c.label()
+                    escape(c.label())
                 ));
             }
             it
