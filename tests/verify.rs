@@ -77,7 +77,10 @@ fn save(dir: &Path, name: &str, layers: &[Vec<u8>]) -> String {
 fn a_gzip_layer_with_a_bad_crc_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let good = gzip(&tar());
-    passes(&["image", &save(dir.path(), "good.tar", &[good.clone()])]);
+    passes(&[
+        "image",
+        &save(dir.path(), "good.tar", std::slice::from_ref(&good)),
+    ]);
     // The CRC is the trailer's first four bytes; the deflate data is intact.
     let mut bad = good.clone();
     let crc = bad.len() - 8;
@@ -115,7 +118,10 @@ fn a_gzip_layer_with_a_bad_crc_is_an_error() {
 fn compressed_layers_cut_short_or_followed_by_garbage_are_errors() {
     let dir = tempfile::tempdir().unwrap();
     for (kind, blob) in [("gzip", gzip(&tar())), ("zstd", zstd_frame(&tar()))] {
-        passes(&["image", &save(dir.path(), "ok.tar", &[blob.clone()])]);
+        passes(&[
+            "image",
+            &save(dir.path(), "ok.tar", std::slice::from_ref(&blob)),
+        ]);
         // 13 bytes gone: the trailer and the end of the data after the tar's last entry.
         let cut = blob[..blob.len() - 13].to_vec();
         let name = format!("{kind}-cut.tar");
