@@ -455,3 +455,80 @@ impl<R: Seek> Seek for EofWatch<R> {
         self.inner.seek(pos)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn tar_of(files: &[(&str, usize)]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, size) in files {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(*size as u64);
+            h.set_mode(0o644);
+            b.append_data(&mut h, name, io::repeat(b'x').take(*size as u64))
+                .unwrap();
+        }
+        b.into_inner().unwrap()
+    }
+
+    #[test]
+    fn verify_reports_the_blob_and_tar_digests() {
+        let tar = tar_of(&[("a", 3000), ("b/c", 70_000)]);
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(&tar).unwrap();
+        let gz = e.finish().unwrap();
+        let zs = zstd::encode_all(tar.as_slice(), 3).unwrap();
+        let sha = |b: &[u8]| -> [u8; 32] { Sha256::digest(b).into() };
+        for blob in [&tar, &gz, &zs] {
+            let (listing, d) = list_seekable(
+                io::Cursor::new(blob.clone()),
+                blob.len() as u64,
+                false,
+                true,
+            )
+            .unwrap();
+            assert_eq!(listing.entries.len(), 2);
+            let d = d.expect("digests under verify");
+            assert_eq!(d.blob, sha(blob));
+            assert_eq!(d.blob_len, blob.len() as u64);
+            assert_eq!(d.diff, sha(&tar));
+            // Without verify: the same entries, no digests.
+            let (plain, none) = list_seekable(
+                io::Cursor::new(blob.clone()),
+                blob.len() as u64,
+                false,
+                false,
+            )
+            .unwrap();
+            assert!(none.is_none());
+            assert_eq!(plain.entries.len(), 2);
+            // From a stream.
+            let (head, rest) = blob.split_at(SNIFF_LEN.min(blob.len()));
+            let (_, d2) = list_stream(head.to_vec(), rest, false, true).unwrap();
+            assert_eq!(d2, Some(d));
+        }
+    }
+
+    #[test]
+    fn a_compressed_stream_is_read_to_its_end() {
+        let tar = tar_of(&[("a", 3000)]);
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(&tar).unwrap();
+        let gz = e.finish().unwrap();
+        let list = |b: Vec<u8>| {
+            let n = b.len() as u64;
+            list_seekable(io::Cursor::new(b), n, false, false).map(|_| ())
+        };
+        assert!(list(gz.clone()).is_ok());
+        let mut crc = gz.clone();
+        let at = crc.len() - 6;
+        crc[at] ^= 0x10;
+        assert!(list(crc).unwrap_err().reason.contains("gzip stream"));
+        let mut tail = gz.clone();
+        tail.push(0);
+        assert!(list(tail).is_err());
+        assert!(list(gz[..gz.len() - 4].to_vec()).is_err());
+    }
+}
