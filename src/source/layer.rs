@@ -141,25 +141,26 @@ fn list_read<R: Read>(
     let (mut listing, diff) = match compression {
         Compression::None => {
             let listing = list_tar(&mut raw, len, hash_all, only)?;
-            drain(&mut raw, compression)?;
+            drain(&mut raw)?;
             (listing, None)
         }
         Compression::Gzip => {
-            let mut tar = Hashing::new(MultiGzDecoder::new(io::BufReader::new(&mut raw)), verify);
+            let decoder = MultiGzDecoder::new(io::BufReader::new(&mut raw));
+            let mut tar = Hashing::new(Labelled("gzip stream", decoder), verify);
             let listing = list_tar(&mut tar, None, hash_all, only)?;
-            drain(&mut tar, compression)?;
+            drain(&mut tar)?;
             let diff = tar.finish();
-            drain(&mut raw, compression)?;
+            drain(&mut raw)?;
             (listing, diff)
         }
         Compression::Zstd => {
             let decoder = zstd::stream::read::Decoder::new(&mut raw)
                 .map_err(|e| LayerError::new(None, format!("corrupt zstd stream: {e}")))?;
-            let mut tar = Hashing::new(decoder, verify);
+            let mut tar = Hashing::new(Labelled("zstd stream", decoder), verify);
             let listing = list_tar(&mut tar, None, hash_all, only)?;
-            drain(&mut tar, compression)?;
+            drain(&mut tar)?;
             let diff = tar.finish();
-            drain(&mut raw, compression)?;
+            drain(&mut raw)?;
             (listing, diff)
         }
     };
@@ -195,21 +196,28 @@ fn list_tar<R: Read>(
     collect(entries, len, hash_all, only)
 }
 
-/// Reads `r` to its end, discarding what it yields; an error names the stream that failed.
-fn drain<R: Read>(r: &mut R, compression: Compression) -> Result<(), LayerError> {
+/// Reads `r` to its end, discarding what it yields. Decoders' errors name their stream (`gzip stream:
+/// corrupt gzip stream does not have a matching checksum`).
+fn drain<R: Read>(r: &mut R) -> Result<(), LayerError> {
     io::copy(r, &mut io::sink()).map(drop).map_err(|e| {
-        let what = match compression {
-            Compression::Gzip => "gzip stream",
-            Compression::Zstd => "zstd stream",
-            Compression::None => "layer",
-        };
         let reason = if e.kind() == io::ErrorKind::UnexpectedEof {
-            format!("truncated {what} (after the tar's last entry): {e}")
+            format!("truncated after the tar's last entry: {e}")
         } else {
-            format!("corrupt {what} after the tar's last entry (bad checksum, length or trailing data): {e}")
+            format!("corrupt after the tar's last entry (checksum, length or trailing data): {e}")
         };
         LayerError::new(None, reason)
     })
+}
+
+/// A decoder whose errors say which kind of stream failed (`zstd stream: incomplete frame`).
+struct Labelled<R>(&'static str, R);
+
+impl<R: Read> Read for Labelled<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.1
+            .read(buf)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", self.0)))
+    }
 }
 
 /// A reader that counts what passes through it and, when asked, hashes it (sha256).
