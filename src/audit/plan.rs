@@ -216,7 +216,7 @@ pub(crate) fn plan(dr: &DataRoot, daemon: DaemonFact) -> Plan {
             for id in ids {
                 dir_owner.insert(id.clone(), Owner::Writable(m.id.clone()));
             }
-        } else if doubtful.contains(m.id.as_str()) {
+        } else if doubtful.contains(m.id.as_str()) || dr.unknowns.containers {
             for id in ids {
                 dir_owner.insert(id.clone(), Owner::Kept);
             }

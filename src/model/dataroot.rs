@@ -121,6 +121,8 @@ pub struct Unknowns {
     /// Some image config (or BuildKit database) cannot be read: any chain may be live, so none is an
     /// unreferenced layer.
     pub chain_refs: bool,
+    /// `containers/` cannot be listed: any mount may be a container's, so none is an orphan.
+    pub containers: bool,
 }
 
 /// Directory listings of the data root, gathered with the metadata so that deciding ownership reads

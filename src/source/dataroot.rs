@@ -67,6 +67,7 @@ impl Found {
         self.inconsistent.extend(o.inconsistent);
         self.unknowns.dir_refs |= o.unknowns.dir_refs;
         self.unknowns.chain_refs |= o.unknowns.chain_refs;
+        self.unknowns.containers |= o.unknowns.containers;
         self.missing |= o.missing;
     }
 }
@@ -248,8 +249,27 @@ fn read_parent(rd: &RootDir, rel: &str, f: &mut Found) -> Result<Option<String>,
     }
 }
 
+/// Lists a directory of records; when it cannot be listed, `unknown` says what that leaves open.
+fn list_records(rd: &RootDir, rel: &str, f: &mut Found, unknown: fn(&mut Unknowns)) -> Vec<Entry> {
+    match rd.list(rel) {
+        Ok(v) => v.unwrap_or_default(),
+        Err(e) => {
+            f.file_error(&e);
+            f.inconsistent(
+                rd.join(rel),
+                "cannot be listed: what it records is unknown".into(),
+            );
+            unknown(&mut f.unknowns);
+            Vec::new()
+        }
+    }
+}
+
 fn read_layers(rd: &RootDir, r: &mut DataRoot, f: &mut Found) {
-    for e in list(rd, LAYERDB, f) {
+    for e in list_records(rd, LAYERDB, f, |u| {
+        u.dir_refs = true;
+        u.chain_refs = true;
+    }) {
         let name = e.name;
         if !is_hex64(&name) {
             continue; // `<chain>-<random>-removing` and strays: found by audit as leftovers.
@@ -314,7 +334,10 @@ fn read_layers(rd: &RootDir, r: &mut DataRoot, f: &mut Found) {
 
 fn read_mounts(rd: &RootDir, f: &mut Found) -> Vec<MountRecord> {
     let mut out = Vec::new();
-    for e in list(rd, MOUNTS, f) {
+    for e in list_records(rd, MOUNTS, f, |u| {
+        u.dir_refs = true;
+        u.chain_refs = true;
+    }) {
         let d = format!("{MOUNTS}/{}", e.name);
         if e.kind != Kind::Dir {
             f.warn(format!(
@@ -446,7 +469,7 @@ fn read_images(rd: &RootDir, r: &mut DataRoot, f: &mut Found) {
         },
     }
     let dir = format!("{IMAGEDB}/content/sha256");
-    for e in list(rd, &dir, f) {
+    for e in list_records(rd, &dir, f, |u| u.chain_refs = true) {
         let name = e.name;
         if !is_hex64(&name) {
             continue;
@@ -540,7 +563,7 @@ struct LogConfig {
 
 fn read_containers(rd: &RootDir, f: &mut Found) -> Vec<ContainerRecord> {
     let mut out = Vec::new();
-    for e in list(rd, "containers", f) {
+    for e in list_records(rd, "containers", f, |u| u.containers = true) {
         let d = format!("containers/{}", e.name);
         match e.kind {
             Kind::Dir => {}
