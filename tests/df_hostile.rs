@@ -170,6 +170,9 @@ fn make_root(t: &Path) -> Root {
     r
 }
 
+/// A path of the recipe.
+type PathOf = fn(&Root) -> PathBuf;
+
 /// What a run gave.
 struct Run {
     code: Option<i32>,
@@ -282,7 +285,7 @@ fn the_recipe_itself_is_clean() {
 
 #[test]
 fn a_fifo_in_any_of_seven_places_neither_blocks_nor_frees_what_it_describes() {
-    let places: Vec<(&str, fn(&Root) -> PathBuf)> = vec![
+    let places: Vec<(&str, PathOf)> = vec![
         ("config.v2.json", |r| r.config()),
         ("hostconfig.json", |r| {
             r.config().with_file_name("hostconfig.json")
@@ -308,7 +311,7 @@ fn a_fifo_in_any_of_seven_places_neither_blocks_nor_frees_what_it_describes() {
 #[test]
 fn symlinks_are_never_followed_out_of_the_root() {
     // (file in the root, link target): each a fresh root.
-    let cases: Vec<(fn(&Root) -> PathBuf, fn(&Root) -> PathBuf)> = vec![
+    let cases: Vec<(PathOf, PathOf)> = vec![
         (|r| r.config(), |r| r.outside.join("config.v2.json")),
         (|r| r.config(), |_| PathBuf::from("/dev/zero")),
         (|r| r.config(), |_| PathBuf::from("/etc/passwd")),

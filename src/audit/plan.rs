@@ -354,3 +354,271 @@ pub(crate) fn plan(dr: &DataRoot, daemon: DaemonFact) -> Plan {
     p.add(root.clone(), Owner::Other("(rest)".into()), Part::None);
     p
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::dataroot::{
+        ContainerRecord, DaemonEvidence, ImageRecord, LayerRecord, MountRecord,
+    };
+
+    fn hex(c: char) -> String {
+        std::iter::repeat_n(c, 64).collect()
+    }
+
+    const RUNNING: DaemonFact = DaemonFact::Running {
+        pid: Some(1),
+        started_ns: Some(0),
+        evidence: DaemonEvidence::Process,
+    };
+
+    fn layer(chain: &str, cache: &str, parent: Option<&str>) -> LayerRecord {
+        LayerRecord {
+            chain_id: chain.into(),
+            diff_id: Some(format!("sha256:{chain}")),
+            parent: parent.map(String::from),
+            cache_id: Some(cache.into()),
+            size: Some(1),
+            complete: true,
+        }
+    }
+
+    fn container(id: &str, config: ConfigState) -> ContainerRecord {
+        ContainerRecord {
+            id: id.into(),
+            name: None,
+            image: None,
+            running: false,
+            log_driver: None,
+            volumes: vec![],
+            known: config == ConfigState::Read,
+            config,
+        }
+    }
+
+    fn mount(id: &str, rw: &str, parent: Option<&str>) -> MountRecord {
+        MountRecord {
+            id: id.into(),
+            mount_id: Some(rw.into()),
+            init_id: Some(format!("{rw}-init")),
+            parent: parent.map(String::from),
+        }
+    }
+
+    /// A root: image `i` on chains a ← b (dirs 1, 2); a leaked chain c (dir 3); container `k` on b
+    /// (dirs 4, 4-init); overlay2 also holds 9 (named by nothing) and `l`.
+    fn root() -> DataRoot {
+        let mut dr = DataRoot {
+            path: PathBuf::from("/r"),
+            ..DataRoot::default()
+        };
+        dr.layers
+            .insert(hex('a'), layer(&hex('a'), &hex('1'), None));
+        dr.layers
+            .insert(hex('b'), layer(&hex('b'), &hex('2'), Some(&hex('a'))));
+        dr.layers
+            .insert(hex('c'), layer(&hex('c'), &hex('3'), None));
+        dr.images.push(ImageRecord {
+            id: format!("sha256:{}", hex('e')),
+            tags: vec![],
+            chain: vec![hex('a'), hex('b')],
+            parent: None,
+        });
+        dr.mounts.push(mount(&hex('f'), &hex('4'), Some(&hex('b'))));
+        dr.containers.push(container(&hex('f'), ConfigState::Read));
+        dr.listing.overlay2 = vec![
+            hex('1'),
+            hex('2'),
+            hex('3'),
+            hex('4'),
+            format!("{}-init", hex('4')),
+            hex('9'),
+            "l".into(),
+        ];
+        dr
+    }
+
+    fn owner_of(p: &Plan, name: &str) -> Option<Owner> {
+        p.units
+            .iter()
+            .find(|u| u.path.file_name().is_some_and(|n| n == name))
+            .map(|u| u.owner.clone())
+    }
+
+    fn kinds(p: &Plan, verdict: Verdict) -> Vec<(OrphanKind, String)> {
+        p.candidates
+            .iter()
+            .filter(|c| c.verdict == verdict)
+            .map(|c| {
+                (
+                    c.kind,
+                    c.paths[0]
+                        .file_name()
+                        .unwrap()
+                        .to_string_lossy()
+                        .into_owned(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn offline_live_chains_mounts_and_leftovers() {
+        let p = plan(&root(), DaemonFact::NotFound);
+        assert_eq!(owner_of(&p, &hex('1')), Some(Owner::Layer(hex('a'))));
+        assert_eq!(owner_of(&p, &hex('2')), Some(Owner::Layer(hex('b'))));
+        assert_eq!(owner_of(&p, &hex('4')), Some(Owner::Writable(hex('f'))));
+        let init = p
+            .units
+            .iter()
+            .find(|u| u.path.ends_with(format!("{}-init", hex('4'))))
+            .unwrap();
+        assert_eq!(init.part, Part::None, "the init layer is not SizeRw");
+        assert_eq!(owner_of(&p, "l"), Some(Owner::Other("overlay2/l".into())));
+        assert_eq!(
+            kinds(&p, Verdict::Orphan),
+            [
+                (OrphanKind::UnreferencedLayer, hex('3')),
+                (OrphanKind::UnreferencedDir, hex('9')),
+            ]
+        );
+        assert!(p.inconsistent.is_empty());
+    }
+
+    #[test]
+    fn a_running_daemon_holds_complete_unreferenced_layers_and_mounts() {
+        let mut dr = root();
+        dr.containers.clear(); // the mount's container is gone
+        let p = plan(&dr, RUNNING);
+        assert_eq!(
+            kinds(&p, Verdict::Held),
+            [
+                (OrphanKind::UnreferencedLayer, hex('3')),
+                (OrphanKind::UnreferencedMount, hex('4')),
+            ]
+        );
+        // An incomplete record (no size) is not one the daemon loaded.
+        dr.layers.get_mut(&hex('c')).unwrap().complete = false;
+        let p = plan(&dr, RUNNING);
+        assert!(kinds(&p, Verdict::Orphan).contains(&(OrphanKind::UnreferencedLayer, hex('3'))));
+        // Offline, both are orphans.
+        let p = plan(&root_without_container(), DaemonFact::NotFound);
+        assert!(kinds(&p, Verdict::Orphan).contains(&(OrphanKind::UnreferencedMount, hex('4'))));
+    }
+
+    fn root_without_container() -> DataRoot {
+        let mut dr = root();
+        dr.containers.clear();
+        dr
+    }
+
+    #[test]
+    fn buildkit_names_own_dirs_chains_and_mounts() {
+        let mut dr = root();
+        let key = "0t8qkhpx2mwvp1ifzcfbm3qbg".to_string();
+        dr.listing.overlay2.push(key.clone());
+        dr.listing.buildkit_names.insert(hex('9'));
+        dr.listing.buildkit_names.insert(hex('c')); // the leaked chain, by chain id
+        dr.mounts.push(mount(&key, &hex('8'), None));
+        dr.listing.overlay2.push(hex('8'));
+        let p = plan(&dr, DaemonFact::NotFound);
+        assert!(matches!(owner_of(&p, &key), Some(Owner::Build(_))));
+        assert!(matches!(owner_of(&p, &hex('9')), Some(Owner::Build(_))));
+        assert!(matches!(owner_of(&p, &hex('3')), Some(Owner::Build(_))));
+        assert!(matches!(owner_of(&p, &hex('8')), Some(Owner::Build(_))));
+        assert!(kinds(&p, Verdict::Orphan).is_empty());
+    }
+
+    #[test]
+    fn removing_records_take_their_dir_unless_something_else_names_it() {
+        let mut dr = root();
+        dr.layers.remove(&hex('c')); // dir 3 is now only the removal's
+        dr.listing.removing = vec![
+            (format!("{}-1-removing", hex('c')), Some(hex('3'))),
+            (format!("{}-2-removing", hex('d')), Some(hex('1'))), // a live layer's dir
+            (format!("{}-3-removing", hex('d')), None),
+        ];
+        let p = plan(&dr, RUNNING);
+        let rm: Vec<&Candidate> = p
+            .candidates
+            .iter()
+            .filter(|c| c.kind == OrphanKind::RemovingLayer)
+            .collect();
+        assert_eq!(rm.len(), 3);
+        assert_eq!(rm[0].paths.len(), 2, "dir and record");
+        assert!(rm[0].paths[0].ends_with(hex('3')));
+        assert_eq!(rm[1].paths.len(), 1, "the live dir is not the removal's");
+        assert_eq!(rm[2].paths.len(), 1);
+        assert!(rm.iter().all(|c| c.verdict == Verdict::Orphan), "even live");
+        assert_eq!(owner_of(&p, &hex('1')), Some(Owner::Layer(hex('a'))));
+    }
+
+    #[test]
+    fn an_unknown_dir_reference_keeps_every_unnamed_dir() {
+        let mut dr = root();
+        dr.unknowns.dir_refs = true;
+        let p = plan(&dr, DaemonFact::NotFound);
+        assert_eq!(owner_of(&p, &hex('9')), Some(Owner::Kept));
+        assert!(p.inconsistent.iter().any(|i| i.path.ends_with(&hex('9'))));
+        assert!(
+            !kinds(&p, Verdict::Orphan)
+                .iter()
+                .any(|(k, _)| *k == OrphanKind::UnreferencedDir)
+        );
+    }
+
+    #[test]
+    fn an_unreadable_image_config_keeps_every_chain() {
+        let mut dr = root();
+        dr.unknowns.chain_refs = true;
+        let p = plan(&dr, DaemonFact::NotFound);
+        assert_eq!(owner_of(&p, &hex('3')), Some(Owner::Kept));
+        assert!(
+            !kinds(&p, Verdict::Orphan)
+                .iter()
+                .any(|(k, _)| *k == OrphanKind::UnreferencedLayer)
+        );
+    }
+
+    #[test]
+    fn a_container_config_decides_between_kept_and_orphan() {
+        let mut dr = root();
+        dr.containers[0] = container(&hex('f'), ConfigState::Unreadable);
+        dr.containers
+            .push(container(&hex('d'), ConfigState::Missing));
+        let p = plan(&dr, DaemonFact::NotFound);
+        assert_eq!(owner_of(&p, &hex('f')), Some(Owner::Kept), "its dir");
+        assert_eq!(owner_of(&p, &hex('4')), Some(Owner::Kept), "its rw dir");
+        assert_eq!(
+            kinds(&p, Verdict::Orphan)
+                .into_iter()
+                .filter(|(k, _)| *k != OrphanKind::UnreferencedLayer
+                    && *k != OrphanKind::UnreferencedDir)
+                .collect::<Vec<_>>(),
+            [(OrphanKind::UnknownContainerDir, hex('d'))]
+        );
+        // containers/ unlistable: every mount is kept.
+        let mut dr = root();
+        dr.containers.clear();
+        dr.unknowns.containers = true;
+        let p = plan(&dr, DaemonFact::NotFound);
+        assert_eq!(owner_of(&p, &hex('4')), Some(Owner::Kept));
+    }
+
+    #[test]
+    fn scratch_leftovers_are_orphans() {
+        let mut dr = root();
+        dr.listing.layerdb_tmp = vec!["write-set-1".into()];
+        dr.listing.tmp = vec!["docker-import-1".into()];
+        dr.listing.top = vec![("tmp-old".into(), true), ("network".into(), true)];
+        let p = plan(&dr, RUNNING);
+        let k = kinds(&p, Verdict::Orphan);
+        assert!(k.contains(&(OrphanKind::LayerdbTmp, "write-set-1".into())));
+        assert!(k.contains(&(OrphanKind::Tmp, "docker-import-1".into())));
+        assert!(k.contains(&(OrphanKind::Tmp, "tmp-old".into())));
+        assert_eq!(
+            owner_of(&p, "network"),
+            Some(Owner::Other("network".into()))
+        );
+    }
+}

@@ -988,5 +988,20 @@ mod tests {
         assert_eq!(ids[1], EXPECTED_AB);
     }
 
+    #[test]
+    fn names_across_a_chunk_boundary_are_found() {
+        // A 64-hex name straddling the 1 MiB read boundary, and a base-36 key right at the end.
+        let hex = "0123456789abcdef".repeat(4);
+        let key = "0t8qkhpx2mwvp1ifzcfbm3qbg";
+        let mut bytes = vec![0u8; (1 << 20) - 30];
+        bytes.extend_from_slice(hex.as_bytes());
+        bytes.push(0);
+        bytes.extend_from_slice(key.as_bytes());
+        let mut names = HashSet::new();
+        scan_names(&bytes[..], &mut names).unwrap();
+        assert!(names.contains(&hex));
+        assert!(names.contains(key));
+    }
+
     const EXPECTED_AB: &str = "ccd722928bd92476ba1745586fed6e45a102504185ad88cd89e01ff116fd146c";
 }
