@@ -6,9 +6,11 @@ use super::types::{Orphan, OrphanKind};
 use crate::model::dataroot::DaemonFact;
 
 /// While a daemon runs, an overlay2 dir no record names is an orphan only when nothing in it changed
-/// for this long, and not since the daemon started: a pull, load, build or commit fills a dir before
-/// it writes the record naming it.
-pub const GRACE_NS: i64 = 10 * 60 * 1_000_000_000;
+/// since this long before the daemon started: a pull, load, build or commit fills a dir before it
+/// writes the record naming it, so only what predates the daemon is surely no operation of its. The
+/// margin covers the start time's imprecision (`<root>/tmp`'s birth, the fallback, comes a moment
+/// after the process starts).
+pub const GRACE_NS: i64 = 10 * 1_000_000_000;
 
 /// Where each measured candidate goes.
 #[derive(Debug, Default)]
@@ -36,7 +38,7 @@ pub(crate) fn classify(
             (Verdict::Held, _) => s.held.push(o),
             (Verdict::Orphan, Some(started)) if c.kind == OrphanKind::UnreferencedDir => {
                 let old = match (o.modified_ns, started) {
-                    (Some(m), Some(st)) => m < st && m < now_ns - GRACE_NS,
+                    (Some(m), Some(st)) => m < st - GRACE_NS && m < now_ns - GRACE_NS,
                     _ => false,
                 };
                 if old {
@@ -109,24 +111,19 @@ mod tests {
         let start = now - 3600 * S;
         let dirs = |m| cand(OrphanKind::UnreferencedDir, Verdict::Orphan, Some(m));
         // Older than the start and the grace period: orphan.
-        let s = classify(vec![dirs(start - S)], running(Some(start)), None, now);
+        let s = classify(vec![dirs(start - 60 * S)], running(Some(start)), None, now);
         assert_eq!((s.orphans.len(), s.in_flight.len()), (1, 0));
         // Since the daemon started (even long ago): under way as far as we know.
         let s = classify(vec![dirs(start + S)], running(Some(start)), None, now);
         assert_eq!((s.orphans.len(), s.in_flight.len()), (0, 1));
-        // Daemon started a minute ago, dir older than that but within the grace period.
-        let s = classify(
-            vec![dirs(now - 2 * 60 * S)],
-            running(Some(now - 60 * S)),
-            None,
-            now,
-        );
+        // Older than the start, but within the grace period before it.
+        let s = classify(vec![dirs(start - 5 * S)], running(Some(start)), None, now);
         assert_eq!(s.in_flight.len(), 1);
         // Start unknown and no tmp/ birth time: never an orphan while the daemon runs.
         let s = classify(vec![dirs(0)], running(None), None, now);
         assert_eq!(s.in_flight.len(), 1);
         // tmp/'s birth time stands in for the start.
-        let s = classify(vec![dirs(start - S)], running(None), Some(start), now);
+        let s = classify(vec![dirs(start - 60 * S)], running(None), Some(start), now);
         assert_eq!(s.orphans.len(), 1);
         // No modification time: not an orphan.
         let s = classify(

@@ -285,22 +285,25 @@ fn read_layers(rd: &RootDir, r: &mut DataRoot, f: &mut Found) {
             f.unknowns.chain_refs = true;
             continue;
         }
-        let cache_id = read_dir_ref(rd, &format!("{d}/cache-id"), f);
-        if cache_id.is_err() {
-            f.unknowns.dir_refs = true;
-        }
-        let cache_id = cache_id.ok().flatten();
-        if matches!(rd.kind(&format!("{d}/cache-id")), Ok(None)) {
-            f.warn(format!(
-                "{}: no cache-id, layer files unknown",
-                rd.join(&d).display()
-            ));
-            f.inconsistent(
-                rd.join(&d),
-                "no cache-id: its overlay2 dir is unknown".into(),
-            );
-            f.unknowns.dir_refs = true;
-        }
+        let cache_id = match read_dir_ref(rd, &format!("{d}/cache-id"), f) {
+            Ok(Some(c)) => Some(c),
+            Ok(None) => {
+                f.warn(format!(
+                    "{}: no cache-id, layer files unknown",
+                    rd.join(&d).display()
+                ));
+                f.inconsistent(
+                    rd.join(&d),
+                    "no cache-id: its overlay2 dir is unknown".into(),
+                );
+                f.unknowns.dir_refs = true;
+                None
+            }
+            Err(()) => {
+                f.unknowns.dir_refs = true;
+                None
+            }
+        };
         let size_path = format!("{d}/size");
         let size = read_text(rd, &size_path, f).ok().flatten().and_then(|s| {
             s.parse::<u64>().ok().or_else(|| {

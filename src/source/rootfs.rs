@@ -67,7 +67,7 @@ fn describe(t: FileType) -> &'static str {
 #[derive(Debug, thiserror::Error)]
 pub enum FileErrorKind {
     /// The path or one of its parents is a symbolic link.
-    #[error("a symbolic link on the way (links are not followed in a data root)")]
+    #[error("a symbolic link, there or on the way (links are not followed in a data root)")]
     Symlink,
     /// Not the kind of object expected (a FIFO where a file should be…).
     #[error("{found}, not {wanted}")]
