@@ -188,7 +188,7 @@ fn every_leftover_is_found_and_nothing_live_is() {
     let r = make_root(&root);
     let doc = df(&root);
     assert_eq!(doc["schema"], "dredge.df");
-    assert_eq!(doc["schema_version"], 1);
+    assert_eq!(doc["schema_version"], 2);
     assert_eq!(doc["mode"], "offline");
     let mut found: Vec<(String, String)> = doc["orphans"]
         .as_array()

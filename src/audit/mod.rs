@@ -37,7 +37,6 @@ pub use types::{
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashSet;
 
     #[test]
     fn every_category_has_a_name_and_a_reclaim_command() {
@@ -69,23 +68,6 @@ mod tests {
             serde_json::to_value(OrphanKind::UnknownContainerDir).unwrap(),
             OrphanKind::UnknownContainerDir.as_str()
         );
-    }
-
-    #[test]
-    fn names_are_found_in_raw_bbolt_bytes() {
-        use crate::source::dataroot::collect_names;
-        let key = "0t8qkhpx2mwvp1ifzcfbm3qbg";
-        let hex = "ab".repeat(32);
-        let mut bytes = vec![0u8, 7, 0xff];
-        bytes.extend_from_slice(key.as_bytes());
-        bytes.extend_from_slice(b"\x00\x01chainidsha256:");
-        bytes.extend_from_slice(hex.as_bytes());
-        bytes.push(0x61); // a pgid byte that happens to be ASCII 'a' right after the key
-        let mut names = HashSet::new();
-        collect_names(&bytes, &mut names);
-        assert!(names.contains(key));
-        assert!(names.contains(&hex));
-        assert!(!names.contains(&"cd".repeat(32)));
     }
 
     #[test]

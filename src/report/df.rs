@@ -10,7 +10,7 @@ pub use crate::df::DfReport;
 use crate::model::dataroot::Driver;
 
 /// Version of the `dredge.df` document.
-pub const DF_SCHEMA_VERSION: u32 = 1;
+pub const DF_SCHEMA_VERSION: u32 = 2;
 
 /// Longest text put in one table cell; longer input-derived text (names, paths) is cut with `…`.
 pub const CELL_CHARS: usize = 240;

@@ -992,6 +992,22 @@ mod tests {
     }
 
     #[test]
+    fn names_are_found_in_raw_bbolt_bytes() {
+        let key = "0t8qkhpx2mwvp1ifzcfbm3qbg";
+        let hex = "ab".repeat(32);
+        let mut bytes = vec![0u8, 7, 0xff];
+        bytes.extend_from_slice(key.as_bytes());
+        bytes.extend_from_slice(b"\x00\x01chainidsha256:");
+        bytes.extend_from_slice(hex.as_bytes());
+        bytes.push(0x61); // a pgid byte that happens to be ASCII 'a' right after the key
+        let mut names = HashSet::new();
+        collect_names(&bytes, &mut names);
+        assert!(names.contains(key));
+        assert!(names.contains(&hex));
+        assert!(!names.contains(&"cd".repeat(32)));
+    }
+
+    #[test]
     fn names_across_a_chunk_boundary_are_found() {
         // A 64-hex name straddling the 1 MiB read boundary, and a base-36 key right at the end.
         let hex = "0123456789abcdef".repeat(4);
