@@ -97,6 +97,11 @@ fn a_complete_unreferenced_chain_is_held_while_the_daemon_runs() {
     let live = df_json(&[], &d.env());
     let off_running = df_json(&["--data-root", root.to_str().unwrap()], &[]);
     for (how, doc) in [("live", &live), ("offline, daemon running", &off_running)] {
+        let orphans = paths_of(doc, "orphans");
+        assert!(
+            !orphans.iter().any(|(_, p)| *p == cache_dir),
+            "{how}: {orphans:?}"
+        );
         assert_eq!(
             doc["daemon"]["state"], "running",
             "{how}: {}",
@@ -107,11 +112,6 @@ fn a_complete_unreferenced_chain_is_held_while_the_daemon_runs() {
             held,
             [("unreferenced-layer".to_string(), cache_dir.clone())],
             "{how}"
-        );
-        let orphans = paths_of(doc, "orphans");
-        assert!(
-            !orphans.iter().any(|(_, p)| *p == cache_dir),
-            "{how}: {orphans:?}"
         );
         assert!(
             orphans.contains(&("unreferenced-dir".to_string(), stray_dir.clone())),
