@@ -1,8 +1,9 @@
 //! The one way dredge reads a Docker data root's metadata: every file and directory is opened relative
 //! to the data root's descriptor, never following a symbolic link on the way or at the end
 //! (`openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)`; on kernels without it, a walk of the components
-//! with `O_NOFOLLOW`), checked with `fstat` before it is opened for reading (an `O_PATH` descriptor
-//! first: a FIFO or a device is never opened), and read only up to a bound per kind of file. A data root
+//! with `O_NOFOLLOW`), opened with `O_NONBLOCK | O_NOCTTY` (a FIFO cannot block), checked with `fstat`
+//! (a regular file, or a directory to list, and nothing else), and read only up to a bound per kind of
+//! file. Two system calls per file beyond the read: `openat2` and `fstat`. A data root
 //! is input: a symlink, a FIFO, a device, a directory or an oversized file where metadata should be is
 //! named in a one-line [`FileError`], and the caller treats the object it describes as unknown.
 
@@ -241,38 +242,53 @@ impl RootDir {
             .map_err(|e| self.io_err(rel, e))
     }
 
-    /// Opens a regular file for reading after checking, on an `O_PATH` descriptor, that it is one and
-    /// is at most `limit` bytes; `Ok(None)` when absent.
+    /// Why `rel` is not what was wanted (on the error path only: one more `O_PATH` open and `fstat`).
+    fn wrong_type(&self, rel: &str, wanted: &'static str) -> FileError {
+        match self.stat(rel) {
+            Ok(Some(st)) if FileType::from_raw_mode(st.st_mode) == FileType::Symlink => {
+                self.err(rel, FileErrorKind::Symlink)
+            }
+            Ok(Some(st)) => self.err(
+                rel,
+                FileErrorKind::WrongType {
+                    found: describe(FileType::from_raw_mode(st.st_mode)),
+                    wanted,
+                },
+            ),
+            Ok(None) => self.err(rel, FileErrorKind::Raced),
+            Err(e) => e,
+        }
+    }
+
+    /// Opens a regular file of at most `limit` bytes for reading (`O_NONBLOCK`: a FIFO cannot block;
+    /// `O_NOCTTY`; then `fstat`: anything but a regular file is refused); `Ok(None)` when absent.
     pub fn open_file(&self, rel: &str, limit: u64) -> Result<Option<(File, u64)>, FileError> {
-        let Some(before) = self.stat(rel)? else {
-            return Ok(None);
+        let fd = match self.open_at(rel, OFlags::RDONLY | OFlags::NONBLOCK) {
+            Ok(Some(fd)) => fd,
+            Ok(None) => return Ok(None),
+            // A socket cannot be opened (ENXIO): say what it is.
+            Err(FileError {
+                kind: FileErrorKind::Io(e),
+                ..
+            }) if e.raw_os_error() == Some(rustix::io::Errno::NXIO.raw_os_error()) => {
+                return Err(self.wrong_type(rel, "a regular file"));
+            }
+            Err(e) => return Err(e),
         };
-        let t = FileType::from_raw_mode(before.st_mode);
+        let st = rustix::fs::fstat(&fd).map_err(|e| self.io_err(rel, e))?;
+        let t = FileType::from_raw_mode(st.st_mode);
         if t != FileType::RegularFile {
             return Err(self.err(
                 rel,
-                if t == FileType::Symlink {
-                    FileErrorKind::Symlink
-                } else {
-                    FileErrorKind::WrongType {
-                        found: describe(t),
-                        wanted: "a regular file",
-                    }
+                FileErrorKind::WrongType {
+                    found: describe(t),
+                    wanted: "a regular file",
                 },
             ));
         }
-        let size = before.st_size.max(0) as u64;
+        let size = st.st_size.max(0) as u64;
         if size > limit {
             return Err(self.err(rel, FileErrorKind::TooBig { size, limit }));
-        }
-        let Some(fd) = self.open_at(rel, OFlags::RDONLY | OFlags::NONBLOCK)? else {
-            return Ok(None);
-        };
-        let now = rustix::fs::fstat(&fd).map_err(|e| self.io_err(rel, e))?;
-        if (now.st_dev, now.st_ino) != (before.st_dev, before.st_ino)
-            || FileType::from_raw_mode(now.st_mode) != FileType::RegularFile
-        {
-            return Err(self.err(rel, FileErrorKind::Raced));
         }
         Ok(Some((File::from(fd), limit)))
     }
@@ -301,25 +317,16 @@ impl RootDir {
     /// Lists a directory (entries sorted by name, UTF-8 names only); `Ok(None)` when absent. A symlink
     /// or anything else where the directory should be is an error.
     pub fn list(&self, rel: &str) -> Result<Option<Vec<Entry>>, FileError> {
-        let Some(st) = self.stat(rel)? else {
-            return Ok(None);
-        };
-        let t = FileType::from_raw_mode(st.st_mode);
-        if t != FileType::Directory {
-            return Err(self.err(
-                rel,
-                if t == FileType::Symlink {
-                    FileErrorKind::Symlink
-                } else {
-                    FileErrorKind::WrongType {
-                        found: describe(t),
-                        wanted: "a directory",
-                    }
-                },
-            ));
-        }
-        let Some(fd) = self.open_at(rel, OFlags::RDONLY | OFlags::DIRECTORY)? else {
-            return Ok(None);
+        let fd = match self.open_at(rel, OFlags::RDONLY | OFlags::DIRECTORY) {
+            Ok(Some(fd)) => fd,
+            Ok(None) => return Ok(None),
+            Err(FileError {
+                kind: FileErrorKind::Io(e),
+                ..
+            }) if e.raw_os_error() == Some(rustix::io::Errno::NOTDIR.raw_os_error()) => {
+                return Err(self.wrong_type(rel, "a directory"));
+            }
+            Err(e) => return Err(e),
         };
         let dirfd = fd
             .try_clone()
@@ -394,6 +401,7 @@ mod tests {
         std::fs::write(d.join("big"), vec![b'x'; 100]).unwrap();
         fifo(&d.join("a/fifo"));
         symlink("/etc/passwd", d.join("a/link")).unwrap();
+        let _sock = std::os::unix::net::UnixListener::bind(d.join("sock")).unwrap();
         symlink(d.join("a"), d.join("linkdir")).unwrap();
         let r = RootDir::open(d).unwrap();
         assert_eq!(r.read_text("a/b/f").unwrap().as_deref(), Some("id"));
@@ -416,6 +424,27 @@ mod tests {
         assert!(matches!(
             r.read("linkdir/b/f", 10).unwrap_err().kind,
             FileErrorKind::Symlink
+        ));
+        assert!(matches!(
+            r.read("sock", 10).unwrap_err().kind,
+            FileErrorKind::WrongType {
+                found: "a socket",
+                ..
+            }
+        ));
+        assert!(matches!(
+            r.read("a", 10).unwrap_err().kind,
+            FileErrorKind::WrongType {
+                found: "a directory",
+                ..
+            }
+        ));
+        assert!(matches!(
+            r.list("big").unwrap_err().kind,
+            FileErrorKind::WrongType {
+                found: "a regular file",
+                ..
+            }
         ));
         assert!(matches!(
             r.read("a/../big", 1000).unwrap_err().kind,
