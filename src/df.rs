@@ -84,6 +84,8 @@ pub fn run(opts: DfOptions<'_>) -> Result<DfReport, DfError> {
         aopts.threads = t.max(1);
     }
     aopts.layer_cache = opts.cache.clone();
+    // The cache is written once, below, for the scan that is kept.
+    aopts.write_cache = false;
     let quiet = |_: usize, _: usize| {};
     let progress: &(dyn Fn(usize, usize) + Sync) = opts.progress.unwrap_or(&quiet);
     let scan = |root: &Path, daemon: DaemonFact, aopts: AuditOptions| {
@@ -111,14 +113,7 @@ pub fn run(opts: DfOptions<'_>) -> Result<DfReport, DfError> {
                 let asked = s.spawn(|| engine::facts(opts.engine_df));
                 let early = guess.map(|g| {
                     let d = merge_engine(dataroot::daemon_on(&g));
-                    let a = scan(
-                        &g,
-                        d,
-                        AuditOptions {
-                            write_cache: false,
-                            ..aopts.clone()
-                        },
-                    );
+                    let a = scan(&g, d, aopts.clone());
                     (g, d, a)
                 });
                 (asked.join(), early)
@@ -142,17 +137,18 @@ pub fn run(opts: DfOptions<'_>) -> Result<DfReport, DfError> {
         dataroot::daemon_on(&root)
     };
     let scanned = match early {
-        Some((_, Ok(mut a))) => {
-            if let (Some(p), Some(c)) = (&aopts.layer_cache, &a.fresh_cache)
-                && let Err(e) = audit::cache::save(p, c)
-            {
-                a.warnings
-                    .push(format!("{}: cannot write the cache: {e}", p.display()));
-            }
-            Ok(a)
-        }
-        _ => scan(&root, daemon, aopts),
+        Some((_, Ok(a))) => Ok(a),
+        _ => scan(&root, daemon, aopts.clone()),
     };
+    let scanned = scanned.map(|mut a| {
+        if let (Some(p), Some(c)) = (&aopts.layer_cache, &a.fresh_cache)
+            && let Err(e) = audit::cache::save(p, c)
+        {
+            a.warnings
+                .push(format!("{}: cannot write the cache: {e}", p.display()));
+        }
+        a
+    });
     // A daemon may be pulling, loading or building right now; confirm orphans against a fresh read of
     // the metadata a moment later (their contents must not have changed either).
     let scanned = scanned.map(|mut a| {

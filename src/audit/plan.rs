@@ -185,7 +185,9 @@ pub(crate) fn plan(dr: &DataRoot, daemon: DaemonFact) -> Plan {
             });
         } else {
             dir_owner.insert(cache.clone(), Owner::Orphan(p.candidates.len()));
-            let verdict = if running && l.complete {
+            // A complete record is in the running daemon's layer store; an incomplete one may be
+            // being written or repaired: while it runs, neither is an orphan.
+            let verdict = if running {
                 Verdict::Held
             } else {
                 Verdict::Orphan
@@ -497,10 +499,10 @@ mod tests {
                 (OrphanKind::UnreferencedMount, hex('4')),
             ]
         );
-        // An incomplete record (no size) is not one the daemon loaded.
+        // An incomplete record (no size) is not an orphan while the daemon runs either.
         dr.layers.get_mut(&hex('c')).unwrap().complete = false;
         let p = plan(&dr, RUNNING);
-        assert!(kinds(&p, Verdict::Orphan).contains(&(OrphanKind::UnreferencedLayer, hex('3'))));
+        assert!(kinds(&p, Verdict::Held).contains(&(OrphanKind::UnreferencedLayer, hex('3'))));
         // Offline, both are orphans.
         let p = plan(&root_without_container(), DaemonFact::NotFound);
         assert!(kinds(&p, Verdict::Orphan).contains(&(OrphanKind::UnreferencedMount, hex('4'))));
