@@ -214,7 +214,10 @@ const MOUNTS: &str = "image/overlay2/layerdb/mounts";
 /// name, `Ok(None)` absent, `Err` unreadable or malformed (recorded as an inconsistency).
 fn read_dir_ref(rd: &RootDir, rel: &str, f: &mut Found) -> Result<Option<String>, ()> {
     let v = read_text(rd, rel, f).inspect_err(|()| {
-        f.inconsistent(rd.join(rel), "unreadable".into());
+        f.inconsistent(
+            rd.join(rel),
+            "unreadable: the overlay2 dir it names is unknown".into(),
+        );
     })?;
     match v {
         Some(id) if !is_plain_component(&id) => {
