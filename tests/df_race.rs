@@ -25,6 +25,7 @@
 //!     cargo test --test df_race -- --ignored --nocapture
 //! Quick variant for debugging (`QUICK` below, measured 40 s):
 //!     DREDGE_RACE_QUICK=1 cargo test --test df_race -- --ignored --nocapture
+//! `DREDGE_RACE_VERBOSE=1` also prints what each scan reported (orphans and in flight).
 
 mod common;
 mod dfcommon;
@@ -313,6 +314,21 @@ fn scan_once(d: &PrivateDaemon, n: usize, what: &str, t0: Instant) -> Scan {
                         return scan;
                     }
                 };
+            if std::env::var("DREDGE_RACE_VERBOSE").is_ok_and(|v| v == "1") {
+                let brief = |k: &str| -> Vec<String> {
+                    doc[k]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|o| format!("{} {} +{}", o["kind"], o["path"], o["also"]))
+                        .collect()
+                };
+                eprintln!(
+                    "scan #{n} ({what}, {start:.2}s): orphans {:?}; in flight {:?}",
+                    brief("orphans"),
+                    brief("in_flight")
+                );
+            }
             if doc["mode"] != "live" {
                 scan.error = Some(format!("mode {} (not live)", doc["mode"]));
             }
