@@ -9,6 +9,7 @@ pub mod advice;
 pub mod analysis;
 pub mod audit;
 pub mod check;
+pub mod df;
 pub mod model;
 pub mod report;
 pub mod source;

@@ -7,6 +7,7 @@ pub mod engine;
 mod layer;
 mod manifest;
 mod overlay;
+pub mod rootfs;
 mod verify;
 
 use std::collections::HashSet;
