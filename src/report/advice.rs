@@ -174,3 +174,21 @@ pub fn write_diff<W: Write>(
             .header(old_name, new_name)
     )
 }
+
+/// Writes the edits as unified diffs: the Dockerfile's, then its `.dockerignore`'s (from `/dev/null`
+/// when it is new).
+pub fn write_edits<W: Write>(out: &mut W, edits: &crate::advise::Edits) -> io::Result<()> {
+    let df = &edits.dockerfile;
+    let name = df.path.display().to_string();
+    write_diff(out, df.old.as_deref().unwrap_or(""), &df.new, &name, &name)?;
+    if let Some(ig) = &edits.dockerignore {
+        let name = ig.path.display().to_string();
+        let from = if ig.old.is_some() {
+            name.as_str()
+        } else {
+            "/dev/null"
+        };
+        write_diff(out, ig.old.as_deref().unwrap_or(""), &ig.new, from, &name)?;
+    }
+    Ok(())
+}
