@@ -63,3 +63,37 @@ pub fn run(opts: &LintOptions) -> Result<LintOutcome, LintError> {
         findings,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Exit;
+
+    #[test]
+    fn findings_fail_and_bad_input_is_an_error() {
+        let d = std::env::temp_dir().join(format!("dredge-lint-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        let run_on = |text: &str| {
+            let p = d.join("Dockerfile");
+            std::fs::write(&p, text).unwrap();
+            run(&LintOptions { dockerfile: p })
+        };
+        let found = run_on("FROM alpine\nRUN apk add curl\n").unwrap();
+        assert_eq!(found.exit(), Exit::Failed);
+        assert_eq!(found.findings[0].rule, LintRule::CacheApk);
+        assert_eq!(found.exit().code(), 1);
+        let clean = run_on("FROM alpine\nRUN apk add --no-cache curl\n").unwrap();
+        assert_eq!((clean.exit(), clean.exit().code()), (Exit::Done, 0));
+        let missing = d.join("nope");
+        let e = run(&LintOptions {
+            dockerfile: missing.clone(),
+        })
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with(&format!("cannot read {}: ", missing.display())),
+            "{e}"
+        );
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+}
