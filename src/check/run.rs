@@ -128,3 +128,40 @@ pub fn run(opts: &CheckOptions) -> Result<CheckOutcome, CheckError> {
         warnings: resolved.warnings,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::{Key, Setting, Value};
+
+    #[test]
+    fn usage_errors_come_before_any_image_is_read() {
+        let opts = CheckOptions {
+            source: "/nonexistent.tar".into(),
+            ..CheckOptions::default()
+        };
+        assert!(matches!(run(&opts), Err(CheckError::NoBudgets)));
+        let mut flags = Budgets::default();
+        flags.settings.insert(
+            Key::MaxGrowth,
+            Setting {
+                value: Value::Bytes(1),
+                origin: "--max-growth".into(),
+            },
+        );
+        let opts = CheckOptions { flags, ..opts };
+        let e = run(&opts).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "max_growth and max_growth_percent need --baseline IMAGE-OR-REPORT"
+        );
+        // With a baseline, the image itself is what is missing: an input error naming it.
+        let e = run(&CheckOptions {
+            baseline: Some("/nonexistent-baseline.tar".into()),
+            ..opts
+        })
+        .unwrap_err();
+        assert!(matches!(e, CheckError::Image(_)), "{e}");
+        assert!(e.to_string().contains("/nonexistent-baseline.tar"), "{e}");
+    }
+}
