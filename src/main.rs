@@ -96,16 +96,7 @@ fn run_check(args: &CheckArgs) -> Result<Exit, Failure> {
 fn run_advise(args: &AdviseArgs) -> Result<Exit, Failure> {
     let done = advise::run(&args.options()).map_err(input)?;
     warn(&done.warnings);
-    for w in &done.written {
-        match &w.backup {
-            Some(b) => eprintln!(
-                "dredge: wrote {} (backup {})",
-                w.path.display(),
-                b.display()
-            ),
-            None => eprintln!("dredge: wrote {}", w.path.display()),
-        }
-    }
+    let _ = report::advice::write_written(&mut io::stderr().lock(), &done.written);
     print(done.exit(), |out| match &done.edits {
         Some(edits) if args.diff => report::advice::write_edits(out, edits),
         _ if args.json => report::advice::write_advice_json(out, &done.advice),

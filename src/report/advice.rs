@@ -192,3 +192,15 @@ pub fn write_edits<W: Write>(out: &mut W, edits: &crate::advise::Edits) -> io::R
     }
     Ok(())
 }
+
+/// Says which files `advise --write` wrote, a line each: `dredge: wrote PATH (backup PATH)`.
+pub fn write_written<W: Write>(out: &mut W, written: &[crate::advise::Written]) -> io::Result<()> {
+    for w in written {
+        write!(out, "dredge: wrote {}", w.path.display())?;
+        match &w.backup {
+            Some(b) => writeln!(out, " (backup {})", b.display())?,
+            None => writeln!(out)?,
+        }
+    }
+    Ok(())
+}
