@@ -174,3 +174,33 @@ pub fn write_diff<W: Write>(
             .header(old_name, new_name)
     )
 }
+
+/// Writes the edits as unified diffs: the Dockerfile's, then its `.dockerignore`'s (from `/dev/null`
+/// when it is new).
+pub fn write_edits<W: Write>(out: &mut W, edits: &crate::advise::Edits) -> io::Result<()> {
+    let df = &edits.dockerfile;
+    let name = df.path.display().to_string();
+    write_diff(out, df.old.as_deref().unwrap_or(""), &df.new, &name, &name)?;
+    if let Some(ig) = &edits.dockerignore {
+        let name = ig.path.display().to_string();
+        let from = if ig.old.is_some() {
+            name.as_str()
+        } else {
+            "/dev/null"
+        };
+        write_diff(out, ig.old.as_deref().unwrap_or(""), &ig.new, from, &name)?;
+    }
+    Ok(())
+}
+
+/// Says which files `advise --write` wrote, a line each: `dredge: wrote PATH (backup PATH)`.
+pub fn write_written<W: Write>(out: &mut W, written: &[crate::advise::Written]) -> io::Result<()> {
+    for w in written {
+        write!(out, "dredge: wrote {}", w.path.display())?;
+        match &w.backup {
+            Some(b) => writeln!(out, " (backup {})", b.display())?,
+            None => writeln!(out)?,
+        }
+    }
+    Ok(())
+}
