@@ -99,7 +99,7 @@ pub fn write_advice_table<W: Write>(out: &mut W, a: &Advice) -> io::Result<()> {
                 out,
                 "  {:>10}  {} (written by layer {}{hidden})",
                 size(e.bytes),
-                e.path,
+                crate::text::cell(&e.path, 240),
                 e.added_in
             )?;
         }

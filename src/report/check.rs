@@ -8,6 +8,7 @@ use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 use super::size;
 use super::table::instruction_label;
 use crate::check::{Blame, Bound, CheckReport, Key, Measure, Outcome, Status, Unit};
+use crate::text;
 
 /// Version of the `dredge.check` document.
 pub const CHECK_SCHEMA_VERSION: u32 = 1;
@@ -102,13 +103,16 @@ pub fn rule_line(o: &Outcome) -> String {
     format!("{body} ({}){note}", o.origin)
 }
 
+/// The longest input-derived path or detail a blame line shows (escaped, then cut with `…`).
+const PATH_WIDTH: usize = 240;
+
 /// A blame entry as one line: `layer 3, 2.1 MB: RUN apk add …` or `/data/x (layer 1), 100 kB: deleted …`.
 /// `signed` shows bytes as a change (`+2 kB`), for growth.
 pub fn blame_line(b: &Blame, signed: bool) -> String {
     let mut s = String::new();
     match (&b.path, b.layer) {
-        (Some(p), Some(l)) => s.push_str(&format!("{p} (layer {l})")),
-        (Some(p), None) => s.push_str(p),
+        (Some(p), Some(l)) => s.push_str(&format!("{} (layer {l})", text::cell(p, PATH_WIDTH))),
+        (Some(p), None) => s.push_str(&text::cell(p, PATH_WIDTH)),
         (None, Some(l)) => s.push_str(&format!("layer {l}")),
         (None, None) => {}
     }
@@ -127,7 +131,7 @@ pub fn blame_line(b: &Blame, signed: bool) -> String {
         ));
     }
     if let Some(d) = &b.detail {
-        s.push_str(&format!(": {d}"));
+        s.push_str(&format!(": {}", text::cell(d, PATH_WIDTH)));
     }
     s
 }
