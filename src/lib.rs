@@ -10,6 +10,7 @@ pub mod analysis;
 pub mod audit;
 pub mod check;
 pub mod model;
+mod par;
 pub mod report;
 pub mod source;
 pub mod units;
