@@ -11,12 +11,14 @@ use crate::analysis::{ImageReport, Reason};
 
 /// The instruction as a person would write it, on one line of at most 70 characters: the history's
 /// `created_by` as [`parse_created_by`] reads it (builder prefixes, build args, the shell and the
-/// `# buildkit` suffix dropped).
+/// `# buildkit` suffix dropped). A record the parser found no wrapper on (an exec-form RUN, another
+/// tool's text) is shown as recorded.
 pub fn instruction_label(created_by: Option<&str>) -> String {
-    if created_by.is_none() {
+    let Some(raw) = created_by else {
         return "(no history)".into();
-    }
+    };
     let s = match parse_created_by(created_by) {
+        Step::Run { command } if command == raw.trim() => command,
         Step::Run { command } => format!("RUN {command}"),
         Step::Copy { keyword, args } => format!("{keyword} {args}"),
         Step::Other(text) => text,
@@ -227,6 +229,9 @@ mod tests {
             instruction_label(Some("COPY --chown=1:1 src /dst # buildkit")),
             "COPY --chown=1:1 src /dst"
         );
+        // Records with no builder wrapper read as written.
+        assert_eq!(instruction_label(Some("COPY app")), "COPY app");
+        assert_eq!(instruction_label(Some("echo hi")), "echo hi");
         assert_eq!(instruction_label(None), "(no history)");
         assert_eq!(instruction_label(Some("")), "");
         let long = instruction_label(Some(&format!("/bin/sh -c {}", "x ".repeat(50))));
