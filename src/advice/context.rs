@@ -13,9 +13,11 @@ const EVIDENCE_ROWS: usize = 20;
 
 /// What the advisor knows about each layer.
 pub(super) struct Ctx<'a> {
+    /// The image advised on.
     pub image: &'a Image,
     /// The Dockerfile, when it matched the image.
     pub df: Option<&'a Dockerfile>,
+    /// Which instruction (or history step) made each layer.
     pub map: LayerMap,
     /// The image's paths as a tree, for stacking ranges of layers.
     pub paths: PathTable<'a>,
@@ -57,6 +59,7 @@ impl<'a> Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// The Dockerfile instruction that made `layer`, when the Dockerfile matched.
     pub fn instr(&self, layer: usize) -> Option<&dockerfile::Instruction> {
         let df = self.df?;
         self.map
@@ -66,12 +69,14 @@ impl Ctx<'_> {
             .flatten()
             .map(|i| &df.instructions[i])
     }
+    /// True when a RUN made `layer` (from the Dockerfile when it matched, else from the history).
     pub fn is_run(&self, layer: usize) -> bool {
         match self.instr(layer) {
             Some(i) => i.keyword == "RUN",
             None => self.df.is_none() && matches!(self.map.steps[layer], Step::Run { .. }),
         }
     }
+    /// True when a COPY or ADD made `layer`.
     pub fn is_copy(&self, layer: usize) -> bool {
         match self.instr(layer) {
             Some(i) => matches!(i.keyword.as_str(), "COPY" | "ADD"),
@@ -88,12 +93,14 @@ impl Ctx<'_> {
             _ => String::new(),
         }
     }
+    /// The Dockerfile lines of the instruction that made `layer`.
     pub fn span(&self, layer: usize) -> Option<LineSpan> {
         self.instr(layer).map(|i| LineSpan {
             start: i.start_line,
             end: i.end_line,
         })
     }
+    /// The Dockerfile lines of the instructions that made `layers`.
     pub fn spans(&self, layers: &[usize]) -> Vec<LineSpan> {
         layers.iter().filter_map(|&l| self.span(l)).collect()
     }

@@ -5,6 +5,10 @@
 //! below it and costs their number, never a rebuild of the lower layers (dive stacks all lower layers
 //! again for every deleted file). Data belongs to inodes, so a file named by several hard links stays
 //! visible while any of its names is.
+//!
+//! [`squash`] stacks a range of layers alone, on an empty filesystem: what they would hold as one layer
+//! (the advice's simulation of merged RUNs). dive's own stacking (`dive.rs`) stays apart on purpose: it
+//! reproduces dive's figures, quirks included.
 
 use std::collections::BTreeMap;
 
