@@ -19,6 +19,7 @@ mod exit;
 pub mod image;
 pub mod lint;
 pub mod model;
+mod par;
 pub mod report;
 pub mod source;
 pub mod text;
