@@ -459,3 +459,71 @@ fn live_without_proc_there_is_no_held_section_and_one_line_why() {
     assert_eq!(lines.len(), 1, "{table}");
     assert!(lines[0].contains("not scanned: no /proc"), "{table}");
 }
+
+#[test]
+#[ignore = "needs docker engine and root"]
+fn without_permission_to_read_descriptors_the_scan_says_so_and_guesses_nothing() {
+    let d = PrivateDaemon::start().expect("a private dockerd (needs root and dockerd)");
+    d.docker(&["import", "-", "held/base:1"], Some(&busybox_rootfs()));
+    let id = d
+        .docker(
+            &[
+                "run",
+                "-d",
+                "--network",
+                "none",
+                "held/base:1",
+                "sh",
+                "-c",
+                HOLDER,
+            ],
+            None,
+        )
+        .trim()
+        .to_string();
+    let pid = container_pid(&d, &id);
+    fd_to(pid, "/big (deleted)");
+    // The data root readable (its top) by nobody, who cannot read root's descriptors.
+    for p in [d.dir.path().to_path_buf(), d.root()] {
+        let ok = Command::new("chmod").arg("755").arg(&p).status().unwrap();
+        assert!(ok.success());
+    }
+    let out = Command::new("setpriv")
+        .args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+        .arg(assert_cmd::cargo::cargo_bin("dredge"))
+        .args(["df", "--json", "--no-progress", "--data-root"])
+        .arg(d.root())
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("{e}: {}", String::from_utf8_lossy(&out.stderr));
+    });
+    let scan = &doc["held_scan"];
+    assert_eq!(scan["state"], "partial", "{scan:#}");
+    assert!(
+        scan["unreadable_processes"].as_u64().unwrap() > 0,
+        "{scan:#}"
+    );
+    assert!(
+        scan["reason"]
+            .as_str()
+            .unwrap()
+            .contains("could not be read"),
+        "{scan:#}"
+    );
+    // The container's 50 MB is not seen, and not guessed.
+    assert!(
+        doc["held"].as_array().unwrap().is_empty(),
+        "{:#}",
+        doc["held"]
+    );
+    let table = Command::new("setpriv")
+        .args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+        .arg(assert_cmd::cargo::cargo_bin("dredge"))
+        .args(["df", "--no-progress", "--data-root"])
+        .arg(d.root())
+        .output()
+        .unwrap();
+    let table = String::from_utf8(table.stdout).unwrap();
+    assert!(table.contains("PARTIAL: the descriptors of"), "{table}");
+}
