@@ -12,3 +12,4 @@ pub use image::{Compression, History, Image, Layer};
 pub use paths::{PathId, Paths, ROOT};
 pub mod dataroot;
 pub mod engine;
+pub mod held;

@@ -4,6 +4,7 @@
 mod container;
 pub mod dataroot;
 pub mod engine;
+pub mod held;
 mod layer;
 mod manifest;
 mod overlay;
