@@ -205,7 +205,7 @@ fn make_plan(opts: &Options, warnings: &mut Vec<String>) -> Result<Plan, PruneEr
                 "refusing to work offline: {why}; stop the engine first"
             )));
         }
-        let (o, w) = orphans::gather(&root, false)?;
+        let (o, w) = orphans::gather(&root)?;
         warnings.extend(w);
         let facts = Facts {
             engine_id: "offline".into(),
@@ -238,7 +238,7 @@ fn make_plan(opts: &Options, warnings: &mut Vec<String>) -> Result<Plan, PruneEr
     // First seen now: remembered from this plan on, and what apply compares with.
     facts.last_used = state::updated(&facts);
     if sel.orphans {
-        let (o, w) = orphans::gather(&root, true)?;
+        let (o, w) = orphans::gather(&root)?;
         warnings.extend(w);
         facts.orphans = o;
     }

@@ -78,12 +78,18 @@ pub enum PruneError {
 }
 
 impl PruneError {
-    /// 2 for usage and input errors, 3 when another run holds the lock (README, "Exit status").
-    pub fn exit_code(&self) -> u8 {
+    /// [`crate::Exit::Input`] (2) for usage and input errors, [`crate::Exit::Locked`] (3) when
+    /// another run holds the lock (README, "Exit status").
+    pub fn exit(&self) -> crate::Exit {
         match self {
-            PruneError::Usage(_) | PruneError::Input(_) => 2,
-            PruneError::Locked(_) => 3,
+            PruneError::Usage(_) | PruneError::Input(_) => crate::Exit::Input,
+            PruneError::Locked(_) => crate::Exit::Locked,
         }
+    }
+
+    /// The process exit status of [`PruneError::exit`].
+    pub fn exit_code(&self) -> u8 {
+        self.exit().code()
     }
 }
 

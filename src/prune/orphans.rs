@@ -13,8 +13,9 @@ use super::facts::OrphanFact;
 use super::plan::Item;
 use super::recheck::OrphanState;
 use super::{PruneError, QUARANTINE};
-use crate::audit::{self, Audit, AuditOptions, OrphanKind};
-use crate::model::dataroot::{DataRoot, is_buildkit_key};
+use crate::audit::{Audit, OrphanKind};
+use crate::model::dataroot::DaemonFact;
+use crate::model::dataroot::{ConfigState, DataRoot, Unknowns, is_buildkit_key};
 use crate::source::dataroot;
 
 /// THE adapter: the audit's orphan list as prune facts. `modified_ns` is measured here, by the same
@@ -23,16 +24,12 @@ pub fn from_audit(a: &Audit) -> Vec<OrphanFact> {
     a.orphans
         .iter()
         .map(|o| {
-            let kind = serde_json::to_value(o.kind)
-                .ok()
-                .and_then(|v| v.as_str().map(String::from))
-                .unwrap_or_default();
             let mut paths = vec![o.path.clone()];
             paths.extend(o.also.iter().cloned());
             OrphanFact {
                 path: o.path.clone(),
                 also: o.also.clone(),
-                kind,
+                kind: o.kind.as_str().to_string(),
                 bytes: o.bytes,
                 modified_ns: newest_mtime(&paths),
                 needs_daemon_stopped: o.kind == OrphanKind::UnreferencedLayer,
@@ -41,22 +38,16 @@ pub fn from_audit(a: &Audit) -> Vec<OrphanFact> {
         .collect()
 }
 
-/// Audits the data root as `dredge df` does (live: orphans confirmed against a fresh read a moment
-/// later) and returns its orphans.
-pub fn gather(root: &Path, live: bool) -> Result<(Vec<OrphanFact>, Vec<String>), PruneError> {
-    let dr = dataroot::read(root).map_err(|e| PruneError::Input(e.to_string()))?;
-    let opts = AuditOptions {
-        write_cache: false,
-        ..AuditOptions::default()
-    };
-    let mut a = audit::audit(&dr, opts, &|_, _| {});
-    if live && !a.orphans.is_empty() {
-        std::thread::sleep(std::time::Duration::from_secs(1));
-        if let Ok(fresh) = dataroot::read(root) {
-            audit::confirm_orphans(&mut a, &fresh);
-        }
-    }
-    Ok((from_audit(&a), a.warnings))
+/// Audits the data root with `dredge df`'s own call ([`crate::df::run`], on this root: while a
+/// daemon runs on it, orphans are confirmed against a fresh read and what the daemon may hold is put
+/// aside) and returns its orphans.
+pub fn gather(root: &Path) -> Result<(Vec<OrphanFact>, Vec<String>), PruneError> {
+    let r = crate::df::run(crate::df::DfOptions {
+        data_root: Some(root.to_path_buf()),
+        ..Default::default()
+    })
+    .map_err(|e| PruneError::Input(e.to_string()))?;
+    Ok((from_audit(&r.audit), r.audit.warnings))
 }
 
 /// Newest modification time (ns) of the paths and everything inside, not following symlinks and not
@@ -95,6 +86,10 @@ pub struct Refs {
     pub known_containers: HashSet<String>,
     /// Raw bytes of `buildkit/*.db` (bbolt keeps keys and values uncompressed).
     pub buildkit: Vec<(String, Vec<u8>)>,
+    /// What the metadata could not say (each widens what counts as referenced).
+    pub unknowns: Unknowns,
+    /// Paths (relative to the data root) whose metadata contradicts itself: never touched.
+    pub inconsistent: Vec<String>,
 }
 
 impl Refs {
@@ -160,11 +155,24 @@ impl Refs {
                 stack.push(p);
             }
         }
+        // A config that is there but unreadable describes a container too.
         r.known_containers = dr
             .containers
             .iter()
-            .filter(|c| c.known)
+            .filter(|c| c.known || c.config != ConfigState::Missing)
             .map(|c| c.id.clone())
+            .collect();
+        r.unknowns = dr.unknowns;
+        r.inconsistent = dr
+            .inconsistent
+            .iter()
+            .map(|i| {
+                Path::new(&i.path)
+                    .strip_prefix(&dr.path)
+                    .unwrap_or(Path::new(&i.path))
+                    .display()
+                    .to_string()
+            })
             .collect();
         r
     }
@@ -191,6 +199,13 @@ pub fn named_by(root: &Path, item: &Item, refs: &Refs) -> Vec<String> {
         .collect();
     let mut found = Vec::new();
     for rel in &own {
+        if let Some(i) = refs
+            .inconsistent
+            .iter()
+            .find(|i| rel.starts_with(i) || Path::new(i).starts_with(rel))
+        {
+            found.push(format!("metadata in doubt at {i}"));
+        }
         let parts: Vec<String> = rel
             .components()
             .map(|c| c.as_os_str().to_string_lossy().into_owned())
@@ -198,6 +213,11 @@ pub fn named_by(root: &Path, item: &Item, refs: &Refs) -> Vec<String> {
         let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
         match parts.as_slice() {
             ["overlay2", name] => {
+                if refs.unknowns.dir_refs {
+                    found.push(
+                        "some cache-id or mount-id is unreadable: any dir may be named".into(),
+                    );
+                }
                 if let Some((record, what)) = refs.dirs.get(*name)
                     && !own.contains(Path::new(record))
                 {
@@ -209,6 +229,9 @@ pub fn named_by(root: &Path, item: &Item, refs: &Refs) -> Vec<String> {
                 found.extend(refs.buildkit_names(name));
             }
             ["image", "overlay2", "layerdb", "sha256", chain] if !chain.ends_with("-removing") => {
+                if refs.unknowns.chain_refs {
+                    found.push("some image config is unreadable: any chain may be live".into());
+                }
                 if refs.live_chains.contains(*chain) {
                     found.push(format!(
                         "layer {chain} is reached by an image or a container"
@@ -217,6 +240,11 @@ pub fn named_by(root: &Path, item: &Item, refs: &Refs) -> Vec<String> {
                 found.extend(refs.buildkit_names(chain));
             }
             ["image", "overlay2", "layerdb", "mounts", id] | ["containers", id] => {
+                if refs.unknowns.containers {
+                    found.push(
+                        "containers/ cannot be listed: any mount may be a container's".into(),
+                    );
+                }
                 if refs.known_containers.contains(*id) {
                     found.push(format!("container {id} exists"));
                 }
@@ -399,8 +427,12 @@ pub fn allocated(p: &Path) -> u64 {
 /// A dockerd on this data root: its process, the engine answering on `DOCKER_HOST` with this data
 /// root, or overlay mounts of running containers (live-restore). The reason, if any.
 pub fn daemon_on(root: &Path, mounts: &[String]) -> Option<String> {
-    if let Some(pid) = dataroot::daemon_using(root) {
-        return Some(format!("dockerd (pid {pid}) runs on {}", root.display()));
+    if let DaemonFact::Running { pid, evidence, .. } = dataroot::daemon_on(root) {
+        return Some(format!(
+            "a dockerd{} runs on {} (found by {evidence:?})",
+            pid.map_or(String::new(), |p| format!(" (pid {p})")),
+            root.display()
+        ));
     }
     let overlay = root.join("overlay2");
     if let Some(m) = mounts.iter().find(|m| Path::new(m).starts_with(&overlay)) {
@@ -443,6 +475,7 @@ mod tests {
                     parent: parent.map(String::from),
                     cache_id: Some(cache.into()),
                     size: None,
+                    complete: true,
                 },
             );
         }
@@ -470,10 +503,9 @@ mod tests {
                 log_driver: None,
                 volumes: vec![],
                 known: true,
+                config: ConfigState::Read,
             }],
-            volumes: vec![],
-            buildkit: false,
-            warnings: vec![],
+            ..Default::default()
         }
     }
     fn orphan(path: &str, also: &[&str]) -> Item {
@@ -515,6 +547,30 @@ mod tests {
             .push(("buildkit/snapshots.db".into(), b"\0\x01free\0".to_vec()));
         let n = named_by(root, &orphan("/r/overlay2/free", &[]), &refs);
         assert!(n[0].contains("snapshots.db names free"), "{n:?}");
+    }
+
+    #[test]
+    fn unknown_or_inconsistent_metadata_names_everything_it_could() {
+        let root = Path::new("/r");
+        let mut d = dr();
+        d.unknowns.dir_refs = true;
+        let refs = Refs::from_dataroot(&d);
+        let n = named_by(root, &orphan("/r/overlay2/free", &[]), &refs);
+        assert!(n[0].contains("unreadable"), "{n:?}");
+        let mut d = dr();
+        d.inconsistent.push(crate::model::dataroot::Inconsistency {
+            path: "/r/overlay2/free".into(),
+            detail: "x".into(),
+        });
+        let refs = Refs::from_dataroot(&d);
+        let n = named_by(root, &orphan("/r/overlay2/free", &[]), &refs);
+        assert!(n[0].contains("in doubt"), "{n:?}");
+        // An unreadable config is a container too.
+        let mut d = dr();
+        d.containers[0].known = false;
+        d.containers[0].config = ConfigState::Unreadable;
+        let refs = Refs::from_dataroot(&d);
+        assert!(!named_by(root, &orphan("/r/containers/k", &[]), &refs).is_empty());
     }
 
     #[test]
