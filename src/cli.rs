@@ -147,6 +147,10 @@ pub struct CheckArgs {
     /// Never show progress on stderr.
     #[arg(long)]
     pub no_progress: bool,
+    /// Read every blob whole and check its sha256 and size against its name, its descriptor and the
+    /// config's diff ids (reads every byte: slower on uncompressed layers).
+    #[arg(long)]
+    pub verify: bool,
 }
 
 impl CheckArgs {
@@ -224,6 +228,10 @@ pub struct AdviseArgs {
     /// Never show progress on stderr.
     #[arg(long)]
     pub no_progress: bool,
+    /// Read every blob whole and check its sha256 and size against its name, its descriptor and the
+    /// config's diff ids (reads every byte: slower on uncompressed layers).
+    #[arg(long)]
+    pub verify: bool,
 }
 
 /// `dredge lint`.
@@ -285,6 +293,10 @@ pub struct ImageArgs {
     /// Never show progress on stderr.
     #[arg(long)]
     pub no_progress: bool,
+    /// Read every blob whole and check its sha256 and size against its name, its descriptor and the
+    /// config's diff ids (reads every byte: slower on uncompressed layers).
+    #[arg(long)]
+    pub verify: bool,
 }
 
 #[cfg(test)]

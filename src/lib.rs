@@ -9,9 +9,11 @@ pub mod advice;
 pub mod analysis;
 pub mod audit;
 pub mod check;
+pub mod df;
 pub mod model;
 pub mod report;
 pub mod source;
+pub mod text;
 pub mod units;
 
 use std::collections::HashSet;

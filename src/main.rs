@@ -45,7 +45,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Check) => ExitCode::from(exit::CHECK),
         Err(Failure::Input(msg)) => {
-            eprintln!("dredge: error: {msg}");
+            eprintln!("dredge: error: {}", dredge::text::escape(&msg));
             ExitCode::from(exit::INPUT)
         }
     }
@@ -69,6 +69,7 @@ fn run_image(args: &ImageArgs) -> Result<(), Failure> {
         load.threads = t.max(1);
     }
     load.hash_streamed = args.duplicates;
+    load.verify = args.verify;
     let progress = LayerProgress::new(!args.no_progress);
     let opened =
         source::open(&args.source, load, &progress).map_err(|e| Failure::Input(e.to_string()));
@@ -99,6 +100,7 @@ fn analyse(
     spec: &str,
     threads: Option<usize>,
     no_progress: bool,
+    verify: bool,
 ) -> Result<
     (
         analysis::ImageReport,
@@ -111,6 +113,7 @@ fn analyse(
     if let Some(t) = threads {
         load.threads = t.max(1);
     }
+    load.verify = verify;
     let progress = LayerProgress::new(!no_progress);
     let opened = source::open(spec, load, &progress).map_err(|e| Failure::Input(e.to_string()));
     progress.finish();
@@ -135,7 +138,7 @@ fn load_baseline(spec: &str, args: &CheckArgs) -> Result<check::Baseline, Failur
                 .map_err(|e| Failure::Input(format!("baseline {e}")));
         }
     }
-    let (report, _, _) = analyse(spec, args.threads, args.no_progress)?;
+    let (report, _, _) = analyse(spec, args.threads, args.no_progress, args.verify)?;
     Ok(check::Baseline::from_report(&report))
 }
 
@@ -170,7 +173,8 @@ fn run_check(args: &CheckArgs) -> Result<(), Failure> {
         None => None,
     };
     // The final filesystem comes from the analysis' own stacking, not a second one.
-    let (report, stacked, paths) = analyse(&args.source, args.threads, args.no_progress)?;
+    let (report, stacked, paths) =
+        analyse(&args.source, args.threads, args.no_progress, args.verify)?;
     let stacked = budgets.needs_paths().then_some((&stacked, &paths));
     let facts = check::Facts::new(&report, stacked, baseline.as_ref());
     let result =
@@ -257,8 +261,12 @@ fn run_advise(args: &AdviseArgs) -> Result<(), Failure> {
         .map(read_dockerfile)
         .transpose()?;
     let progress = LayerProgress::new(!args.no_progress);
-    let opened = source::open(&args.source, LoadOptions::default(), &progress)
-        .map_err(|e| Failure::Input(e.to_string()));
+    let load = LoadOptions {
+        verify: args.verify,
+        ..LoadOptions::default()
+    };
+    let opened =
+        source::open(&args.source, load, &progress).map_err(|e| Failure::Input(e.to_string()));
     progress.finish();
     let opened = opened?;
     for w in &opened.image.warnings {
@@ -369,150 +377,26 @@ fn run_lint(args: &LintArgs) -> Result<(), Failure> {
 }
 
 fn run_df(args: &DfArgs) -> Result<(), Failure> {
-    use dredge::audit::{self, AuditOptions};
-    use dredge::report::df::{self, DfReport};
-    use dredge::report::progress::ScanProgress;
-    use dredge::source::{dataroot, engine};
+    use dredge::df::{self, DfOptions};
+    use dredge::report::{df as table, progress::ScanProgress};
 
-    let mut opts = AuditOptions::default();
-    if let Some(t) = args.threads {
-        opts.threads = t.max(1);
-    }
-    opts.layer_cache = args.cache.clone();
-    let scan = |root: &std::path::Path, opts: AuditOptions| {
-        dataroot::read(root).map(|dr| {
-            let progress = ScanProgress::new(!args.no_progress);
-            let a = audit::audit(&dr, opts, &|done, total| progress.update(done, total));
-            progress.finish();
-            a
-        })
-    };
-    let (engine, root, early) = match &args.data_root {
-        Some(p) => (None, p.clone(), None),
-        None => {
-            // While the engine answers /info (tens of ms on a 20.10 daemon), the data root it will
-            // name is read already when it can be guessed (the cache's, when a dockerd runs on it, or
-            // that of the dockerd serving DOCKER_HOST); a wrong guess is thrown away, and its cache is
-            // not written. No running dockerd, no guess: an engine that is down is said at once.
-            let guess = args
-                .cache
-                .as_deref()
-                .and_then(audit::cache::data_root_of)
-                .map(std::path::PathBuf::from)
-                .filter(|p| p.is_dir() && dataroot::daemon_using(p).is_some())
-                .or_else(|| {
-                    let host = std::env::var("DOCKER_HOST")
-                        .unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
-                    dataroot::guess_root_of(&host)
-                });
-            let (facts, early) = std::thread::scope(|s| {
-                let asked = s.spawn(|| engine::facts(args.engine_df));
-                let early = guess.map(|g| {
-                    let a = scan(
-                        &g,
-                        AuditOptions {
-                            write_cache: false,
-                            ..opts.clone()
-                        },
-                    );
-                    (g, a)
-                });
-                (asked.join(), early)
-            });
-            let f = facts
-                .unwrap_or_else(|p| std::panic::resume_unwind(p))
-                .map_err(|e| Failure::Input(e.to_string()))?;
-            let root = std::path::PathBuf::from(
-                f.root_dir
-                    .clone()
-                    .unwrap_or_else(|| "/var/lib/docker".into()),
-            );
-            let same = |g: &std::path::Path| {
-                std::fs::canonicalize(g).ok() == std::fs::canonicalize(&root).ok()
-            };
-            let early = early.filter(|(g, a)| a.is_ok() && same(g)).map(|(_, a)| a);
-            (Some(f), root, early)
-        }
-    };
-    let scanned = match early {
-        Some(Ok(mut a)) => {
-            if let (Some(p), Some(c)) = (&opts.layer_cache, &a.fresh_cache)
-                && let Err(e) = audit::cache::save(p, c)
-            {
-                a.warnings
-                    .push(format!("{}: cannot write the cache: {e}", p.display()));
-            }
-            Ok(a)
-        }
-        _ => scan(&root, opts),
-    };
-    // Live: the engine may be pulling, loading or building right now; confirm orphans against a
-    // fresh read of the metadata a moment later (their contents must not have changed either).
-    let daemon = if engine.is_none() {
-        dataroot::daemon_using(&root)
-    } else {
-        None
-    };
-    let scanned = scanned.map(|mut a| {
-        if (engine.is_some() || daemon.is_some()) && !a.orphans.is_empty() {
-            std::thread::sleep(std::time::Duration::from_secs(1));
-            if let Ok(fresh) = dataroot::read(&root) {
-                audit::confirm_orphans(&mut a, &fresh);
-            }
-        }
-        a
+    let progress = ScanProgress::new(!args.no_progress);
+    let update = |done, total| progress.update(done, total);
+    let report = df::run(DfOptions {
+        data_root: args.data_root.clone(),
+        cache: args.cache.clone(),
+        threads: args.threads,
+        engine_df: args.engine_df,
+        progress: Some(&update),
     });
-    let (audit, mut partial) = match (scanned, &engine) {
-        (Ok(a), _) => (a, false),
-        (Err(e), None) => return Err(Failure::Input(e.to_string())),
-        (Err(e), Some(f)) => (
-            audit::from_engine(
-                &root,
-                f.disk_usage.as_ref(),
-                format!(
-                    "data root not readable here ({e}): figures are the engine's own; no logs, orphans or other"
-                ),
-            ),
-            true,
-        ),
-    };
-    partial |= !audit.warnings.is_empty();
-    let mut report = DfReport {
-        mode: if args.data_root.is_some() {
-            "offline"
-        } else {
-            "live"
-        },
-        audit,
-        engine,
-        partial,
-    };
-    if let Some(f) = &mut report.engine {
-        if f.containerd_store {
-            report.audit.warnings.push(
-                "the engine uses the containerd image store, which dredge df does not support yet"
-                    .into(),
-            );
-            report.partial = true;
-        }
-        report.audit.warnings.append(&mut f.warnings.clone());
-    }
-    if let Some(pid) = daemon {
-        // Not partial: every figure is there, but the scan raced a running daemon.
-        report.audit.warnings.push(format!(
-            "dockerd (pid {pid}) is running on {}: orphans were confirmed as in live mode; stop it \
-             for a final word",
-            root.display()
-        ));
-    }
-    for w in &report.audit.warnings {
-        eprintln!("dredge: warning: {w}");
-    }
+    progress.finish();
+    let report = report.map_err(|e| Failure::Input(e.to_string()))?;
+    let _ = table::write_warnings(&mut io::stderr().lock(), &report);
     emit(|out| {
         if args.json {
-            df::write_json(out, &report, args.top)
+            table::write_json(out, &report, args.top)
         } else {
-            df::write_table(out, &report, args.top)
+            table::write_table(out, &report, args.top)
         }
     })
 }

@@ -1,5 +1,5 @@
 //! JSON as a contract: the real output of every command is validated against its JSON Schema in
-//! `docs/schema/` (written from docs/json.md, `additionalProperties: false` everywhere, so a field the
+//! `docs/schema/NAME.vVERSION.json` (written from docs/json.md, `additionalProperties: false` everywhere, so a field the
 //! doc does not name fails here). Image, check, advise and lint run on the committed fixtures; `df` on a
 //! small data root made here (offline) and, in an ignored test, on the live engine.
 
@@ -11,10 +11,11 @@ use std::path::Path;
 use common::*;
 use serde_json::{Value, json};
 
-fn schema(name: &str) -> Value {
+/// `docs/schema/NAME.vVERSION.json`.
+fn schema(name: &str, version: u64) -> Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("docs/schema")
-        .join(format!("{name}.v1.json"));
+        .join(format!("{name}.v{version}.json"));
     let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
@@ -22,7 +23,10 @@ fn schema(name: &str) -> Value {
 /// The schema violations of `doc`, one line each (empty: valid).
 fn violations(doc: &Value) -> Vec<String> {
     let name = doc["schema"].as_str().expect("a document names its schema");
-    let s = schema(name);
+    let version = doc["schema_version"]
+        .as_u64()
+        .expect("a document names its schema_version");
+    let s = schema(name, version);
     let validator = jsonschema::validator_for(&s).unwrap_or_else(|e| panic!("{name}: {e}"));
     validator
         .iter_errors(doc)
@@ -303,10 +307,10 @@ fn schema_enums_are_the_code_tables() {
         .iter()
         .map(|r| r.id.to_string())
         .collect();
-    assert_eq!(enum_of(&schema("dredge.image"), "cache", "id"), caches);
+    assert_eq!(enum_of(&schema("dredge.image", 1), "cache", "id"), caches);
     let lint: Vec<String> = dredge::advice::lint::LINT_RULES
         .iter()
         .map(|r| r.id.to_string())
         .collect();
-    assert_eq!(enum_of(&schema("dredge.lint"), "finding", "rule"), lint);
+    assert_eq!(enum_of(&schema("dredge.lint", 1), "finding", "rule"), lint);
 }
