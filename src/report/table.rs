@@ -188,7 +188,7 @@ pub fn write_image<W: Write>(out: &mut W, r: &ImageReport, top: usize) -> io::Re
             t.add_row(vec![
                 right(size(c.bytes)),
                 right(c.files.to_string()),
-                Cell::new(c.id),
+                Cell::new(c.id.as_str()),
                 Cell::new(layers),
                 Cell::new(c.fix),
             ]);
