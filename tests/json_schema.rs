@@ -305,12 +305,21 @@ fn schema_enums_are_the_code_tables() {
     };
     let caches: Vec<String> = dredge::analysis::caches::CACHE_RULES
         .iter()
-        .map(|r| r.id.to_string())
+        .map(|r| r.id.as_str().to_string())
         .collect();
     assert_eq!(enum_of(&schema("dredge.image", 1), "cache", "id"), caches);
-    let lint: Vec<String> = dredge::advice::lint::LINT_RULES
+    let lint: Vec<String> = dredge::advice::lint::LintRule::ALL
         .iter()
-        .map(|r| r.id.to_string())
+        .map(|r| r.spec().id.to_string())
         .collect();
     assert_eq!(enum_of(&schema("dredge.lint", 1), "finding", "rule"), lint);
+    let mut rules: Vec<String> = dredge::check::TABLE
+        .iter()
+        .filter(|s| s.rule.is_some())
+        .map(|s| s.name.to_string())
+        .collect();
+    let mut in_schema = enum_of(&schema("dredge.check", 1), "result", "rule");
+    rules.sort();
+    in_schema.sort();
+    assert_eq!(in_schema, rules);
 }
