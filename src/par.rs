@@ -62,20 +62,18 @@ mod tests {
     fn every_item_runs_once() {
         let count = std::sync::atomic::AtomicUsize::new(0);
         let items = vec![(); 37];
-        map(&items, 4, |_, _| {
+        map(&items, 4, |_, ()| {
             count.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         });
         assert_eq!(count.into_inner(), 37);
     }
 
     #[test]
-    #[should_panic]
+    #[should_panic(expected = "panicked")]
     fn a_worker_panic_reaches_the_caller() {
         let items: Vec<u32> = (0..8).collect();
         map(&items, 3, |_, &x| {
-            if x == 5 {
-                panic!("boom");
-            }
+            assert!(x != 5, "item 5: the worker panicked");
             x
         });
     }
