@@ -47,6 +47,9 @@ pub enum Kind {
     Log,
     /// An orphan of the data root, by path.
     Orphan,
+    /// A deleted file still held open (`dredge df`'s `held[]`): a container to restart (id: the
+    /// container's id) or a deleted log to truncate (id: `PID:FD`).
+    Held,
 }
 
 impl Kind {
@@ -59,6 +62,7 @@ impl Kind {
             Kind::BuildCache => "build-cache",
             Kind::Log => "log",
             Kind::Orphan => "orphan",
+            Kind::Held => "held",
         }
     }
 }

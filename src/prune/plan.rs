@@ -28,8 +28,13 @@ pub struct Selectors {
     pub build_cache_budget: Option<u64>,
     /// Container logs over this size: findings with the fix.
     pub logs_over: Option<u64>,
-    /// Truncate those logs in place (not implemented yet).
+    /// With `--held`: truncate deleted json-file/local logs dockerd still holds (data loss). With
+    /// `--logs-over`: not implemented yet.
     pub truncate_logs: bool,
+    /// Deleted files still held open: restart their container (restart policy) or truncate the log.
+    pub held: bool,
+    /// With `--held`: restart containers without a restart policy too.
+    pub restart_any: bool,
     /// Orphans of the data root, as `dredge df` finds them.
     pub orphans: bool,
     /// Orphans changed, and images, containers and volumes created, less than this many seconds ago
@@ -55,6 +60,7 @@ impl Selectors {
             || self.build_cache_budget.is_some()
             || self.logs_over.is_some()
             || self.orphans
+            || self.held
     }
     /// True when something the engine knows is selected (the engine must then answer).
     pub fn engine_objects(&self) -> bool {
@@ -103,6 +109,85 @@ pub struct Item {
     /// Orphans: newest modification inside when planned (ns since the epoch).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub modified_ns: Option<i64>,
+    /// Held: what is done (`restart` the container, `truncate` the log).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_action: Option<HeldAction>,
+    /// Held: the container (a restart: the item's id; a log: the container it belongs to).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+    /// Held: the container's `State.StartedAt` when planned (a restart since changes it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_started: Option<String>,
+    /// Held: the deleted files it frees, with what identifies each (re-checked before acting).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<HeldRef>,
+}
+
+/// What a `held` item does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HeldAction {
+    /// `POST /containers/{id}/restart`: its processes close their descriptors.
+    Restart,
+    /// Open `/proc/PID/fd/N` write-only and truncate to 0: the log's content is lost.
+    Truncate,
+}
+
+impl HeldAction {
+    /// The name used in documents.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HeldAction::Restart => "restart",
+            HeldAction::Truncate => "truncate",
+        }
+    }
+}
+
+/// One deleted file a `held` item frees, as planned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldRef {
+    /// The holding process.
+    pub pid: u32,
+    /// Its start time (`/proc/PID/stat` field 22, clock ticks after boot): another process behind a
+    /// re-used pid differs.
+    pub pid_start: u64,
+    /// The descriptor: `/proc/PID/fd/FD`.
+    pub fd: u32,
+    /// `st_dev` through the descriptor.
+    pub dev: u64,
+    /// Inode number.
+    pub inode: u64,
+    /// Allocated bytes when planned.
+    pub bytes: u64,
+    /// The path it had.
+    pub path: String,
+}
+
+/// A deleted file still held open that the plan does not act on: a finding with the fix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldFinding {
+    /// `PID:FD` of its main holder.
+    pub id: String,
+    /// The holder's process id.
+    pub pid: u32,
+    /// The holder's name.
+    pub process: String,
+    /// The descriptor.
+    pub fd: u32,
+    /// The container it belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+    /// That container's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_name: Option<String>,
+    /// The path it had.
+    pub path: String,
+    /// Allocated bytes.
+    pub bytes: u64,
+    /// `dredge df`'s fix (`restart-container`, `truncate-log`, `restart-process`).
+    pub fix: String,
+    /// Why the plan does not act on it.
+    pub reason: String,
 }
 
 impl Item {
@@ -120,6 +205,10 @@ impl Item {
             orphan_kind: None,
             also: Vec::new(),
             modified_ns: None,
+            held_action: None,
+            container: None,
+            container_started: None,
+            files: Vec::new(),
         }
     }
 }
@@ -206,6 +295,9 @@ pub struct Plan {
     /// Containers whose logs are over `--logs-over`, with the fix (nothing is deleted for them).
     #[serde(default)]
     pub logs: Vec<LogFinding>,
+    /// Deleted files still held open that `--held` does not act on, with the fix.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub held: Vec<HeldFinding>,
     /// Orphans: the grace period planned with (seconds); apply re-checks with it.
     #[serde(default = "default_grace")]
     pub grace_seconds: u64,
@@ -623,12 +715,18 @@ fn finish(
         logs.sort_by_key(|l| std::cmp::Reverse(l.log_bytes));
     }
     build_cache(facts, sel, &mut items, &mut kept);
-    if sel.truncate_logs {
+    if sel.truncate_logs && sel.logs_over.is_some() {
         warnings.push(
-            "--truncate-logs is not implemented yet: logs are reported with their fix, not truncated"
+            "--truncate-logs with --logs-over is not implemented yet: live logs are reported with \
+             their fix, not truncated (with --held it truncates deleted logs dockerd still holds)"
                 .into(),
         );
     }
+    let held_findings = if sel.held {
+        held(facts, sel, &mut items)
+    } else {
+        Vec::new()
+    };
     items.sort_by_key(|i| match i.kind {
         Kind::Container => 0,
         Kind::Volume => 1,
@@ -636,6 +734,7 @@ fn finish(
         Kind::BuildCache => 3,
         Kind::Log => 4,
         Kind::Orphan => 5,
+        Kind::Held => 6,
     });
     let total_bytes =
         items.iter().map(|i| i.bytes).sum::<u64>() + shared.iter().map(|s| s.bytes).sum::<u64>();
@@ -649,6 +748,7 @@ fn finish(
         total_bytes,
         kept,
         logs,
+        held: held_findings,
         grace_seconds: sel.grace,
         warnings,
     }
@@ -727,6 +827,135 @@ fn build_cache(facts: &Facts, sel: &Selectors, items: &mut Vec<Item>, kept: &mut
             items.push(it);
         }
     }
+}
+
+/// `--held`: deleted files still held open become items (a container with a restart policy, or any
+/// with `--restart-any`, is restarted; a deleted json-file/local log dockerd holds is truncated with
+/// `--truncate-logs`); the rest are findings with the fix. Pure.
+fn held(facts: &Facts, sel: &Selectors, items: &mut Vec<Item>) -> Vec<HeldFinding> {
+    use crate::model::held::{HeldFix, HolderKind};
+    let mut findings = Vec::new();
+    let mut restarts: BTreeMap<&str, Vec<HeldRef>> = BTreeMap::new();
+    for f in &facts.held {
+        let finding = |reason: String| HeldFinding {
+            id: format!("{}:{}", f.pid, f.fd),
+            pid: f.pid,
+            process: f.process.clone(),
+            fd: f.fd,
+            container: f.container.clone(),
+            container_name: f.container_name.clone(),
+            path: f.path.clone(),
+            bytes: f.bytes,
+            fix: f.fix.as_str().to_string(),
+            reason,
+        };
+        let Some(start) = facts.proc_start.get(&f.pid).copied() else {
+            findings.push(finding(format!(
+                "the start time of process {} could not be read: it cannot be re-checked",
+                f.pid
+            )));
+            continue;
+        };
+        let r = HeldRef {
+            pid: f.pid,
+            pid_start: start,
+            fd: f.fd,
+            dev: f.dev,
+            inode: f.inode,
+            bytes: f.bytes,
+            path: f.path.clone(),
+        };
+        let c = f
+            .container
+            .as_deref()
+            .and_then(|id| facts.held_containers.get(id));
+        match (f.fix, c) {
+            (HeldFix::RestartProcess, _) => findings.push(finding(
+                "held by a process of no container: restart or stop it yourself".into(),
+            )),
+            (_, None) => findings.push(finding(
+                "its container is not known to the engine any more".into(),
+            )),
+            (_, Some(c)) if !c.running => findings.push(finding(format!(
+                "container {} is not running",
+                c.name
+            ))),
+            (HeldFix::TruncateLog, Some(c)) => {
+                if !matches!(c.log_driver.as_str(), "json-file" | "local") {
+                    findings.push(finding(format!(
+                        "the {} log driver is not json-file or local: restart the container",
+                        c.log_driver
+                    )));
+                } else if f.holder != HolderKind::Dockerd || f.holders.len() != 1 {
+                    findings.push(finding(
+                        "held by other processes than dockerd: restart them, or the container"
+                            .into(),
+                    ));
+                } else if !sel.truncate_logs {
+                    findings.push(finding(
+                        "truncating loses the log's content: pass --truncate-logs to do it".into(),
+                    ));
+                } else {
+                    let mut it = Item::new(
+                        Kind::Held,
+                        &format!("{}:{}", f.pid, f.fd),
+                        f.bytes,
+                        format!(
+                            "deleted {} log of container {} still held by dockerd: truncate \
+                             (--truncate-logs, its content is lost)",
+                            c.log_driver, c.name
+                        ),
+                    );
+                    it.refs = vec![c.name.clone()];
+                    it.held_action = Some(HeldAction::Truncate);
+                    it.container = Some(c.id.clone());
+                    it.container_started = Some(c.started_at.clone());
+                    it.files = vec![r];
+                    items.push(it);
+                }
+            }
+            (HeldFix::RestartContainer, Some(c)) => {
+                if c.has_restart_policy() || sel.restart_any {
+                    restarts.entry(c.id.as_str()).or_default().push(r);
+                } else {
+                    findings.push(finding(format!(
+                        "container {} has no restart policy: restart it yourself, or pass \
+                         --restart-any",
+                        c.name
+                    )));
+                }
+            }
+        }
+    }
+    for (id, files) in restarts {
+        let Some(c) = facts.held_containers.get(id) else {
+            continue;
+        };
+        let bytes = files.iter().map(|f| f.bytes).sum();
+        let mut it = Item::new(
+            Kind::Held,
+            id,
+            bytes,
+            format!(
+                "running container holds {} deleted file{}: restart ({})",
+                files.len(),
+                if files.len() == 1 { "" } else { "s" },
+                if c.has_restart_policy() {
+                    format!("restart policy {}", c.restart_policy)
+                } else {
+                    "no restart policy, --restart-any".into()
+                }
+            ),
+        );
+        it.refs = vec![c.name.clone()];
+        it.held_action = Some(HeldAction::Restart);
+        it.container = Some(c.id.clone());
+        it.container_started = Some(c.started_at.clone());
+        it.files = files;
+        items.push(it);
+    }
+    findings.sort_by_key(|f| std::cmp::Reverse(f.bytes));
+    findings
 }
 
 /// Seconds for people: `42s`, `5m`, `3h`, `2d`.

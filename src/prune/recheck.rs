@@ -4,7 +4,8 @@
 
 use super::Kind;
 use super::facts::{Facts, format_time};
-use super::plan::{Item, Plan};
+use super::facts::HeldContainer;
+use super::plan::{HeldAction, HeldRef, Item, Plan};
 
 /// What to do with one planned item now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -206,6 +207,97 @@ pub fn orphan(
         return skip("changed within the grace period".into());
     }
     Verdict::Go { untag: Vec::new() }
+}
+
+/// A descriptor as it is now: read through the file `/proc/PID/fd/N` opens (`fstat`), and the start
+/// time of the process PID now (None: no such process).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FdNow {
+    /// `/proc/PID/stat` field 22 now.
+    pub pid_start: Option<u64>,
+    /// `st_dev`.
+    pub dev: u64,
+    /// `st_ino`.
+    pub inode: u64,
+    /// `st_nlink`.
+    pub nlink: u64,
+}
+
+/// Whether a planned held file is still the one planned: same process (start time), the descriptor
+/// on the same (dev, inode), still deleted. `now` None: the descriptor cannot be opened (closed, the
+/// process gone, no permission: `why`).
+pub fn held_file(r: &HeldRef, now: Option<&FdNow>, why: &str) -> Result<(), String> {
+    let Some(n) = now else {
+        return Err(format!("/proc/{}/fd/{}: {why}", r.pid, r.fd));
+    };
+    if n.pid_start != Some(r.pid_start) {
+        return Err(format!(
+            "process {} is not the one planned (it exited, or its pid was re-used)",
+            r.pid
+        ));
+    }
+    if (n.dev, n.inode) != (r.dev, r.inode) {
+        return Err(format!(
+            "/proc/{}/fd/{} now points at another file (dev {} inode {}, planned dev {} inode {})",
+            r.pid, r.fd, n.dev, n.inode, r.dev, r.inode
+        ));
+    }
+    if n.nlink != 0 {
+        return Err(format!(
+            "/proc/{}/fd/{}: the file has {} links again: it is not deleted",
+            r.pid, r.fd, n.nlink
+        ));
+    }
+    Ok(())
+}
+
+/// Re-checks a `held` item: its container is the one planned, still running and not restarted since
+/// (`State.StartedAt`); a truncation's file is still the one planned; a restart still frees at least
+/// one of its files. `files[i]` is the re-check of `item.files[i]`.
+pub fn held(item: &Item, container: Option<&HeldContainer>, files: &[Result<(), String>]) -> Verdict {
+    if let Some(want) = &item.container {
+        let Some(c) = container else {
+            return skip(format!("container {want} is gone"));
+        };
+        if &c.id != want {
+            return skip(format!("{} is another container now", c.id));
+        }
+        if !c.running {
+            return skip(format!("container {} is not running any more", c.name));
+        }
+        if item.container_started.as_deref() != Some(c.started_at.as_str()) {
+            return skip(format!(
+                "container {} was restarted since planning (started {})",
+                c.name, c.started_at
+            ));
+        }
+    }
+    if files.is_empty() || files.len() != item.files.len() {
+        return skip("the plan names no held file for it".into());
+    }
+    match item.held_action {
+        Some(HeldAction::Truncate) => match &files[0] {
+            Ok(()) if files.len() == 1 => Verdict::Go { untag: vec![] },
+            Ok(()) => skip("a truncation names one file".into()),
+            Err(e) => skip(e.clone()),
+        },
+        Some(HeldAction::Restart) => {
+            if files.iter().any(Result::is_ok) {
+                Verdict::Go { untag: vec![] }
+            } else {
+                let why: Vec<&str> = files.iter().filter_map(|f| f.as_ref().err()).map(String::as_str).collect();
+                skip(format!("none of its deleted files is held as planned: {}", why.join("; ")))
+            }
+        }
+        None => skip("the plan does not say what to do with it".into()),
+    }
+}
+
+/// The start time of a process: field 22 of `/proc/PID/stat` (after the `)` that ends its name, which
+/// may hold spaces and parentheses). Pure.
+pub fn proc_start(stat: &str) -> Option<u64> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(19)?.parse().ok()
 }
 
 #[cfg(test)]
