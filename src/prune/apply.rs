@@ -440,8 +440,10 @@ fn held_step(
                         }
                         Removal::Conflict(m) | Removal::Failed(m) => {
                             j.done(step, JOutcome::Skipped, Some(m.clone()))?;
-                            res.skipped
-                                .push(skipped(item, format!("the engine failed to restart it: {m}")));
+                            res.skipped.push(skipped(
+                                item,
+                                format!("the engine failed to restart it: {m}"),
+                            ));
                         }
                     }
                 }
@@ -449,9 +451,10 @@ fn held_step(
                 Verdict::Gone => res.gone.push(skipped(item, "already gone".into())),
             }
         }
-        None => res
-            .skipped
-            .push(skipped(item, "the plan does not say what to do with it".into())),
+        None => res.skipped.push(skipped(
+            item,
+            "the plan does not say what to do with it".into(),
+        )),
     }
     Ok(())
 }
@@ -670,7 +673,10 @@ fn truncated(id: &str) -> (bool, String) {
     };
     match std::fs::metadata(format!("/proc/{pid}/fd/{fd}")) {
         Ok(m) if m.len() == 0 => (true, format!("/proc/{pid}/fd/{fd} is empty")),
-        Ok(m) => (false, format!("/proc/{pid}/fd/{fd} holds {} bytes", m.len())),
+        Ok(m) => (
+            false,
+            format!("/proc/{pid}/fd/{fd} holds {} bytes", m.len()),
+        ),
         Err(e) => (false, format!("/proc/{pid}/fd/{fd}: {e}")),
     }
 }

@@ -561,9 +561,9 @@ impl Engine {
 
     /// `POST /containers/{id}/restart` (the engine's default stop timeout).
     pub fn restart_container(&self, id: &str) -> Removal {
-        removal(self.rt.block_on(
-            self.d
-                .restart_container(id, None::<bollard::query_parameters::RestartContainerOptions>),
-        ))
+        removal(self.rt.block_on(self.d.restart_container(
+            id,
+            None::<bollard::query_parameters::RestartContainerOptions>,
+        )))
     }
 }

@@ -876,10 +876,9 @@ fn held(facts: &Facts, sel: &Selectors, items: &mut Vec<Item>) -> Vec<HeldFindin
             (_, None) => findings.push(finding(
                 "its container is not known to the engine any more".into(),
             )),
-            (_, Some(c)) if !c.running => findings.push(finding(format!(
-                "container {} is not running",
-                c.name
-            ))),
+            (_, Some(c)) if !c.running => {
+                findings.push(finding(format!("container {} is not running", c.name)))
+            }
             (HeldFix::TruncateLog, Some(c)) => {
                 if !matches!(c.log_driver.as_str(), "json-file" | "local") {
                     findings.push(finding(format!(

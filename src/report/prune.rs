@@ -130,7 +130,12 @@ pub fn write_result_table<W: Write>(out: &mut W, r: &RunResult) -> io::Result<()
     }
     for d in r.deleted.iter().filter(|d| d.data_loss) {
         for line in &d.detail {
-            writeln!(out, "DATA LOSS {} {}: {line}", d.kind.as_str(), short(&d.id))?;
+            writeln!(
+                out,
+                "DATA LOSS {} {}: {line}",
+                d.kind.as_str(),
+                short(&d.id)
+            )?;
         }
     }
     for s in &r.skipped {
