@@ -264,11 +264,10 @@ fn a_deleted_log_is_truncated_only_with_truncate_logs_and_its_space_comes_back()
 }
 
 /// Holds a deleted 30 MB `/big` on fd 3, once (a restart finds `/done` in its writable layer and only
-/// sleeps). With `/swap` created, fd 3 is re-pointed at `/other` (the deleted file is closed). The
-/// shell alone holds it (its `sleep 1` children do not inherit fd 3), so the shell is the main holder.
+/// sleeps). With `/swap` created, fd 3 is re-pointed at `/other` (the deleted file is closed).
 const HOLDER: &str = "if [ ! -e /done ]; then echo > /done; head -c 30000000 /dev/zero > /big; \
                       exec 3</big; rm /big; echo x > /other; \
-                      while [ ! -e /swap ]; do sleep 1 3<&-; done; exec 3</other; fi; sleep 600";
+                      while [ ! -e /swap ]; do sleep 1; done; exec 3</other; fi; sleep 600";
 
 fn holder(d: &PrivateDaemon, name: &str, policy: &str) -> (String, u32, u32) {
     let id = d
@@ -376,7 +375,14 @@ fn a_plan_whose_descriptor_now_points_elsewhere_is_skipped() {
         &["--held", "--plan-out", plan_file.to_str().unwrap()],
     );
     assert_eq!(plan["items"][0]["id"], id.as_str(), "{plan:#}");
-    assert_eq!(plan["items"][0]["files"][0]["fd"], fd);
+    assert!(
+        plan["items"][0]["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["pid"] == pid && f["fd"] == fd),
+        "{plan:#}"
+    );
     // The same process, the same descriptor number, another file.
     d.docker(&["exec", &id, "sh", "-c", "echo > /swap"], None);
     fd_to(pid, "/other");

@@ -290,8 +290,10 @@ fn gather_held(engine: &Engine, facts: &mut Facts, root: &Path, warnings: &mut V
                 Err(e) => warnings.push(format!("--held: cannot inspect container {c}: {e}")),
             }
         }
-        if let Some(t) = read_proc_start(f.pid) {
-            facts.proc_start.insert(f.pid, t);
+        for pid in std::iter::once(f.pid).chain(f.holders.iter().map(|h| h.pid)) {
+            if let Some(t) = read_proc_start(pid) {
+                facts.proc_start.insert(pid, t);
+            }
         }
     }
     facts.held = scan.files;

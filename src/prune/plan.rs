@@ -118,7 +118,8 @@ pub struct Item {
     /// Held: the container's `State.StartedAt` when planned (a restart since changes it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container_started: Option<String>,
-    /// Held: the deleted files it frees, with what identifies each (re-checked before acting).
+    /// Held: the deleted files it frees, with what identifies each (re-checked before acting); for a
+    /// restart, one entry per descriptor holding them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<HeldRef>,
 }
@@ -835,7 +836,7 @@ fn build_cache(facts: &Facts, sel: &Selectors, items: &mut Vec<Item>, kept: &mut
 fn held(facts: &Facts, sel: &Selectors, items: &mut Vec<Item>) -> Vec<HeldFinding> {
     use crate::model::held::{HeldFix, HolderKind};
     let mut findings = Vec::new();
-    let mut restarts: BTreeMap<&str, Vec<HeldRef>> = BTreeMap::new();
+    let mut restarts: BTreeMap<&str, (u64, Vec<HeldRef>)> = BTreeMap::new();
     for f in &facts.held {
         let finding = |reason: String| HeldFinding {
             id: format!("{}:{}", f.pid, f.fd),
@@ -915,7 +916,23 @@ fn held(facts: &Facts, sel: &Selectors, items: &mut Vec<Item>) -> Vec<HeldFindin
             }
             (HeldFix::RestartContainer, Some(c)) => {
                 if c.has_restart_policy() || sel.restart_any {
-                    restarts.entry(c.id.as_str()).or_default().push(r);
+                    // Every descriptor holding it (the restart frees it while any is still there).
+                    let e = restarts.entry(c.id.as_str()).or_default();
+                    e.0 += f.bytes;
+                    e.1.push(r);
+                    for h in f.holders.iter().filter(|h| (h.pid, h.fd) != (f.pid, f.fd)) {
+                        if let Some(&start) = facts.proc_start.get(&h.pid) {
+                            e.1.push(HeldRef {
+                                pid: h.pid,
+                                pid_start: start,
+                                fd: h.fd,
+                                dev: f.dev,
+                                inode: f.inode,
+                                bytes: f.bytes,
+                                path: f.path.clone(),
+                            });
+                        }
+                    }
                 } else {
                     findings.push(finding(format!(
                         "container {} has no restart policy: restart it yourself, or pass \
@@ -926,19 +943,22 @@ fn held(facts: &Facts, sel: &Selectors, items: &mut Vec<Item>) -> Vec<HeldFindin
             }
         }
     }
-    for (id, files) in restarts {
+    for (id, (bytes, files)) in restarts {
         let Some(c) = facts.held_containers.get(id) else {
             continue;
         };
-        let bytes = files.iter().map(|f| f.bytes).sum();
+        let n = files
+            .iter()
+            .map(|f| (f.dev, f.inode))
+            .collect::<BTreeSet<_>>()
+            .len();
         let mut it = Item::new(
             Kind::Held,
             id,
             bytes,
             format!(
-                "running container holds {} deleted file{}: restart ({})",
-                files.len(),
-                if files.len() == 1 { "" } else { "s" },
+                "running container holds {n} deleted file{}: restart ({})",
+                if n == 1 { "" } else { "s" },
                 if c.has_restart_policy() {
                     format!("restart policy {}", c.restart_policy)
                 } else {
@@ -1431,5 +1451,168 @@ mod tests {
         };
         let p = plan(&f, &sel, &none(), "live");
         assert_eq!(ids(&p, Kind::BuildCache), ["old"]);
+    }
+
+    fn held_file(
+        pid: u32,
+        container: &str,
+        holder: crate::model::held::HolderKind,
+        fix: crate::model::held::HeldFix,
+        bytes: u64,
+    ) -> crate::model::held::HeldFile {
+        use crate::model::held::{HeldFile, HeldOn, Holder};
+        HeldFile {
+            pid,
+            process: "p".into(),
+            fd: 3,
+            container: Some(container.into()),
+            container_name: Some(container.into()),
+            holder,
+            path: format!("/f{pid}"),
+            bytes,
+            apparent_bytes: bytes,
+            dev: 1,
+            inode: u64::from(pid),
+            on: HeldOn::DataRoot,
+            fix,
+            holders: vec![Holder {
+                pid,
+                process: "p".into(),
+                fd: 3,
+                container: Some(container.into()),
+                kind: holder,
+            }],
+        }
+    }
+
+    #[test]
+    fn held_files_become_restarts_with_a_policy_and_truncations_with_the_flag() {
+        use crate::model::held::{HeldFix, HolderKind};
+        use crate::prune::facts::HeldContainer;
+        let hc = |id: &str, policy: &str, driver: &str| HeldContainer {
+            id: id.into(),
+            name: format!("n-{id}"),
+            running: true,
+            started_at: "S".into(),
+            restart_policy: policy.into(),
+            log_driver: driver.into(),
+        };
+        let mut f = Facts::default();
+        f.held = vec![
+            held_file(
+                1,
+                "always",
+                HolderKind::Container,
+                HeldFix::RestartContainer,
+                100,
+            ),
+            held_file(
+                2,
+                "always",
+                HolderKind::Container,
+                HeldFix::RestartContainer,
+                50,
+            ),
+            held_file(
+                3,
+                "never",
+                HolderKind::Container,
+                HeldFix::RestartContainer,
+                70,
+            ),
+            held_file(4, "log", HolderKind::Dockerd, HeldFix::TruncateLog, 30),
+            held_file(5, "syslog", HolderKind::Dockerd, HeldFix::TruncateLog, 20),
+            held_file(6, "x", HolderKind::Process, HeldFix::RestartProcess, 10),
+            held_file(
+                7,
+                "stopped",
+                HolderKind::Container,
+                HeldFix::RestartContainer,
+                5,
+            ),
+            held_file(
+                8,
+                "unknown",
+                HolderKind::Container,
+                HeldFix::RestartContainer,
+                4,
+            ),
+        ];
+        f.held.push(held_file(
+            9,
+            "always",
+            HolderKind::Container,
+            HeldFix::RestartContainer,
+            1,
+        ));
+        for (id, c) in [
+            ("always", hc("always", "always", "json-file")),
+            ("never", hc("never", "no", "json-file")),
+            ("log", hc("log", "", "json-file")),
+            ("syslog", hc("syslog", "", "syslog")),
+            (
+                "stopped",
+                HeldContainer {
+                    running: false,
+                    ..hc("stopped", "always", "local")
+                },
+            ),
+        ] {
+            f.held_containers.insert(id.into(), c);
+        }
+        // pid 9 has no readable start time: it cannot be re-checked.
+        f.proc_start = (1..=8).map(|p| (p, u64::from(p) * 10)).collect();
+        let sel = Selectors {
+            held: true,
+            ..Default::default()
+        };
+        assert!(sel.any());
+        let p = plan(&f, &sel, &none(), "live");
+        assert_eq!(ids(&p, Kind::Held), vec!["always"]);
+        let it = &p.items[0];
+        assert_eq!(it.bytes, 150);
+        assert_eq!(it.held_action, Some(HeldAction::Restart));
+        assert_eq!(it.container_started.as_deref(), Some("S"));
+        assert_eq!(
+            it.files
+                .iter()
+                .map(|r| (r.pid, r.pid_start))
+                .collect::<Vec<_>>(),
+            vec![(1, 10), (2, 20)]
+        );
+        assert_eq!(p.total_bytes, 150);
+        let why = |id: &str| {
+            p.held
+                .iter()
+                .find(|h| h.id == id)
+                .map(|h| h.reason.clone())
+                .unwrap_or_default()
+        };
+        assert!(why("3:3").contains("no restart policy"));
+        assert!(why("4:3").contains("--truncate-logs"));
+        assert!(why("5:3").contains("syslog"));
+        assert!(why("6:3").contains("no container"));
+        assert!(why("7:3").contains("not running"));
+        assert!(why("8:3").contains("not known"));
+        assert!(why("9:3").contains("start time"));
+        assert_eq!(p.held.len(), 7);
+        assert_eq!(p.held[0].bytes, 70, "largest first");
+
+        let sel = Selectors {
+            held: true,
+            truncate_logs: true,
+            restart_any: true,
+            ..Default::default()
+        };
+        let p = plan(&f, &sel, &none(), "live");
+        assert_eq!(ids(&p, Kind::Held), vec!["4:3", "always", "never"]);
+        let t = p.items.iter().find(|i| i.id == "4:3").unwrap();
+        assert_eq!(t.held_action, Some(HeldAction::Truncate));
+        assert_eq!(t.container.as_deref(), Some("log"));
+        assert_eq!(t.bytes, 30);
+        assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+        // Round trip through the document.
+        let back: Plan = serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
+        assert_eq!(back, p);
     }
 }
