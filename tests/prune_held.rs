@@ -140,6 +140,15 @@ fn prune(d: &PrivateDaemon, state: &Path, args: &[&str]) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
 }
 
+fn df_table(d: &PrivateDaemon) -> String {
+    let out = dredge()
+        .args(["df", "--no-progress", "--top", "0"])
+        .env("DOCKER_HOST", d.host())
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 fn df(d: &PrivateDaemon) -> serde_json::Value {
     common::json_ok(
         dredge()
@@ -231,9 +240,16 @@ fn a_deleted_log_is_truncated_only_with_truncate_logs_and_its_space_comes_back()
     assert_eq!(it["files"][0]["inode"], ino);
     assert_eq!(it["files"][0]["path"], log.as_str());
 
+    eprintln!("dredge df before:\n{}", df_table(&d));
     let (free_before, block) = fs_free(&d.root());
     let res = prune(&d, state.path(), &["--held", "--truncate-logs", "--yes"]);
     let (free_after, _) = fs_free(&d.root());
+    eprintln!("dredge df after:\n{}", df_table(&d));
+    eprintln!(
+        "truncate: held {allocated} B (stat -L), free before {free_before} B, after {free_after} B, \
+         gained {} B, block {block} B",
+        free_after - free_before
+    );
     let done = &res["deleted"][0];
     assert_eq!(done["kind"], "held", "{res:#}");
     assert_eq!(done["action"], "truncated");
@@ -326,6 +342,11 @@ fn a_container_with_a_restart_policy_is_restarted_and_one_without_is_not() {
     let (free_before, block) = fs_free(&d.root());
     let res = prune(&d, state.path(), &["--held", "--yes"]);
     let (free_after, _) = fs_free(&d.root());
+    eprintln!(
+        "restart: held {kept_bytes} B (stat -L), free before {free_before} B, after {free_after} B, \
+         gained {} B, block {block} B",
+        free_after as i64 - free_before as i64
+    );
     let deleted = res["deleted"].as_array().unwrap();
     assert_eq!(deleted.len(), 1, "{res:#}");
     assert_eq!(deleted[0]["kind"], "held");

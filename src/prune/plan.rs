@@ -1497,47 +1497,49 @@ mod tests {
             restart_policy: policy.into(),
             log_driver: driver.into(),
         };
-        let mut f = Facts::default();
-        f.held = vec![
-            held_file(
-                1,
-                "always",
-                HolderKind::Container,
-                HeldFix::RestartContainer,
-                100,
-            ),
-            held_file(
-                2,
-                "always",
-                HolderKind::Container,
-                HeldFix::RestartContainer,
-                50,
-            ),
-            held_file(
-                3,
-                "never",
-                HolderKind::Container,
-                HeldFix::RestartContainer,
-                70,
-            ),
-            held_file(4, "log", HolderKind::Dockerd, HeldFix::TruncateLog, 30),
-            held_file(5, "syslog", HolderKind::Dockerd, HeldFix::TruncateLog, 20),
-            held_file(6, "x", HolderKind::Process, HeldFix::RestartProcess, 10),
-            held_file(
-                7,
-                "stopped",
-                HolderKind::Container,
-                HeldFix::RestartContainer,
-                5,
-            ),
-            held_file(
-                8,
-                "unknown",
-                HolderKind::Container,
-                HeldFix::RestartContainer,
-                4,
-            ),
-        ];
+        let mut f = Facts {
+            held: vec![
+                held_file(
+                    1,
+                    "always",
+                    HolderKind::Container,
+                    HeldFix::RestartContainer,
+                    100,
+                ),
+                held_file(
+                    2,
+                    "always",
+                    HolderKind::Container,
+                    HeldFix::RestartContainer,
+                    50,
+                ),
+                held_file(
+                    3,
+                    "never",
+                    HolderKind::Container,
+                    HeldFix::RestartContainer,
+                    70,
+                ),
+                held_file(4, "log", HolderKind::Dockerd, HeldFix::TruncateLog, 30),
+                held_file(5, "syslog", HolderKind::Dockerd, HeldFix::TruncateLog, 20),
+                held_file(6, "x", HolderKind::Process, HeldFix::RestartProcess, 10),
+                held_file(
+                    7,
+                    "stopped",
+                    HolderKind::Container,
+                    HeldFix::RestartContainer,
+                    5,
+                ),
+                held_file(
+                    8,
+                    "unknown",
+                    HolderKind::Container,
+                    HeldFix::RestartContainer,
+                    4,
+                ),
+            ],
+            ..Default::default()
+        };
         f.held.push(held_file(
             9,
             "always",
