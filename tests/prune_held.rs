@@ -269,6 +269,10 @@ fn a_deleted_log_is_truncated_only_with_truncate_logs_and_its_space_comes_back()
     let (size_now, allocated_now, ino_now) = stat_fd(dockerd, fd);
     assert_eq!((size_now, allocated_now, ino_now), (0, 0, ino));
     assert_eq!(held_bytes_of(&df(&d), ino), 0);
+    // Nothing left to plan for it.
+    let again = prune(&d, state.path(), &["--held", "--truncate-logs"]);
+    assert!(again["items"].as_array().unwrap().is_empty(), "{again:#}");
+    assert!(again["held"].is_null(), "{again:#}");
     // The container still runs.
     assert_eq!(inspect(&d, &id, "{{.State.Running}}"), "true");
     // Journaled: intent before, outcome after.

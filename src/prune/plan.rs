@@ -837,7 +837,8 @@ fn held(facts: &Facts, sel: &Selectors, items: &mut Vec<Item>) -> Vec<HeldFindin
     use crate::model::held::{HeldFix, HolderKind};
     let mut findings = Vec::new();
     let mut restarts: BTreeMap<&str, (u64, Vec<HeldRef>)> = BTreeMap::new();
-    for f in &facts.held {
+    // A file with no blocks (a log truncated already) frees nothing: neither an item nor a finding.
+    for f in facts.held.iter().filter(|f| f.bytes > 0) {
         let finding = |reason: String| HeldFinding {
             id: format!("{}:{}", f.pid, f.fd),
             pid: f.pid,
@@ -1541,6 +1542,13 @@ mod tests {
             ..Default::default()
         };
         f.held.push(held_file(
+            10,
+            "log",
+            HolderKind::Dockerd,
+            HeldFix::TruncateLog,
+            0,
+        ));
+        f.held.push(held_file(
             9,
             "always",
             HolderKind::Container,
@@ -1563,7 +1571,10 @@ mod tests {
             f.held_containers.insert(id.into(), c);
         }
         // pid 9 has no readable start time: it cannot be re-checked.
-        f.proc_start = (1..=8).map(|p| (p, u64::from(p) * 10)).collect();
+        f.proc_start = (1..=10)
+            .filter(|p| *p != 9)
+            .map(|p| (p, u64::from(p) * 10))
+            .collect();
         let sel = Selectors {
             held: true,
             ..Default::default()
