@@ -94,7 +94,7 @@ pub(super) fn run(opts: &Options) -> Result<Outcome, PruneError> {
         Mode::Plan | Mode::Yes if !sel.any() => {
             return Err(usage(
                 "nothing selected: name what to prune (--dangling-images, --unused-images, \
-                 --stopped-containers, --volumes, --named-volumes, --orphans, …); there is no default",
+                 --stopped-containers, --volumes, --named-volumes, --orphans, --held, …); there is no default",
             ));
         }
         Mode::Apply(_) | Mode::Undo(_) | Mode::Purge { .. } if sel.any() => {
