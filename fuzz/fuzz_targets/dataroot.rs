@@ -110,12 +110,17 @@ fn build(root: &Path, cache: &Path, data: &[u8]) -> bool {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let dir = tempfile::Builder::new()
-        .prefix("dredge-fuzz-dataroot")
-        .tempdir()
-        .expect("a temp dir");
-    let root: PathBuf = dir.path().join("root");
-    let cache = dir.path().join("cache.json");
+    let root: PathBuf = dredge_fuzz::scratch("root");
+    let cache = dredge_fuzz::scratch("cache.json");
+    for gone in [fs::remove_dir_all(&root), fs::remove_file(&cache)] {
+        if let Err(e) = gone {
+            assert_eq!(
+                e.kind(),
+                std::io::ErrorKind::NotFound,
+                "the last input's root stays: {e}"
+            );
+        }
+    }
     fs::create_dir(&root).expect("the root dir");
     let has_cache = build(&root, &cache, data);
     dredge_fuzz::data_root(&root, has_cache.then_some(cache.as_path()));

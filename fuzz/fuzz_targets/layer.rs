@@ -4,8 +4,6 @@
 //! files for the duplicate search all see it; then the archive is read as `dredge image` does.
 #![no_main]
 
-use std::io::Write;
-
 use libfuzzer_sys::fuzz_target;
 
 const CONFIG: &[u8] = br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["sha256:0000000000000000000000000000000000000000000000000000000000000000","sha256:0000000000000000000000000000000000000000000000000000000000000000"]},"history":[{"created_by":"/bin/sh -c #(nop) ADD file:0 in / "},{"created_by":"/bin/sh -c rm -rf /var/cache/apk/* /tmp/*"}]}"#;
@@ -34,11 +32,7 @@ fn wrap(layer: &[u8]) -> Vec<u8> {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let mut file = tempfile::Builder::new()
-        .prefix("dredge-fuzz-layer")
-        .tempfile()
-        .expect("a temp file");
-    file.write_all(&wrap(data))
-        .expect("the temp file takes the input");
-    dredge_fuzz::image(file.path());
+    let path = dredge_fuzz::scratch("layer-image.tar");
+    std::fs::write(&path, &wrap(data)).expect("the scratch file takes the input");
+    dredge_fuzz::image(&path);
 });

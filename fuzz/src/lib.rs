@@ -3,7 +3,7 @@
 //! invariants of their results (docs/json.md), checked as assertions: a broken one is a finding.
 
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use dredge::advice::{self, dockerfile::Dockerfile};
 use dredge::analysis::{self, ImageReport, Options};
@@ -11,6 +11,15 @@ use dredge::audit::{self, Audit, AuditOptions};
 use dredge::model::Image;
 use dredge::report;
 use dredge::source::{self, LoadOptions, NoProgress, dataroot};
+
+/// `name` in this process's scratch directory (`$TMPDIR/dredge-fuzz-<pid>`, which `scripts/fuzz` points
+/// at a tmpfs and removes). The same path for every input: paths show up in warnings and messages, and a
+/// random one per input would look like new behaviour to the fuzzer each time.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("dredge-fuzz-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("the scratch directory");
+    dir.join(name)
+}
 
 /// One thread everywhere: the fuzzer wants each input to run the same way every time.
 const LOAD: LoadOptions = LoadOptions {
