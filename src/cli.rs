@@ -4,7 +4,11 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use dredge::check::{self, Budgets, Kind, Setting, Value};
+use dredge::advise::AdviseOptions;
+use dredge::check::{self, Budgets, CheckOptions, Key, Kind, Setting, Value};
+use dredge::image::ImageOptions;
+use dredge::lint::LintOptions;
+use dredge::report;
 
 /// Find where Docker's disk space went, and get it back.
 #[derive(Debug, Parser)]
@@ -73,8 +77,8 @@ fn percent_arg(s: &str) -> Result<f64, String> {
     check::config::check_range(Kind::Percent, x)
 }
 
-fn dive_arg(name: &'static str) -> impl Fn(&str) -> Result<Value, String> + Clone {
-    move |s: &str| check::config::dive_value(check::key(name).expect("a dive key"), s)
+fn dive_arg(key: Key) -> impl Fn(&str) -> Result<Value, String> + Clone {
+    move |s: &str| check::config::dive_value(key, s)
 }
 
 /// `dredge check`.
@@ -133,13 +137,13 @@ pub struct CheckArgs {
     #[arg(long, value_name = "PCT", value_parser = percent_arg)]
     pub max_growth_percent: Option<f64>,
     /// dive's lowestEfficiency (fraction 0-1, or "disabled").
-    #[arg(long, value_name = "FRACTION", value_parser = dive_arg("lowestEfficiency"))]
+    #[arg(long, value_name = "FRACTION", value_parser = dive_arg(Key::LowestEfficiency))]
     pub lowest_efficiency: Option<Value>,
     /// dive's highestWastedBytes (a size, or "disabled").
-    #[arg(long, value_name = "SIZE", value_parser = dive_arg("highestWastedBytes"))]
+    #[arg(long, value_name = "SIZE", value_parser = dive_arg(Key::HighestWastedBytes))]
     pub highest_wasted_bytes: Option<Value>,
     /// dive's highestUserWastedPercent (fraction 0-1, or "disabled").
-    #[arg(long, value_name = "FRACTION", value_parser = dive_arg("highestUserWastedPercent"))]
+    #[arg(long, value_name = "FRACTION", value_parser = dive_arg(Key::HighestUserWastedPercent))]
     pub highest_user_wasted_percent: Option<Value>,
     /// Worker threads (default: one per core).
     #[arg(long, value_name = "N")]
@@ -147,55 +151,82 @@ pub struct CheckArgs {
     /// Never show progress on stderr.
     #[arg(long)]
     pub no_progress: bool,
+    /// Read every blob whole and check its sha256 and size against its name, its descriptor and the
+    /// config's diff ids (reads every byte: slower on uncompressed layers).
+    #[arg(long)]
+    pub verify: bool,
 }
 
 impl CheckArgs {
     /// The output format, `--json` included.
-    pub fn format(&self) -> Format {
-        if self.json { Format::Json } else { self.format }
+    pub fn format(&self) -> report::check::Format {
+        match if self.json { Format::Json } else { self.format } {
+            Format::Human => report::check::Format::Human,
+            Format::Json => report::check::Format::Json,
+            Format::Junit => report::check::Format::Junit,
+            Format::Markdown => report::check::Format::Markdown,
+        }
+    }
+
+    /// What to check; the working directory is searched for configs unless `--no-config`.
+    pub fn options(&self) -> std::io::Result<CheckOptions> {
+        Ok(CheckOptions {
+            source: self.source.clone(),
+            flags: self.flag_budgets(),
+            config: self.config.clone(),
+            dive_ci: self.dive_ci.clone(),
+            config_dir: if self.no_config {
+                None
+            } else {
+                Some(std::env::current_dir()?)
+            },
+            baseline: self.baseline.clone(),
+            threads: self.threads,
+            progress: !self.no_progress,
+            verify: self.verify,
+        })
     }
 
     /// The budgets given as flags, each with its flag as origin.
     pub fn flag_budgets(&self) -> Budgets {
-        let given: [(&str, Option<Value>); 13] = [
-            ("max_size", self.max_size.map(Value::Bytes)),
-            ("max_layer_size", self.max_layer_size.map(Value::Bytes)),
-            ("max_layers", self.max_layers.map(Value::Count)),
-            ("max_reclaimable", self.max_reclaimable.map(Value::Bytes)),
+        let given: [(Key, Option<Value>); 13] = [
+            (Key::MaxSize, self.max_size.map(Value::Bytes)),
+            (Key::MaxLayerSize, self.max_layer_size.map(Value::Bytes)),
+            (Key::MaxLayers, self.max_layers.map(Value::Count)),
+            (Key::MaxReclaimable, self.max_reclaimable.map(Value::Bytes)),
             (
-                "max_reclaimable_percent",
+                Key::MaxReclaimablePercent,
                 self.max_reclaimable_percent.map(Value::Percent),
             ),
             (
-                "reclaimable_floor",
+                Key::ReclaimableFloor,
                 self.reclaimable_floor.map(Value::Bytes),
             ),
-            ("max_cache", self.max_cache.map(Value::Bytes)),
+            (Key::MaxCache, self.max_cache.map(Value::Bytes)),
             (
-                "forbidden_paths",
+                Key::ForbiddenPaths,
                 (!self.forbid.is_empty()).then(|| Value::Globs(self.forbid.clone())),
             ),
-            ("max_growth", self.max_growth.map(Value::Bytes)),
+            (Key::MaxGrowth, self.max_growth.map(Value::Bytes)),
             (
-                "max_growth_percent",
+                Key::MaxGrowthPercent,
                 self.max_growth_percent.map(Value::Percent),
             ),
-            ("lowestEfficiency", self.lowest_efficiency.clone()),
-            ("highestWastedBytes", self.highest_wasted_bytes.clone()),
+            (Key::LowestEfficiency, self.lowest_efficiency.clone()),
+            (Key::HighestWastedBytes, self.highest_wasted_bytes.clone()),
             (
-                "highestUserWastedPercent",
+                Key::HighestUserWastedPercent,
                 self.highest_user_wasted_percent.clone(),
             ),
         ];
         let mut b = Budgets::default();
-        for (name, value) in given {
-            let key = check::key(name).expect("flag names are keys of the table");
+        for (key, value) in given {
             if let Some(value) = value {
                 b.settings.insert(
-                    key.name,
+                    key,
                     Setting {
                         value,
-                        origin: key.flag.to_string(),
+                        origin: key.flag().to_string(),
                     },
                 );
             }
@@ -224,6 +255,24 @@ pub struct AdviseArgs {
     /// Never show progress on stderr.
     #[arg(long)]
     pub no_progress: bool,
+    /// Read every blob whole and check its sha256 and size against its name, its descriptor and the
+    /// config's diff ids (reads every byte: slower on uncompressed layers).
+    #[arg(long)]
+    pub verify: bool,
+}
+
+impl AdviseArgs {
+    /// What to advise.
+    pub fn options(&self) -> AdviseOptions {
+        AdviseOptions {
+            source: self.source.clone(),
+            dockerfile: self.dockerfile.clone(),
+            edits: self.diff,
+            write: self.write,
+            progress: !self.no_progress,
+            verify: self.verify,
+        }
+    }
 }
 
 /// `dredge lint`.
@@ -234,6 +283,15 @@ pub struct LintArgs {
     /// Print the findings as JSON (schema `dredge.lint`, see docs/json.md).
     #[arg(long)]
     pub json: bool,
+}
+
+impl LintArgs {
+    /// What to lint.
+    pub fn options(&self) -> LintOptions {
+        LintOptions {
+            dockerfile: self.dockerfile.clone(),
+        }
+    }
 }
 
 /// `dredge df`.
@@ -285,6 +343,24 @@ pub struct ImageArgs {
     /// Never show progress on stderr.
     #[arg(long)]
     pub no_progress: bool,
+    /// Read every blob whole and check its sha256 and size against its name, its descriptor and the
+    /// config's diff ids (reads every byte: slower on uncompressed layers).
+    #[arg(long)]
+    pub verify: bool,
+}
+
+impl ImageArgs {
+    /// What to analyse.
+    pub fn options(&self) -> ImageOptions {
+        ImageOptions {
+            source: self.source.clone(),
+            top: self.top,
+            duplicates: self.duplicates,
+            threads: self.threads,
+            progress: !self.no_progress,
+            verify: self.verify,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -300,11 +376,11 @@ mod tests {
             .get_arguments()
             .filter_map(|a| a.get_long().map(|l| format!("--{l}")))
             .collect();
-        for k in check::KEYS {
+        for k in Key::all() {
             assert!(
-                longs.contains(&k.flag.to_string()),
+                longs.contains(&k.flag().to_string()),
                 "{} has no flag",
-                k.flag
+                k.flag()
             );
         }
         Cli::command().debug_assert();
@@ -333,16 +409,19 @@ mod tests {
         };
         let b = args.flag_budgets();
         assert_eq!(b.settings.len(), 4);
-        let s = b.get("max_size").unwrap();
+        let s = b.get(Key::MaxSize).unwrap();
         assert_eq!(s.value, Value::Bytes(1_610_612_736));
         assert_eq!(s.origin, "--max-size");
         assert_eq!(
-            b.get("forbidden_paths").unwrap().value,
+            b.get(Key::ForbiddenPaths).unwrap().value,
             Value::Globs(vec!["a".into(), "b".into()])
         );
-        assert_eq!(b.get("highestWastedBytes").unwrap().value, Value::Disabled);
         assert_eq!(
-            b.get("lowestEfficiency").unwrap().value,
+            b.get(Key::HighestWastedBytes).unwrap().value,
+            Value::Disabled
+        );
+        assert_eq!(
+            b.get(Key::LowestEfficiency).unwrap().value,
             Value::Fraction(0.9)
         );
         assert!(Cli::try_parse_from(["dredge", "check", "x", "--lowest-efficiency", "2"]).is_err());

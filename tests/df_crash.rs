@@ -59,11 +59,15 @@ fn df_json(args: &[&str], env: &[(&str, String)]) -> serde_json::Value {
 
 /// overlay2 dir names that dredge reports as (part of) orphans.
 fn orphan_dirs(doc: &serde_json::Value, root: &Path) -> BTreeSet<String> {
+    dirs_in(doc, root, &["orphans"])
+}
+
+/// overlay2 dir names in the given lists of candidates (`orphans`, `held_by_daemon`, `in_flight`).
+fn dirs_in(doc: &serde_json::Value, root: &Path, lists: &[&str]) -> BTreeSet<String> {
     let ov = root.join("overlay2");
-    doc["orphans"]
-        .as_array()
-        .unwrap()
+    lists
         .iter()
+        .flat_map(|l| doc[*l].as_array().unwrap())
         .filter_map(|o| {
             Path::new(o["path"].as_str().unwrap())
                 .strip_prefix(&ov)
@@ -207,13 +211,23 @@ fn load_killed_midway_leaves_orphans_that_are_found() {
     assert_eq!(live["mode"], "live");
     eprintln!("orphans after the crash: {:#}", live["orphans"]);
     assert_eq!(live["data_root"], root.display().to_string());
-    // Every dir the load made is an orphan, and nothing that existed before it (the base image's layer,
-    // the container's layers) is.
-    assert_eq!(orphan_dirs(&live, &root), created, "live orphans");
-    let kinds: BTreeSet<String> = live["orphans"]
-        .as_array()
-        .unwrap()
+    // Every dir the load made is accounted for, and nothing that existed before it (the base image's
+    // layer, the container's layers) is an orphan. While the daemon runs, a committed layer of the
+    // interrupted load is held by it (its layer store keeps it and a next load re-uses it), and an
+    // unnamed dir newer than the daemon's start is in flight; only older ones are orphans.
+    let live_orphans = orphan_dirs(&live, &root);
+    assert!(
+        live_orphans.is_subset(&created),
+        "live orphans {live_orphans:?}"
+    );
+    assert_eq!(
+        dirs_in(&live, &root, &["orphans", "held_by_daemon", "in_flight"]),
+        created,
+        "live candidates"
+    );
+    let kinds: BTreeSet<String> = ["orphans", "held_by_daemon", "in_flight"]
         .iter()
+        .flat_map(|l| live[*l].as_array().unwrap())
         .map(|o| o["kind"].as_str().unwrap().to_string())
         .collect();
     assert!(
@@ -224,15 +238,31 @@ fn load_killed_midway_leaves_orphans_that_are_found() {
         assert!(o["age_seconds"].as_u64().unwrap() < 3600);
     }
 
-    // Offline, daemon stopped: the same orphans and the same categories.
+    // Offline, daemon stopped: every dir the load made is an orphan now, and the same categories (what
+    // was held or in flight while the daemon ran, in "other", is among the orphans now).
     d.stop();
     let off = df_json(&["--data-root", root.to_str().unwrap()], &[]);
     assert_eq!(orphan_dirs(&off, &root), created, "offline orphans");
+    let both = |doc: &serde_json::Value| -> u64 {
+        doc["categories"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["name"] == "orphans" || c["name"] == "other")
+            .map(|c| c["bytes"].as_u64().unwrap())
+            .sum()
+    };
+    let (x, y) = (both(&live), both(&off));
+    assert!(
+        x.abs_diff(y) as f64 <= (0.01 * x.max(y) as f64).max(65536.0),
+        "orphans + other: live {x} vs offline {y}"
+    );
     for (a, b) in live["categories"]
         .as_array()
         .unwrap()
         .iter()
         .zip(off["categories"].as_array().unwrap())
+        .filter(|(a, _)| a["name"] != "orphans" && a["name"] != "other")
     {
         assert_eq!(a["name"], b["name"]);
         assert_eq!(a["count"], b["count"], "{}", a["name"]);
@@ -725,7 +755,24 @@ fn rmi_killed_midway_leaves_orphans_that_are_found() {
         // Live, restarted.
         d.spawn().expect("restart after the crash");
         let live = df_json(&[], &d.env());
-        check(&live, "live after the restart");
+        // While the daemon runs, the lower layers it still holds (complete layerdb records no image
+        // reaches) are held by it, not orphans; the removal's own leftovers stay orphans.
+        assert!(
+            live["orphans"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|o| o["kind"] != "unreferenced-layer"),
+            "{:#}",
+            live["orphans"]
+        );
+        let mut merged = live.clone();
+        let held = live["held_by_daemon"].as_array().unwrap().clone();
+        merged["orphans"].as_array_mut().unwrap().extend(held);
+        check(
+            &merged,
+            "live after the restart (orphans and held by the daemon)",
+        );
         // Live with the cache the offline runs filled (the same data root): the images' figures,
         // all taken from the cache, equal those of the live run that walked them.
         let live_cached = df_json(&["--cache", cache.to_str().unwrap()], &d.env());

@@ -754,7 +754,7 @@ type Found = (String, u64, u64, Vec<Evidence>);
 
 fn caches_left(ctx: &Ctx<'_>, out: &mut Vec<Suggestion>) {
     // (layer, rule) → (dir, bytes, files, evidence)
-    let mut found: BTreeMap<(usize, &'static str), Found> = BTreeMap::new();
+    let mut found: BTreeMap<(usize, caches::CacheKind), Found> = BTreeMap::new();
     let mut seen = HashSet::new();
     for (path, node) in &ctx.live {
         let Some(i) = node.inode() else { continue };

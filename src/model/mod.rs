@@ -9,3 +9,4 @@ pub use entry::{Entry, EntryKind, PathError, display_path, normalize_path};
 pub use image::{Compression, History, Image, Layer};
 pub use paths::{PathId, Paths, ROOT};
 pub mod dataroot;
+pub mod engine;
