@@ -3,8 +3,8 @@
 //! cache file (`dredge df --cache`, kept outside the root; `@ROOT@` in it becomes the root's path).
 //! Paths are relative, without `.` or `..` components; symlink targets are relative and climb (leading
 //! `..`) no higher than the root, so nothing outside the temp dir is ever read or written. The root is
-//! built in a temp dir and read as `dredge df --data-root ROOT` reads it: every metadata file
-//! (config.v2.json, hostconfig.json, repositories.json, layerdb files, image configs) through the public
+//! built in a scratch dir and read as `dredge df --data-root ROOT` reads it (`df::run`): every metadata
+//! file (config.v2.json, hostconfig.json, repositories.json, layerdb files, image configs) through
 //! `source::dataroot::read`, then measured by `audit::audit`.
 #![no_main]
 

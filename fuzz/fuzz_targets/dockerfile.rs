@@ -8,7 +8,7 @@ use std::io::Write;
 use std::sync::OnceLock;
 
 use dredge::model::Image;
-use dredge::source::{self, LoadOptions, NoProgress};
+use dredge::source::{self, NoProgress};
 use libfuzzer_sys::fuzz_target;
 
 static KITCHEN: &[u8] = include_bytes!("../seeds/image/docker25.tar");
@@ -22,12 +22,8 @@ fn kitchen() -> &'static Image {
             .expect("a temp file");
         file.write_all(KITCHEN)
             .expect("the temp file takes the image");
-        let load = LoadOptions {
-            threads: 1,
-            hash_streamed: false,
-        };
         let path = file.path().to_str().expect("temp paths are UTF-8");
-        source::open(path, load, &NoProgress)
+        source::open(path, dredge_fuzz::LOAD, &NoProgress)
             .expect("the kitchen seed opens")
             .image
     })

@@ -7,10 +7,11 @@ use std::path::{Path, PathBuf};
 
 use dredge::advice::{self, dockerfile::Dockerfile};
 use dredge::analysis::{self, ImageReport, Options};
-use dredge::audit::{self, Audit, AuditOptions};
+use dredge::audit::Audit;
+use dredge::df::{self, DfOptions};
 use dredge::model::Image;
 use dredge::report;
-use dredge::source::{self, LoadOptions, NoProgress, dataroot};
+use dredge::source::{self, LoadOptions, NoProgress};
 
 /// `name` in this process's scratch directory (`$TMPDIR/dredge-fuzz-<pid>`, which `scripts/fuzz` points
 /// at a tmpfs and removes). The same path for every input: paths show up in warnings and messages, and a
@@ -22,12 +23,14 @@ pub fn scratch(name: &str) -> PathBuf {
 }
 
 /// One thread everywhere: the fuzzer wants each input to run the same way every time.
-const LOAD: LoadOptions = LoadOptions {
+pub const LOAD: LoadOptions = LoadOptions {
     threads: 1,
     hash_streamed: false,
+    verify: false,
 };
 
-/// `dredge image --duplicates FILE` and `dredge advise FILE`, output thrown away. `path` must be a path
+/// `dredge image --duplicates FILE`, `dredge image --verify FILE` and `dredge advise FILE`, output thrown
+/// away. `path` must be a path
 /// to a file (absolute, so that it is never taken for an engine reference).
 pub fn image(path: &Path) {
     let spec = path.to_str().expect("temp paths are UTF-8");
@@ -132,28 +135,20 @@ pub fn dockerfile(df: &Dockerfile, image: &Image) {
     }
 }
 
-/// `dredge df --data-root ROOT [--cache CACHE]` with no engine, output thrown away.
+/// `dredge df --data-root ROOT [--cache CACHE]` (no engine is asked), output thrown away. `df::run`
+/// reads the metadata (`source::dataroot::read`), audits (`audit::audit`) and writes the cache.
 pub fn data_root(root: &Path, cache: Option<&Path>) {
-    let Ok(dr) = dataroot::read(root) else {
+    let opts = DfOptions {
+        data_root: Some(root.to_path_buf()),
+        cache: cache.map(Path::to_path_buf),
+        threads: Some(1),
+        engine_df: false,
+        progress: None,
+    };
+    let Ok(r) = df::run(opts) else {
         return;
     };
-    let opts = AuditOptions {
-        threads: 1,
-        layer_cache: cache.map(Path::to_path_buf),
-        write_cache: false,
-    };
-    let mut a = audit::audit(&dr, opts, &|_, _| {});
-    check_audit(&a);
-    if let Ok(fresh) = dataroot::read(root) {
-        audit::confirm_orphans(&mut a, &fresh);
-        check_audit(&a);
-    }
-    let r = report::df::DfReport {
-        mode: "offline",
-        audit: a,
-        engine: None,
-        partial: false,
-    };
+    check_audit(&r.audit);
     report::df::write_json(&mut io::sink(), &r, 0).expect("a sink takes everything");
     report::df::write_table(&mut io::sink(), &r, 10).expect("a sink takes everything");
 }
