@@ -33,6 +33,6 @@ fn wrap(layer: &[u8]) -> Vec<u8> {
 
 fuzz_target!(|data: &[u8]| {
     let path = dredge_fuzz::scratch("layer-image.tar");
-    std::fs::write(&path, &wrap(data)).expect("the scratch file takes the input");
+    std::fs::write(&path, wrap(data)).expect("the scratch file takes the input");
     dredge_fuzz::image(&path);
 });

@@ -127,10 +127,10 @@ pub fn dockerfile(df: &Dockerfile, image: &Image) {
         return; // `advise --diff` refuses, as the binary does
     }
     for ignore in [None, Some("*.log\n!keep.log\n")] {
-        if let Ok((new, _new_ignore)) = advice::apply_all(df, &advice, ignore) {
-            if let Err(e) = advice::dockerfile::parse(&df.path, &new) {
-                panic!("the edit does not parse: {e}\n--- edited:\n{new}");
-            }
+        if let Ok((new, _new_ignore)) = advice::apply_all(df, &advice, ignore)
+            && let Err(e) = advice::dockerfile::parse(&df.path, &new)
+        {
+            panic!("the edit does not parse: {e}\n--- edited:\n{new}");
         }
     }
 }
