@@ -34,6 +34,10 @@ pub enum Command {
     /// Where a Docker host's disk went: images, containers (logs included), volumes, build cache,
     /// orphans and everything else under the data root, with what reclaims each.
     Df(DfArgs),
+    /// Get the space back: plan (the default: nothing is deleted), then apply with --yes or
+    /// --apply PLAN. Each object is re-checked just before it goes; orphans are quarantined.
+    #[command(after_long_help = PRUNE_AFTER_HELP)]
+    Prune(Box<PruneArgs>),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
     Completions {
         /// The shell.
@@ -54,6 +58,95 @@ dredge.toml (--config PATH, else ./dredge.toml), --dive-ci PATH, then flags. Siz
 fractions (0-1) and \"disabled\".
 
 Exit status: 0 every budget holds, 1 a budget is broken, 2 usage error or unreadable input.";
+
+const PRUNE_AFTER_HELP: &str = "\
+Nothing is selected by default: name what to prune. A DURATION (90s, 30m, 12h, 7d, 2w) left out
+means any age. Engine objects are deleted through the engine API, one at a time, never with force;
+orphans are moved into <data-root>/dredge-quarantine (--undo restores, --purge-quarantine deletes).
+Journal, lock and last-use memory live in --state-dir (default $DREDGE_STATE_DIR, else
+/var/lib/dredge).
+
+Exit status: 0 done (skipped items are reported), 2 usage or input error (nothing deleted),
+3 another dredge prune is running.";
+
+/// `dredge prune`.
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Untagged images that no other image has as parent.
+    #[arg(long)]
+    pub dangling_images: bool,
+    /// Images unused (no container started or stopped, nor first seen) for at least DURATION.
+    #[arg(long, value_name = "DURATION", num_args = 0..=1, default_missing_value = "0s", value_parser = duration_arg)]
+    pub unused_images: Option<u64>,
+    /// Stopped containers finished at least DURATION ago.
+    #[arg(long, value_name = "DURATION", num_args = 0..=1, default_missing_value = "0s", value_parser = duration_arg)]
+    pub stopped_containers: Option<u64>,
+    /// Anonymous volumes no container (running or stopped) uses.
+    #[arg(long)]
+    pub volumes: bool,
+    /// Named volumes no container (running or stopped) uses.
+    #[arg(long)]
+    pub named_volumes: bool,
+    /// Build-cache records unused for DURATION (never one in use or shared with an image).
+    #[arg(long, value_name = "DURATION", num_args = 0..=1, default_missing_value = "0s", value_parser = duration_arg)]
+    pub build_cache: Option<u64>,
+    /// Build-cache records, least recently used first, until the rest fits in SIZE.
+    #[arg(long, value_name = "SIZE", value_parser = size_arg)]
+    pub build_cache_budget: Option<u64>,
+    /// Container logs over SIZE: reported with the fix (log-opts, daemon.json); nothing is deleted.
+    #[arg(long, value_name = "SIZE", value_parser = size_arg)]
+    pub logs_over: Option<u64>,
+    /// Truncate those logs in place (not implemented yet).
+    #[arg(long, requires = "logs_over")]
+    pub truncate_logs: bool,
+    /// Orphans of the data root, as `dredge df` finds them (quarantined, not deleted).
+    #[arg(long)]
+    pub orphans: bool,
+    /// Orphans changed, and images, containers and volumes created, more recently than this are kept
+    /// (a build, commit, pull or run may be under way).
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = duration_arg)]
+    pub grace: u64,
+    /// Keep images with a repo:tag (or repo) matching GLOB.
+    #[arg(long, value_name = "GLOB")]
+    pub keep: Vec<String>,
+    /// Keep images with this label (KEY, or KEY=VALUE).
+    #[arg(long, value_name = "K[=V]")]
+    pub keep_label: Vec<String>,
+    /// Keep the N most recently used images of each repository.
+    #[arg(long, value_name = "N")]
+    pub keep_last: Option<usize>,
+    /// Plan and apply in one run.
+    #[arg(long, conflicts_with_all = ["apply", "undo", "purge_quarantine"])]
+    pub yes: bool,
+    /// Apply a saved plan exactly (each item re-checked before it goes).
+    #[arg(long, value_name = "PLAN", conflicts_with_all = ["undo", "purge_quarantine"])]
+    pub apply: Option<std::path::PathBuf>,
+    /// Restore the orphans RUN quarantined (default: the last run that quarantined any).
+    #[arg(long, value_name = "RUN", num_args = 0..=1, default_missing_value = "", conflicts_with = "purge_quarantine")]
+    pub undo: Option<String>,
+    /// Delete quarantined orphans for good.
+    #[arg(long)]
+    pub purge_quarantine: bool,
+    /// With --purge-quarantine: only what was quarantined at least DURATION ago.
+    #[arg(long, value_name = "DURATION", value_parser = duration_arg, requires = "purge_quarantine")]
+    pub older_than: Option<u64>,
+    /// Work offline on this data root, the daemon stopped (--orphans, --purge-quarantine).
+    #[arg(long, value_name = "PATH")]
+    pub data_root: Option<std::path::PathBuf>,
+    /// Also write the plan (schema `dredge.prune.plan`) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub plan_out: Option<std::path::PathBuf>,
+    /// Journal, lock and last-use memory (default $DREDGE_STATE_DIR, else /var/lib/dredge).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<std::path::PathBuf>,
+    /// Print JSON (`dredge.prune.plan`, or `dredge.prune.result` when something was applied).
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn duration_arg(s: &str) -> Result<u64, String> {
+    dredge::prune::facts::parse_duration(s)
+}
 
 /// Output format of `dredge check`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

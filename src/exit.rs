@@ -11,6 +11,8 @@ pub enum Exit {
     /// 2: usage or input error: a bad flag, an unreadable or malformed file, an image that cannot
     /// be read. Said in one line on stderr.
     Input,
+    /// 3: another `dredge prune` holds the lock; nothing was done. Said in one line on stderr.
+    Locked,
 }
 
 impl Exit {
@@ -20,6 +22,7 @@ impl Exit {
             Exit::Done => 0,
             Exit::Failed => 1,
             Exit::Input => 2,
+            Exit::Locked => 3,
         }
     }
 }

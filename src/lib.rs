@@ -19,6 +19,8 @@ mod exit;
 pub mod image;
 pub mod lint;
 pub mod model;
+mod par;
+pub mod prune;
 pub mod report;
 pub mod source;
 pub mod text;

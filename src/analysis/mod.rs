@@ -252,7 +252,7 @@ pub fn analyze_stacked<H: ContentHasher>(
                 .into_iter()
                 .map(|g| DuplicateReport {
                     size: g.size,
-                    sha256: crate::source::hex(&g.sha256),
+                    sha256: crate::model::hex(&g.sha256),
                     paths: g.paths.iter().map(|p| display_path(p)).collect(),
                     layers: g.layers,
                 })
