@@ -113,38 +113,38 @@ pub fn run(opts: DfOptions<'_>) -> Result<DfReport, DfError> {
             None,
         ),
         None => {
-            // The dockerd serving DOCKER_HOST's socket, found from /proc while the engine answers
-            // /info (tens of ms on a 20.10 daemon); its data root, guessed from its command line (or
-            // the cache's, when a dockerd runs on it) and seen through its own root, is read already.
-            // Only the proof below decides: a read of any other directory is thrown away, and its
-            // cache is not written. No running dockerd, no guess: an engine that is down is said at
-            // once.
+            // While the engine answers /info (tens of ms on a 20.10 daemon), the dockerd serving
+            // DOCKER_HOST's socket is found from /proc, and its data root, guessed from its command
+            // line (or the cache's, when a dockerd runs on it) and seen through its own root, is read
+            // already. Only the proof below decides: a read of any other directory is thrown away,
+            // and its cache is not written. No dockerd serving the socket, no guess: an engine that
+            // is down is said at once.
             let host = std::env::var("DOCKER_HOST")
                 .unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
-            let owner = dataroot::socket_owner(&host);
-            let guess = owner.as_ref().ok().and_then(|&pid| {
-                dataroot::guess_root_of(pid).or_else(|| {
-                    opts.cache
-                        .as_deref()
-                        .and_then(audit::cache::data_root_of)
-                        .map(PathBuf::from)
-                        .filter(|p| p.is_dir() && dataroot::daemon_on(p).running())
-                })
-            });
-            let (facts, early) = std::thread::scope(|s| {
+            let (facts, owner, early) = std::thread::scope(|s| {
                 let asked = s.spawn(|| engine::facts(opts.engine_df));
+                let owner = dataroot::socket_owner(&host);
+                let guess = owner.as_ref().ok().and_then(|o| {
+                    dataroot::guess_root_of(o).or_else(|| {
+                        opts.cache
+                            .as_deref()
+                            .and_then(audit::cache::data_root_of)
+                            .map(PathBuf::from)
+                            .filter(|p| p.is_dir() && dataroot::daemon_on(p).running())
+                    })
+                });
                 let early = match (&owner, guess) {
-                    (Ok(pid), Some(g)) => {
-                        let a = scan(&g, dataroot::engine_daemon(*pid), aopts.clone());
+                    (Ok(o), Some(g)) => {
+                        let a = scan(&g, dataroot::engine_daemon(o.pid), aopts.clone());
                         Some((g, a))
                     }
                     _ => None,
                 };
-                (asked.join(), early)
+                (asked.join(), owner, early)
             });
             let f = facts.unwrap_or_else(|p| std::panic::resume_unwind(p))?;
             let proof = owner
-                .and_then(|pid| dataroot::prove_root(pid, f.root_dir.as_deref(), f.id.as_deref()));
+                .and_then(|o| dataroot::prove_root(o.pid, f.root_dir.as_deref(), f.id.as_deref()));
             let early = match &proof {
                 Ok(p) => early.filter(|(g, a)| a.is_ok() && *g == p.path),
                 Err(_) => None,

@@ -1063,11 +1063,21 @@ fn listens_on(pid: u32, want: (u64, u64)) -> bool {
     })
 }
 
+/// The dockerd serving an engine's socket, found by [`socket_owner`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SocketOwner {
+    /// Its process id (in this pid namespace).
+    pub pid: u32,
+    /// Its data root as its command line says (`--data-root`, else /etc/docker/daemon.json's here,
+    /// else /var/lib/docker): a guess, in its own namespace.
+    cmdline_root: PathBuf,
+}
+
 /// The dockerd serving `docker_host`: the one process whose command is `dockerd` and which listens on
 /// the very socket file `docker_host` names (its listening socket's inode in `/proc/<pid>/net/unix`,
 /// held as `socket:[inode]` in `/proc/<pid>/fd`, bound to a path that is that file seen through
 /// `/proc/<pid>/root`). A file of the same name elsewhere does not count.
-pub fn socket_owner(docker_host: &str) -> Result<u32, NotProven> {
+pub fn socket_owner(docker_host: &str) -> Result<SocketOwner, NotProven> {
     let sock = socket_path(docker_host)?;
     let want = fs::metadata(&sock)
         .map(|m| dev_ino(&m))
@@ -1075,16 +1085,23 @@ pub fn socket_owner(docker_host: &str) -> Result<u32, NotProven> {
             path: sock.clone(),
             source,
         })?;
-    let mut owners: Vec<u32> = dockerds()
+    let mut owners: Vec<Dockerd> = dockerds()
         .into_iter()
-        .map(|d| d.pid)
-        .filter(|&pid| listens_on(pid, want))
+        .filter(|d| listens_on(d.pid, want))
         .collect();
-    owners.dedup();
-    match owners.as_slice() {
-        [pid] => Ok(*pid),
-        [] => Err(NotProven::NoOwner(sock)),
-        _ => Err(NotProven::SeveralOwners(owners, sock)),
+    match owners.len() {
+        1 => {
+            let d = owners.remove(0);
+            Ok(SocketOwner {
+                pid: d.pid,
+                cmdline_root: d.data_root,
+            })
+        }
+        0 => Err(NotProven::NoOwner(sock)),
+        _ => Err(NotProven::SeveralOwners(
+            owners.iter().map(|d| d.pid).collect(),
+            sock,
+        )),
     }
 }
 
@@ -1183,12 +1200,13 @@ pub fn engine_daemon(pid: u32) -> DaemonFact {
     }
 }
 
-/// A guess, from the command line of dockerd `pid` (from [`socket_owner`]), at where its data root is
-/// read from here: to start reading before the engine has answered. Only [`prove_root`] decides, and a
-/// read of a guess it does not confirm is thrown away.
-pub fn guess_root_of(pid: u32) -> Option<PathBuf> {
-    let d = dockerds().into_iter().find(|d| d.pid == pid)?;
-    resolve_in(pid, &d.data_root).ok().map(|(p, _)| p)
+/// A guess, from the command line of the dockerd serving the engine, at where its data root is read
+/// from here: to start reading before the engine has answered. Only [`prove_root`] decides, and a read
+/// of a guess it does not confirm is thrown away.
+pub fn guess_root_of(owner: &SocketOwner) -> Option<PathBuf> {
+    resolve_in(owner.pid, &owner.cmdline_root)
+        .ok()
+        .map(|(p, _)| p)
 }
 
 #[cfg(test)]
