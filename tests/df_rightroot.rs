@@ -4,7 +4,10 @@
 //! - a private dockerd in its own mount namespace, where a temp dir is bind-mounted over
 //!   `/var/lib/docker`: its `DockerRootDir` is `/var/lib/docker`, the same path as the shared engine's;
 //!   dredge must report its images (those its own `docker image ls` lists), never the shared engine's,
-//!   and the shared engine reported from its own socket must not show the private one's;
+//!   and the shared engine reported from its own socket must not show the private one's; an
+//!   `engine-id` file there naming another engine makes it unproven, one naming it is a match;
+//! - a private dockerd in another mount namespace that sees its `--data-root` as the same directory
+//!   (device, inode) as here: read by the plain path;
 //! - a private dockerd reached over `tcp://127.0.0.1`: nothing proves where it keeps its data, so the
 //!   report is partial, says so in one line, and gives the engine's own figures;
 //! - the shared engine behind a socket that a plain proxy (this test) serves: no dockerd listens on it,
@@ -330,6 +333,31 @@ fn an_engine_in_its_own_mount_namespace_is_read_there_not_the_hosts_same_named_r
     // No layer of the shared engine shows up as an orphan or anything else of this engine's.
     assert_eq!(category(&r, "orphans")["count"], 0, "{:#}", r["orphans"]);
 
+    // An `engine-id` file (Engine 23+ writes one; this 20.10 engine ignores it) naming another engine
+    // makes the root unproven; one naming this engine (`docker info` ID) is a match.
+    std::fs::write(root.path().join("engine-id"), "another-engine\n").unwrap();
+    let other = df(&d.host);
+    assert_eq!(other["partial"], true, "{:#}", other["warnings"]);
+    assert!(other["data_root_proof"].is_null());
+    assert!(report_ids(&other).is_empty());
+    assert_eq!(
+        other["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|w| w.as_str().unwrap().contains("another-engine"))
+            .count(),
+        1,
+        "{:#}",
+        other["warnings"]
+    );
+    let engine_id = d.docker(&["info", "--format", "{{.ID}}"], None);
+    std::fs::write(root.path().join("engine-id"), engine_id.trim()).unwrap();
+    let matched = df(&d.host);
+    assert_eq!(matched["data_root_proof"]["engine_id"], "matched");
+    assert_eq!(report_ids(&matched), private_ids);
+    assert_eq!(r["data_root_proof"]["engine_id"], "absent");
+
     // The shared engine, from its own socket, shows none of the private one's.
     let h = df("unix:///var/run/docker.sock");
     assert!(report_ids(&h).is_disjoint(&private_ids));
@@ -497,4 +525,36 @@ fn a_socket_no_dockerd_listens_on_is_not_proof_of_anything() {
     assert!(category(&r, "images")["count"].as_u64().unwrap() >= 1);
     assert!(engine_images >= 1);
     assert!(r["images"].as_array().is_none_or(|a| a.is_empty()));
+}
+
+#[test]
+#[ignore = "needs docker engine and root"]
+fn an_engine_in_another_mount_namespace_that_sees_the_same_directory_is_read_by_its_plain_path() {
+    needs_root_and_engine();
+    need("unshare", Path::new("/usr/bin/unshare").exists());
+    let base = tempfile::Builder::new()
+        .prefix("dredge-rr-same-")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let root = base.path().join("root");
+    let d = Daemon::start(
+        |dir| format!("unix://{}", dir.join("d.sock").display()),
+        Some(&root.display().to_string()),
+        Some("true"),
+    );
+    d.docker(
+        &[
+            "import",
+            "-",
+            &format!("dredge-rightroot-same:{}", std::process::id()),
+        ],
+        Some(&busybox_rootfs()),
+    );
+    let private_ids = ids(&d.docker(&["image", "ls", "-q", "--no-trunc"], None));
+    let r = df(&d.host);
+    assert_eq!(report_ids(&r), private_ids, "{:#}", r["warnings"]);
+    assert_eq!(r["partial"], false, "{:#}", r["warnings"]);
+    assert_eq!(r["data_root_proof"]["how"], "same-inode");
+    assert_eq!(r["data_root_proof"]["pid"], d.pid());
+    assert_eq!(r["data_root"], root.display().to_string());
 }

@@ -1191,6 +1191,16 @@ pub fn prove_root(
     })
 }
 
+/// Proves, in one call, the data root of the engine that `facts` describes (reached at `facts.host`):
+/// [`socket_owner`] then [`prove_root`]. For callers that read the data root outside `dredge df`
+/// (`dredge image` from the data root, `dredge prune`).
+pub fn prove_engine_root(
+    facts: &crate::model::engine::EngineFacts,
+) -> Result<DataRootProof, NotProven> {
+    let owner = socket_owner(&facts.host)?;
+    prove_root(owner.pid, facts.root_dir.as_deref(), facts.id.as_deref())
+}
+
 /// The dockerd `pid` serving the engine, as the daemon on its proven data root.
 pub fn engine_daemon(pid: u32) -> DaemonFact {
     DaemonFact::Running {
