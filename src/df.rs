@@ -9,8 +9,10 @@ use serde::Serialize;
 use crate::audit::{self, Audit, AuditOptions};
 use crate::model::dataroot::{DaemonEvidence, DaemonFact, DataRootProof, ProofHow};
 use crate::model::engine::EngineFacts;
+use crate::model::held::{FsGap, HeldFile, HeldScan};
 use crate::source::dataroot::{self, DataRootError};
 use crate::source::engine::{self, EngineError};
+use crate::source::held;
 
 /// What to account for, and how.
 #[derive(Default)]
@@ -75,6 +77,15 @@ pub struct DfReport {
     /// True when some figures are missing (data root unreadable, metadata corrupt, paths unreadable,
     /// unsupported store); never because of a warning alone.
     pub partial: bool,
+    /// Deleted files still held open by a process, on the data root's filesystem or a container's
+    /// overlay mount, largest first: not in the categories (no walk sees them).
+    pub held: Vec<HeldFile>,
+    /// Σ `held[].bytes`; None when `/proc` was not scanned.
+    pub held_bytes: Option<u64>,
+    /// Whether `/proc` was scanned for them, and why not.
+    pub held_scan: HeldScan,
+    /// When the data root is its own filesystem: its `statvfs` figures and the gap to the walk.
+    pub filesystem: Option<FsGap>,
 }
 
 /// Why the data root was not scanned.
@@ -235,7 +246,22 @@ pub fn run(opts: DfOptions<'_>) -> Result<DfReport, DfError> {
         data_root_proof: proof.ok(),
         audit,
         engine,
+        held: Vec::new(),
+        held_bytes: None,
+        held_scan: HeldScan::default(),
+        filesystem: None,
     };
+    match &report.data_root_proof {
+        Some(_) => gather_held(&mut report, &root, daemon),
+        // Nothing local is the engine's: no process's files are looked for under a path of the
+        // same name.
+        None => {
+            report.held_scan = HeldScan::not_scanned(
+                "the data root is not proven to be the engine's: processes holding deleted files \
+                 are not looked for",
+            )
+        }
+    }
     if let Some(f) = &mut report.engine {
         if f.containerd_store {
             report.audit.warnings.push(
@@ -261,4 +287,50 @@ pub fn run(opts: DfOptions<'_>) -> Result<DfReport, DfError> {
         ));
     }
     Ok(report)
+}
+
+/// Deleted files still held open (live, or offline while a daemon runs on the root), and, when the
+/// data root is its own filesystem, the gap between its used bytes and the walk.
+fn gather_held(report: &mut DfReport, root: &Path, daemon: DaemonFact) {
+    let scan = match (report.mode, daemon) {
+        (Mode::Offline, DaemonFact::NotFound) => HeldScan::not_scanned(
+            "offline and no daemon runs on the data root: processes holding deleted files are not \
+             looked for",
+        ),
+        (_, d) => {
+            let pid = match d {
+                DaemonFact::Running { pid, .. } => pid,
+                DaemonFact::NotFound => None,
+            };
+            let containers = &report.audit.containers;
+            let name_of = |id: &str| {
+                containers
+                    .iter()
+                    .find(|c| c.id == id)
+                    .and_then(|c| c.name.clone())
+            };
+            held::scan(root, pid, &name_of)
+        }
+    };
+    report.held_bytes = scan.bytes();
+    report.held = scan.files.clone();
+    if held::own_filesystem(root) == Some(true)
+        && let Some(fs) = held::fs_facts(root)
+    {
+        let on_fs = scan.bytes().map(|b| b + scan.elsewhere_bytes);
+        let gap = crate::model::held::explain_gap(
+            fs,
+            report.audit.total_bytes,
+            on_fs,
+            scan.state == crate::model::held::HeldState::Partial,
+        );
+        if let Some(w) = &gap.warning {
+            report
+                .audit
+                .warnings
+                .push(format!("{}: {w}", root.display()));
+        }
+        report.filesystem = Some(gap);
+    }
+    report.held_scan = scan;
 }

@@ -300,12 +300,10 @@ fn unreadable_file() {
     let is_root = command_ok("sh", &["-c", "test $(id -u) = 0"]);
     let bin = assert_cmd::cargo::cargo_bin("dredge");
     let mut cmd = if is_root {
-        if !can_run(
+        require(
             command_ok("setpriv", &["--version"]),
             "setpriv (util-linux), to drop root",
-        ) {
-            return;
-        }
+        );
         let mut c = std::process::Command::new("setpriv");
         c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
             .arg(&bin);

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{can_run, dredge, json_ok, required};
+use common::{dredge, json_ok, require};
 use dfcommon::*;
 
 fn overlay_dirs(root: &Path) -> BTreeSet<String> {
@@ -25,19 +25,9 @@ fn overlay_dirs(root: &Path) -> BTreeSet<String> {
         .unwrap_or_default()
 }
 
-fn private_daemon() -> Option<PrivateDaemon> {
-    let root_ok = rustix_is_root();
-    if !can_run(root_ok, "root (a private dockerd needs it)") {
-        return None;
-    }
-    match PrivateDaemon::start() {
-        Ok(d) => Some(d),
-        Err(e) => {
-            assert!(!required(), "private dockerd: {e}");
-            eprintln!("SKIPPED: private dockerd: {e}");
-            None
-        }
-    }
+fn private_daemon() -> PrivateDaemon {
+    require(rustix_is_root(), "root (a private dockerd needs it)");
+    PrivateDaemon::start().unwrap_or_else(|e| panic!("this test needs a private dockerd: {e}"))
 }
 
 fn rustix_is_root() -> bool {
@@ -170,10 +160,9 @@ fn base_and_kept_container(d: &PrivateDaemon) {
 }
 
 #[test]
+#[ignore = "needs root and dockerd (a private daemon)"]
 fn load_killed_midway_leaves_orphans_that_are_found() {
-    let Some(mut d) = private_daemon() else {
-        return;
-    };
+    let mut d = private_daemon();
     let root = d.root();
     base_and_kept_container(&d);
     let baseline = overlay_dirs(&root);
@@ -300,10 +289,9 @@ fn is_buildkit_key(n: &str) -> bool {
 }
 
 #[test]
+#[ignore = "needs root and dockerd (a private daemon)"]
 fn buildkit_snapshots_are_never_orphans_even_mid_build_or_after_a_crash() {
-    let Some(mut d) = private_daemon() else {
-        return;
-    };
+    let mut d = private_daemon();
     let root = d.root();
     d.docker(
         &["import", "-", "dredge-crash/base:1"],
@@ -410,10 +398,9 @@ fn buildkit_snapshots_are_never_orphans_even_mid_build_or_after_a_crash() {
 }
 
 #[test]
+#[ignore = "needs root and dockerd (a private daemon)"]
 fn a_load_running_during_the_scan_is_not_reported() {
-    let Some(d) = private_daemon() else {
-        return;
-    };
+    let d = private_daemon();
     let root = d.root();
     d.docker(
         &["import", "-", "dredge-crash/base:1"],
@@ -554,10 +541,9 @@ fn orphan_paths(doc: &serde_json::Value, root: &Path) -> BTreeSet<String> {
 /// but reached by no image. All of it is orphaned; nothing else may be reported. A kill that lands
 /// after the whole removal (nothing left) is retried, at most three times, and said.
 #[test]
+#[ignore = "needs root and dockerd (a private daemon)"]
 fn rmi_killed_midway_leaves_orphans_that_are_found() {
-    let Some(mut d) = private_daemon() else {
-        return;
-    };
+    let mut d = private_daemon();
     let root = d.root();
     // What must never be reported: a container's layers, BuildKit's snapshots, other images' layers.
     base_and_kept_container(&d);

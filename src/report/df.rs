@@ -8,6 +8,7 @@ use super::size;
 use super::table::{new_table, right};
 pub use crate::df::DfReport;
 use crate::model::dataroot::Driver;
+use crate::model::held::HeldState;
 
 /// Version of the `dredge.df` document.
 pub const DF_SCHEMA_VERSION: u32 = 2;
@@ -107,6 +108,7 @@ pub fn write_table<W: Write>(out: &mut W, r: &DfReport, top: usize) -> io::Resul
         size(a.total_bytes),
         size(a.total_apparent_bytes)
     )?;
+    write_held_line(out, r)?;
     let mut t = new_table(&[
         "Category",
         "On disk",
@@ -149,6 +151,7 @@ pub fn write_table<W: Write>(out: &mut W, r: &DfReport, top: usize) -> io::Resul
             size(u.build_cache_bytes)
         )?;
     }
+    write_held(out, r, top)?;
     if !a.orphans.is_empty() {
         writeln!(out, "\nOrphans ({})", a.orphans.len())?;
         let mut t = new_table(&["Path", "Kind", "On disk", "Age"]);
@@ -201,6 +204,94 @@ pub fn write_table<W: Write>(out: &mut W, r: &DfReport, top: usize) -> io::Resul
             ]);
         }
         writeln!(out, "{t}")?;
+    }
+    Ok(())
+}
+
+/// The held line under the totals: outside the categories, and the total with it.
+fn write_held_line<W: Write>(out: &mut W, r: &DfReport) -> io::Result<()> {
+    let s = &r.held_scan;
+    match r.held_bytes {
+        None => writeln!(
+            out,
+            "  held by deleted files: not scanned: {}",
+            escape(s.reason.as_deref().unwrap_or("-"))
+        ),
+        Some(b) => writeln!(
+            out,
+            "  held by deleted files {} ({} file{}, not in the categories){}; on disk under the data \
+             root + held = {}",
+            size(b),
+            r.held.len(),
+            if r.held.len() == 1 { "" } else { "s" },
+            match (&s.state, &s.reason) {
+                (HeldState::Partial, Some(why)) => format!(" — PARTIAL: {}", escape(why)),
+                _ => String::new(),
+            },
+            size(r.audit.total_bytes + b)
+        ),
+    }
+}
+
+/// The held files, and the filesystem's gap when the data root is its own filesystem.
+fn write_held<W: Write>(out: &mut W, r: &DfReport, top: usize) -> io::Result<()> {
+    if !r.held.is_empty() {
+        writeln!(
+            out,
+            "\nHeld by deleted files ({}, {}): deleted but still open, freed when the last holder \
+             closes them",
+            r.held.len(),
+            size(r.held_bytes.unwrap_or(0))
+        )?;
+        let mut t = new_table(&["Process", "Container", "Path", "On disk", "Fix"]);
+        let n = if top == 0 { r.held.len() } else { top };
+        for h in r.held.iter().take(n) {
+            let container = match (&h.container, &h.container_name) {
+                (Some(id), Some(name)) => format!("{} ({})", escape(name), &id[..12.min(id.len())]),
+                (Some(id), None) => id[..12.min(id.len())].to_string(),
+                (None, _) => "-".into(),
+            };
+            let more = if h.holders.len() > 1 {
+                format!(" +{} fd", h.holders.len() - 1)
+            } else {
+                String::new()
+            };
+            t.add_row(vec![
+                Cell::new(format!(
+                    "{} {} fd {}{more}",
+                    h.pid,
+                    cut(&h.process, 32),
+                    h.fd
+                )),
+                Cell::new(container),
+                Cell::new(cut(&h.path, CELL_CHARS)),
+                right(size(h.bytes)),
+                Cell::new(h.fix.advice()),
+            ]);
+        }
+        writeln!(out, "{t}")?;
+    }
+    if let Some(g) = &r.filesystem {
+        let signed = |v: i64| {
+            if v < 0 {
+                format!("-{}", size(v.unsigned_abs()))
+            } else {
+                size(v as u64)
+            }
+        };
+        writeln!(
+            out,
+            "\nFilesystem of the data root (its own): used {}, walked {}, gap {} = held by deleted \
+             files {} + metadata and unexplained {}; reserved for root {} (free, not available), \
+             available {}",
+            size(g.used_bytes),
+            size(g.walked_bytes),
+            signed(g.gap_bytes),
+            size(g.held_bytes),
+            signed(g.unexplained_bytes),
+            size(g.reserved_bytes),
+            size(g.available_bytes)
+        )?;
     }
     Ok(())
 }

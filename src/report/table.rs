@@ -6,22 +6,24 @@ use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
 
 use super::size;
+use crate::advice::history::{Step, parse_created_by};
 use crate::analysis::{ImageReport, Reason};
 use crate::text;
 
-/// The instruction as a person would write it: builder prefixes and the `# buildkit` suffix dropped.
+/// The instruction as a person would write it, on one line of at most 70 characters: the history's
+/// `created_by` as [`parse_created_by`] reads it (builder prefixes, build args, the shell and the
+/// `# buildkit` suffix dropped). A record the parser found no wrapper on (an exec-form RUN, another
+/// tool's text) is shown as recorded.
 pub fn instruction_label(created_by: Option<&str>) -> String {
-    let Some(s) = created_by else {
+    let Some(raw) = created_by else {
         return "(no history)".into();
     };
-    let s = s.trim();
-    let s = s.strip_suffix("# buildkit").unwrap_or(s).trim_end();
-    let s = if let Some(rest) = s.strip_prefix("/bin/sh -c #(nop)") {
-        rest.trim_start().to_string()
-    } else if let Some(rest) = s.strip_prefix("/bin/sh -c ") {
-        format!("RUN {rest}")
-    } else {
-        s.to_string()
+    let s = match parse_created_by(created_by) {
+        Step::Run { command } if command == raw.trim() => command,
+        Step::Run { command } => format!("RUN {command}"),
+        Step::Copy { keyword, args } => format!("{keyword} {args}"),
+        Step::Other(text) => text,
+        Step::Unknown => String::new(),
     };
     // Whitespace runs become one space, reading no further than the cell shows (a crafted history
     // entry can be megabytes long).
@@ -64,11 +66,11 @@ pub(crate) fn right(s: String) -> Cell {
     Cell::new(s).set_alignment(CellAlignment::Right)
 }
 
+/// A reason as the table shows it: its name, and "opaque dir" said in full.
 fn reason_label(r: Reason) -> &'static str {
     match r {
-        Reason::Deleted => "deleted",
         Reason::Opaque => "opaque dir",
-        Reason::Overwritten => "overwritten",
+        r => r.name(),
     }
 }
 
@@ -188,7 +190,7 @@ pub fn write_image<W: Write>(out: &mut W, r: &ImageReport, top: usize) -> io::Re
             t.add_row(vec![
                 right(size(c.bytes)),
                 right(c.files.to_string()),
-                Cell::new(c.id),
+                Cell::new(c.id.as_str()),
                 Cell::new(layers),
                 Cell::new(c.fix),
             ]);
@@ -243,11 +245,27 @@ mod tests {
             instruction_label(Some("/bin/sh -c #(nop) COPY file:abc in /app ")),
             "COPY file:abc in /app"
         );
+        // BuildKit's record and the classic builder's with build args read like the Dockerfile line.
         assert_eq!(
             instruction_label(Some("RUN /bin/sh -c make # buildkit")),
-            "RUN /bin/sh -c make"
+            "RUN make"
         );
+        assert_eq!(
+            instruction_label(Some("|2 A=1 B=2 /bin/sh -c make all")),
+            "RUN make all"
+        );
+        assert_eq!(
+            instruction_label(Some("COPY --chown=1:1 src /dst # buildkit")),
+            "COPY --chown=1:1 src /dst"
+        );
+        // Records with no builder wrapper read as written.
+        assert_eq!(instruction_label(Some("COPY app")), "COPY app");
+        assert_eq!(instruction_label(Some("echo hi")), "echo hi");
         assert_eq!(instruction_label(None), "(no history)");
+        assert_eq!(instruction_label(Some("")), "");
+        let long = instruction_label(Some(&format!("/bin/sh -c {}", "x ".repeat(50))));
+        assert_eq!(long.chars().count(), 70);
+        assert!(long.ends_with('…'));
     }
 
     #[test]

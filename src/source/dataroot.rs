@@ -427,10 +427,7 @@ pub fn chain_ids(diff_ids: &[String]) -> Vec<String> {
             None => strip_sha(d).to_string(),
             Some(prev) => {
                 let text = format!("sha256:{prev} {d}");
-                Sha256::digest(text.as_bytes())
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect()
+                crate::model::hex(&Sha256::digest(text.as_bytes()))
             }
         };
         out.push(next);

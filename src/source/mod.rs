@@ -4,6 +4,7 @@
 mod container;
 pub mod dataroot;
 pub mod engine;
+pub mod held;
 mod layer;
 mod manifest;
 mod overlay;
@@ -13,14 +14,12 @@ mod verify;
 use std::collections::HashSet;
 use std::io;
 use std::path::Path;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use sha2::{Digest, Sha256};
 
 pub use layer::LayerError;
 
-use crate::model::{Image, Layer, Paths};
+use crate::model::{Image, Layer, Paths, hex};
 use crate::text::escape;
 use container::{Container, DirContainer, StreamContainer, TarFile};
 
@@ -387,11 +386,6 @@ pub(crate) fn merge_paths<'a>(listings: impl Iterator<Item = &'a mut layer::List
     paths
 }
 
-/// Lower-case hex of bytes.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// One layer's listing, its blob's length, and its digests when verifying.
 type Listed = (layer::Listing, u64, Option<layer::Digests>);
 
@@ -403,46 +397,27 @@ fn list_all(
     verify: bool,
     progress: &dyn Progress,
 ) -> Result<Vec<Listed>, SourceError> {
-    type Slot = Mutex<Option<Result<Listed, LayerError>>>;
-    let slots: Vec<Slot> = members.iter().map(|_| Mutex::new(None)).collect();
-    let next = AtomicUsize::new(0);
-    let work = || {
-        loop {
-            let i = next.fetch_add(1, Ordering::Relaxed);
-            if i >= members.len() {
-                break;
-            }
-            let r = c.list_layer(&members[i], verify);
-            if !matches!(c, Container::Stream(_)) {
-                progress.layer_done(&members[i]); // a stream reported its layers as they went by
-            }
-            *slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
-        }
-    };
     let workers = if matches!(c, Container::Stream(_)) {
         1
     } else {
-        threads.clamp(1, members.len().max(1))
+        threads
     };
-    std::thread::scope(|s| {
-        for _ in 1..workers {
-            s.spawn(work);
+    crate::par::map(members, workers, |_, member| {
+        let r = c.list_layer(member, verify);
+        if !matches!(c, Container::Stream(_)) {
+            progress.layer_done(member); // a stream reported its layers as they went by
         }
-        work();
-    });
-    slots
-        .into_iter()
-        .enumerate()
-        .map(|(index, slot)| {
-            let r = slot.into_inner().unwrap_or_else(|p| p.into_inner());
-            // Every index below members.len() was taken by exactly one worker, which filled its slot.
-            let r = r.expect("every layer slot is filled by a worker");
-            r.map_err(|error| SourceError::Layer {
-                archive: c.label().to_string(),
-                index,
-                member: members[index].clone(),
-                error,
-            })
+        r
+    })
+    .into_iter()
+    .enumerate()
+    .map(|(index, r)| {
+        r.map_err(|error| SourceError::Layer {
+            archive: c.label().to_string(),
+            index,
+            member: members[index].clone(),
+            error,
         })
-        .collect()
+    })
+    .collect()
 }
