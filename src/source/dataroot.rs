@@ -1188,14 +1188,24 @@ pub fn prove_root(
     })
 }
 
-/// Proves, in one call, the data root of the engine that `facts` describes (reached at `facts.host`):
-/// [`socket_owner`] then [`prove_root`]. For callers that read the data root outside `dredge df`
-/// (`dredge image` from the data root, `dredge prune`).
+/// Proves, in one call, the data root of the engine reached at `docker_host` (`DOCKER_HOST`, or
+/// `unix:///var/run/docker.sock`) whose `/info` said `root_dir` (`DockerRootDir`) and `engine_id`
+/// (`ID`): [`socket_owner`] then [`prove_root`]. For readers of the data root outside `dredge df`
+/// (`dredge image` from the data root, `dredge prune`): read or touch [`DataRootProof::path`] only.
+pub fn prove_live_root(
+    docker_host: &str,
+    root_dir: Option<&str>,
+    engine_id: Option<&str>,
+) -> Result<DataRootProof, NotProven> {
+    let owner = socket_owner(docker_host)?;
+    prove_root(owner.pid, root_dir, engine_id)
+}
+
+/// [`prove_live_root`] for what `source::engine::facts` answered.
 pub fn prove_engine_root(
     facts: &crate::model::engine::EngineFacts,
 ) -> Result<DataRootProof, NotProven> {
-    let owner = socket_owner(&facts.host)?;
-    prove_root(owner.pid, facts.root_dir.as_deref(), facts.id.as_deref())
+    prove_live_root(&facts.host, facts.root_dir.as_deref(), facts.id.as_deref())
 }
 
 /// The dockerd `pid` serving the engine, as the daemon on its proven data root.
