@@ -329,6 +329,55 @@ fn ids_of(doc: &Value, list: &str, kind: &str) -> Vec<String> {
     v
 }
 
+/// The journal's lines as docs/json.md describes them (one object per line, strict).
+fn assert_journal(path: &str) {
+    let kinds = json!([
+        "image",
+        "container",
+        "volume",
+        "build-cache",
+        "log",
+        "orphan"
+    ]);
+    let line = json!({
+        "oneOf": [
+            {"type": "object", "additionalProperties": false,
+             "required": ["op", "run", "time", "engine_id", "data_root", "what"],
+             "properties": {"op": {"const": "begin"}, "run": {"type": "string"},
+                "time": {"type": "integer"}, "engine_id": {"type": "string"},
+                "data_root": {"type": "string"}, "what": {"type": "string", "pattern": "^(apply|purge|undo .+)$"}}},
+            {"type": "object", "additionalProperties": false,
+             "required": ["op", "step", "kind", "id", "action"],
+             "properties": {"op": {"const": "intent"}, "step": {"type": "integer", "minimum": 1},
+                "kind": {"enum": kinds}, "id": {"type": "string"},
+                "action": {"enum": ["untag", "delete", "quarantine", "restore", "purge"]},
+                "reference": {"type": "string"}, "from": {"type": "string"}, "to": {"type": "string"}}},
+            {"type": "object", "additionalProperties": false,
+             "required": ["op", "step", "outcome"],
+             "properties": {"op": {"const": "done"}, "step": {"type": "integer", "minimum": 1},
+                "outcome": {"enum": ["done", "skipped"]}, "reason": {"type": "string"},
+                "recovered": {"type": "boolean"}}},
+            {"type": "object", "additionalProperties": false,
+             "required": ["op", "time"],
+             "properties": {"op": {"const": "end"}, "time": {"type": "integer"},
+                "interrupted": {"type": "boolean"}}}
+        ]
+    });
+    let validator = jsonschema::validator_for(&line).unwrap();
+    let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let ops: Vec<String> = text
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{path}: {e}: {l}"));
+            let errs: Vec<String> = validator.iter_errors(&v).map(|e| e.to_string()).collect();
+            assert!(errs.is_empty(), "{path}: {l}: {}", errs.join("; "));
+            v["op"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(ops.first().map(String::as_str), Some("begin"), "{text}");
+    assert_eq!(ops.last().map(String::as_str), Some("end"), "{text}");
+}
+
 #[test]
 fn prune_offline_documents_follow_the_schema() {
     let t = tempfile::tempdir().unwrap();
@@ -381,6 +430,7 @@ fn prune_offline_documents_follow_the_schema() {
     // Applied: a result that quarantined the three, under <root>/dredge-quarantine/<run_id>.
     let res = prune_doc(&state, None, &["--apply", saved.to_str().unwrap()]);
     assert_valid(&res);
+    assert_journal(res["journal"].as_str().unwrap());
     assert_eq!(res["schema"], "dredge.prune.result");
     assert_eq!(res["what"], "apply");
     assert_eq!(ids_of(&res, "deleted", "orphan"), expected);
@@ -403,6 +453,7 @@ fn prune_offline_documents_follow_the_schema() {
     // Undo: a result that restored them.
     let undo = prune_doc(&state, None, &["--undo", run_id]);
     assert_valid(&undo);
+    assert_journal(undo["journal"].as_str().unwrap());
     assert_eq!(undo["what"], "undo");
     // One entry per path renamed back: the leaked chain's layerdb record is one too.
     let record = root
@@ -430,8 +481,10 @@ fn prune_offline_documents_follow_the_schema() {
         &["--orphans", "--grace", "0s", "--yes", "--data-root", r],
     );
     assert_valid(&again);
+    assert_journal(again["journal"].as_str().unwrap());
     let purge = prune_doc(&state, None, &["--purge-quarantine", "--data-root", r]);
     assert_valid(&purge);
+    assert_journal(purge["journal"].as_str().unwrap());
     assert_eq!(purge["what"], "purge");
     // One entry per run dir purged, each under the quarantine; none is left, nor the orphans.
     let quarantine = root.join("dredge-quarantine");
@@ -572,6 +625,7 @@ fn prune_engine_documents_follow_the_schema() {
 
     let res = prune_doc(st, Some(&host), &[&sel[..], &["--yes"]].concat());
     assert_valid(&res);
+    assert_journal(res["journal"].as_str().unwrap());
     assert_eq!(res["what"], "apply");
     assert_eq!(ids_of(&res, "deleted", "image"), dangling, "{res:#}");
     assert_eq!(ids_of(&res, "deleted", "container"), stopped, "{res:#}");
