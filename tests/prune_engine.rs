@@ -336,7 +336,11 @@ fn what_changed_between_plan_and_apply_is_skipped_and_intact() {
     };
     assert!(reason(&gets_container).contains("in use"));
     assert!(reason(&moved).contains("re-tagged"));
-    assert!(reason("vol1").contains("in use"));
+    assert!(
+        reason("vol1").contains("in use"),
+        "vol1: {}",
+        reason("vol1")
+    );
     assert_eq!(ids(&res, "deleted", "image"), set(&stays_planned));
     // Intact, by the engine's word.
     let images = set(&d.docker(&["image", "ls", "-aq", "--no-trunc"], None));

@@ -113,20 +113,23 @@ fn volume(item: &Item, fresh: &Facts) -> Verdict {
     let Some(v) = fresh.volume(&item.id) else {
         return Verdict::Gone;
     };
-    if item.created_at.as_deref() != Some(v.created_at.as_str()) {
-        return skip(format!(
-            "a different volume behind the name {} (created {}, planned one {})",
-            v.name,
-            v.created_at,
-            item.created_at.as_deref().unwrap_or("unknown")
-        ));
-    }
+    // In use first: a local volume's `CreatedAt` is its `_data` dir's mtime, which a container that
+    // mounts it (or writes to it) moves, so "in use" is the truer reason when both hold.
     if let Some(c) = fresh
         .containers
         .iter()
         .find(|c| c.volumes.contains(&v.name))
     {
         return skip(format!("now in use by container {} ({})", c.name, c.status));
+    }
+    if item.created_at.as_deref() != Some(v.created_at.as_str()) {
+        return skip(format!(
+            "a different volume behind the name {}, or written to since planning (created or \
+             modified {}, planned {})",
+            v.name,
+            v.created_at,
+            item.created_at.as_deref().unwrap_or("unknown")
+        ));
     }
     Verdict::Go { untag: Vec::new() }
 }
