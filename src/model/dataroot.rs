@@ -227,6 +227,11 @@ pub struct DataRoot {
     pub listing: Listing,
 }
 
+/// The dir under the data root where `dredge prune` moves orphans (`<root>/dredge-quarantine/<run>/…`),
+/// on the data root's own filesystem so that the move is one rename. The audit gives it a category of its
+/// own (`quarantine`): never an orphan, never walked as anything else.
+pub const QUARANTINE_DIR: &str = "dredge-quarantine";
+
 /// True for a BuildKit snapshot key: 25 characters of `[0-9a-z]` (identity.NewID, base 36).
 pub fn is_buildkit_key(name: &str) -> bool {
     name.len() == 25
