@@ -7,7 +7,8 @@
 //!     walk layer-ours DIR         src/source/overlay.rs's layer walk (std::fs::read_dir, sorted, recursive)
 //!     walk layer-walkdir DIR      the same listing done by walkdir (sort_by_file_name)
 //!
-//! Each prints one JSON line: the walker, the wall seconds of the walk alone, what it found (allocated
+//! Each prints one JSON line: the walker, the wall seconds of the walk alone, the CPU seconds of the
+//! process (user + system, all threads), what it found (allocated
 //! and apparent bytes and entries; for the layer walks a fingerprint of the ordered entry list), and
 //! the peak resident memory of the process (VmHWM, KiB). Figures that differ between the two walkers of
 //! a pair make the comparison void: benches/walk.sh checks them.
@@ -84,6 +85,21 @@ fn peak_kib() -> u64 {
         .unwrap_or(0)
 }
 
+/// CPU seconds (user + system, all threads) this process has used so far.
+fn cpu_secs() -> f64 {
+    let stat = fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which ends at the last ')'): utime and stime are the 12th and 13th.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    // Clock ticks: 100 a second on Linux.
+    f.iter().sum::<u64>() as f64 / 100.0
+}
+
 #[derive(Default)]
 struct Totals {
     bytes: u64,
@@ -96,7 +112,8 @@ struct Totals {
 fn print_totals(walker: &str, t0: Instant, r: Totals) {
     let secs = t0.elapsed().as_secs_f64();
     println!(
-        "{{\"walker\":\"{walker}\",\"secs\":{secs:.6},\"bytes\":{},\"apparent_bytes\":{},\"entries\":{},\"newest_ns\":{},\"errors\":{},\"peak_kib\":{}}}",
+        "{{\"walker\":\"{walker}\",\"secs\":{secs:.6},\"cpu_secs\":{:.2},\"bytes\":{},\"apparent_bytes\":{},\"entries\":{},\"newest_ns\":{},\"errors\":{},\"peak_kib\":{}}}",
+        cpu_secs(),
         r.bytes,
         r.apparent,
         r.entries,
@@ -258,7 +275,8 @@ struct Layer {
 fn print_layer(walker: &str, t0: Instant, r: Layer) {
     let secs = t0.elapsed().as_secs_f64();
     println!(
-        "{{\"walker\":\"{walker}\",\"secs\":{secs:.6},\"entries\":{},\"file_bytes\":{},\"hardlinks\":{},\"whiteouts\":{},\"opaque\":{},\"fingerprint\":\"{:016x}\",\"peak_kib\":{}}}",
+        "{{\"walker\":\"{walker}\",\"secs\":{secs:.6},\"cpu_secs\":{:.2},\"entries\":{},\"file_bytes\":{},\"hardlinks\":{},\"whiteouts\":{},\"opaque\":{},\"fingerprint\":\"{:016x}\",\"peak_kib\":{}}}",
+        cpu_secs(),
         r.entries,
         r.file_bytes,
         r.links,

@@ -17,7 +17,8 @@
 # files, 20 000 dirs of 4 files, 5 000 hard links, 1 000 symlinks, 100 whiteouts, 10 opaque dirs.
 # Every walker runs once to warm the page cache, then $RUNS rounds, each running every walker once in
 # turn (ours, jwalk, du, layer-ours, layer-walkdir: interleaved, so a change of load hits all alike).
-# Each run is its own process; its walk time (measured inside it) and its peak RSS are recorded.
+# Each run is its own process; its walk time (measured inside it), its CPU time and its peak RSS are
+# recorded.
 # The script checks that each pair reports the SAME figures (bytes, apparent bytes, entries, newest
 # mtime; for the layer walks the entry count and a fingerprint of the ordered entry list) and that
 # ours equals du's bytes, and fails otherwise: a comparison of walkers that disagree is void.
@@ -98,24 +99,32 @@ same_layer=$([ "$f_lo" = "$f_lw" ] && [ "$(echo "$f_lo" | jq length)" = 1 ] && e
 
 med() { jq -s --arg w "$1" --arg k "$2" '[.[] | select(.walker == $w) | .[$k]] | sort |
   if length % 2 == 1 then .[length / 2 | floor] else (.[length / 2 - 1] + .[length / 2]) / 2 end' "$R"; }
+# Median over the rounds of one walker's time over another's in the same round: a load that changes
+# between rounds cancels out.
+paired() { jq -s --arg a "$1" --arg b "$2" '[group_by(.round)[] |
+  ((map(select(.walker == $a))[0].secs) / (map(select(.walker == $b))[0].secs))] | sort |
+  (if length % 2 == 1 then .[length / 2 | floor] else (.[length / 2 - 1] + .[length / 2]) / 2 end) * 1000 | round / 1000' "$R"; }
 ratio() { jq -n --argjson a "$1" --argjson b "$2" '$a / $b * 1000 | round / 1000'; }
 declare -A T M
 for w in $WALKERS; do T[$w]=$(med "$w" secs); done
-for w in ours jwalk layer-ours layer-walkdir; do M[$w]=$(med "$w" peak_kib); done
+declare -A C
+for w in ours jwalk layer-ours layer-walkdir; do M[$w]=$(med "$w" peak_kib); C[$w]=$(med "$w" cpu_secs); done
 
 printf '\ntree: %s entries, %s bytes allocated (du -sx), %s apparent; %s threads for the df walkers; %s rounds\n' \
   "$(echo "$f_ours" | jq '.[0].entries')" "$(echo "$f_du" | jq '.[0]')" "$(echo "$f_ours" | jq '.[0].apparent_bytes')" \
   "$THREADS" "$RUNS"
-printf '%-34s %10s %12s\n' "walker" "median s" "peak RSS KiB"
-printf '%-34s %10.3f %12s\n' "ours (audit/walk.rs)" "${T[ours]}" "${M[ours]}"
-printf '%-34s %10.3f %12s\n' "jwalk + inode filter (dua-cli)" "${T[jwalk]}" "${M[jwalk]}"
-printf '%-34s %10.3f %12s\n' "du -sx --block-size=1" "${T[du]}" "-"
-printf '%-34s %10.3f %12s\n' "layer: ours (source/overlay.rs)" "${T[layer-ours]}" "${M[layer-ours]}"
-printf '%-34s %10.3f %12s\n' "layer: walkdir sort_by_file_name" "${T[layer-walkdir]}" "${M[layer-walkdir]}"
+printf '%-34s %10s %10s %12s\n' "walker" "median s" "CPU s" "peak RSS KiB"
+printf '%-34s %10.3f %10s %12s\n' "ours (audit/walk.rs)" "${T[ours]}" "${C[ours]}" "${M[ours]}"
+printf '%-34s %10.3f %10s %12s\n' "jwalk + inode filter (dua-cli)" "${T[jwalk]}" "${C[jwalk]}" "${M[jwalk]}"
+printf '%-34s %10.3f %10s %12s\n' "du -sx --block-size=1" "${T[du]}" "-" "-"
+printf '%-34s %10.3f %10s %12s\n' "layer: ours (source/overlay.rs)" "${T[layer-ours]}" "${C[layer-ours]}" "${M[layer-ours]}"
+printf '%-34s %10.3f %10s %12s\n' "layer: walkdir sort_by_file_name" "${T[layer-walkdir]}" "${C[layer-walkdir]}" "${M[layer-walkdir]}"
 r_jwalk=$(ratio "${T[jwalk]}" "${T[ours]}"); r_du=$(ratio "${T[du]}" "${T[ours]}")
 r_walkdir=$(ratio "${T[layer-walkdir]}" "${T[layer-ours]}")
 m_jwalk=$(ratio "${M[jwalk]}" "${M[ours]}"); m_walkdir=$(ratio "${M[layer-walkdir]}" "${M[layer-ours]}")
 printf '\nratios (time, > 1: ours faster): jwalk/ours %s, du/ours %s, walkdir/ours %s\n' "$r_jwalk" "$r_du" "$r_walkdir"
+p_jwalk=$(paired jwalk ours); p_du=$(paired du ours); p_walkdir=$(paired layer-walkdir layer-ours)
+printf 'paired (median of the per-round ratios): jwalk/ours %s, du/ours %s, walkdir/ours %s\n' "$p_jwalk" "$p_du" "$p_walkdir"
 printf 'ratios (peak RSS): jwalk/ours %s, walkdir/ours %s\n' "$m_jwalk" "$m_walkdir"
 printf 'same figures: ours = jwalk %s, ours = du %s, layer ours = walkdir %s\n' "$same_df" "$same_du" "$same_layer"
 printf 'load average: before %s, after %s; per round: %s; %s cores\n' "$load_before" "$load_after" \
@@ -127,9 +136,13 @@ jq -n -c \
   --argjson f_ours "$f_ours" --argjson f_du "$f_du" --argjson f_lo "$f_lo" \
   --argjson t_ours "${T[ours]}" --argjson t_jwalk "${T[jwalk]}" --argjson t_du "${T[du]}" \
   --argjson t_lo "${T[layer-ours]}" --argjson t_lw "${T[layer-walkdir]}" \
+  --argjson c_ours "${C[ours]}" --argjson c_jwalk "${C[jwalk]}" \
+  --argjson c_lo "${C[layer-ours]}" --argjson c_lw "${C[layer-walkdir]}" \
   --argjson m_ours "${M[ours]}" --argjson m_jwalk "${M[jwalk]}" \
   --argjson m_lo "${M[layer-ours]}" --argjson m_lw "${M[layer-walkdir]}" \
   --argjson r_jwalk "$r_jwalk" --argjson r_du "$r_du" --argjson r_walkdir "$r_walkdir" \
+  --argjson p_jwalk "$p_jwalk" --argjson p_du "$p_du" --argjson p_walkdir "$p_walkdir" \
+  --argjson m_r_jwalk "$m_jwalk" --argjson m_r_walkdir "$m_walkdir" \
   --argjson same_df "$same_df" --argjson same_du "$same_du" --argjson same_layer "$same_layer" \
   --slurpfile all "$R" \
   '{schema: "dredge.bench-walk", schema_version: 1, runs: $runs, threads: $threads, cores: $cores,
@@ -137,8 +150,11 @@ jq -n -c \
     tree: {entries: $f_ours[0].entries, bytes: $f_du[0], apparent_bytes: $f_ours[0].apparent_bytes,
       layer_entries: $f_lo[0].entries},
     median_seconds: {ours: $t_ours, jwalk: $t_jwalk, du: $t_du, layer_ours: $t_lo, layer_walkdir: $t_lw},
+    median_cpu_seconds: {ours: $c_ours, jwalk: $c_jwalk, layer_ours: $c_lo, layer_walkdir: $c_lw},
     median_peak_kib: {ours: $m_ours, jwalk: $m_jwalk, layer_ours: $m_lo, layer_walkdir: $m_lw},
     ratios: {jwalk_over_ours: $r_jwalk, du_over_ours: $r_du, walkdir_over_ours: $r_walkdir},
+    paired_ratios: {jwalk_over_ours: $p_jwalk, du_over_ours: $p_du, walkdir_over_ours: $p_walkdir},
+    peak_rss_ratios: {jwalk_over_ours: $m_r_jwalk, walkdir_over_ours: $m_r_walkdir},
     same_figures: {ours_jwalk: $same_df, ours_du: $same_du, layer_ours_walkdir: $same_layer},
     runs_detail: $all}' >"$OUT"
 jq -c 'del(.runs_detail)' "$OUT" # the per-run figures are in $OUT
