@@ -4,8 +4,8 @@
 //!     walk make ROOT              build the benchmark tree (deterministic recipe, see `make`)
 //!     walk ours ROOT THREADS      dredge::audit::walk::Walker::measure_all on ROOT (what `dredge df` runs)
 //!     walk jwalk ROOT THREADS     jwalk on a rayon pool with an inode filter, as dua-cli does
-//!     walk layer-ours DIR         src/source/overlay.rs's layer walk (std::fs::read_dir, sorted, recursive)
-//!     walk layer-walkdir DIR      the same listing done by walkdir (sort_by_file_name)
+//!     walk layer-ours DIR         overlay.rs's former layer walk (std::fs::read_dir, sorted, recursive)
+//!     walk layer-walkdir DIR      the same listing done by walkdir (sorted by name), as overlay.rs does
 //!
 //! Each prints one JSON line: the walker, the wall seconds of the walk alone, the CPU seconds of the
 //! process (user + system, all threads), what it found (allocated
@@ -13,10 +13,11 @@
 //! the peak resident memory of the process (VmHWM, KiB). Figures that differ between the two walkers of
 //! a pair make the comparison void: benches/walk.sh checks them.
 //!
-//! The layer walk of overlay.rs is private to the crate; `layer_ours` below is a copy of its traversal
-//! (same system calls in the same order: read_dir, sort by bytes, lstat by full path, the opaque xattrs
-//! of each directory, the first name of each multiply-linked inode) building the same entry list with
-//! dredge's own `Paths` and `Entry`.
+//! The layer walk of overlay.rs is private to the crate. `layer_ours` below is a copy of the
+//! hand-written traversal overlay.rs had until this benchmark (read_dir, sort by bytes, lstat by full
+//! path, the opaque xattrs of each directory, the first name of each multiply-linked inode), building
+//! the same entry list with dredge's own `Paths` and `Entry`; `layer_walkdir` is the same work driven
+//! by walkdir, as overlay.rs now does it (the numbers said parity: see overlay.rs's module doc).
 
 use std::collections::{HashMap, HashSet};
 use std::fs;

@@ -4,8 +4,9 @@
 #   1. `dredge df`'s walker (src/audit/walk.rs: getdents64 via rustix, openat/fstatat relative to the
 #      parent, a condvar work queue) against jwalk on a rayon pool with an inode filter (what dua-cli
 #      does), both on $THREADS threads, with `du -sx --block-size=1` as the floor/reference;
-#   2. `dredge image`'s overlay2 layer walk (src/source/overlay.rs: std::fs::read_dir, sorted, recursive)
-#      against walkdir with sort_by_file_name, both single-threaded (one layer per thread).
+#   2. `dredge image`'s overlay2 layer walk: the hand-written std::fs::read_dir recursion overlay.rs had
+#      (copied into benches/walk.rs) against walkdir sorted by name, which replaced it; both
+#      single-threaded (one layer per thread).
 #
 # NOT run by CI or by `cargo test`; run it by hand, as root (the tree holds whiteouts and a trusted.*
 # xattr), when nobody else is building:
@@ -26,6 +27,15 @@
 # average before and after, and one JSON line (written with every run's figures to $OUT, default
 # $WORK/result.json).
 # Requirements: GNU coreutils, jq; `cargo bench --bench walk --no-run` is run first.
+#
+# Measured 2026-12-01 (2 cores shared with other builds, warm cache, medians; load average per round):
+#   KEEP=/var/tmp/walkbench RUNS=11 bash benches/walk.sh   (301 336 entries, du 1 394 073 600 B)
+#     [7.7-9.8] ours 1.567 s (CPU 0.58 s, 3.4 MiB) | jwalk 2.396 s (0.88 s, 18.0 MiB) | du -sx 1.720 s
+#               jwalk/ours 1.53 (per-round 1.55), RSS 5.35: ours kept (src/audit/walk.rs's doc)
+#               layer: hand-written 2.414 s (0.98 s) | walkdir 2.931 s (1.10 s): 1.22 (per-round 1.03),
+#               RSS 1.04: below 1.3, replaced by walkdir (src/source/overlay.rs's doc)
+#   RUNS=9 [11-14]: jwalk/ours 1.16 (per-round 1.50), RSS 5.65; walkdir/hand-written 1.08 (1.12)
+#   Same figures from both walkers of each pair, and ours = du, in every run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -117,8 +127,8 @@ printf '%-34s %10s %10s %12s\n' "walker" "median s" "CPU s" "peak RSS KiB"
 printf '%-34s %10.3f %10s %12s\n' "ours (audit/walk.rs)" "${T[ours]}" "${C[ours]}" "${M[ours]}"
 printf '%-34s %10.3f %10s %12s\n' "jwalk + inode filter (dua-cli)" "${T[jwalk]}" "${C[jwalk]}" "${M[jwalk]}"
 printf '%-34s %10.3f %10s %12s\n' "du -sx --block-size=1" "${T[du]}" "-" "-"
-printf '%-34s %10.3f %10s %12s\n' "layer: ours (source/overlay.rs)" "${T[layer-ours]}" "${C[layer-ours]}" "${M[layer-ours]}"
-printf '%-34s %10.3f %10s %12s\n' "layer: walkdir sort_by_file_name" "${T[layer-walkdir]}" "${C[layer-walkdir]}" "${M[layer-walkdir]}"
+printf '%-34s %10.3f %10s %12s\n' "layer: hand-written read_dir" "${T[layer-ours]}" "${C[layer-ours]}" "${M[layer-ours]}"
+printf '%-34s %10.3f %10s %12s\n' "layer: walkdir (overlay.rs now)" "${T[layer-walkdir]}" "${C[layer-walkdir]}" "${M[layer-walkdir]}"
 r_jwalk=$(ratio "${T[jwalk]}" "${T[ours]}"); r_du=$(ratio "${T[du]}" "${T[ours]}")
 r_walkdir=$(ratio "${T[layer-walkdir]}" "${T[layer-ours]}")
 m_jwalk=$(ratio "${M[jwalk]}" "${M[ours]}"); m_walkdir=$(ratio "${M[layer-walkdir]}" "${M[layer-ours]}")
