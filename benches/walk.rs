@@ -62,6 +62,9 @@ fn main() {
             let r = layer_walkdir(Path::new(dir)).expect("layer walk");
             print_layer("layer-walkdir", t0, r);
         }
+        // `cargo bench` (which passes --bench) and `cargo test --benches` run it with no arguments:
+        // nothing to do, benches/walk.sh drives it.
+        [] => eprintln!("walk: run by benches/walk.sh (see its header)"),
         _ => {
             eprintln!(
                 "usage: walk make ROOT | ours ROOT [THREADS] | jwalk ROOT [THREADS] | layer-ours DIR | layer-walkdir DIR"
