@@ -34,6 +34,8 @@
 #               jwalk/ours 1.53 (per-round 1.55), RSS 5.35: ours kept (src/audit/walk.rs's doc)
 #               layer: hand-written 2.414 s (0.98 s) | walkdir 2.931 s (1.10 s): 1.22 (per-round 1.03),
 #               RSS 1.04: below 1.3, replaced by walkdir (src/source/overlay.rs's doc)
+#   RUNS=11 again [8.3-12.2]: jwalk/ours 1.41 (per-round 1.41), CPU 0.87/0.58 s, RSS 5.49;
+#     walkdir/hand-written 1.22 (per-round 1.09), CPU 1.10/0.98 s
 #   RUNS=9 [11-14]: jwalk/ours 1.16 (per-round 1.50), RSS 5.65; walkdir/hand-written 1.08 (1.12)
 #   Same figures from both walkers of each pair, and ours = du, in every run.
 set -euo pipefail

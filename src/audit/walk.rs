@@ -22,7 +22,8 @@
 //! jwalk/ours: wall 1.53 (median of per-round ratios 1.55), CPU 1.52, peak RSS 5.35; load 7.7-9.8
 //! ```
 //!
-//! Earlier runs under heavier load: RUNS=9 at load 11-14, jwalk/ours wall 1.16 (per-round 1.50),
+//! The same command again at load 8.3-12.2: jwalk/ours wall 1.41 (per-round 1.41), CPU 0.87 s against
+//! 0.58 s, peak RSS 5.49. Earlier runs under heavier load: RUNS=9 at load 11-14, jwalk/ours wall 1.16 (per-round 1.50),
 //! peak RSS 5.65; RUNS=3 at load 10, wall 1.53, peak RSS 5.52. jwalk's ordered result queue holds
 //! entries in memory; ours keeps one open directory per level and the sets of directories and
 //! multiply-linked inodes seen.

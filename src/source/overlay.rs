@@ -18,7 +18,8 @@
 //! walkdir/hand-written: wall 1.22 (median of per-round ratios 1.03), CPU 1.12, peak RSS 1.04
 //! ```
 //!
-//! (RUNS=9 at load 11-14: wall 1.08, per-round 1.12; RUNS=3 at load 10: 1.01.) `dredge image` on the
+//! (Again at load 8.3-12.2: wall 1.22, per-round 1.09, CPU 1.10 s against 0.98 s; RUNS=9 at load 11-14:
+//! wall 1.08, per-round 1.12; RUNS=3 at load 10: 1.01.) `dredge image` on the
 //! kitchen fixture's image read from the data root gave byte-identical JSON before and after.
 
 use std::collections::HashMap;
