@@ -12,7 +12,7 @@ FROM ${RUST_IMAGE} AS build
 WORKDIR /src
 COPY . .
 # The same static build as scripts/build-static (glibc with crt-static: runs on any x86-64 Linux base).
-RUN scripts/build-static && install -D target/x86_64-unknown-linux-gnu/release/dredge /out/dredge
+RUN scripts/build-static && install -D target/x86_64-unknown-linux-gnu/dist/dredge /out/dredge
 
 # final stage
 FROM ${BASE} AS final

@@ -196,7 +196,7 @@ fn jwalk_walk(root: &Path, threads: usize) -> Totals {
         } else {
             jwalk::Parallelism::RayonNewPool(threads)
         })
-        .process_read_dir(move |_, _, _, children| {
+        .process_read_dir(move |_, _, (), children| {
             for c in children.iter_mut().flatten() {
                 let md = c.metadata();
                 if c.file_type.is_dir() {
@@ -221,12 +221,9 @@ fn jwalk_walk(root: &Path, threads: usize) -> Totals {
     let mut links = InodeFilter::default();
     let mut counted_dirs: HashSet<(u64, u64)> = HashSet::new();
     for e in walk {
-        let e = match e {
-            Ok(e) => e,
-            Err(_) => {
-                t.errors += 1;
-                continue;
-            }
+        let Ok(e) = e else {
+            t.errors += 1;
+            continue;
         };
         let md = match e.client_state {
             Some(Ok(m)) => m,

@@ -4,7 +4,11 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use dredge::check::{self, Budgets, Kind, Setting, Value};
+use dredge::advise::AdviseOptions;
+use dredge::check::{self, Budgets, CheckOptions, Key, Kind, Setting, Value};
+use dredge::image::ImageOptions;
+use dredge::lint::LintOptions;
+use dredge::report;
 
 /// Find where Docker's disk space went, and get it back.
 #[derive(Debug, Parser)]
@@ -30,6 +34,10 @@ pub enum Command {
     /// Where a Docker host's disk went: images, containers (logs included), volumes, build cache,
     /// orphans and everything else under the data root, with what reclaims each.
     Df(DfArgs),
+    /// Get the space back: plan (the default: nothing is deleted), then apply with --yes or
+    /// --apply PLAN. Each object is re-checked just before it goes; orphans are quarantined.
+    #[command(after_long_help = PRUNE_AFTER_HELP)]
+    Prune(Box<PruneArgs>),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
     Completions {
         /// The shell.
@@ -50,6 +58,95 @@ dredge.toml (--config PATH, else ./dredge.toml), --dive-ci PATH, then flags. Siz
 fractions (0-1) and \"disabled\".
 
 Exit status: 0 every budget holds, 1 a budget is broken, 2 usage error or unreadable input.";
+
+const PRUNE_AFTER_HELP: &str = "\
+Nothing is selected by default: name what to prune. A DURATION (90s, 30m, 12h, 7d, 2w) left out
+means any age. Engine objects are deleted through the engine API, one at a time, never with force;
+orphans are moved into <data-root>/dredge-quarantine (--undo restores, --purge-quarantine deletes).
+Journal, lock and last-use memory live in --state-dir (default $DREDGE_STATE_DIR, else
+/var/lib/dredge).
+
+Exit status: 0 done (skipped items are reported), 2 usage or input error (nothing deleted),
+3 another dredge prune is running.";
+
+/// `dredge prune`.
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Untagged images that no other image has as parent.
+    #[arg(long)]
+    pub dangling_images: bool,
+    /// Images unused (no container started or stopped, nor first seen) for at least DURATION.
+    #[arg(long, value_name = "DURATION", num_args = 0..=1, default_missing_value = "0s", value_parser = duration_arg)]
+    pub unused_images: Option<u64>,
+    /// Stopped containers finished at least DURATION ago.
+    #[arg(long, value_name = "DURATION", num_args = 0..=1, default_missing_value = "0s", value_parser = duration_arg)]
+    pub stopped_containers: Option<u64>,
+    /// Anonymous volumes no container (running or stopped) uses.
+    #[arg(long)]
+    pub volumes: bool,
+    /// Named volumes no container (running or stopped) uses.
+    #[arg(long)]
+    pub named_volumes: bool,
+    /// Build-cache records unused for DURATION (never one in use or shared with an image).
+    #[arg(long, value_name = "DURATION", num_args = 0..=1, default_missing_value = "0s", value_parser = duration_arg)]
+    pub build_cache: Option<u64>,
+    /// Build-cache records, least recently used first, until the rest fits in SIZE.
+    #[arg(long, value_name = "SIZE", value_parser = size_arg)]
+    pub build_cache_budget: Option<u64>,
+    /// Container logs over SIZE: reported with the fix (log-opts, daemon.json); nothing is deleted.
+    #[arg(long, value_name = "SIZE", value_parser = size_arg)]
+    pub logs_over: Option<u64>,
+    /// Truncate those logs in place (not implemented yet).
+    #[arg(long, requires = "logs_over")]
+    pub truncate_logs: bool,
+    /// Orphans of the data root, as `dredge df` finds them (quarantined, not deleted).
+    #[arg(long)]
+    pub orphans: bool,
+    /// Orphans changed, and images, containers and volumes created, more recently than this are kept
+    /// (a build, commit, pull or run may be under way).
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = duration_arg)]
+    pub grace: u64,
+    /// Keep images with a repo:tag (or repo) matching GLOB.
+    #[arg(long, value_name = "GLOB")]
+    pub keep: Vec<String>,
+    /// Keep images with this label (KEY, or KEY=VALUE).
+    #[arg(long, value_name = "K[=V]")]
+    pub keep_label: Vec<String>,
+    /// Keep the N most recently used images of each repository.
+    #[arg(long, value_name = "N")]
+    pub keep_last: Option<usize>,
+    /// Plan and apply in one run.
+    #[arg(long, conflicts_with_all = ["apply", "undo", "purge_quarantine"])]
+    pub yes: bool,
+    /// Apply a saved plan exactly (each item re-checked before it goes).
+    #[arg(long, value_name = "PLAN", conflicts_with_all = ["undo", "purge_quarantine"])]
+    pub apply: Option<std::path::PathBuf>,
+    /// Restore the orphans RUN quarantined (default: the last run that quarantined any).
+    #[arg(long, value_name = "RUN", num_args = 0..=1, default_missing_value = "", conflicts_with = "purge_quarantine")]
+    pub undo: Option<String>,
+    /// Delete quarantined orphans for good.
+    #[arg(long)]
+    pub purge_quarantine: bool,
+    /// With --purge-quarantine: only what was quarantined at least DURATION ago.
+    #[arg(long, value_name = "DURATION", value_parser = duration_arg, requires = "purge_quarantine")]
+    pub older_than: Option<u64>,
+    /// Work offline on this data root, the daemon stopped (--orphans, --purge-quarantine).
+    #[arg(long, value_name = "PATH")]
+    pub data_root: Option<std::path::PathBuf>,
+    /// Also write the plan (schema `dredge.prune.plan`) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub plan_out: Option<std::path::PathBuf>,
+    /// Journal, lock and last-use memory (default $DREDGE_STATE_DIR, else /var/lib/dredge).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<std::path::PathBuf>,
+    /// Print JSON (`dredge.prune.plan`, or `dredge.prune.result` when something was applied).
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn duration_arg(s: &str) -> Result<u64, String> {
+    dredge::prune::facts::parse_duration(s)
+}
 
 /// Output format of `dredge check`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -73,8 +170,8 @@ fn percent_arg(s: &str) -> Result<f64, String> {
     check::config::check_range(Kind::Percent, x)
 }
 
-fn dive_arg(name: &'static str) -> impl Fn(&str) -> Result<Value, String> + Clone {
-    move |s: &str| check::config::dive_value(check::key(name).expect("a dive key"), s)
+fn dive_arg(key: Key) -> impl Fn(&str) -> Result<Value, String> + Clone {
+    move |s: &str| check::config::dive_value(key, s)
 }
 
 /// `dredge check`.
@@ -133,13 +230,13 @@ pub struct CheckArgs {
     #[arg(long, value_name = "PCT", value_parser = percent_arg)]
     pub max_growth_percent: Option<f64>,
     /// dive's lowestEfficiency (fraction 0-1, or "disabled").
-    #[arg(long, value_name = "FRACTION", value_parser = dive_arg("lowestEfficiency"))]
+    #[arg(long, value_name = "FRACTION", value_parser = dive_arg(Key::LowestEfficiency))]
     pub lowest_efficiency: Option<Value>,
     /// dive's highestWastedBytes (a size, or "disabled").
-    #[arg(long, value_name = "SIZE", value_parser = dive_arg("highestWastedBytes"))]
+    #[arg(long, value_name = "SIZE", value_parser = dive_arg(Key::HighestWastedBytes))]
     pub highest_wasted_bytes: Option<Value>,
     /// dive's highestUserWastedPercent (fraction 0-1, or "disabled").
-    #[arg(long, value_name = "FRACTION", value_parser = dive_arg("highestUserWastedPercent"))]
+    #[arg(long, value_name = "FRACTION", value_parser = dive_arg(Key::HighestUserWastedPercent))]
     pub highest_user_wasted_percent: Option<Value>,
     /// Worker threads (default: one per core).
     #[arg(long, value_name = "N")]
@@ -147,55 +244,82 @@ pub struct CheckArgs {
     /// Never show progress on stderr.
     #[arg(long)]
     pub no_progress: bool,
+    /// Read every blob whole and check its sha256 and size against its name, its descriptor and the
+    /// config's diff ids (reads every byte: slower on uncompressed layers).
+    #[arg(long)]
+    pub verify: bool,
 }
 
 impl CheckArgs {
     /// The output format, `--json` included.
-    pub fn format(&self) -> Format {
-        if self.json { Format::Json } else { self.format }
+    pub fn format(&self) -> report::check::Format {
+        match if self.json { Format::Json } else { self.format } {
+            Format::Human => report::check::Format::Human,
+            Format::Json => report::check::Format::Json,
+            Format::Junit => report::check::Format::Junit,
+            Format::Markdown => report::check::Format::Markdown,
+        }
+    }
+
+    /// What to check; the working directory is searched for configs unless `--no-config`.
+    pub fn options(&self) -> std::io::Result<CheckOptions> {
+        Ok(CheckOptions {
+            source: self.source.clone(),
+            flags: self.flag_budgets(),
+            config: self.config.clone(),
+            dive_ci: self.dive_ci.clone(),
+            config_dir: if self.no_config {
+                None
+            } else {
+                Some(std::env::current_dir()?)
+            },
+            baseline: self.baseline.clone(),
+            threads: self.threads,
+            progress: !self.no_progress,
+            verify: self.verify,
+        })
     }
 
     /// The budgets given as flags, each with its flag as origin.
     pub fn flag_budgets(&self) -> Budgets {
-        let given: [(&str, Option<Value>); 13] = [
-            ("max_size", self.max_size.map(Value::Bytes)),
-            ("max_layer_size", self.max_layer_size.map(Value::Bytes)),
-            ("max_layers", self.max_layers.map(Value::Count)),
-            ("max_reclaimable", self.max_reclaimable.map(Value::Bytes)),
+        let given: [(Key, Option<Value>); 13] = [
+            (Key::MaxSize, self.max_size.map(Value::Bytes)),
+            (Key::MaxLayerSize, self.max_layer_size.map(Value::Bytes)),
+            (Key::MaxLayers, self.max_layers.map(Value::Count)),
+            (Key::MaxReclaimable, self.max_reclaimable.map(Value::Bytes)),
             (
-                "max_reclaimable_percent",
+                Key::MaxReclaimablePercent,
                 self.max_reclaimable_percent.map(Value::Percent),
             ),
             (
-                "reclaimable_floor",
+                Key::ReclaimableFloor,
                 self.reclaimable_floor.map(Value::Bytes),
             ),
-            ("max_cache", self.max_cache.map(Value::Bytes)),
+            (Key::MaxCache, self.max_cache.map(Value::Bytes)),
             (
-                "forbidden_paths",
+                Key::ForbiddenPaths,
                 (!self.forbid.is_empty()).then(|| Value::Globs(self.forbid.clone())),
             ),
-            ("max_growth", self.max_growth.map(Value::Bytes)),
+            (Key::MaxGrowth, self.max_growth.map(Value::Bytes)),
             (
-                "max_growth_percent",
+                Key::MaxGrowthPercent,
                 self.max_growth_percent.map(Value::Percent),
             ),
-            ("lowestEfficiency", self.lowest_efficiency.clone()),
-            ("highestWastedBytes", self.highest_wasted_bytes.clone()),
+            (Key::LowestEfficiency, self.lowest_efficiency.clone()),
+            (Key::HighestWastedBytes, self.highest_wasted_bytes.clone()),
             (
-                "highestUserWastedPercent",
+                Key::HighestUserWastedPercent,
                 self.highest_user_wasted_percent.clone(),
             ),
         ];
         let mut b = Budgets::default();
-        for (name, value) in given {
-            let key = check::key(name).expect("flag names are keys of the table");
+        for (key, value) in given {
             if let Some(value) = value {
                 b.settings.insert(
-                    key.name,
+                    key,
                     Setting {
                         value,
-                        origin: key.flag.to_string(),
+                        origin: key.flag().to_string(),
                     },
                 );
             }
@@ -224,6 +348,24 @@ pub struct AdviseArgs {
     /// Never show progress on stderr.
     #[arg(long)]
     pub no_progress: bool,
+    /// Read every blob whole and check its sha256 and size against its name, its descriptor and the
+    /// config's diff ids (reads every byte: slower on uncompressed layers).
+    #[arg(long)]
+    pub verify: bool,
+}
+
+impl AdviseArgs {
+    /// What to advise.
+    pub fn options(&self) -> AdviseOptions {
+        AdviseOptions {
+            source: self.source.clone(),
+            dockerfile: self.dockerfile.clone(),
+            edits: self.diff,
+            write: self.write,
+            progress: !self.no_progress,
+            verify: self.verify,
+        }
+    }
 }
 
 /// `dredge lint`.
@@ -234,6 +376,15 @@ pub struct LintArgs {
     /// Print the findings as JSON (schema `dredge.lint`, see docs/json.md).
     #[arg(long)]
     pub json: bool,
+}
+
+impl LintArgs {
+    /// What to lint.
+    pub fn options(&self) -> LintOptions {
+        LintOptions {
+            dockerfile: self.dockerfile.clone(),
+        }
+    }
 }
 
 /// `dredge df`.
@@ -285,6 +436,24 @@ pub struct ImageArgs {
     /// Never show progress on stderr.
     #[arg(long)]
     pub no_progress: bool,
+    /// Read every blob whole and check its sha256 and size against its name, its descriptor and the
+    /// config's diff ids (reads every byte: slower on uncompressed layers).
+    #[arg(long)]
+    pub verify: bool,
+}
+
+impl ImageArgs {
+    /// What to analyse.
+    pub fn options(&self) -> ImageOptions {
+        ImageOptions {
+            source: self.source.clone(),
+            top: self.top,
+            duplicates: self.duplicates,
+            threads: self.threads,
+            progress: !self.no_progress,
+            verify: self.verify,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -300,11 +469,11 @@ mod tests {
             .get_arguments()
             .filter_map(|a| a.get_long().map(|l| format!("--{l}")))
             .collect();
-        for k in check::KEYS {
+        for k in Key::all() {
             assert!(
-                longs.contains(&k.flag.to_string()),
+                longs.contains(&k.flag().to_string()),
                 "{} has no flag",
-                k.flag
+                k.flag()
             );
         }
         Cli::command().debug_assert();
@@ -333,16 +502,19 @@ mod tests {
         };
         let b = args.flag_budgets();
         assert_eq!(b.settings.len(), 4);
-        let s = b.get("max_size").unwrap();
+        let s = b.get(Key::MaxSize).unwrap();
         assert_eq!(s.value, Value::Bytes(1_610_612_736));
         assert_eq!(s.origin, "--max-size");
         assert_eq!(
-            b.get("forbidden_paths").unwrap().value,
+            b.get(Key::ForbiddenPaths).unwrap().value,
             Value::Globs(vec!["a".into(), "b".into()])
         );
-        assert_eq!(b.get("highestWastedBytes").unwrap().value, Value::Disabled);
         assert_eq!(
-            b.get("lowestEfficiency").unwrap().value,
+            b.get(Key::HighestWastedBytes).unwrap().value,
+            Value::Disabled
+        );
+        assert_eq!(
+            b.get(Key::LowestEfficiency).unwrap().value,
             Value::Fraction(0.9)
         );
         assert!(Cli::try_parse_from(["dredge", "check", "x", "--lowest-efficiency", "2"]).is_err());

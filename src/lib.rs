@@ -2,17 +2,31 @@
 //!
 //! Data flows one way: [`source`] reads layers from wherever they are into the [`model`];
 //! [`analysis`] stacks them and finds what is wasted; [`report`] formats the result.
+//!
+//! Each command is one call, which the binary, the tests and other commands share:
+//! [`image::run`], [`check::run`], [`advise::run`], [`lint::run`]. Each returns an outcome (with its
+//! [`Exit`]) or an error (always [`Exit::Input`]); none of them writes to stdout.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod advice;
+pub mod advise;
 pub mod analysis;
 pub mod audit;
 pub mod check;
+pub mod df;
+mod exit;
+pub mod image;
+pub mod lint;
 pub mod model;
+mod par;
+pub mod prune;
 pub mod report;
 pub mod source;
+pub mod text;
 pub mod units;
+
+pub use exit::Exit;
 
 use std::collections::HashSet;
 

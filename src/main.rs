@@ -1,4 +1,5 @@
-//! The `dredge` binary: parse, dispatch, map errors to exit codes. Nothing else lives here.
+//! The `dredge` binary: parse flags, call the command's library function, print its outcome through
+//! `report`, and end with its exit status ([`Exit`]). Nothing else lives here.
 
 mod cli;
 
@@ -7,24 +8,18 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
 
-use cli::{AdviseArgs, CheckArgs, Cli, Command, DfArgs, Format, ImageArgs, LintArgs};
-use dredge::analysis::{self, Options};
-use dredge::check;
-use dredge::report::{self, progress::LayerProgress};
-use dredge::source::{self, LoadOptions};
+use cli::{AdviseArgs, CheckArgs, Cli, Command, DfArgs, ImageArgs, LintArgs};
+use dredge::report;
+use dredge::{Exit, advise, check, image, lint};
 
-/// Exit codes, documented in the README: 0 done, 1 a check or budget failed, 2 usage or input error.
-mod exit {
-    pub const CHECK: u8 = 1;
-    pub const INPUT: u8 = 2;
+/// A command that could not be done: usage or input error ([`Exit::Input`]), with a one-line message.
+enum Failure {
+    /// The message.
+    Input(String),
 }
 
-/// How a command failed, and so which exit code it ends with.
-enum Failure {
-    /// A check or budget failed (exit 1); the report has already been printed.
-    Check,
-    /// Usage or input error (exit 2), with a one-line message.
-    Input(String),
+fn input(e: impl std::fmt::Display) -> Failure {
+    Failure::Input(e.to_string())
 }
 
 fn main() -> ExitCode {
@@ -33,486 +28,194 @@ fn main() -> ExitCode {
         Command::Image(args) => run_image(&args),
         Command::Check(args) => run_check(&args),
         Command::Df(args) => run_df(&args),
+        Command::Prune(args) => run_prune(&args),
         Command::Advise(args) => run_advise(&args),
         Command::Lint(args) => run_lint(&args),
-        Command::Completions { shell } => emit(|out| {
+        Command::Completions { shell } => print(Exit::Done, |out| {
             clap_complete::generate(shell, &mut Cli::command(), "dredge", out);
             Ok(())
         }),
         Command::Man { command } => run_man(command.as_deref()),
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(Failure::Check) => ExitCode::from(exit::CHECK),
-        Err(Failure::Input(msg)) => {
-            eprintln!("dredge: error: {msg}");
-            ExitCode::from(exit::INPUT)
-        }
-    }
+    let exit = result.unwrap_or_else(|Failure::Input(msg)| {
+        eprintln!("dredge: error: {}", dredge::text::escape(&msg));
+        Exit::Input
+    });
+    ExitCode::from(exit.code())
 }
 
-/// Writes to stdout; a closed pipe (`dredge … | head`) ends the program quietly.
-fn emit(
-    f: impl FnOnce(&mut BufWriter<io::StdoutLock<'_>>) -> io::Result<()>,
-) -> Result<(), Failure> {
+type Out<'a> = BufWriter<io::StdoutLock<'a>>;
+
+/// Writes to stdout and ends with `exit`; a closed pipe (`dredge … | head`) is not an error.
+fn print(exit: Exit, f: impl FnOnce(&mut Out<'_>) -> io::Result<()>) -> Result<Exit, Failure> {
     let mut out = BufWriter::new(io::stdout().lock());
     match f(&mut out).and_then(|()| out.flush()) {
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => std::process::exit(0),
-        Err(e) => Err(Failure::Input(format!("cannot write output: {e}"))),
-        Ok(()) => Ok(()),
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+            Err(input(format!("cannot write output: {e}")))
+        }
+        _ => Ok(exit),
     }
 }
 
-fn run_image(args: &ImageArgs) -> Result<(), Failure> {
-    let mut load = LoadOptions::default();
-    if let Some(t) = args.threads {
-        load.threads = t.max(1);
+fn warn(warnings: &[String]) {
+    for w in warnings {
+        eprintln!("dredge: warning: {}", dredge::text::escape(w));
     }
-    load.hash_streamed = args.duplicates;
-    let progress = LayerProgress::new(!args.no_progress);
-    let opened =
-        source::open(&args.source, load, &progress).map_err(|e| Failure::Input(e.to_string()));
-    progress.finish();
-    let opened = opened?;
-    for w in &opened.image.warnings {
-        eprintln!("dredge: warning: {w}");
-    }
-    let opts = Options {
-        duplicates: args.duplicates,
-        threads: load.threads,
-        top: args.top,
-        ..Options::default()
-    };
-    let report = analysis::analyze(&opened.image, &opened, opts)
-        .map_err(|e| Failure::Input(e.to_string()))?;
-    emit(|out| {
+}
+
+fn run_image(args: &ImageArgs) -> Result<Exit, Failure> {
+    let done = image::run(&args.options()).map_err(input)?;
+    warn(&done.warnings);
+    print(done.exit(), |out| {
         if args.json {
-            report::json::write_image(out, &report, args.top)
+            report::json::write_image(out, &done.report, args.top)
         } else {
-            report::table::write_image(out, &report, args.top)
+            report::table::write_image(out, &done.report, args.top)
         }
     })
 }
 
-/// Opens and analyses an image source (progress on stderr, warnings printed).
-fn analyse(
-    spec: &str,
-    threads: Option<usize>,
-    no_progress: bool,
-) -> Result<
-    (
-        analysis::ImageReport,
-        analysis::stack::Stacked,
-        dredge::model::Paths,
-    ),
-    Failure,
-> {
-    let mut load = LoadOptions::default();
-    if let Some(t) = threads {
-        load.threads = t.max(1);
-    }
-    let progress = LayerProgress::new(!no_progress);
-    let opened = source::open(spec, load, &progress).map_err(|e| Failure::Input(e.to_string()));
-    progress.finish();
-    let mut opened = opened?;
-    let opts = Options {
-        threads: load.threads,
-        ..Options::default()
-    };
-    let (report, stacked) = analysis::analyze_stacked(&opened.image, &opened, opts)
-        .map_err(|e| Failure::Input(e.to_string()))?;
-    Ok((report, stacked, std::mem::take(&mut opened.image.paths)))
-}
-
-/// A baseline: a JSON report when the named file starts with `{`, else an image source.
-fn load_baseline(spec: &str, args: &CheckArgs) -> Result<check::Baseline, Failure> {
-    let path = std::path::Path::new(spec);
-    if spec != "-" && path.is_file() {
-        let bytes = std::fs::read(path)
-            .map_err(|e| Failure::Input(format!("cannot read baseline {spec}: {e}")))?;
-        if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
-            return check::Baseline::from_json(&bytes, spec)
-                .map_err(|e| Failure::Input(format!("baseline {e}")));
-        }
-    }
-    let (report, _, _) = analyse(spec, args.threads, args.no_progress)?;
-    Ok(check::Baseline::from_report(&report))
-}
-
-fn run_check(args: &CheckArgs) -> Result<(), Failure> {
-    let input = |e: &dyn std::fmt::Display| Failure::Input(e.to_string());
-    let cwd = std::env::current_dir().map_err(|e| input(&e))?;
-    let resolved = check::config::resolve(&check::config::Sources {
-        config: args.config.clone(),
-        dive_ci: args.dive_ci.clone(),
-        dir: (!args.no_config).then_some(cwd),
-        flags: args.flag_budgets(),
-    })
-    .map_err(|e| input(&e))?;
-    let budgets = &resolved.budgets;
-    if budgets.is_empty() {
-        return Err(Failure::Input(
-            "no budgets to check: give flags (--max-size …), a dredge.toml with a [check] table, \
-             or a .dive-ci"
-                .into(),
-        ));
-    }
-    if budgets.needs_baseline() && args.baseline.is_none() {
-        return Err(Failure::Input(
-            "max_growth and max_growth_percent need --baseline IMAGE-OR-REPORT".into(),
-        ));
-    }
-    for w in &resolved.warnings {
-        eprintln!("dredge: warning: {w}");
-    }
-    let baseline = match &args.baseline {
-        Some(spec) => Some(load_baseline(spec, args)?),
-        None => None,
-    };
-    // The final filesystem comes from the analysis' own stacking, not a second one.
-    let (report, stacked, paths) = analyse(&args.source, args.threads, args.no_progress)?;
-    let stacked = budgets.needs_paths().then_some((&stacked, &paths));
-    let facts = check::Facts::new(&report, stacked, baseline.as_ref());
-    let result =
-        check::check(budgets, &facts, resolved.files.clone(), vec![]).map_err(|e| input(&e))?;
-    for w in &result.warnings {
-        eprintln!("dredge: warning: {w}");
-    }
+fn run_check(args: &CheckArgs) -> Result<Exit, Failure> {
+    let done = check::run(&args.options().map_err(input)?).map_err(input)?;
+    warn(&done.warnings);
+    warn(&done.report.warnings);
     let format = args.format();
     let github = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
-    // Annotations go to stdout, where the runner reads workflow commands, unless stdout carries a
-    // document that must stay parseable (JSON, JUnit): then to stderr, which the runner reads too.
-    if github && matches!(format, Format::Json | Format::Junit) {
-        let mut err = io::stderr().lock();
-        let _ = report::check::write_github_annotations(&mut err, &result);
+    if report::check::annotations_on_stderr(format, github) {
+        let _ = report::check::write_github_annotations(&mut io::stderr().lock(), &done.report);
     }
-    let verdict = if result.passed {
-        Ok(())
-    } else {
-        Err(Failure::Check)
-    };
-    let mut out = BufWriter::new(io::stdout().lock());
-    let written = write_check(&mut out, format, github, &result).and_then(|()| out.flush());
-    match written {
-        // A closed pipe (`dredge check … | head`) still ends with the verdict's exit code.
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => verdict,
-        Err(e) => Err(Failure::Input(format!("cannot write output: {e}"))),
-        Ok(()) => verdict,
-    }
+    print(done.exit(), |out| {
+        report::check::write(out, format, github, &done.report)
+    })
 }
 
-fn write_check<W: Write>(
-    out: &mut W,
-    format: Format,
-    github: bool,
-    result: &check::CheckReport,
-) -> io::Result<()> {
-    if github && matches!(format, Format::Human | Format::Markdown) {
-        report::check::write_github_annotations(out, result)?;
-    }
-    match format {
-        Format::Human => report::check::write_human(out, result),
-        Format::Json => report::check::write_json(out, result),
-        Format::Junit => report::check::write_junit(out, result),
-        Format::Markdown => report::check::write_markdown(out, result),
-    }
+fn run_advise(args: &AdviseArgs) -> Result<Exit, Failure> {
+    let done = advise::run(&args.options()).map_err(input)?;
+    warn(&done.warnings);
+    let _ = report::advice::write_written(&mut io::stderr().lock(), &done.written);
+    print(done.exit(), |out| match &done.edits {
+        Some(edits) if args.diff => report::advice::write_edits(out, edits),
+        _ if args.json => report::advice::write_advice_json(out, &done.advice),
+        _ => report::advice::write_advice_table(out, &done.advice),
+    })
+}
+
+fn run_lint(args: &LintArgs) -> Result<Exit, Failure> {
+    let done = lint::run(&args.options()).map_err(input)?;
+    print(done.exit(), |out| {
+        report::advice::write_lint(out, &done.dockerfile.path, &done.findings, args.json)
+    })
 }
 
 /// Renders dredge(1), or dredge-COMMAND(1), from the clap definitions.
-fn run_man(command: Option<&str>) -> Result<(), Failure> {
+fn run_man(command: Option<&str>) -> Result<Exit, Failure> {
     let mut cmd = Cli::command();
     cmd.build();
     let man = match command {
         None => clap_mangen::Man::new(cmd),
         Some(name) => {
             let sub = cmd.find_subcommand(name).cloned().ok_or_else(|| {
-                Failure::Input(format!(
+                let names: Vec<&str> = cmd.get_subcommands().map(|c| c.get_name()).collect();
+                input(format!(
                     "no command '{name}' (commands: {})",
-                    cmd.get_subcommands()
-                        .map(|c| c.get_name())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    names.join(", ")
                 ))
             })?;
             clap_mangen::Man::new(sub.version(env!("CARGO_PKG_VERSION")))
                 .title(format!("dredge-{name}"))
         }
     };
-    emit(|out| man.render(out))
+    print(Exit::Done, |out| man.render(out))
 }
 
-fn read_dockerfile(
-    path: &std::path::Path,
-) -> Result<dredge::advice::dockerfile::Dockerfile, Failure> {
-    let name = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Failure::Input(format!("cannot read {name}: {e}")))?;
-    dredge::advice::dockerfile::parse(&name, &text).map_err(|e| Failure::Input(e.to_string()))
-}
+fn run_df(args: &DfArgs) -> Result<Exit, Failure> {
+    use dredge::df::{self, DfOptions};
+    use dredge::report::{df as table, progress::ScanProgress};
 
-fn run_advise(args: &AdviseArgs) -> Result<(), Failure> {
-    let df = args
-        .dockerfile
-        .as_deref()
-        .map(read_dockerfile)
-        .transpose()?;
-    let progress = LayerProgress::new(!args.no_progress);
-    let opened = source::open(&args.source, LoadOptions::default(), &progress)
-        .map_err(|e| Failure::Input(e.to_string()));
+    let progress = ScanProgress::new(!args.no_progress);
+    let update = |done, total| progress.update(done, total);
+    let report = df::run(DfOptions {
+        data_root: args.data_root.clone(),
+        cache: args.cache.clone(),
+        threads: args.threads,
+        engine_df: args.engine_df,
+        progress: Some(&update),
+    });
     progress.finish();
-    let opened = opened?;
-    for w in &opened.image.warnings {
-        eprintln!("dredge: warning: {w}");
-    }
-    let advice = dredge::advice::advise(&args.source, &opened.image, df.as_ref());
-    for w in &advice.warnings {
-        eprintln!("dredge: warning: {w}");
-    }
-    if let Some(m) = &advice.mismatch {
-        if args.diff || args.write {
-            return Err(Failure::Input(format!("no diff: {m}")));
-        }
-        eprintln!("dredge: warning: {m}; advice from the image history only");
-    }
-    if let (Some(df), true) = (&df, args.diff || args.write) {
-        let path = args
-            .dockerfile
-            .as_deref()
-            .expect("clap: --diff requires --dockerfile");
-        let ignore_path = path
-            .parent()
-            .unwrap_or(std::path::Path::new("."))
-            .join(".dockerignore");
-        let old_ignore = match std::fs::read_to_string(&ignore_path) {
-            Ok(t) => Some(t),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-            Err(e) => {
-                return Err(Failure::Input(format!(
-                    "cannot read {}: {e}",
-                    ignore_path.display()
-                )));
-            }
-        };
-        let old = std::fs::read_to_string(path)
-            .map_err(|e| Failure::Input(format!("cannot read {}: {e}", path.display())))?;
-        let (new, new_ignore) = dredge::advice::apply_all(df, &advice, old_ignore.as_deref())
-            .map_err(|e| Failure::Input(format!("{}: {e}", path.display())))?;
-        if args.diff {
-            let name = path.display().to_string();
-            let iname = ignore_path.display().to_string();
-            emit(|out| {
-                report::advice::write_diff(out, &old, &new, &name, &name)?;
-                if let Some(ni) = &new_ignore {
-                    let from = if old_ignore.is_some() {
-                        iname.as_str()
-                    } else {
-                        "/dev/null"
-                    };
-                    let was = old_ignore.as_deref().unwrap_or("");
-                    report::advice::write_diff(out, was, ni, from, &iname)?;
-                }
-                Ok(())
-            })?;
-        }
-        if args.write {
-            let backup = |p: &std::path::Path| {
-                let mut b = p.as_os_str().to_owned();
-                b.push(".dredge-bak");
-                std::path::PathBuf::from(b)
-            };
-            let write = |p: &std::path::Path, text: &str, existed: bool| -> Result<(), Failure> {
-                if existed {
-                    std::fs::copy(p, backup(p)).map_err(|e| {
-                        Failure::Input(format!("cannot back up {}: {e}", p.display()))
-                    })?;
-                }
-                let tmp = backup(p).with_extension("dredge-tmp");
-                std::fs::write(&tmp, text)
-                    .and_then(|()| std::fs::rename(&tmp, p))
-                    .map_err(|e| Failure::Input(format!("cannot write {}: {e}", p.display())))
-            };
-            if new != old {
-                write(path, &new, true)?;
-                eprintln!(
-                    "dredge: wrote {} (backup {})",
-                    path.display(),
-                    backup(path).display()
-                );
-            }
-            if let Some(ni) = &new_ignore {
-                write(&ignore_path, ni, old_ignore.is_some())?;
-                eprintln!("dredge: wrote {}", ignore_path.display());
-            }
-        }
-        if args.diff {
-            return Ok(());
-        }
-    }
-    emit(|out| {
+    let report = report.map_err(input)?;
+    let _ = table::write_warnings(&mut io::stderr().lock(), &report);
+    print(Exit::Done, |out| {
         if args.json {
-            report::advice::write_advice_json(out, &advice)
+            table::write_json(out, &report, args.top)
         } else {
-            report::advice::write_advice_table(out, &advice)
+            table::write_table(out, &report, args.top)
         }
     })
 }
 
-fn run_lint(args: &LintArgs) -> Result<(), Failure> {
-    let df = read_dockerfile(&args.dockerfile)?;
-    let findings = dredge::advice::lint::lint(&df);
-    emit(|out| report::advice::write_lint(out, &df.path, &findings, args.json))?;
-    if findings.is_empty() {
-        Ok(())
-    } else {
-        Err(Failure::Check)
-    }
-}
-
-fn run_df(args: &DfArgs) -> Result<(), Failure> {
-    use dredge::audit::{self, AuditOptions};
-    use dredge::report::df::{self, DfReport};
-    use dredge::report::progress::ScanProgress;
-    use dredge::source::{dataroot, engine};
-
-    let mut opts = AuditOptions::default();
-    if let Some(t) = args.threads {
-        opts.threads = t.max(1);
-    }
-    opts.layer_cache = args.cache.clone();
-    let scan = |root: &std::path::Path, opts: AuditOptions| {
-        dataroot::read(root).map(|dr| {
-            let progress = ScanProgress::new(!args.no_progress);
-            let a = audit::audit(&dr, opts, &|done, total| progress.update(done, total));
-            progress.finish();
-            a
+/// `dredge prune`: parse into options, run, print, exit code (3 when another run holds the lock).
+fn run_prune(args: &cli::PruneArgs) -> Result<Exit, Failure> {
+    use dredge::prune::{self, Mode, Options, Selectors};
+    let keep_labels = args
+        .keep_label
+        .iter()
+        .map(|l| match l.split_once('=') {
+            Some((k, v)) => (k.to_string(), Some(v.to_string())),
+            None => (l.clone(), None),
         })
-    };
-    let (engine, root, early) = match &args.data_root {
-        Some(p) => (None, p.clone(), None),
-        None => {
-            // While the engine answers /info (tens of ms on a 20.10 daemon), the data root it will
-            // name is read already when it can be guessed (the cache's, when a dockerd runs on it, or
-            // that of the dockerd serving DOCKER_HOST); a wrong guess is thrown away, and its cache is
-            // not written. No running dockerd, no guess: an engine that is down is said at once.
-            let guess = args
-                .cache
-                .as_deref()
-                .and_then(audit::cache::data_root_of)
-                .map(std::path::PathBuf::from)
-                .filter(|p| p.is_dir() && dataroot::daemon_using(p).is_some())
-                .or_else(|| {
-                    let host = std::env::var("DOCKER_HOST")
-                        .unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
-                    dataroot::guess_root_of(&host)
-                });
-            let (facts, early) = std::thread::scope(|s| {
-                let asked = s.spawn(|| engine::facts(args.engine_df));
-                let early = guess.map(|g| {
-                    let a = scan(
-                        &g,
-                        AuditOptions {
-                            write_cache: false,
-                            ..opts.clone()
-                        },
-                    );
-                    (g, a)
-                });
-                (asked.join(), early)
-            });
-            let f = facts
-                .unwrap_or_else(|p| std::panic::resume_unwind(p))
-                .map_err(|e| Failure::Input(e.to_string()))?;
-            let root = std::path::PathBuf::from(
-                f.root_dir
-                    .clone()
-                    .unwrap_or_else(|| "/var/lib/docker".into()),
-            );
-            let same = |g: &std::path::Path| {
-                std::fs::canonicalize(g).ok() == std::fs::canonicalize(&root).ok()
-            };
-            let early = early.filter(|(g, a)| a.is_ok() && same(g)).map(|(_, a)| a);
-            (Some(f), root, early)
+        .collect();
+    let mode = if let Some(p) = &args.apply {
+        Mode::Apply(p.clone())
+    } else if let Some(r) = &args.undo {
+        Mode::Undo(Some(r.clone()).filter(|r| !r.is_empty()))
+    } else if args.purge_quarantine {
+        Mode::Purge {
+            older_than: args.older_than.unwrap_or(0),
         }
-    };
-    let scanned = match early {
-        Some(Ok(mut a)) => {
-            if let (Some(p), Some(c)) = (&opts.layer_cache, &a.fresh_cache)
-                && let Err(e) = audit::cache::save(p, c)
-            {
-                a.warnings
-                    .push(format!("{}: cannot write the cache: {e}", p.display()));
-            }
-            Ok(a)
-        }
-        _ => scan(&root, opts),
-    };
-    // Live: the engine may be pulling, loading or building right now; confirm orphans against a
-    // fresh read of the metadata a moment later (their contents must not have changed either).
-    let daemon = if engine.is_none() {
-        dataroot::daemon_using(&root)
+    } else if args.yes {
+        Mode::Yes
     } else {
-        None
+        Mode::Plan
     };
-    let scanned = scanned.map(|mut a| {
-        if (engine.is_some() || daemon.is_some()) && !a.orphans.is_empty() {
-            std::thread::sleep(std::time::Duration::from_secs(1));
-            if let Ok(fresh) = dataroot::read(&root) {
-                audit::confirm_orphans(&mut a, &fresh);
-            }
-        }
-        a
-    });
-    let (audit, mut partial) = match (scanned, &engine) {
-        (Ok(a), _) => (a, false),
-        (Err(e), None) => return Err(Failure::Input(e.to_string())),
-        (Err(e), Some(f)) => (
-            audit::from_engine(
-                &root,
-                f.disk_usage.as_ref(),
-                format!(
-                    "data root not readable here ({e}): figures are the engine's own; no logs, orphans or other"
-                ),
-            ),
-            true,
-        ),
-    };
-    partial |= !audit.warnings.is_empty();
-    let mut report = DfReport {
-        mode: if args.data_root.is_some() {
-            "offline"
-        } else {
-            "live"
+    let opts = Options {
+        mode,
+        selectors: Selectors {
+            dangling_images: args.dangling_images,
+            unused_images: args.unused_images,
+            stopped_containers: args.stopped_containers,
+            volumes: args.volumes,
+            named_volumes: args.named_volumes,
+            build_cache: args.build_cache,
+            build_cache_budget: args.build_cache_budget,
+            logs_over: args.logs_over,
+            truncate_logs: args.truncate_logs,
+            orphans: args.orphans,
+            grace: args.grace,
+            keep: args.keep.clone(),
+            keep_labels,
+            keep_last: args.keep_last,
         },
-        audit,
-        engine,
-        partial,
+        data_root: args.data_root.clone(),
+        state_dir: args
+            .state_dir
+            .clone()
+            .unwrap_or_else(prune::default_state_dir),
+        plan_out: args.plan_out.clone(),
     };
-    if let Some(f) = &mut report.engine {
-        if f.containerd_store {
-            report.audit.warnings.push(
-                "the engine uses the containerd image store, which dredge df does not support yet"
-                    .into(),
-            );
-            report.partial = true;
+    let outcome = match prune::run(&opts) {
+        Ok(o) => o,
+        Err(e) if e.exit() == Exit::Input => return Err(input(e)),
+        Err(e) => {
+            eprintln!("dredge: error: {}", dredge::text::escape(&e.to_string()));
+            return Ok(e.exit());
         }
-        report.audit.warnings.append(&mut f.warnings.clone());
+    };
+    warn(&outcome.warnings);
+    if let Some(p) = &outcome.plan {
+        warn(&p.warnings);
     }
-    if let Some(pid) = daemon {
-        // Not partial: every figure is there, but the scan raced a running daemon.
-        report.audit.warnings.push(format!(
-            "dockerd (pid {pid}) is running on {}: orphans were confirmed as in live mode; stop it \
-             for a final word",
-            root.display()
-        ));
-    }
-    for w in &report.audit.warnings {
-        eprintln!("dredge: warning: {w}");
-    }
-    emit(|out| {
-        if args.json {
-            df::write_json(out, &report, args.top)
-        } else {
-            df::write_table(out, &report, args.top)
-        }
+    let _ = report::prune::write_recovered(&mut io::stderr().lock(), &outcome.recovered);
+    print(Exit::Done, |out| {
+        report::prune::write(out, &outcome, args.json)
     })
 }

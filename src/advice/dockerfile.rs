@@ -300,8 +300,14 @@ fn args_position(
 
 /// Parses Dockerfile text; `path` names it in errors.
 pub fn parse(path: &str, text: &str) -> Result<Dockerfile, ParseError> {
+    // A UTF-8 byte-order mark is not part of the first line, as for `docker build`; it is put back on
+    // the stored line so that an edited file keeps it.
+    let (bom, text) = match text.strip_prefix('\u{feff}') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
     let trailing_newline = text.ends_with('\n');
-    let lines: Vec<String> = text
+    let mut lines: Vec<String> = text
         .lines()
         .map(|l| l.strip_suffix('\r').unwrap_or(l).to_string())
         .collect();
@@ -473,6 +479,9 @@ pub fn parse(path: &str, text: &str) -> Result<Dockerfile, ParseError> {
     if stages.is_empty() {
         return Err(err(path, lines.len().max(1), "no FROM instruction"));
     }
+    if bom && let Some(first) = lines.first_mut() {
+        first.insert(0, '\u{feff}');
+    }
     Ok(Dockerfile {
         path: path.to_string(),
         escape,
@@ -618,6 +627,22 @@ mod tests {
         assert_eq!(d.instructions[1].keyword, "RUN");
         assert_eq!(squash(&d.instructions[1].args), "echo a b");
         assert!(!d.lines[1].ends_with('\r'));
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_not_part_of_the_first_instruction() {
+        let d = p("\u{feff}FROM alpine\nRUN true\n");
+        assert_eq!(d.instructions[0].keyword, "FROM");
+        assert_eq!(d.instructions.len(), 2);
+        assert_eq!(d.stages.len(), 1);
+        // Kept on the stored line, so an edit writes it back.
+        assert_eq!(d.lines[0], "\u{feff}FROM alpine");
+        // Directives may follow it.
+        let d = p("\u{feff}# escape=`\nFROM a\nRUN a `\n  b\n");
+        assert_eq!(d.escape, '`');
+        assert_eq!(squash(&d.instructions[1].args), "a b");
+        // A mark anywhere else is still text.
+        assert!(parse("df", "FROM a\n\u{feff}RUN x\n").is_err());
     }
 
     #[test]

@@ -9,10 +9,41 @@ use serde::Serialize;
 use super::dockerfile::{Dockerfile, Instruction, squash};
 use super::edit;
 use super::rules::{CACHE_FIXES, CacheFix};
+use crate::analysis::caches::CacheKind;
 
-/// One lint rule.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct LintRule {
+/// A lint rule. Its id, hadolint's id and its summary are in [`LintRule::spec`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum LintRule {
+    /// `cache-apk`.
+    CacheApk,
+    /// `cache-apt-lists`.
+    CacheAptLists,
+    /// `cache-apt-archives`.
+    CacheAptArchives,
+    /// `cache-pip`.
+    CachePip,
+    /// `cache-npm`.
+    CacheNpm,
+    /// `cache-yarn`.
+    CacheYarn,
+    /// `cache-yum`.
+    CacheYum,
+    /// `cache-dnf`.
+    CacheDnf,
+    /// `cache-zypper`.
+    CacheZypper,
+    /// `merge-cleanup`.
+    MergeCleanup,
+    /// `separate-cleanup`.
+    SeparateCleanup,
+    /// `copy-chown`.
+    CopyChown,
+}
+
+/// What describes a lint rule: dredge's id, hadolint's id for the same problem (if any), and what
+/// it finds.
+#[derive(Debug, Clone, Copy)]
+pub struct LintSpec {
     /// dredge's id.
     pub id: &'static str,
     /// hadolint's id for the same problem, if any.
@@ -21,75 +52,134 @@ pub struct LintRule {
     pub summary: &'static str,
 }
 
-/// The rules. Cache rules come one per row of `rules::CACHE_FIXES` (id `cache-<rule>`).
-pub const LINT_RULES: &[LintRule] = &[
-    LintRule {
-        id: "cache-apk",
-        hadolint: Some("DL3019"),
-        summary: "`apk add` without --no-cache (or a cache mount on /var/cache/apk) keeps the index",
-    },
-    LintRule {
-        id: "cache-apt-lists",
-        hadolint: Some("DL3009"),
-        summary: "`apt-get update` without `rm -rf /var/lib/apt/lists/*` in the same RUN",
-    },
-    LintRule {
-        id: "cache-apt-archives",
-        hadolint: None,
-        summary: "`apt-get install` on a base without docker-clean keeps .debs unless `apt-get clean`",
-    },
-    LintRule {
-        id: "cache-pip",
-        hadolint: Some("DL3042"),
-        summary: "`pip install` without --no-cache-dir (or PIP_NO_CACHE_DIR, or a cache mount)",
-    },
-    LintRule {
-        id: "cache-npm",
-        hadolint: None,
-        summary: "`npm install` without `npm cache clean --force` in the same RUN",
-    },
-    LintRule {
-        id: "cache-yarn",
-        hadolint: Some("DL3060"),
-        summary: "`yarn install` without `yarn cache clean` in the same RUN",
-    },
-    LintRule {
-        id: "cache-yum",
-        hadolint: Some("DL3032"),
-        summary: "`yum install` without `yum clean all`",
-    },
-    LintRule {
-        id: "cache-dnf",
-        hadolint: Some("DL3040"),
-        summary: "`dnf install` without `dnf clean all`",
-    },
-    LintRule {
-        id: "cache-zypper",
-        hadolint: Some("DL3036"),
-        summary: "`zypper install` without `zypper clean`",
-    },
-    LintRule {
-        id: "merge-cleanup",
-        hadolint: Some("DL3059"),
-        summary: "a RUN that deletes files right after another RUN with the same flags: merge them",
-    },
-    LintRule {
-        id: "separate-cleanup",
-        hadolint: None,
-        summary: "a RUN that only deletes files saves nothing: delete in the RUN that made them",
-    },
-    LintRule {
-        id: "copy-chown",
-        hadolint: None,
-        summary: "`RUN chown -R`/`chmod -R` on a COPY destination copies the tree: COPY --chown/--chmod",
-    },
-];
+impl LintRule {
+    /// Every rule.
+    pub const ALL: [LintRule; 12] = [
+        LintRule::CacheApk,
+        LintRule::CacheAptLists,
+        LintRule::CacheAptArchives,
+        LintRule::CachePip,
+        LintRule::CacheNpm,
+        LintRule::CacheYarn,
+        LintRule::CacheYum,
+        LintRule::CacheDnf,
+        LintRule::CacheZypper,
+        LintRule::MergeCleanup,
+        LintRule::SeparateCleanup,
+        LintRule::CopyChown,
+    ];
+
+    /// The rule's id, hadolint's, and summary.
+    pub const fn spec(self) -> LintSpec {
+        let (id, hadolint, summary) = match self {
+            LintRule::CacheApk => (
+                "cache-apk",
+                Some("DL3019"),
+                "`apk add` without --no-cache (or a cache mount on /var/cache/apk) keeps the index",
+            ),
+            LintRule::CacheAptLists => (
+                "cache-apt-lists",
+                Some("DL3009"),
+                "`apt-get update` without `rm -rf /var/lib/apt/lists/*` in the same RUN",
+            ),
+            LintRule::CacheAptArchives => (
+                "cache-apt-archives",
+                None,
+                "`apt-get install` once /etc/apt/apt.conf.d/docker-clean is deleted keeps the .debs \
+                 unless `apt-get clean`",
+            ),
+            LintRule::CachePip => (
+                "cache-pip",
+                Some("DL3042"),
+                "`pip install` without --no-cache-dir (or PIP_NO_CACHE_DIR, or a cache mount)",
+            ),
+            LintRule::CacheNpm => (
+                "cache-npm",
+                None,
+                "`npm install` without `npm cache clean --force` in the same RUN",
+            ),
+            LintRule::CacheYarn => (
+                "cache-yarn",
+                Some("DL3060"),
+                "`yarn install` without `yarn cache clean` in the same RUN",
+            ),
+            LintRule::CacheYum => (
+                "cache-yum",
+                Some("DL3032"),
+                "`yum install` without `yum clean all`",
+            ),
+            LintRule::CacheDnf => (
+                "cache-dnf",
+                Some("DL3040"),
+                "`dnf install` without `dnf clean all`",
+            ),
+            LintRule::CacheZypper => (
+                "cache-zypper",
+                Some("DL3036"),
+                "`zypper install` without `zypper clean`",
+            ),
+            LintRule::MergeCleanup => (
+                "merge-cleanup",
+                Some("DL3059"),
+                "a RUN that deletes files right after another RUN with the same flags: merge them",
+            ),
+            LintRule::SeparateCleanup => (
+                "separate-cleanup",
+                None,
+                "a RUN that only deletes files saves nothing: delete in the RUN that made them",
+            ),
+            LintRule::CopyChown => (
+                "copy-chown",
+                None,
+                "`RUN chown -R`/`chmod -R` on a COPY destination copies the tree: COPY --chown/--chmod",
+            ),
+        };
+        LintSpec {
+            id,
+            hadolint,
+            summary,
+        }
+    }
+
+    /// dredge's id (`cache-pip`), as in JSON and text output.
+    pub const fn id(self) -> &'static str {
+        self.spec().id
+    }
+
+    /// The rule for a cache of the catalog (one per row of `rules::CACHE_FIXES`, id `cache-<kind>`).
+    pub fn for_cache(kind: CacheKind) -> Option<LintRule> {
+        Some(match kind {
+            CacheKind::Apk => LintRule::CacheApk,
+            CacheKind::AptLists => LintRule::CacheAptLists,
+            CacheKind::AptArchives => LintRule::CacheAptArchives,
+            CacheKind::Pip => LintRule::CachePip,
+            CacheKind::Npm => LintRule::CacheNpm,
+            CacheKind::Yarn => LintRule::CacheYarn,
+            CacheKind::Yum => LintRule::CacheYum,
+            CacheKind::Dnf => LintRule::CacheDnf,
+            CacheKind::Zypper => LintRule::CacheZypper,
+            _ => return None,
+        })
+    }
+}
+
+impl std::fmt::Display for LintRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+impl Serialize for LintRule {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.id())
+    }
+}
 
 /// One finding.
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
-    /// dredge's rule id.
-    pub rule: &'static str,
+    /// dredge's rule.
+    pub rule: LintRule,
     /// hadolint's id, if it has one.
     pub hadolint: Option<&'static str>,
     /// First line of the instruction.
@@ -98,17 +188,10 @@ pub struct Finding {
     pub message: String,
 }
 
-fn rule(id: &str) -> &'static LintRule {
-    LINT_RULES
-        .iter()
-        .find(|r| r.id == id)
-        .expect("every rule used is in LINT_RULES (tested)")
-}
-
-fn finding(id: &'static str, line: usize, message: String) -> Finding {
+fn finding(rule: LintRule, line: usize, message: String) -> Finding {
     Finding {
-        rule: rule(id).id,
-        hadolint: rule(id).hadolint,
+        rule,
+        hadolint: rule.spec().hadolint,
         line,
         message,
     }
@@ -162,33 +245,27 @@ fn cache_findings(
     if hits.is_empty() || mounts_on(ins, fix.mount) {
         return;
     }
-    let id: &'static str = match fix.rule {
-        "apk" => "cache-apk",
-        "apt-lists" => "cache-apt-lists",
-        "apt-archives" => "cache-apt-archives",
-        "pip" => "cache-pip",
-        "npm" => "cache-npm",
-        "yarn" => "cache-yarn",
-        "yum" => "cache-yum",
-        "dnf" => "cache-dnf",
-        "zypper" => "cache-zypper",
-        _ => return,
+    let Some(id) = LintRule::for_cache(fix.rule) else {
+        return;
     };
-    if id == "cache-apt-archives" {
-        return; // needs to know the base image (docker-clean): only `advise` can tell
-    }
     // Only stages whose layers ship: the final one and the stages it is built FROM.
-    if !ins.stage.is_some_and(|s| shipping_stages(df).contains(&s)) {
+    let shipping = shipping_stages(df);
+    if !ins.stage.is_some_and(|s| shipping.contains(&s)) {
+        return;
+    }
+    // Debian's and Ubuntu's images delete downloaded .debs after each install (docker-clean); from
+    // the text alone, the archives are known to be kept only where the Dockerfile deletes that hook.
+    if id == LintRule::CacheAptArchives && !keeps_debs(df, idx, &shipping) {
         return;
     }
     let cleaned = fix.cleaned_by.iter().any(|c| text.contains(c));
     let missing = match fix.flag {
         Some(_) => {
             let lacking = edit::tool_sub_ends(&text, fix.tools, fix.sub, fix.flag_equivalents);
-            let env_ok = fix.rule == "pip"
+            let env_ok = fix.rule == CacheKind::Pip
                 && (truthy(&stage_env(df, idx), "PIP_NO_CACHE_DIR")
                     || truthy(&text, "PIP_NO_CACHE_DIR"));
-            let no_network = fix.rule == "apk" && text.contains("--no-network");
+            let no_network = fix.rule == CacheKind::Apk && text.contains("--no-network");
             !lacking.is_empty() && !env_ok && !no_network && !cleaned
         }
         None => !cleaned,
@@ -206,11 +283,24 @@ fn cache_findings(
             ins.start_line,
             format!(
                 "{}: {how} (or RUN --mount=type=cache,target={})",
-                rule(id).summary,
+                id.spec().summary,
                 fix.mount
             ),
         ));
     }
+}
+
+/// True when a RUN of the shipping stages, up to instruction `upto` (included), deletes
+/// `/etc/apt/apt.conf.d/docker-clean`, the hook by which Debian's and Ubuntu's images delete the
+/// downloaded .debs after each `apt-get install`.
+fn keeps_debs(df: &Dockerfile, upto: usize, shipping: &[usize]) -> bool {
+    df.instructions[..=upto].iter().any(|i| {
+        let t = squash(&i.args);
+        i.keyword == "RUN"
+            && i.stage.is_some_and(|s| shipping.contains(&s))
+            && deletes(&t)
+            && t.contains("apt.conf.d/docker-clean")
+    })
 }
 
 /// The final stage and, transitively, the stages it starts FROM (their layers are the image's too).
@@ -274,7 +364,7 @@ pub fn lint(df: &Dockerfile) -> Vec<Finding> {
             && ins.is_plain_shell()
         {
             out.push(finding(
-                "merge-cleanup",
+                LintRule::MergeCleanup,
                 ins.start_line,
                 format!(
                     "merge with the RUN at line {}: files it deletes still ship in that layer",
@@ -283,7 +373,7 @@ pub fn lint(df: &Dockerfile) -> Vec<Finding> {
             ));
         } else if only_deletes(&text) && prev_run.is_none() {
             out.push(finding(
-                "separate-cleanup",
+                LintRule::SeparateCleanup,
                 ins.start_line,
                 "this RUN only deletes files: the bytes still ship in the layer that made them"
                     .into(),
@@ -310,7 +400,7 @@ pub fn lint(df: &Dockerfile) -> Vec<Finding> {
                 });
             if copied {
                 out.push(finding(
-                    "copy-chown",
+                    LintRule::CopyChown,
                     ins.start_line,
                     format!("`{flag} -R` duplicates the COPYed files in a new layer: COPY --{flag}={value}"),
                 ));
@@ -328,24 +418,104 @@ mod tests {
     fn ids(src: &str) -> Vec<(&'static str, usize)> {
         lint(&parse("D", src).unwrap())
             .into_iter()
-            .map(|f| (f.rule, f.line))
+            .map(|f| (f.rule.id(), f.line))
             .collect()
     }
 
     #[test]
     fn rule_table_is_well_formed() {
         let mut seen = std::collections::HashSet::new();
-        for r in LINT_RULES {
-            assert!(seen.insert(r.id));
-            assert!(r.hadolint.is_none_or(|h| h.starts_with("DL")));
+        for r in LintRule::ALL {
+            assert!(seen.insert(r.id()));
+            assert!(r.spec().hadolint.is_none_or(|h| h.starts_with("DL")));
         }
         for f in CACHE_FIXES {
+            let r = LintRule::for_cache(f.rule).expect("every cache fix has a lint rule");
+            assert_eq!(r.id(), format!("cache-{}", f.rule.as_str()));
+        }
+        assert_eq!(
+            serde_json::to_string(&LintRule::CacheAptArchives).unwrap(),
+            "\"cache-apt-archives\""
+        );
+    }
+
+    /// A Dockerfile that triggers `rule` (a match, so a new rule cannot go without one).
+    fn trigger(rule: LintRule) -> &'static str {
+        match rule {
+            LintRule::CacheApk => "FROM alpine\nRUN apk add curl\n",
+            LintRule::CacheAptLists => {
+                "FROM debian\nRUN apt-get update && apt-get install -y curl\n"
+            }
+            LintRule::CacheAptArchives => {
+                "FROM debian\nRUN rm -f /etc/apt/apt.conf.d/docker-clean\n\
+                 RUN apt-get update && apt-get install -y curl && rm -rf /var/lib/apt/lists/*\n"
+            }
+            LintRule::CachePip => "FROM python\nRUN pip install requests\n",
+            LintRule::CacheNpm => "FROM node\nRUN npm install\n",
+            LintRule::CacheYarn => "FROM node\nRUN yarn install\n",
+            LintRule::CacheYum => "FROM centos\nRUN yum install -y curl\n",
+            LintRule::CacheDnf => "FROM fedora\nRUN dnf install -y curl\n",
+            LintRule::CacheZypper => "FROM opensuse\nRUN zypper install -y curl\n",
+            LintRule::MergeCleanup => "FROM a\nRUN make\nRUN rm -rf /src\n",
+            LintRule::SeparateCleanup => "FROM a\nCOPY x /x\nRUN rm -rf /x\n",
+            LintRule::CopyChown => "FROM a\nCOPY . /app\nRUN chown -R 1:1 /app\n",
+        }
+    }
+
+    #[test]
+    fn every_rule_can_fire() {
+        for rule in LintRule::ALL {
+            let found = lint(&parse("D", trigger(rule)).unwrap());
             assert!(
-                LINT_RULES
-                    .iter()
-                    .any(|r| r.id == format!("cache-{}", f.rule))
+                found.iter().any(|f| f.rule == rule),
+                "{} does not fire on its trigger: {found:?}",
+                rule.id()
             );
         }
+    }
+
+    #[test]
+    fn apt_archives_only_once_docker_clean_is_deleted() {
+        let apt = |src: &str| -> Vec<usize> {
+            ids(src)
+                .into_iter()
+                .filter(|f| f.0 == "cache-apt-archives")
+                .map(|f| f.1)
+                .collect()
+        };
+        let install = "RUN apt-get update && apt-get install -y x && rm -rf /var/lib/apt/lists/*\n";
+        assert_eq!(apt(&format!("FROM debian\n{install}")), [0; 0]);
+        let rm = format!("FROM debian\nRUN rm -f /etc/apt/apt.conf.d/docker-clean\n{install}");
+        assert_eq!(apt(&rm), [3]);
+        // In the same RUN, before the install.
+        assert_eq!(
+            apt("FROM debian\nRUN rm /etc/apt/apt.conf.d/docker-clean && apt-get install -y x\n"),
+            [2]
+        );
+        // Cleaned, or a cache mount: nothing kept.
+        assert_eq!(
+            apt(&rm.replace("/lists/*", "/lists/* && apt-get clean")),
+            [0; 0]
+        );
+        assert_eq!(
+            apt(&rm.replace(
+                "RUN apt-get",
+                "RUN --mount=type=cache,target=/var/cache/apt apt-get"
+            )),
+            [0; 0]
+        );
+        // Deleted in a stage that does not ship, or after the install: nothing kept here.
+        assert_eq!(
+            apt(
+                "FROM debian AS b\nRUN rm -f /etc/apt/apt.conf.d/docker-clean\n\
+                 FROM debian\nRUN apt-get install -y x\n"
+            ),
+            [0; 0]
+        );
+        assert_eq!(
+            apt("FROM debian\nRUN apt-get install -y x\nRUN rm /etc/apt/apt.conf.d/docker-clean\n"),
+            [0; 0]
+        );
     }
 
     #[test]

@@ -1,11 +1,13 @@
 //! Fact tables for advice and lint: how to avoid each cache, what counts as build tooling, what a
 //! build context should not send. Data, not code (see shared/docs/size-rules.md §1-2).
 
+use crate::analysis::caches::CacheKind;
+
 /// How to keep one cache of the catalog (`analysis::caches`) out of the layer that makes it.
 #[derive(Debug, Clone, Copy)]
 pub struct CacheFix {
-    /// Id of the cache rule (`analysis::caches::CACHE_RULES`).
-    pub rule: &'static str,
+    /// The cache (`analysis::caches::CACHE_RULES`).
+    pub rule: CacheKind,
     /// Commands that fill the cache, by basename (`pip` also matches `/usr/bin/pip3`).
     pub tools: &'static [&'static str],
     /// Their subcommand that fills it (`add`, `install`).
@@ -27,7 +29,7 @@ pub struct CacheFix {
 /// The fixes, by cache rule. Rules without a row get `rm -rf {dir}/*` appended.
 pub const CACHE_FIXES: &[CacheFix] = &[
     CacheFix {
-        rule: "apk",
+        rule: CacheKind::Apk,
         tools: &["apk"],
         sub: "add",
         flag: Some("--no-cache"),
@@ -38,7 +40,7 @@ pub const CACHE_FIXES: &[CacheFix] = &[
         hadolint: Some("DL3019"),
     },
     CacheFix {
-        rule: "apt-lists",
+        rule: CacheKind::AptLists,
         tools: &["apt-get", "apt"],
         sub: "update",
         flag: None,
@@ -49,7 +51,7 @@ pub const CACHE_FIXES: &[CacheFix] = &[
         hadolint: Some("DL3009"),
     },
     CacheFix {
-        rule: "apt-archives",
+        rule: CacheKind::AptArchives,
         tools: &["apt-get", "apt"],
         sub: "install",
         flag: None,
@@ -60,7 +62,7 @@ pub const CACHE_FIXES: &[CacheFix] = &[
         hadolint: None,
     },
     CacheFix {
-        rule: "pip",
+        rule: CacheKind::Pip,
         tools: &["pip"],
         sub: "install",
         flag: Some("--no-cache-dir"),
@@ -72,7 +74,7 @@ pub const CACHE_FIXES: &[CacheFix] = &[
         hadolint: Some("DL3042"),
     },
     CacheFix {
-        rule: "npm",
+        rule: CacheKind::Npm,
         tools: &["npm"],
         sub: "install",
         flag: None,
@@ -83,7 +85,7 @@ pub const CACHE_FIXES: &[CacheFix] = &[
         hadolint: None,
     },
     CacheFix {
-        rule: "yarn",
+        rule: CacheKind::Yarn,
         tools: &["yarn"],
         sub: "install",
         flag: None,
@@ -94,7 +96,7 @@ pub const CACHE_FIXES: &[CacheFix] = &[
         hadolint: Some("DL3060"),
     },
     CacheFix {
-        rule: "yum",
+        rule: CacheKind::Yum,
         tools: &["yum"],
         sub: "install",
         flag: None,
@@ -105,7 +107,7 @@ pub const CACHE_FIXES: &[CacheFix] = &[
         hadolint: Some("DL3032"),
     },
     CacheFix {
-        rule: "dnf",
+        rule: CacheKind::Dnf,
         tools: &["dnf", "microdnf"],
         sub: "install",
         flag: None,
@@ -121,7 +123,7 @@ pub const CACHE_FIXES: &[CacheFix] = &[
         hadolint: Some("DL3040"),
     },
     CacheFix {
-        rule: "zypper",
+        rule: CacheKind::Zypper,
         tools: &["zypper"],
         sub: "install",
         flag: None,
@@ -134,7 +136,7 @@ pub const CACHE_FIXES: &[CacheFix] = &[
 ];
 
 /// The fix for cache rule `rule`, if the table has one.
-pub fn cache_fix(rule: &str) -> Option<&'static CacheFix> {
+pub fn cache_fix(rule: CacheKind) -> Option<&'static CacheFix> {
     CACHE_FIXES.iter().find(|f| f.rule == rule)
 }
 

@@ -96,25 +96,10 @@ pub fn find<H: ContentHasher>(
         }
     }
     let jobs: Vec<(usize, HashSet<u64>)> = wanted.into_iter().collect();
-    let results = std::sync::Mutex::new(Vec::new());
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    std::thread::scope(|s| {
-        let work = || {
-            loop {
-                let j = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some((layer, offsets)) = jobs.get(j) else {
-                    break;
-                };
-                let r = hasher.hash_files(*layer, offsets).map(|v| (*layer, v));
-                results.lock().unwrap_or_else(|p| p.into_inner()).push(r);
-            }
-        };
-        for _ in 1..threads.clamp(1, jobs.len().max(1)) {
-            s.spawn(work);
-        }
-        work();
+    let results = crate::par::map(&jobs, threads, |_, (layer, offsets)| {
+        hasher.hash_files(*layer, offsets).map(|v| (*layer, v))
     });
-    for r in results.into_inner().unwrap_or_else(|p| p.into_inner()) {
+    for r in results {
         let (layer, hashes) = r?;
         for (off, h) in hashes {
             hash_of.insert((layer, off), h);

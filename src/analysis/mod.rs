@@ -136,7 +136,7 @@ pub struct WastedReport {
 #[derive(Debug, Clone, Serialize)]
 pub struct CacheReport {
     /// Catalog id (`apk`, `apt-lists`, `pip`, `tmp`, …).
-    pub id: &'static str,
+    pub id: caches::CacheKind,
     /// Tool that leaves it.
     pub tool: &'static str,
     /// Visible bytes.
@@ -201,7 +201,7 @@ pub fn analyze_stacked<H: ContentHasher>(
     // Caches: visible data only, each inode once, attributed to the layer that wrote it.
     // Per rule: (rule, bytes, files, bytes per layer).
     type RuleTotals = (&'static caches::CacheRule, u64, u64, BTreeMap<usize, u64>);
-    let mut per_rule: BTreeMap<&'static str, RuleTotals> = BTreeMap::new();
+    let mut per_rule: BTreeMap<caches::CacheKind, RuleTotals> = BTreeMap::new();
     let mut layer_cache = vec![0u64; image.layers.len()];
     let mut seen = HashSet::new();
     let mut path = Vec::new();
@@ -236,7 +236,7 @@ pub fn analyze_stacked<H: ContentHasher>(
             fix: rule.fix,
         })
         .collect();
-    cache_list.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.id.cmp(b.id)));
+    cache_list.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.id.cmp(&b.id)));
 
     let duplicates = if opts.duplicates {
         let groups = duplicates::find(
@@ -252,7 +252,7 @@ pub fn analyze_stacked<H: ContentHasher>(
                 .into_iter()
                 .map(|g| DuplicateReport {
                     size: g.size,
-                    sha256: crate::source::hex(&g.sha256),
+                    sha256: crate::model::hex(&g.sha256),
                     paths: g.paths.iter().map(|p| display_path(p)).collect(),
                     layers: g.layers,
                 })

@@ -5,6 +5,10 @@
 //! below it and costs their number, never a rebuild of the lower layers (dive stacks all lower layers
 //! again for every deleted file). Data belongs to inodes, so a file named by several hard links stays
 //! visible while any of its names is.
+//!
+//! [`squash`] stacks a range of layers alone, on an empty filesystem: what they would hold as one layer
+//! (the advice's simulation of merged RUNs). dive's own stacking (`dive.rs`) stays apart on purpose: it
+//! reproduces dive's figures, quirks included.
 
 use std::collections::BTreeMap;
 
@@ -12,8 +16,7 @@ use super::paths::{PathId, PathTable, ROOT};
 use crate::model::{EntryKind, Image, Paths};
 
 /// Why bytes written by a layer cannot be seen in the final filesystem.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Reason {
     /// A later whiteout (`.wh.<name>`) deleted the path or a directory above it.
     Deleted,
@@ -21,6 +24,23 @@ pub enum Reason {
     Opaque,
     /// A later layer wrote the same path (or replaced it, or a directory above it, by another type).
     Overwritten,
+}
+
+impl Reason {
+    /// The name used in JSON documents and evidence rows.
+    pub fn name(self) -> &'static str {
+        match self {
+            Reason::Deleted => "deleted",
+            Reason::Opaque => "opaque",
+            Reason::Overwritten => "overwritten",
+        }
+    }
+}
+
+impl serde::Serialize for Reason {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
 }
 
 /// Bytes split by the reason they are out of sight.
@@ -399,14 +419,36 @@ pub fn stack(image: &Image) -> Stacked {
 
 /// Stacks every layer of `image`, whose paths are interned in `paths`.
 pub fn stack_with(image: &Image, paths: &PathTable<'_>) -> Stacked {
+    stack_layers(image, paths, 0..image.layers.len())
+}
+
+/// What layers `range` (of `image`, paths interned in `paths`) would hold if they were squashed into one
+/// layer: those layers stacked alone, on an empty filesystem. Later entries replace earlier ones at the
+/// same path, whiteouts and opaque directories remove what earlier layers of the range wrote (a
+/// whiteout aimed below the range has nothing to act on: in a squashed layer it stays a whiteout, which
+/// carries no bytes), and hard links keep data alive under their other names. The squashed layer's
+/// content bytes are [`Stacked::visible_bytes`]. Layer indices in the result stay the image's; layers
+/// outside the range have empty figures. A range past the last layer is cut to the layers there are.
+pub fn squash(
+    image: &Image,
+    paths: &PathTable<'_>,
+    range: std::ops::RangeInclusive<usize>,
+) -> Stacked {
+    let (first, last) = range.into_inner();
+    let end = last.saturating_add(1).min(image.layers.len());
+    stack_layers(image, paths, first.min(end)..end)
+}
+
+/// Stacks layers `range` of `image` on an empty filesystem.
+fn stack_layers(image: &Image, paths: &PathTable<'_>, range: std::ops::Range<usize>) -> Stacked {
+    let layers = &image.layers[range.clone()];
     let mut st = Stacker {
         s: Stacked {
             layers: vec![LayerStack::default(); image.layers.len()],
             nodes: vec![None; paths.len()],
             // One inode per regular file: no growth slack in the largest vector.
             data: Vec::with_capacity(
-                image
-                    .layers
+                layers
                     .iter()
                     .flat_map(|l| &l.entries)
                     .filter(|e| e.kind() == EntryKind::File)
@@ -426,10 +468,190 @@ pub fn stack_with(image: &Image, paths: &PathTable<'_>) -> Stacked {
         paths,
         pending: BTreeMap::new(),
     };
-    for (i, layer) in image.layers.iter().enumerate() {
-        st.stack_layer(i, layer);
+    for (i, layer) in layers.iter().enumerate() {
+        st.stack_layer(range.start + i, layer);
     }
     st.s.data.shrink_to_fit();
     st.s.hidden.shrink_to_fit();
     st.s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Compression, Entry, History, Layer, Paths};
+
+    /// One entry of a test layer: `path` and what stands there.
+    enum E {
+        /// A regular file of this many bytes.
+        F(&'static str, u64),
+        /// A directory.
+        D(&'static str),
+        /// A hard link to the path given second.
+        L(&'static str, &'static str),
+        /// A whiteout (`.wh.<name>`) of the path.
+        W(&'static str),
+        /// An opaque marker (`.wh..wh..opq`) in the directory.
+        O(&'static str),
+    }
+    use E::*;
+
+    /// An image of these layers, base first.
+    fn image(layers: &[&[E]]) -> Image {
+        let mut paths = Paths::new();
+        let mut intern = |p: &str| paths.intern(p.as_bytes());
+        let layers = layers
+            .iter()
+            .enumerate()
+            .map(|(index, entries)| Layer {
+                index,
+                diff_id: None,
+                origin: String::new(),
+                compression: Compression::None,
+                blob_bytes: 0,
+                stored_as_link: false,
+                history: History::default(),
+                entries: entries
+                    .iter()
+                    .map(|e| match *e {
+                        F(p, n) => Entry::new(intern(p), EntryKind::File, n, 0),
+                        D(p) => Entry::new(intern(p), EntryKind::Dir, 0, 0),
+                        L(p, t) => {
+                            let target = intern(t);
+                            Entry::new(intern(p), EntryKind::Hardlink { target }, 0, 0)
+                        }
+                        W(p) => Entry::new(intern(p), EntryKind::Whiteout, 0, 0),
+                        O(p) => Entry::new(intern(p), EntryKind::Opaque, 0, 0),
+                    })
+                    .collect(),
+                hashes: vec![],
+            })
+            .collect();
+        Image {
+            source: "t".into(),
+            format: "docker-archive",
+            id: None,
+            tags: vec![],
+            warnings: vec![],
+            layers,
+            paths,
+        }
+    }
+
+    /// Content bytes of layers `range` squashed into one.
+    fn squashed(img: &Image, range: std::ops::RangeInclusive<usize>) -> u64 {
+        squash(img, &PathTable::of(img), range).visible_bytes()
+    }
+
+    /// The paths of the squashed range's filesystem, sorted.
+    fn files(img: &Image, range: std::ops::RangeInclusive<usize>) -> Vec<String> {
+        let st = squash(img, &PathTable::of(img), range);
+        st.live_sorted(&img.paths)
+            .into_iter()
+            .map(|(p, _)| String::from_utf8_lossy(&p).into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn whiteouts_remove_what_the_range_wrote() {
+        let img = image(&[
+            &[
+                F("a", 100),
+                D("d"),
+                F("d/x", 10),
+                F("d/y", 20),
+                F("keep", 1),
+            ],
+            &[W("a"), W("d")],
+        ]);
+        assert_eq!(squashed(&img, 0..=0), 100 + 10 + 20 + 1);
+        assert_eq!(squashed(&img, 0..=1), 1);
+        assert_eq!(files(&img, 0..=1), ["keep"]);
+        // Layer 1 alone: whiteouts with nothing below them hold nothing.
+        assert_eq!(squashed(&img, 1..=1), 0);
+        assert!(files(&img, 1..=1).is_empty());
+    }
+
+    #[test]
+    fn opaque_dirs_hide_what_earlier_layers_of_the_range_put_there() {
+        // The opaque marker stands after the new file in tar order: it still hides only lower ones.
+        let img = image(&[
+            &[D("d"), F("d/x", 10), F("d/y", 20), F("e", 3)],
+            &[D("d"), F("d/z", 5), O("d")],
+        ]);
+        assert_eq!(squashed(&img, 0..=1), 5 + 3);
+        assert_eq!(files(&img, 0..=1), ["d", "d/z", "e"]);
+    }
+
+    #[test]
+    fn overwrites_keep_the_last_copy_only() {
+        let img = image(&[
+            &[F("f", 100), D("d"), F("d/x", 10), F("g", 40)],
+            // f rewritten, directory d replaced by a file, file g replaced by a directory.
+            &[F("f", 150), F("d", 7), D("g"), F("g/h", 3)],
+        ]);
+        assert_eq!(squashed(&img, 0..=1), 150 + 7 + 3);
+        assert_eq!(files(&img, 0..=1), ["d", "f", "g", "g/h"]);
+    }
+
+    #[test]
+    fn hard_links_keep_data_while_a_name_is_left() {
+        let img = image(&[
+            &[F("a", 100), L("b", "a")],
+            &[W("a")],
+            &[W("b")],
+            &[F("c", 8), L("c2", "c"), F("c", 50)],
+        ]);
+        // Layer 1 deletes one name: the data stays under b, counted once.
+        assert_eq!(squashed(&img, 0..=0), 100);
+        assert_eq!(squashed(&img, 0..=1), 100);
+        // Layer 2 deletes the other: nothing is left.
+        assert_eq!(squashed(&img, 0..=2), 0);
+        // c rewritten after c2 was linked to it: c2 keeps the old 8 bytes, c holds 50 new ones.
+        assert_eq!(squashed(&img, 3..=3), 58);
+        // A link whose target is below the range names nothing in it: no bytes.
+        let img = image(&[&[F("a", 100)], &[L("b", "a"), F("x", 1)]]);
+        assert_eq!(squashed(&img, 1..=1), 1);
+        assert_eq!(squashed(&img, 0..=1), 101);
+    }
+
+    #[test]
+    fn a_file_added_then_deleted_inside_the_range_costs_nothing() {
+        let img = image(&[
+            &[F("bin/sh", 10)],
+            &[
+                D("tmp"),
+                D("tmp/build"),
+                F("tmp/build/obj.o", 800),
+                F("lib.so", 300),
+            ],
+            &[W("tmp/build"), F("lib.so", 300)],
+        ]);
+        // Separately the two layers ship 800 + 300 + 300 bytes; squashed, one lib.so.
+        assert_eq!(squashed(&img, 1..=2), 300);
+        assert_eq!(files(&img, 1..=2), ["lib.so", "tmp"]);
+        assert_eq!(squashed(&img, 0..=2), 310);
+    }
+
+    #[test]
+    fn deletions_across_the_range_boundary_do_not_count() {
+        let img = image(&[
+            &[F("old", 100), F("keep", 10)],
+            &[F("new", 20), F("late", 40)],
+            &[W("old")],
+            &[W("late")],
+        ]);
+        // Layer 2 deletes a file of layer 0, below the range: nothing of the range goes.
+        assert_eq!(squashed(&img, 1..=2), 20 + 40);
+        // Layer 3 deletes late, above the range: it is still in the range's filesystem.
+        assert_eq!(files(&img, 1..=2), ["late", "new"]);
+        // Both ends inside: old and late both go.
+        assert_eq!(squashed(&img, 0..=3), 10 + 20);
+        // The whole image agrees with the full stacking.
+        assert_eq!(stack(&img).visible_bytes(), squashed(&img, 0..=3));
+        // Ranges past the end are cut; empty images hold nothing.
+        assert_eq!(squashed(&img, 3..=9), 0);
+        assert_eq!(squashed(&img, 2..=9), 0);
+        assert_eq!(squashed(&image(&[]), 0..=0), 0);
+    }
 }

@@ -17,7 +17,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 use yaml_rust2::{Yaml, YamlLoader};
 
-use super::{Budgets, KEYS, Key, Kind, Section, Setting, Value};
+use super::{Budgets, Key, Kind, Section, Setting, Spec, TABLE, Value};
 use crate::units::parse_size;
 
 /// A config that cannot be used. Messages name the file, the line and the key.
@@ -56,10 +56,10 @@ pub enum ConfigError {
 }
 
 /// dive's defaults for a `.dive-ci` file that does not name a rule.
-const DIVE_DEFAULTS: &[(&str, Value)] = &[
-    ("lowestEfficiency", Value::Fraction(0.9)),
-    ("highestWastedBytes", Value::Disabled),
-    ("highestUserWastedPercent", Value::Fraction(0.1)),
+const DIVE_DEFAULTS: &[(Key, Value)] = &[
+    (Key::LowestEfficiency, Value::Fraction(0.9)),
+    (Key::HighestWastedBytes, Value::Disabled),
+    (Key::HighestUserWastedPercent, Value::Fraction(0.1)),
 ];
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -81,7 +81,7 @@ pub fn check_range(kind: Kind, x: f64) -> Result<f64, String> {
 }
 
 /// Reads a value as `key` takes it from a TOML value.
-fn toml_value(k: &Key, v: &DeValue<'_>) -> Result<Value, String> {
+fn toml_value(k: &Spec, v: &DeValue<'_>) -> Result<Value, String> {
     let int = |v: &DeValue<'_>| -> Option<Result<u64, String>> {
         v.as_integer().map(|i| {
             u64::from_str_radix(i.as_str(), i.radix())
@@ -229,11 +229,11 @@ fn read_table(
             key: format!("{prefix}{}", name.get_ref()),
             message,
         };
-        let Some(k) = KEYS
+        let Some(k) = TABLE
             .iter()
             .find(|k| k.section == section && k.name == name.get_ref())
         else {
-            let known: Vec<&str> = KEYS
+            let known: Vec<&str> = TABLE
                 .iter()
                 .filter(|k| k.section == section)
                 .map(|k| k.name)
@@ -242,7 +242,7 @@ fn read_table(
         };
         let v = toml_value(k, value.get_ref()).map_err(err)?;
         budgets.settings.insert(
-            k.name,
+            k.key,
             Setting {
                 value: v,
                 origin: format!("{file}:{line}"),
@@ -296,7 +296,7 @@ pub fn parse_dive_ci(text: &str, file: &str) -> Result<(Budgets, Vec<String>), C
         };
         for (k, v) in map {
             let name = yaml_string(k).unwrap_or_default();
-            let Some(key) = KEYS
+            let Some(key) = TABLE
                 .iter()
                 .find(|x| x.section == Section::Dive && x.name.eq_ignore_ascii_case(&name))
             else {
@@ -314,9 +314,9 @@ pub fn parse_dive_ci(text: &str, file: &str) -> Result<(Budgets, Vec<String>), C
                 message,
             };
             let s = yaml_string(v).ok_or_else(|| err("expected a value".into()))?;
-            let value = dive_value(key, s.trim()).map_err(err)?;
+            let value = dive_value(key.key, s.trim()).map_err(err)?;
             budgets.settings.insert(
-                key.name,
+                key.key,
                 Setting {
                     value,
                     origin: format!("{file}:{line}"),
@@ -324,8 +324,8 @@ pub fn parse_dive_ci(text: &str, file: &str) -> Result<(Budgets, Vec<String>), C
             );
         }
     }
-    for (name, value) in DIVE_DEFAULTS {
-        budgets.settings.entry(name).or_insert_with(|| Setting {
+    for (key, value) in DIVE_DEFAULTS {
+        budgets.settings.entry(*key).or_insert_with(|| Setting {
             value: value.clone(),
             origin: format!("{file} (dive's default)"),
         });
@@ -334,17 +334,17 @@ pub fn parse_dive_ci(text: &str, file: &str) -> Result<(Budgets, Vec<String>), C
 }
 
 /// A dive rule's value from its string form: `disabled`, a size (humanize) or a fraction.
-pub fn dive_value(key: &Key, s: &str) -> Result<Value, String> {
+pub fn dive_value(key: Key, s: &str) -> Result<Value, String> {
     if s == "disabled" {
         return Ok(Value::Disabled);
     }
-    match key.kind {
+    match key.spec().kind {
         Kind::Size => parse_size(s).map(Value::Bytes).map_err(|e| e.to_string()),
-        _ => {
+        kind => {
             let x: f64 = s
                 .parse()
                 .map_err(|_| format!("'{s}' is not a number or \"disabled\""))?;
-            check_range(key.kind, x).map(Value::Fraction)
+            check_range(kind, x).map(Value::Fraction)
         }
     }
 }
@@ -439,19 +439,22 @@ mod tests {
                     [check.dive]\nlowestEfficiency = 0.95\nhighestWastedBytes = \"disabled\"\n\
                     highestUserWastedPercent = \"0.2\"\n";
         let b = parse_toml(text, "dredge.toml").unwrap();
-        let get = |k: &str| b.get(k).unwrap().clone();
-        assert_eq!(get("max_size").value, Value::Bytes(500_000_000));
-        assert_eq!(get("max_size").origin, "dredge.toml:3");
-        assert_eq!(get("max_layers").value, Value::Count(12));
-        assert_eq!(get("max_reclaimable_percent").value, Value::Percent(5.5));
+        let get = |k: Key| b.get(k).unwrap().clone();
+        assert_eq!(get(Key::MaxSize).value, Value::Bytes(500_000_000));
+        assert_eq!(get(Key::MaxSize).origin, "dredge.toml:3");
+        assert_eq!(get(Key::MaxLayers).value, Value::Count(12));
+        assert_eq!(get(Key::MaxReclaimablePercent).value, Value::Percent(5.5));
         assert_eq!(
-            get("forbidden_paths").value,
+            get(Key::ForbiddenPaths).value,
             Value::Globs(vec!["**/.git".into(), "/root/**".into()])
         );
-        assert_eq!(get("lowestEfficiency").value, Value::Fraction(0.95));
-        assert_eq!(get("lowestEfficiency").origin, "dredge.toml:8");
-        assert_eq!(get("highestWastedBytes").value, Value::Disabled);
-        assert_eq!(get("highestUserWastedPercent").value, Value::Fraction(0.2));
+        assert_eq!(get(Key::LowestEfficiency).value, Value::Fraction(0.95));
+        assert_eq!(get(Key::LowestEfficiency).origin, "dredge.toml:8");
+        assert_eq!(get(Key::HighestWastedBytes).value, Value::Disabled);
+        assert_eq!(
+            get(Key::HighestUserWastedPercent).value,
+            Value::Fraction(0.2)
+        );
         assert_eq!(b.settings.len(), 7);
     }
 
@@ -506,14 +509,17 @@ mod tests {
         let text = "rules:\n  # comment\n  lowestEfficiency: 0.95\n  highestWastedBytes: 20MB\n";
         let (b, w) = parse_dive_ci(text, ".dive-ci").unwrap();
         assert!(w.is_empty());
-        let get = |k: &str| b.get(k).unwrap().clone();
-        assert_eq!(get("lowestEfficiency").value, Value::Fraction(0.95));
-        assert_eq!(get("lowestEfficiency").origin, ".dive-ci:3");
-        assert_eq!(get("highestWastedBytes").value, Value::Bytes(20_000_000));
+        let get = |k: Key| b.get(k).unwrap().clone();
+        assert_eq!(get(Key::LowestEfficiency).value, Value::Fraction(0.95));
+        assert_eq!(get(Key::LowestEfficiency).origin, ".dive-ci:3");
+        assert_eq!(get(Key::HighestWastedBytes).value, Value::Bytes(20_000_000));
         // Not named: dive's default.
-        assert_eq!(get("highestUserWastedPercent").value, Value::Fraction(0.1));
         assert_eq!(
-            get("highestUserWastedPercent").origin,
+            get(Key::HighestUserWastedPercent).value,
+            Value::Fraction(0.1)
+        );
+        assert_eq!(
+            get(Key::HighestUserWastedPercent).origin,
             ".dive-ci (dive's default)"
         );
         // Keys are case-insensitive in viper; unknown ones are ignored with a warning.
@@ -522,12 +528,15 @@ mod tests {
             "x",
         )
         .unwrap();
-        assert_eq!(b.get("lowestEfficiency").unwrap().value, Value::Disabled);
+        assert_eq!(b.get(Key::LowestEfficiency).unwrap().value, Value::Disabled);
         assert_eq!(w.len(), 1, "{w:?}");
         // An empty file: all defaults.
         let (b, _) = parse_dive_ci("", "x").unwrap();
         assert_eq!(b.settings.len(), 3);
-        assert_eq!(b.get("highestWastedBytes").unwrap().value, Value::Disabled);
+        assert_eq!(
+            b.get(Key::HighestWastedBytes).unwrap().value,
+            Value::Disabled
+        );
         // Misconfigured values, named with line and key.
         assert_eq!(
             parse_dive_ci("rules:\n  highestUserWastedPercent: 10\n", ".dive-ci")
@@ -562,7 +571,7 @@ mod tests {
         std::fs::write(dir.join(".dive-ci"), "rules:\n  lowestEfficiency: 0.5\n").unwrap();
         let mut flags = Budgets::default();
         flags.settings.insert(
-            "max_size",
+            Key::MaxSize,
             Setting {
                 value: Value::Bytes(7),
                 origin: "--max-size".into(),
@@ -575,21 +584,24 @@ mod tests {
         };
         let r = resolve(&src).unwrap();
         let b = &r.budgets;
-        assert_eq!(b.get("max_size").unwrap().value, Value::Bytes(7));
-        assert_eq!(b.get("highestWastedBytes").unwrap().value, Value::Bytes(5));
+        assert_eq!(b.get(Key::MaxSize).unwrap().value, Value::Bytes(7));
+        assert_eq!(
+            b.get(Key::HighestWastedBytes).unwrap().value,
+            Value::Bytes(5)
+        );
         // dredge.toml sets a dive rule, so ./.dive-ci is not read.
-        assert!(b.get("lowestEfficiency").is_none());
+        assert!(b.get(Key::LowestEfficiency).is_none());
         assert_eq!(r.warnings.len(), 1);
 
         // Without dive rules in dredge.toml, ./.dive-ci is read, defaults included.
         std::fs::write(dir.join("dredge.toml"), "[check]\nmax_size = 100\n").unwrap();
         let r = resolve(&src).unwrap();
         assert_eq!(
-            r.budgets.get("lowestEfficiency").unwrap().value,
+            r.budgets.get(Key::LowestEfficiency).unwrap().value,
             Value::Fraction(0.5)
         );
         assert_eq!(
-            r.budgets.get("highestUserWastedPercent").unwrap().value,
+            r.budgets.get(Key::HighestUserWastedPercent).unwrap().value,
             Value::Fraction(0.1)
         );
 
@@ -604,11 +616,11 @@ mod tests {
         src2.dive_ci = Some(dir.join("other"));
         let r = resolve(&src2).unwrap();
         assert_eq!(
-            r.budgets.get("lowestEfficiency").unwrap().value,
+            r.budgets.get(Key::LowestEfficiency).unwrap().value,
             Value::Fraction(0.8)
         );
         src2.flags.settings.insert(
-            "lowestEfficiency",
+            Key::LowestEfficiency,
             Setting {
                 value: Value::Fraction(0.6),
                 origin: "--lowest-efficiency".into(),
@@ -616,7 +628,7 @@ mod tests {
         );
         let r = resolve(&src2).unwrap();
         assert_eq!(
-            r.budgets.get("lowestEfficiency").unwrap().value,
+            r.budgets.get(Key::LowestEfficiency).unwrap().value,
             Value::Fraction(0.6)
         );
         // --no-config: nothing from the directory.

@@ -1,4 +1,4 @@
-//! Size budgets for CI: which budgets exist ([`KEYS`], [`RULES`]), where their values came from
+//! Size budgets for CI: which budgets exist ([`Key`], described in [`TABLE`]), where their values came from
 //! ([`Budgets`], filled by [`config`]), and the verdict of each against an image ([`evaluate`]).
 //!
 //! A budget is a maximum, except dive's `lowestEfficiency` (a minimum). A value equal to its limit holds,
@@ -6,9 +6,11 @@
 
 mod baseline;
 pub mod config;
+mod run;
 
 use baseline::growth_blame;
 pub use baseline::{Baseline, BaselineError, BaselineLayer, Growth, LayerGrowth, growth};
+pub use run::{CheckError, CheckOptions, CheckOutcome, run};
 
 use std::collections::BTreeMap;
 
@@ -42,10 +44,43 @@ pub enum Section {
     Dive,
 }
 
-/// A setting that can be given in `dredge.toml`, as a flag, or (dive's) in `.dive-ci`.
-#[derive(Debug)]
-pub struct Key {
-    /// Name in the config file (and in JSON).
+/// A budget key: a setting of `dredge.toml`, a flag, and (but for the floor) the id of the rule it
+/// sets. Everything about a key is in its row of [`TABLE`]; its text is [`Key::name`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Key {
+    /// `max_size`.
+    MaxSize,
+    /// `max_layer_size`.
+    MaxLayerSize,
+    /// `max_layers`.
+    MaxLayers,
+    /// `max_reclaimable`.
+    MaxReclaimable,
+    /// `max_reclaimable_percent`.
+    MaxReclaimablePercent,
+    /// `reclaimable_floor`: qualifies `max_reclaimable_percent`, not a rule of its own.
+    ReclaimableFloor,
+    /// `max_cache`.
+    MaxCache,
+    /// `forbidden_paths`.
+    ForbiddenPaths,
+    /// `max_growth`.
+    MaxGrowth,
+    /// `max_growth_percent`.
+    MaxGrowthPercent,
+    /// dive's `lowestEfficiency`.
+    LowestEfficiency,
+    /// dive's `highestWastedBytes`.
+    HighestWastedBytes,
+    /// dive's `highestUserWastedPercent`.
+    HighestUserWastedPercent,
+}
+
+/// One key's row: its names, its value, and the rule it sets.
+pub struct Spec {
+    /// The key (rows are in [`Key`] order).
+    pub key: Key,
+    /// Name in the config file, in JSON and in messages.
     pub name: &'static str,
     /// Table it lives in.
     pub section: Section,
@@ -53,93 +88,250 @@ pub struct Key {
     pub kind: Kind,
     /// The command-line flag that sets it.
     pub flag: &'static str,
+    /// The rule it sets (`None` for the floor).
+    pub rule: Option<Rule>,
 }
 
-/// Every key. Rules are named by their key; `reclaimable_floor` only qualifies `max_reclaimable_percent`.
-pub const KEYS: &[Key] = &[
-    Key {
-        name: "max_size",
-        section: Section::Check,
-        kind: Kind::Size,
-        flag: "--max-size",
-    },
-    Key {
-        name: "max_layer_size",
-        section: Section::Check,
-        kind: Kind::Size,
-        flag: "--max-layer-size",
-    },
-    Key {
-        name: "max_layers",
-        section: Section::Check,
-        kind: Kind::Count,
-        flag: "--max-layers",
-    },
-    Key {
-        name: "max_reclaimable",
-        section: Section::Check,
-        kind: Kind::Size,
-        flag: "--max-reclaimable",
-    },
-    Key {
-        name: "max_reclaimable_percent",
-        section: Section::Check,
-        kind: Kind::Percent,
-        flag: "--max-reclaimable-percent",
-    },
-    Key {
-        name: "reclaimable_floor",
-        section: Section::Check,
-        kind: Kind::Size,
-        flag: "--reclaimable-floor",
-    },
-    Key {
-        name: "max_cache",
-        section: Section::Check,
-        kind: Kind::Size,
-        flag: "--max-cache",
-    },
-    Key {
-        name: "forbidden_paths",
-        section: Section::Check,
-        kind: Kind::Globs,
-        flag: "--forbid",
-    },
-    Key {
-        name: "max_growth",
-        section: Section::Check,
-        kind: Kind::Size,
-        flag: "--max-growth",
-    },
-    Key {
-        name: "max_growth_percent",
-        section: Section::Check,
-        kind: Kind::Percent,
-        flag: "--max-growth-percent",
-    },
-    Key {
-        name: "lowestEfficiency",
-        section: Section::Dive,
-        kind: Kind::Fraction,
-        flag: "--lowest-efficiency",
-    },
-    Key {
-        name: "highestWastedBytes",
-        section: Section::Dive,
-        kind: Kind::Size,
-        flag: "--highest-wasted-bytes",
-    },
-    Key {
-        name: "highestUserWastedPercent",
-        section: Section::Dive,
-        kind: Kind::Fraction,
-        flag: "--highest-user-wasted-percent",
-    },
+/// Unit of a rule's measure and limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Unit {
+    /// Bytes.
+    Bytes,
+    /// A count.
+    Count,
+    /// A percent (0-100).
+    Percent,
+    /// A fraction (0-1).
+    Fraction,
+    /// A count of paths.
+    Paths,
+}
+
+/// A rule: what it measures in words, how it compares, and how it is evaluated.
+pub struct Rule {
+    /// What is measured, for people ("total size").
+    pub what: &'static str,
+    /// Unit of the measure.
+    pub unit: Unit,
+    /// Maximum or minimum.
+    pub bound: Bound,
+    /// Evaluation, given all budgets (for qualifiers such as the floor) and the rule's own setting.
+    eval: fn(&Budgets, &Setting, &Facts<'_>) -> Result<Outcome, RuleError>,
+}
+
+const fn row(
+    key: Key,
+    name: &'static str,
+    section: Section,
+    kind: Kind,
+    flag: &'static str,
+    rule: Option<Rule>,
+) -> Spec {
+    Spec {
+        key,
+        name,
+        section,
+        kind,
+        flag,
+        rule,
+    }
+}
+
+const fn rule(
+    what: &'static str,
+    unit: Unit,
+    bound: Bound,
+    eval: fn(&Budgets, &Setting, &Facts<'_>) -> Result<Outcome, RuleError>,
+) -> Option<Rule> {
+    Some(Rule {
+        what,
+        unit,
+        bound,
+        eval,
+    })
+}
+
+use Bound::{Max, Min};
+use Kind::{Count as KCount, Fraction as KFraction, Globs, Percent as KPercent, Size};
+use Section::{Check as CheckSection, Dive};
+
+/// Every key, in [`Key`] order, which is also the order rules are listed in when they agree in verdict.
+pub const TABLE: [Spec; 13] = [
+    row(
+        Key::MaxSize,
+        "max_size",
+        CheckSection,
+        Size,
+        "--max-size",
+        rule("total size", Unit::Bytes, Max, max_size),
+    ),
+    row(
+        Key::MaxLayerSize,
+        "max_layer_size",
+        CheckSection,
+        Size,
+        "--max-layer-size",
+        rule("largest layer", Unit::Bytes, Max, max_layer_size),
+    ),
+    row(
+        Key::MaxLayers,
+        "max_layers",
+        CheckSection,
+        KCount,
+        "--max-layers",
+        rule("layer count", Unit::Count, Max, max_layers),
+    ),
+    row(
+        Key::MaxReclaimable,
+        "max_reclaimable",
+        CheckSection,
+        Size,
+        "--max-reclaimable",
+        rule("reclaimable bytes", Unit::Bytes, Max, max_reclaimable),
+    ),
+    row(
+        Key::MaxReclaimablePercent,
+        "max_reclaimable_percent",
+        CheckSection,
+        KPercent,
+        "--max-reclaimable-percent",
+        rule(
+            "reclaimable bytes in percent of layers 1..",
+            Unit::Percent,
+            Max,
+            max_reclaimable_percent,
+        ),
+    ),
+    row(
+        Key::ReclaimableFloor,
+        "reclaimable_floor",
+        CheckSection,
+        Size,
+        "--reclaimable-floor",
+        None,
+    ),
+    row(
+        Key::MaxCache,
+        "max_cache",
+        CheckSection,
+        Size,
+        "--max-cache",
+        rule("cache and temp bytes", Unit::Bytes, Max, max_cache),
+    ),
+    row(
+        Key::ForbiddenPaths,
+        "forbidden_paths",
+        CheckSection,
+        Globs,
+        "--forbid",
+        rule("forbidden paths present", Unit::Paths, Max, forbidden_paths),
+    ),
+    row(
+        Key::MaxGrowth,
+        "max_growth",
+        CheckSection,
+        Size,
+        "--max-growth",
+        rule("growth over the baseline", Unit::Bytes, Max, max_growth),
+    ),
+    row(
+        Key::MaxGrowthPercent,
+        "max_growth_percent",
+        CheckSection,
+        KPercent,
+        "--max-growth-percent",
+        rule(
+            "growth over the baseline in percent",
+            Unit::Percent,
+            Max,
+            max_growth_percent,
+        ),
+    ),
+    row(
+        Key::LowestEfficiency,
+        "lowestEfficiency",
+        Dive,
+        KFraction,
+        "--lowest-efficiency",
+        rule("dive efficiency", Unit::Fraction, Min, lowest_efficiency),
+    ),
+    row(
+        Key::HighestWastedBytes,
+        "highestWastedBytes",
+        Dive,
+        Size,
+        "--highest-wasted-bytes",
+        rule("dive wasted bytes", Unit::Bytes, Max, highest_wasted_bytes),
+    ),
+    row(
+        Key::HighestUserWastedPercent,
+        "highestUserWastedPercent",
+        Dive,
+        KFraction,
+        "--highest-user-wasted-percent",
+        rule(
+            "dive user wasted percent",
+            Unit::Fraction,
+            Max,
+            highest_user_wasted_percent,
+        ),
+    ),
 ];
 
-/// The key named `name`.
-pub fn key(name: &str) -> Option<&'static Key> {
-    KEYS.iter().find(|k| k.name == name)
+impl Key {
+    /// Every key, in table order.
+    pub fn all() -> impl Iterator<Item = Key> {
+        TABLE.iter().map(|s| s.key)
+    }
+
+    /// Its row.
+    pub fn spec(self) -> &'static Spec {
+        &TABLE[self as usize]
+    }
+
+    /// Its name in `dredge.toml`, JSON and messages (dive's keys keep dive's camelCase).
+    pub fn name(self) -> &'static str {
+        self.spec().name
+    }
+
+    /// The flag that sets it.
+    pub fn flag(self) -> &'static str {
+        self.spec().flag
+    }
+
+    /// The key named `name`, in `section`.
+    pub fn named(section: Section, name: &str) -> Option<Key> {
+        TABLE
+            .iter()
+            .find(|s| s.section == section && s.name == name)
+            .map(|s| s.key)
+    }
+}
+
+impl std::fmt::Display for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Serialize for Key {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl Unit {
+    /// Its name in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Unit::Bytes => "bytes",
+            Unit::Count => "count",
+            Unit::Percent => "percent",
+            Unit::Fraction => "fraction",
+            Unit::Paths => "paths",
+        }
+    }
 }
 
 /// A value a key was given.
@@ -171,17 +363,17 @@ pub struct Setting {
 /// The budgets in force, by key name.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Budgets {
-    /// Settings by key name (names from [`KEYS`]).
-    pub settings: BTreeMap<&'static str, Setting>,
+    /// Settings by key.
+    pub settings: BTreeMap<Key, Setting>,
 }
 
 impl Budgets {
     /// The setting of `key`, if any.
-    pub fn get(&self, key: &str) -> Option<&Setting> {
-        self.settings.get(key)
+    pub fn get(&self, key: Key) -> Option<&Setting> {
+        self.settings.get(&key)
     }
 
-    fn bytes(&self, key: &str) -> Option<u64> {
+    fn bytes(&self, key: Key) -> Option<u64> {
         match self.get(key)?.value {
             Value::Bytes(b) => Some(b),
             _ => None,
@@ -190,9 +382,7 @@ impl Budgets {
 
     /// True when some key of `section` is set.
     pub fn has_section(&self, section: Section) -> bool {
-        self.settings
-            .keys()
-            .any(|k| key(k).is_some_and(|k| k.section == section))
+        self.settings.keys().any(|k| k.spec().section == section)
     }
 
     /// Sets every key of `other` here (later sources win, key by key).
@@ -202,17 +392,17 @@ impl Budgets {
 
     /// True when a baseline is needed (a growth budget is set).
     pub fn needs_baseline(&self) -> bool {
-        self.get("max_growth").is_some() || self.get("max_growth_percent").is_some()
+        self.get(Key::MaxGrowth).is_some() || self.get(Key::MaxGrowthPercent).is_some()
     }
 
     /// True when final paths are needed (forbidden globs are set).
     pub fn needs_paths(&self) -> bool {
-        self.get("forbidden_paths").is_some()
+        self.get(Key::ForbiddenPaths).is_some()
     }
 
     /// True when no rule would be checked.
     pub fn is_empty(&self) -> bool {
-        !RULES.iter().any(|r| self.get(r.id).is_some())
+        !self.settings.keys().any(|k| k.spec().rule.is_some())
     }
 }
 
@@ -277,7 +467,7 @@ pub fn check(
     facts: &Facts<'_>,
     config_files: Vec<String>,
     mut warnings: Vec<String>,
-) -> Result<CheckReport, CheckError> {
+) -> Result<CheckReport, RuleError> {
     let results = evaluate(budgets, facts)?;
     let r = facts.report;
     let failed = results.iter().filter(|o| o.status == Status::Fail).count();
@@ -391,12 +581,12 @@ pub struct Blame {
 /// One rule's result.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Outcome {
-    /// Rule id (its key name).
-    pub rule: &'static str,
+    /// Rule id (its key).
+    pub rule: Key,
     /// Verdict.
     pub status: Status,
-    /// Unit of `actual` and `limit`: `bytes`, `count`, `percent`, `fraction`, `paths`.
-    pub unit: &'static str,
+    /// Unit of `actual` and `limit`.
+    pub unit: Unit,
     /// The measured figure.
     pub actual: Measure,
     /// The limit.
@@ -418,119 +608,12 @@ pub enum Bound {
     Min,
 }
 
-/// A rule: its id (a key name), what it measures in words, how it compares, and how it is evaluated.
-pub struct Rule {
-    /// The key that sets its limit.
-    pub id: &'static str,
-    /// What is measured, for people ("total size").
-    pub what: &'static str,
-    /// Unit of the measure.
-    pub unit: &'static str,
-    /// Maximum or minimum.
-    pub bound: Bound,
-    /// Evaluation, given all budgets (for qualifiers such as the floor) and the rule's own setting.
-    eval: fn(&Budgets, &Setting, &Facts<'_>) -> Result<Outcome, CheckError>,
-}
-
-/// Every rule, in the order they are listed when they agree in verdict.
-pub const RULES: &[Rule] = &[
-    Rule {
-        id: "max_size",
-        what: "total size",
-        unit: "bytes",
-        bound: Bound::Max,
-        eval: max_size,
-    },
-    Rule {
-        id: "max_layer_size",
-        what: "largest layer",
-        unit: "bytes",
-        bound: Bound::Max,
-        eval: max_layer_size,
-    },
-    Rule {
-        id: "max_layers",
-        what: "layer count",
-        unit: "count",
-        bound: Bound::Max,
-        eval: max_layers,
-    },
-    Rule {
-        id: "max_reclaimable",
-        what: "reclaimable bytes",
-        unit: "bytes",
-        bound: Bound::Max,
-        eval: max_reclaimable,
-    },
-    Rule {
-        id: "max_reclaimable_percent",
-        what: "reclaimable bytes in percent of layers 1..",
-        unit: "percent",
-        bound: Bound::Max,
-        eval: max_reclaimable_percent,
-    },
-    Rule {
-        id: "max_cache",
-        what: "cache and temp bytes",
-        unit: "bytes",
-        bound: Bound::Max,
-        eval: max_cache,
-    },
-    Rule {
-        id: "forbidden_paths",
-        what: "forbidden paths present",
-        unit: "paths",
-        bound: Bound::Max,
-        eval: forbidden_paths,
-    },
-    Rule {
-        id: "max_growth",
-        what: "growth over the baseline",
-        unit: "bytes",
-        bound: Bound::Max,
-        eval: max_growth,
-    },
-    Rule {
-        id: "max_growth_percent",
-        what: "growth over the baseline in percent",
-        unit: "percent",
-        bound: Bound::Max,
-        eval: max_growth_percent,
-    },
-    Rule {
-        id: "lowestEfficiency",
-        what: "dive efficiency",
-        unit: "fraction",
-        bound: Bound::Min,
-        eval: lowest_efficiency,
-    },
-    Rule {
-        id: "highestWastedBytes",
-        what: "dive wasted bytes",
-        unit: "bytes",
-        bound: Bound::Max,
-        eval: highest_wasted_bytes,
-    },
-    Rule {
-        id: "highestUserWastedPercent",
-        what: "dive user wasted percent",
-        unit: "fraction",
-        bound: Bound::Max,
-        eval: highest_user_wasted_percent,
-    },
-];
-
-/// The rule with id `id`.
-pub fn rule(id: &str) -> Option<&'static Rule> {
-    RULES.iter().find(|r| r.id == id)
-}
-
 /// Why budgets could not be evaluated (bad usage, not a broken budget).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum CheckError {
+pub enum RuleError {
     /// A growth budget without a baseline.
     #[error("{0} needs a baseline: give --baseline IMAGE-OR-REPORT")]
-    NoBaseline(&'static str),
+    NoBaseline(Key),
     /// A glob that does not compile.
     #[error("forbidden path glob '{glob}' ({origin}): {reason}")]
     BadGlob {
@@ -544,15 +627,15 @@ pub enum CheckError {
 }
 
 /// Evaluates every set rule; failing rules first, then passing, then skipped, each in table order.
-pub fn evaluate(budgets: &Budgets, facts: &Facts<'_>) -> Result<Vec<Outcome>, CheckError> {
+pub fn evaluate(budgets: &Budgets, facts: &Facts<'_>) -> Result<Vec<Outcome>, RuleError> {
     let mut out = Vec::new();
-    for r in RULES {
-        let Some(setting) = budgets.get(r.id) else {
+    for spec in &TABLE {
+        let (Some(r), Some(setting)) = (&spec.rule, budgets.get(spec.key)) else {
             continue;
         };
         let outcome = if setting.value == Value::Disabled {
             Outcome {
-                rule: r.id,
+                rule: spec.key,
                 status: Status::Skip,
                 unit: r.unit,
                 actual: Measure::Ratio(None),
@@ -576,12 +659,11 @@ pub(super) const BLAME_MAX: usize = 3;
 /// How many forbidden paths are named at most.
 const PATHS_MAX: usize = 10;
 
-fn outcome(r: &str, failed: bool, actual: Measure, limit: Measure, s: &Setting) -> Outcome {
-    let rule = rule(r).expect("rule ids come from RULES");
+fn outcome(key: Key, failed: bool, actual: Measure, limit: Measure, s: &Setting) -> Outcome {
     Outcome {
-        rule: rule.id,
+        rule: key,
         status: if failed { Status::Fail } else { Status::Pass },
-        unit: rule.unit,
+        unit: key.spec().rule.as_ref().map_or(Unit::Bytes, |r| r.unit),
         actual,
         limit,
         origin: s.origin.clone(),
@@ -652,7 +734,7 @@ fn wasted_blame(r: &ImageReport) -> Vec<Blame> {
 }
 
 /// `actual` bytes against the setting's byte limit: a failure when over it.
-fn bytes_over(rule: &'static str, actual: u64, s: &Setting) -> Outcome {
+fn bytes_over(rule: Key, actual: u64, s: &Setting) -> Outcome {
     let limit = limit_bytes(s);
     outcome(
         rule,
@@ -663,15 +745,15 @@ fn bytes_over(rule: &'static str, actual: u64, s: &Setting) -> Outcome {
     )
 }
 
-fn max_size(_: &Budgets, s: &Setting, f: &Facts<'_>) -> Result<Outcome, CheckError> {
-    let mut o = bytes_over("max_size", f.report.size_bytes, s);
+fn max_size(_: &Budgets, s: &Setting, f: &Facts<'_>) -> Result<Outcome, RuleError> {
+    let mut o = bytes_over(Key::MaxSize, f.report.size_bytes, s);
     if o.status == Status::Fail {
         o.blame = largest_layers(f.report, 0);
     }
     Ok(o)
 }
 
-fn max_layer_size(_: &Budgets, s: &Setting, f: &Facts<'_>) -> Result<Outcome, CheckError> {
+fn max_layer_size(_: &Budgets, s: &Setting, f: &Facts<'_>) -> Result<Outcome, RuleError> {
     let actual = f
         .report
         .layers
@@ -679,15 +761,15 @@ fn max_layer_size(_: &Budgets, s: &Setting, f: &Facts<'_>) -> Result<Outcome, Ch
         .map(|l| l.size_bytes)
         .max()
         .unwrap_or(0);
-    let mut o = bytes_over("max_layer_size", actual, s);
+    let mut o = bytes_over(Key::MaxLayerSize, actual, s);
     o.blame = largest_layers(f.report, limit_bytes(s));
     Ok(o)
 }
 
-fn max_layers(_: &Budgets, s: &Setting, f: &Facts<'_>) -> Result<Outcome, CheckError> {
+fn max_layers(_: &Budgets, s: &Setting, f: &Facts<'_>) -> Result<Outcome, RuleError> {
     let (actual, limit) = (f.report.layers.len() as u64, limit_bytes(s));
     Ok(outcome(
-        "max_layers",
+        Key::MaxLayers,
         actual > limit,
         Measure::Count(actual),
         Measure::Count(limit),
@@ -695,8 +777,8 @@ fn max_layers(_: &Budgets, s: &Setting, f: &Facts<'_>) -> Result<Outcome, CheckE
     ))
 }
 
-fn max_reclaimable(_: &Budgets, s: &Setting, f: &Facts<'_>) -> Result<Outcome, CheckError> {
-    let mut o = bytes_over("max_reclaimable", f.report.reclaimable_bytes, s);
+fn max_reclaimable(_: &Budgets, s: &Setting, f: &Facts<'_>) -> Result<Outcome, RuleError> {
+    let mut o = bytes_over(Key::MaxReclaimable, f.report.reclaimable_bytes, s);
     if o.status == Status::Fail {
         o.blame = wasted_blame(f.report);
     }
@@ -713,17 +795,17 @@ pub(super) fn ratio(part: f64, whole: f64) -> Option<f64> {
     x.is_finite().then_some(x)
 }
 
-fn max_reclaimable_percent(b: &Budgets, s: &Setting, f: &Facts<'_>) -> Result<Outcome, CheckError> {
+fn max_reclaimable_percent(b: &Budgets, s: &Setting, f: &Facts<'_>) -> Result<Outcome, RuleError> {
     let reclaimable = f.report.reclaimable_bytes;
     let user = user_bytes(f.report);
     let limit = limit_ratio(s);
     let pct = ratio(reclaimable as f64 * 100.0, user as f64);
-    let floor = b.bytes("reclaimable_floor").unwrap_or(0);
+    let floor = b.bytes(Key::ReclaimableFloor).unwrap_or(0);
     // No user bytes: 0 reclaimable is 0 %, anything more is unbounded.
     let value = if reclaimable == 0 { Some(0.0) } else { pct };
     let over = value.is_none_or(|p| p > limit);
     let mut o = outcome(
-        "max_reclaimable_percent",
+        Key::MaxReclaimablePercent,
         over && reclaimable > floor,
         Measure::Ratio(value),
         Measure::Ratio(Some(limit)),
@@ -732,7 +814,7 @@ fn max_reclaimable_percent(b: &Budgets, s: &Setting, f: &Facts<'_>) -> Result<Ou
     if over && reclaimable <= floor {
         o.note = Some(format!(
             "not applied: {reclaimable} reclaimable bytes are within the floor of {floor} ({})",
-            b.get("reclaimable_floor")
+            b.get(Key::ReclaimableFloor)
                 .map_or("default", |s| s.origin.as_str())
         ));
     } else if value.is_none() {
@@ -744,8 +826,8 @@ fn max_reclaimable_percent(b: &Budgets, s: &Setting, f: &Facts<'_>) -> Result<Ou
     Ok(o)
 }
 
-fn max_cache(_: &Budgets, s: &Setting, f: &Facts<'_>) -> Result<Outcome, CheckError> {
-    let mut o = bytes_over("max_cache", f.report.cache_bytes, s);
+fn max_cache(_: &Budgets, s: &Setting, f: &Facts<'_>) -> Result<Outcome, RuleError> {
+    let mut o = bytes_over(Key::MaxCache, f.report.cache_bytes, s);
     if o.status == Status::Fail {
         for c in f.report.caches.iter().take(BLAME_MAX) {
             // The layer that wrote most of it.
@@ -762,7 +844,7 @@ fn max_cache(_: &Budgets, s: &Setting, f: &Facts<'_>) -> Result<Outcome, CheckEr
     Ok(o)
 }
 
-fn forbidden_paths(_: &Budgets, s: &Setting, f: &Facts<'_>) -> Result<Outcome, CheckError> {
+fn forbidden_paths(_: &Budgets, s: &Setting, f: &Facts<'_>) -> Result<Outcome, RuleError> {
     let Value::Globs(globs) = &s.value else {
         unreachable!("forbidden_paths is a glob list by its key's kind")
     };
@@ -773,14 +855,14 @@ fn forbidden_paths(_: &Budgets, s: &Setting, f: &Facts<'_>) -> Result<Outcome, C
             .literal_separator(true)
             .backslash_escape(true)
             .build()
-            .map_err(|e| CheckError::BadGlob {
+            .map_err(|e| RuleError::BadGlob {
                 glob: g.clone(),
                 origin: s.origin.clone(),
                 reason: e.kind().to_string(),
             })?;
         set.add(glob);
     }
-    let set = set.build().map_err(|e| CheckError::BadGlob {
+    let set = set.build().map_err(|e| RuleError::BadGlob {
         glob: globs.join(", "),
         origin: s.origin.clone(),
         reason: e.to_string(),
@@ -804,7 +886,7 @@ fn forbidden_paths(_: &Budgets, s: &Setting, f: &Facts<'_>) -> Result<Outcome, C
         }
     }
     let mut o = outcome(
-        "forbidden_paths",
+        Key::ForbiddenPaths,
         count > 0,
         Measure::Count(count),
         Measure::Count(0),
@@ -814,13 +896,13 @@ fn forbidden_paths(_: &Budgets, s: &Setting, f: &Facts<'_>) -> Result<Outcome, C
     Ok(o)
 }
 
-fn max_growth(_: &Budgets, s: &Setting, f: &Facts<'_>) -> Result<Outcome, CheckError> {
-    let base = f.baseline.ok_or(CheckError::NoBaseline("max_growth"))?;
+fn max_growth(_: &Budgets, s: &Setting, f: &Facts<'_>) -> Result<Outcome, RuleError> {
+    let base = f.baseline.ok_or(RuleError::NoBaseline(Key::MaxGrowth))?;
     let g = growth(f.report, base);
     let limit = limit_bytes(s);
     let failed = g.delta_bytes > 0 && g.delta_bytes as u64 > limit;
     let mut o = outcome(
-        "max_growth",
+        Key::MaxGrowth,
         failed,
         Measure::Delta(g.delta_bytes),
         Measure::Bytes(limit),
@@ -832,16 +914,16 @@ fn max_growth(_: &Budgets, s: &Setting, f: &Facts<'_>) -> Result<Outcome, CheckE
     Ok(o)
 }
 
-fn max_growth_percent(_: &Budgets, s: &Setting, f: &Facts<'_>) -> Result<Outcome, CheckError> {
+fn max_growth_percent(_: &Budgets, s: &Setting, f: &Facts<'_>) -> Result<Outcome, RuleError> {
     let base = f
         .baseline
-        .ok_or(CheckError::NoBaseline("max_growth_percent"))?;
+        .ok_or(RuleError::NoBaseline(Key::MaxGrowthPercent))?;
     let g = growth(f.report, base);
     let limit = limit_ratio(s);
     // None: grew from an empty baseline, an unbounded growth.
     let failed = g.percent.is_none_or(|p| p > limit);
     let mut o = outcome(
-        "max_growth_percent",
+        Key::MaxGrowthPercent,
         failed,
         Measure::Ratio(g.percent),
         Measure::Ratio(Some(limit)),
@@ -856,11 +938,11 @@ fn max_growth_percent(_: &Budgets, s: &Setting, f: &Facts<'_>) -> Result<Outcome
     Ok(o)
 }
 
-fn lowest_efficiency(_: &Budgets, s: &Setting, f: &Facts<'_>) -> Result<Outcome, CheckError> {
+fn lowest_efficiency(_: &Budgets, s: &Setting, f: &Facts<'_>) -> Result<Outcome, RuleError> {
     let (actual, limit) = (f.report.dive.efficiency, limit_ratio(s));
     // dive: fails when threshold > efficiency.
     let mut o = outcome(
-        "lowestEfficiency",
+        Key::LowestEfficiency,
         limit > actual,
         Measure::Ratio(Some(actual)),
         Measure::Ratio(Some(limit)),
@@ -872,8 +954,8 @@ fn lowest_efficiency(_: &Budgets, s: &Setting, f: &Facts<'_>) -> Result<Outcome,
     Ok(o)
 }
 
-fn highest_wasted_bytes(_: &Budgets, s: &Setting, f: &Facts<'_>) -> Result<Outcome, CheckError> {
-    let mut o = bytes_over("highestWastedBytes", f.report.dive.wasted_bytes, s);
+fn highest_wasted_bytes(_: &Budgets, s: &Setting, f: &Facts<'_>) -> Result<Outcome, RuleError> {
+    let mut o = bytes_over(Key::HighestWastedBytes, f.report.dive.wasted_bytes, s);
     if o.status == Status::Fail {
         o.blame = wasted_blame(f.report);
     }
@@ -884,7 +966,7 @@ fn highest_user_wasted_percent(
     _: &Budgets,
     s: &Setting,
     f: &Facts<'_>,
-) -> Result<Outcome, CheckError> {
+) -> Result<Outcome, RuleError> {
     let d = &f.report.dive;
     let limit = limit_ratio(s);
     // dive: fails when threshold < value. Not a number: NaN (nothing wasted) passes, +Inf fails.
@@ -893,7 +975,7 @@ fn highest_user_wasted_percent(
         None => d.wasted_bytes > 0,
     };
     let mut o = outcome(
-        "highestUserWastedPercent",
+        Key::HighestUserWastedPercent,
         failed,
         Measure::Ratio(d.user_wasted_percent),
         Measure::Ratio(Some(limit)),
@@ -918,33 +1000,37 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_rule_is_a_key_and_every_key_but_the_floor_a_rule() {
-        for r in RULES {
-            assert!(key(r.id).is_some(), "rule {} has no key", r.id);
-            assert!(
-                ["bytes", "count", "percent", "fraction", "paths"].contains(&r.unit),
-                "{}",
-                r.id
-            );
-        }
-        for k in KEYS {
-            assert!(
-                rule(k.name).is_some() || k.name == "reclaimable_floor",
-                "key {} has no rule",
-                k.name
-            );
-            assert!(k.flag.starts_with("--"));
+    fn one_row_per_key_in_key_order_and_every_key_but_the_floor_a_rule() {
+        let all: Vec<Key> = Key::all().collect();
+        for (i, spec) in TABLE.iter().enumerate() {
+            assert_eq!(spec.key as usize, i, "{} is out of place", spec.name);
+            assert_eq!(spec.key.spec().name, spec.name);
             assert_eq!(
-                k.section == Section::Dive,
-                k.name.chars().any(|c| c.is_ascii_uppercase()),
+                spec.rule.is_some(),
+                spec.key != Key::ReclaimableFloor,
+                "{}",
+                spec.name
+            );
+            assert!(spec.flag.starts_with("--"));
+            assert_eq!(Key::named(spec.section, spec.name), Some(spec.key));
+            assert_eq!(
+                spec.section == Section::Dive,
+                spec.name.chars().any(|c| c.is_ascii_uppercase()),
                 "dive keys keep dive's camelCase names, ours are snake_case: {}",
-                k.name
+                spec.name
             );
         }
-        let mut names: Vec<_> = KEYS.iter().map(|k| k.name).collect();
+        assert_eq!(all.len(), 13);
+        let mut names: Vec<_> = TABLE.iter().map(|k| k.name).collect();
         names.sort_unstable();
         names.dedup();
-        assert_eq!(names.len(), KEYS.len(), "key names are unique");
+        assert_eq!(names.len(), TABLE.len(), "key names are unique");
+        // JSON carries the names.
+        assert_eq!(
+            serde_json::to_string(&Key::HighestUserWastedPercent).unwrap(),
+            "\"highestUserWastedPercent\""
+        );
+        assert_eq!(serde_json::to_string(&Unit::Paths).unwrap(), "\"paths\"");
     }
 
     #[test]
@@ -1123,29 +1209,29 @@ mod tests {
             value: v,
             origin: "test".into(),
         };
-        b.settings.insert("max_size", set(Value::Bytes(1000))); // equal: holds
-        b.settings.insert("max_layers", set(Value::Count(0))); // 1 > 0: broken
+        b.settings.insert(Key::MaxSize, set(Value::Bytes(1000))); // equal: holds
+        b.settings.insert(Key::MaxLayers, set(Value::Count(0))); // 1 > 0: broken
         b.settings
-            .insert("highestWastedBytes", set(Value::Disabled));
+            .insert(Key::HighestWastedBytes, set(Value::Disabled));
         b.settings
-            .insert("highestUserWastedPercent", set(Value::Fraction(0.0)));
+            .insert(Key::HighestUserWastedPercent, set(Value::Fraction(0.0)));
         let facts = Facts::new(&r, None, None);
         let o = evaluate(&b, &facts).unwrap();
-        let got: Vec<(&str, Status)> = o.iter().map(|o| (o.rule, o.status)).collect();
+        let got: Vec<(Key, Status)> = o.iter().map(|o| (o.rule, o.status)).collect();
         assert_eq!(
             got,
             [
-                ("max_layers", Status::Fail),
-                ("max_size", Status::Pass),
+                (Key::MaxLayers, Status::Fail),
+                (Key::MaxSize, Status::Pass),
                 // NaN (nothing wasted, no user bytes) passes, as in dive.
-                ("highestUserWastedPercent", Status::Pass),
-                ("highestWastedBytes", Status::Skip),
+                (Key::HighestUserWastedPercent, Status::Pass),
+                (Key::HighestWastedBytes, Status::Skip),
             ]
         );
-        b.settings.insert("max_growth", set(Value::Bytes(0)));
+        b.settings.insert(Key::MaxGrowth, set(Value::Bytes(0)));
         assert_eq!(
             evaluate(&b, &facts),
-            Err(CheckError::NoBaseline("max_growth"))
+            Err(RuleError::NoBaseline(Key::MaxGrowth))
         );
     }
 }

@@ -2,7 +2,7 @@
 //! chains, container mounts, containers, volumes, and whether BuildKit keeps state there. Filled by
 //! `source::dataroot` (offline, from the files) and joined with what a live engine says.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 
 use serde::Serialize;
@@ -49,6 +49,9 @@ pub struct LayerRecord {
     pub cache_id: Option<String>,
     /// The engine's recorded size (Σ regular-file sizes).
     pub size: Option<u64>,
+    /// True when `diff`, `size` and `cache-id` were all read and valid: the record the engine's layer
+    /// store loads at start (and so holds in memory while it runs).
+    pub complete: bool,
 }
 
 /// One container mount of `image/overlay2/layerdb/mounts/<id>/`.
@@ -81,6 +84,107 @@ pub struct ContainerRecord {
     pub volumes: Vec<String>,
     /// False when `config.v2.json` is missing or unreadable: the engine will not load it.
     pub known: bool,
+    /// Whether `config.v2.json` was there, read, or there but unreadable.
+    pub config: ConfigState,
+}
+
+/// The state of a container's `config.v2.json`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConfigState {
+    /// Read and parsed.
+    Read,
+    /// No such file: the engine does not load the directory (an orphan).
+    #[default]
+    Missing,
+    /// There, but not readable or not valid (a FIFO, a link, corrupt): the container it describes is
+    /// unknown, so its directory and mount are kept.
+    Unreadable,
+}
+
+/// Metadata that contradicts itself or cannot be read, where it decides what is live: never a deletion
+/// candidate, and it protects whatever it could refer to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Inconsistency {
+    /// The path whose metadata is in doubt.
+    pub path: String,
+    /// What is wrong, one line.
+    pub detail: String,
+}
+
+/// What a reference could not say: each flag widens what is kept.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Unknowns {
+    /// Some layer's `cache-id` or some mount's `mount-id`/`init-id` is unknown (unreadable,
+    /// malformed, naming a path): any `overlay2/` dir may be referenced, so none is an unreferenced dir.
+    pub dir_refs: bool,
+    /// Some image config (or BuildKit database) cannot be read: any chain may be live, so none is an
+    /// unreferenced layer.
+    pub chain_refs: bool,
+    /// `containers/` cannot be listed: any mount may be a container's, so none is an orphan.
+    pub containers: bool,
+}
+
+/// Directory listings of the data root, gathered with the metadata so that deciding ownership reads
+/// nothing more.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Listing {
+    /// Directory names under `overlay2/` (links and special files are left to "other").
+    pub overlay2: Vec<String>,
+    /// `layerdb/sha256/<chain>-<random>-removing` records and the plain `cache-id` they name, if any.
+    pub removing: Vec<(String, Option<String>)>,
+    /// Names under `image/overlay2/layerdb/tmp/`.
+    pub layerdb_tmp: Vec<String>,
+    /// Names under `tmp/`.
+    pub tmp: Vec<String>,
+    /// The data root's own entries, with whether each is a directory.
+    pub top: Vec<(String, bool)>,
+    /// Names written in `buildkit/*.db` (64-hex and 25-char base-36 runs).
+    pub buildkit_names: HashSet<String>,
+    /// True when every `buildkit/*.db` was read.
+    pub buildkit_db_read: bool,
+    /// Birth time of `tmp/`, nanoseconds since the epoch (dockerd re-creates it at every start).
+    pub tmp_born_ns: Option<i64>,
+}
+
+/// Whether a Docker daemon uses this data root, and how that was found out (docs: data root §10).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "kebab-case")]
+pub enum DaemonFact {
+    /// A daemon uses the root: whatever its layer store holds in memory may be re-used at any moment.
+    Running {
+        /// Its process id, when known.
+        pid: Option<u32>,
+        /// When it started, nanoseconds since the epoch, when known.
+        started_ns: Option<i64>,
+        /// How it was found.
+        evidence: DaemonEvidence,
+    },
+    /// No daemon found by any of the checks.
+    NotFound,
+}
+
+/// How a running daemon was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DaemonEvidence {
+    /// The engine was asked and named this root (`dredge df` without `--data-root`).
+    Engine,
+    /// A `dockerd` process whose data root is this one.
+    Process,
+    /// The pid file names a live `dockerd` whose command line cannot be read.
+    PidFile,
+    /// Overlay mounts under `<root>/overlay2` (containers kept running by live-restore).
+    Mounts,
+    /// No `dockerd` process is visible, but the default socket accepts connections.
+    Socket,
+}
+
+impl DaemonFact {
+    /// True when a daemon uses the root.
+    pub fn running(&self) -> bool {
+        matches!(self, DaemonFact::Running { .. })
+    }
 }
 
 /// One volume of `volumes/<name>/`.
@@ -93,7 +197,7 @@ pub struct VolumeRecord {
 }
 
 /// What the metadata of a data root says; sizes on disk are measured separately (`audit`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct DataRoot {
     /// The data root.
     pub path: PathBuf,
@@ -113,6 +217,14 @@ pub struct DataRoot {
     pub buildkit: bool,
     /// Oddities met while reading (missing or corrupt files); the report is partial where they apply.
     pub warnings: Vec<String>,
+    /// True when some metadata could not be read, so some figure is missing.
+    pub missing_figures: bool,
+    /// Metadata that cannot be trusted to say what is live.
+    pub inconsistent: Vec<Inconsistency>,
+    /// What unreadable references leave open.
+    pub unknowns: Unknowns,
+    /// Directory listings, for deciding ownership.
+    pub listing: Listing,
 }
 
 /// True for a BuildKit snapshot key: 25 characters of `[0-9a-z]` (identity.NewID, base 36).

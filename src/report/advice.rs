@@ -99,7 +99,7 @@ pub fn write_advice_table<W: Write>(out: &mut W, a: &Advice) -> io::Result<()> {
                 out,
                 "  {:>10}  {} (written by layer {}{hidden})",
                 size(e.bytes),
-                e.path,
+                crate::text::cell(&e.path, 240),
                 e.added_in
             )?;
         }
@@ -173,4 +173,34 @@ pub fn write_diff<W: Write>(
             .context_radius(3)
             .header(old_name, new_name)
     )
+}
+
+/// Writes the edits as unified diffs: the Dockerfile's, then its `.dockerignore`'s (from `/dev/null`
+/// when it is new).
+pub fn write_edits<W: Write>(out: &mut W, edits: &crate::advise::Edits) -> io::Result<()> {
+    let df = &edits.dockerfile;
+    let name = df.path.display().to_string();
+    write_diff(out, df.old.as_deref().unwrap_or(""), &df.new, &name, &name)?;
+    if let Some(ig) = &edits.dockerignore {
+        let name = ig.path.display().to_string();
+        let from = if ig.old.is_some() {
+            name.as_str()
+        } else {
+            "/dev/null"
+        };
+        write_diff(out, ig.old.as_deref().unwrap_or(""), &ig.new, from, &name)?;
+    }
+    Ok(())
+}
+
+/// Says which files `advise --write` wrote, a line each: `dredge: wrote PATH (backup PATH)`.
+pub fn write_written<W: Write>(out: &mut W, written: &[crate::advise::Written]) -> io::Result<()> {
+    for w in written {
+        write!(out, "dredge: wrote {}", w.path.display())?;
+        match &w.backup {
+            Some(b) => writeln!(out, " (backup {})", b.display())?,
+            None => writeln!(out)?,
+        }
+    }
+    Ok(())
 }

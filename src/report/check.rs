@@ -7,28 +7,74 @@ use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
 use super::size;
 use super::table::instruction_label;
-use crate::check::{Blame, Bound, CheckReport, Measure, Outcome, Status, rule};
+use crate::check::{Blame, Bound, CheckReport, Key, Measure, Outcome, Status, Unit};
+use crate::text;
 
 /// Version of the `dredge.check` document.
 pub const CHECK_SCHEMA_VERSION: u32 = 1;
 
-fn measure(unit: &str, m: Measure) -> String {
+/// The formats of a check report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// A line per rule when one fails, else a single summary line.
+    Human,
+    /// The `dredge.check` document.
+    Json,
+    /// JUnit XML, one test case per rule.
+    Junit,
+    /// Markdown, for `$GITHUB_STEP_SUMMARY` or a review comment.
+    Markdown,
+}
+
+/// Where GitHub Actions annotations go, under GitHub Actions (`github`): on stdout with the report,
+/// where the runner reads workflow commands, unless stdout carries a document that must stay
+/// parseable (JSON, JUnit): then on stderr, which the runner reads too.
+pub fn annotations_on_stderr(format: Format, github: bool) -> bool {
+    github && matches!(format, Format::Json | Format::Junit)
+}
+
+/// Writes the report in `format`, preceded by GitHub Actions annotations when `github` and the
+/// format leaves them on stdout (see [`annotations_on_stderr`]).
+pub fn write<W: Write>(
+    out: &mut W,
+    format: Format,
+    github: bool,
+    r: &CheckReport,
+) -> io::Result<()> {
+    if github && !annotations_on_stderr(format, github) {
+        write_github_annotations(out, r)?;
+    }
+    match format {
+        Format::Human => write_human(out, r),
+        Format::Json => write_json(out, r),
+        Format::Junit => write_junit(out, r),
+        Format::Markdown => write_markdown(out, r),
+    }
+}
+
+fn measure(unit: Unit, m: Measure) -> String {
     match m {
         Measure::Bytes(b) => size(b),
         Measure::Delta(d) if d < 0 => format!("-{}", size(d.unsigned_abs())),
         Measure::Delta(d) => format!("+{}", size(d as u64)),
         Measure::Count(n) => n.to_string(),
         Measure::Ratio(None) => "n/a".into(),
-        Measure::Ratio(Some(x)) if unit == "percent" => format!("{x:.2} %"),
+        Measure::Ratio(Some(x)) if unit == Unit::Percent => format!("{x:.2} %"),
         Measure::Ratio(Some(x)) => format!("{x:.4}"),
     }
 }
 
 /// The one-line verdict of a rule, without its status word: `total size 2.4 MB > 1 MB (--max-size)`.
 pub fn rule_line(o: &Outcome) -> String {
-    let r = rule(o.rule).expect("outcomes name rules of the table");
+    let what = o
+        .rule
+        .spec()
+        .rule
+        .as_ref()
+        .map_or(o.rule.name(), |r| r.what);
+    let bound = o.rule.spec().rule.as_ref().map_or(Bound::Max, |r| r.bound);
     let body = match (o.rule, o.status) {
-        ("forbidden_paths", Status::Fail) => format!(
+        (Key::ForbiddenPaths, Status::Fail) => format!(
             "{} forbidden path{} present",
             measure(o.unit, o.actual),
             if o.actual == Measure::Count(1) {
@@ -37,18 +83,17 @@ pub fn rule_line(o: &Outcome) -> String {
                 "s are"
             }
         ),
-        ("forbidden_paths", _) => "no forbidden path is present".into(),
-        (_, Status::Skip) => format!("{} not checked: disabled", r.what),
+        (Key::ForbiddenPaths, _) => "no forbidden path is present".into(),
+        (_, Status::Skip) => format!("{what} not checked: disabled"),
         (_, status) => {
-            let op = match (r.bound, status == Status::Fail) {
+            let op = match (bound, status == Status::Fail) {
                 (Bound::Max, true) => ">",
                 (Bound::Max, false) => "<=",
                 (Bound::Min, true) => "<",
                 (Bound::Min, false) => ">=",
             };
             format!(
-                "{} {} {op} {}",
-                r.what,
+                "{what} {} {op} {}",
                 measure(o.unit, o.actual),
                 measure(o.unit, o.limit)
             )
@@ -58,13 +103,16 @@ pub fn rule_line(o: &Outcome) -> String {
     format!("{body} ({}){note}", o.origin)
 }
 
+/// The longest input-derived path or detail a blame line shows (escaped, then cut with `…`).
+const PATH_WIDTH: usize = 240;
+
 /// A blame entry as one line: `layer 3, 2.1 MB: RUN apk add …` or `/data/x (layer 1), 100 kB: deleted …`.
 /// `signed` shows bytes as a change (`+2 kB`), for growth.
 pub fn blame_line(b: &Blame, signed: bool) -> String {
     let mut s = String::new();
     match (&b.path, b.layer) {
-        (Some(p), Some(l)) => s.push_str(&format!("{p} (layer {l})")),
-        (Some(p), None) => s.push_str(p),
+        (Some(p), Some(l)) => s.push_str(&format!("{} (layer {l})", text::cell(p, PATH_WIDTH))),
+        (Some(p), None) => s.push_str(&text::cell(p, PATH_WIDTH)),
         (None, Some(l)) => s.push_str(&format!("layer {l}")),
         (None, None) => {}
     }
@@ -74,7 +122,7 @@ pub fn blame_line(b: &Blame, signed: bool) -> String {
         } else {
             Measure::Bytes(bytes.unsigned_abs())
         };
-        s.push_str(&format!(", {}", measure("bytes", m)));
+        s.push_str(&format!(", {}", measure(Unit::Bytes, m)));
     }
     if b.instruction.is_some() {
         s.push_str(&format!(
@@ -83,13 +131,17 @@ pub fn blame_line(b: &Blame, signed: bool) -> String {
         ));
     }
     if let Some(d) = &b.detail {
-        s.push_str(&format!(": {d}"));
+        s.push_str(&format!(": {}", text::cell(d, PATH_WIDTH)));
     }
     s
 }
 
+fn is_growth(k: Key) -> bool {
+    matches!(k, Key::MaxGrowth | Key::MaxGrowthPercent)
+}
+
 fn blames(o: &Outcome) -> impl Iterator<Item = String> + '_ {
-    let signed = o.rule.starts_with("max_growth");
+    let signed = is_growth(o.rule);
     o.blame.iter().map(move |b| blame_line(b, signed))
 }
 
@@ -169,7 +221,7 @@ pub fn write_human<W: Write>(out: &mut W, r: &CheckReport) -> io::Result<()> {
         if let Some(g) = &r.growth
             && r.results
                 .iter()
-                .any(|o| o.status == Status::Fail && o.rule.starts_with("max_growth"))
+                .any(|o| o.status == Status::Fail && is_growth(o.rule))
         {
             writeln!(
                 out,
@@ -185,7 +237,7 @@ pub fn write_human<W: Write>(out: &mut W, r: &CheckReport) -> io::Result<()> {
                     layer_position(l),
                     l.baseline_bytes.map_or("-".into(), size),
                     l.size_bytes.map_or("-".into(), size),
-                    measure("bytes", Measure::Delta(l.delta_bytes)),
+                    measure(Unit::Bytes, Measure::Delta(l.delta_bytes)),
                     instruction_label(l.created_by.as_deref())
                 )?;
             }
@@ -218,7 +270,7 @@ pub fn write_junit<W: Write>(out: &mut W, r: &CheckReport) -> io::Result<()> {
                 s
             }
         };
-        let mut case = TestCase::new(o.rule, status);
+        let mut case = TestCase::new(o.rule.name(), status);
         case.set_classname("dredge.check");
         if o.status == Status::Pass {
             case.set_system_out(rule_line(o));
@@ -273,7 +325,7 @@ pub fn write_markdown<W: Write>(out: &mut W, r: &CheckReport) -> io::Result<()> 
                 Status::Pass => "ok",
                 Status::Skip => "disabled",
             },
-            md(o.rule),
+            md(o.rule.name()),
             md(&measure(o.unit, o.actual)),
             md(&measure(o.unit, o.limit)),
             md(&o.origin)
@@ -287,7 +339,7 @@ pub fn write_markdown<W: Write>(out: &mut W, r: &CheckReport) -> io::Result<()> 
     if !failing.is_empty() {
         writeln!(out, "\n### What to blame\n")?;
         for o in failing {
-            writeln!(out, "- **{}**: {}", md(o.rule), md(&rule_line(o)))?;
+            writeln!(out, "- **{}**: {}", md(o.rule.name()), md(&rule_line(o)))?;
             for b in blames(o) {
                 writeln!(out, "  - {}", md(&b))?;
             }
@@ -300,7 +352,7 @@ pub fn write_markdown<W: Write>(out: &mut W, r: &CheckReport) -> io::Result<()> 
             md(&g.baseline),
             size(g.baseline_bytes),
             size(g.size_bytes),
-            measure("bytes", Measure::Delta(g.delta_bytes))
+            measure(Unit::Bytes, Measure::Delta(g.delta_bytes))
         )?;
         writeln!(out, "| layer | baseline | now | change | instruction |")?;
         writeln!(out, "|---|---|---|---|---|")?;
@@ -314,7 +366,7 @@ pub fn write_markdown<W: Write>(out: &mut W, r: &CheckReport) -> io::Result<()> 
                 if l.same {
                     "same".to_string()
                 } else {
-                    measure("bytes", Measure::Delta(l.delta_bytes))
+                    measure(Unit::Bytes, Measure::Delta(l.delta_bytes))
                 },
                 md(&instruction_label(l.created_by.as_deref()))
             )?;
@@ -376,11 +428,17 @@ mod tests {
 
     #[test]
     fn measures_read_as_written() {
-        assert_eq!(measure("bytes", Measure::Bytes(1_500_000)), "1.50 MB");
-        assert_eq!(measure("bytes", Measure::Delta(-2_000)), "-2 kB");
-        assert_eq!(measure("bytes", Measure::Delta(2_000)), "+2 kB");
-        assert_eq!(measure("percent", Measure::Ratio(Some(12.345))), "12.35 %");
-        assert_eq!(measure("fraction", Measure::Ratio(Some(0.95))), "0.9500");
-        assert_eq!(measure("fraction", Measure::Ratio(None)), "n/a");
+        assert_eq!(measure(Unit::Bytes, Measure::Bytes(1_500_000)), "1.50 MB");
+        assert_eq!(measure(Unit::Bytes, Measure::Delta(-2_000)), "-2 kB");
+        assert_eq!(measure(Unit::Bytes, Measure::Delta(2_000)), "+2 kB");
+        assert_eq!(
+            measure(Unit::Percent, Measure::Ratio(Some(12.345))),
+            "12.35 %"
+        );
+        assert_eq!(
+            measure(Unit::Fraction, Measure::Ratio(Some(0.95))),
+            "0.9500"
+        );
+        assert_eq!(measure(Unit::Fraction, Measure::Ratio(None)), "n/a");
     }
 }

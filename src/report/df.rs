@@ -3,29 +3,52 @@
 use std::io::{self, Write};
 
 use comfy_table::Cell;
-use serde::Serialize;
 
 use super::size;
 use super::table::{new_table, right};
-use crate::audit::Audit;
+pub use crate::df::DfReport;
 use crate::model::dataroot::Driver;
-use crate::source::engine::EngineFacts;
+use crate::model::held::HeldState;
 
 /// Version of the `dredge.df` document.
-pub const DF_SCHEMA_VERSION: u32 = 1;
+pub const DF_SCHEMA_VERSION: u32 = 2;
 
-/// Everything `dredge df` reports.
-#[derive(Debug, Clone, Serialize)]
-pub struct DfReport {
-    /// `live` (engine asked, data root scanned when readable) or `offline` (`--data-root`).
-    pub mode: &'static str,
-    /// The accounting of the data root.
-    #[serde(flatten)]
-    pub audit: Audit,
-    /// What the engine said, in live mode.
-    pub engine: Option<EngineFacts>,
-    /// True when some figures are missing (data root unreadable, metadata corrupt, paths unreadable).
-    pub partial: bool,
+/// Longest text put in one table cell; longer input-derived text (names, paths) is cut with `…`.
+pub const CELL_CHARS: usize = 240;
+
+/// Input-derived text made safe for one line of a terminal: control characters (newlines, escape
+/// sequences) are written as Rust escapes (`\n`, `\u{1b}`); everything else is kept.
+pub fn escape(s: &str) -> String {
+    if !s.chars().any(char::is_control) {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// [`escape`], then cut to `max` characters with a trailing `…`, in time linear in what is kept.
+pub fn cut(s: &str, max: usize) -> String {
+    let mut at = s.char_indices().map(|(i, _)| i);
+    match (at.nth(max.saturating_sub(1)), at.next()) {
+        // More than `max` characters: keep `max - 1` and the ellipsis.
+        (Some(end), Some(_)) => format!("{}…", escape(&s[..end])),
+        _ => escape(s),
+    }
+}
+
+/// Writes the warnings, one escaped line each, as `dredge: warning: …`.
+pub fn write_warnings<W: Write>(out: &mut W, r: &DfReport) -> io::Result<()> {
+    for w in &r.audit.warnings {
+        writeln!(out, "dredge: warning: {}", escape(w))?;
+    }
+    Ok(())
 }
 
 /// Writes the `dredge.df` document; `top` cuts `top[]` and `orphans[]` is always whole.
@@ -51,7 +74,7 @@ fn driver(d: &Driver) -> String {
     match d {
         Driver::Overlay2 => "overlay2".into(),
         Driver::ContainerdStore => "containerd image store (not supported)".into(),
-        Driver::Other(n) => format!("{n} (not supported)"),
+        Driver::Other(n) => format!("{} (not supported)", escape(n)),
         Driver::None => "no image store".into(),
     }
 }
@@ -70,9 +93,9 @@ pub fn write_table<W: Write>(out: &mut W, r: &DfReport, top: usize) -> io::Resul
     writeln!(
         out,
         "Data root {} ({}, {}{engine}){}",
-        a.data_root,
+        escape(&a.data_root),
         driver(&a.driver),
-        r.mode,
+        r.mode.as_str(),
         if r.partial {
             " — PARTIAL, see warnings"
         } else {
@@ -85,6 +108,7 @@ pub fn write_table<W: Write>(out: &mut W, r: &DfReport, top: usize) -> io::Resul
         size(a.total_bytes),
         size(a.total_apparent_bytes)
     )?;
+    write_held_line(out, r)?;
     let mut t = new_table(&[
         "Category",
         "On disk",
@@ -95,7 +119,7 @@ pub fn write_table<W: Write>(out: &mut W, r: &DfReport, top: usize) -> io::Resul
     ]);
     for c in &a.categories {
         t.add_row(vec![
-            Cell::new(c.name),
+            Cell::new(c.name.as_str()),
             right(size(c.bytes)),
             right(size(c.apparent_bytes)),
             right(c.count.to_string()),
@@ -127,20 +151,43 @@ pub fn write_table<W: Write>(out: &mut W, r: &DfReport, top: usize) -> io::Resul
             size(u.build_cache_bytes)
         )?;
     }
+    write_held(out, r, top)?;
     if !a.orphans.is_empty() {
         writeln!(out, "\nOrphans ({})", a.orphans.len())?;
         let mut t = new_table(&["Path", "Kind", "On disk", "Age"]);
         let n = if top == 0 { a.orphans.len() } else { top };
         for o in a.orphans.iter().take(n) {
-            let kind = serde_json::to_value(o.kind)
-                .ok()
-                .and_then(|v| v.as_str().map(String::from))
-                .unwrap_or_default();
             t.add_row(vec![
-                Cell::new(&o.path),
-                Cell::new(kind),
+                Cell::new(cut(&o.path, CELL_CHARS)),
+                Cell::new(o.kind.as_str()),
                 right(size(o.bytes)),
                 right(age(o.age_seconds)),
+            ]);
+        }
+        writeln!(out, "{t}")?;
+    }
+    if !a.held_by_daemon.is_empty() {
+        let bytes: u64 = a.held_by_daemon.iter().map(|o| o.bytes).sum();
+        writeln!(
+            out,
+            "\nHeld by the running daemon ({}, {}, counted as other): unreferenced layers and mounts \
+             its layer store keeps and may re-use; reclaimable with the daemon stopped",
+            a.held_by_daemon.len(),
+            size(bytes)
+        )?;
+    }
+    if !a.inconsistent.is_empty() {
+        writeln!(
+            out,
+            "\nInconsistent metadata ({}): kept, never orphans; see inconsistent[] in --json",
+            a.inconsistent.len()
+        )?;
+        let mut t = new_table(&["Path", "Detail"]);
+        let n = if top == 0 { a.inconsistent.len() } else { top };
+        for i in a.inconsistent.iter().take(n) {
+            t.add_row(vec![
+                Cell::new(cut(&i.path, CELL_CHARS)),
+                Cell::new(cut(&i.detail, CELL_CHARS)),
             ]);
         }
         writeln!(out, "{t}")?;
@@ -151,12 +198,119 @@ pub fn write_table<W: Write>(out: &mut W, r: &DfReport, top: usize) -> io::Resul
         let n = if top == 0 { a.top.len() } else { top };
         for i in a.top.iter().take(n) {
             t.add_row(vec![
-                Cell::new(i.kind),
-                Cell::new(&i.name),
+                Cell::new(i.kind.as_str()),
+                Cell::new(cut(&i.name, CELL_CHARS)),
                 right(size(i.bytes)),
             ]);
         }
         writeln!(out, "{t}")?;
     }
     Ok(())
+}
+
+/// The held line under the totals: outside the categories, and the total with it.
+fn write_held_line<W: Write>(out: &mut W, r: &DfReport) -> io::Result<()> {
+    let s = &r.held_scan;
+    match r.held_bytes {
+        None => writeln!(
+            out,
+            "  held by deleted files: not scanned: {}",
+            escape(s.reason.as_deref().unwrap_or("-"))
+        ),
+        Some(b) => writeln!(
+            out,
+            "  held by deleted files {} ({} file{}, not in the categories){}; on disk under the data \
+             root + held = {}",
+            size(b),
+            r.held.len(),
+            if r.held.len() == 1 { "" } else { "s" },
+            match (&s.state, &s.reason) {
+                (HeldState::Partial, Some(why)) => format!(" — PARTIAL: {}", escape(why)),
+                _ => String::new(),
+            },
+            size(r.audit.total_bytes + b)
+        ),
+    }
+}
+
+/// The held files, and the filesystem's gap when the data root is its own filesystem.
+fn write_held<W: Write>(out: &mut W, r: &DfReport, top: usize) -> io::Result<()> {
+    if !r.held.is_empty() {
+        writeln!(
+            out,
+            "\nHeld by deleted files ({}, {}): deleted but still open, freed when the last holder \
+             closes them",
+            r.held.len(),
+            size(r.held_bytes.unwrap_or(0))
+        )?;
+        let mut t = new_table(&["Process", "Container", "Path", "On disk", "Fix"]);
+        let n = if top == 0 { r.held.len() } else { top };
+        for h in r.held.iter().take(n) {
+            let container = match (&h.container, &h.container_name) {
+                (Some(id), Some(name)) => format!("{} ({})", escape(name), &id[..12.min(id.len())]),
+                (Some(id), None) => id[..12.min(id.len())].to_string(),
+                (None, _) => "-".into(),
+            };
+            let more = if h.holders.len() > 1 {
+                format!(" +{} fd", h.holders.len() - 1)
+            } else {
+                String::new()
+            };
+            t.add_row(vec![
+                Cell::new(format!(
+                    "{} {} fd {}{more}",
+                    h.pid,
+                    cut(&h.process, 32),
+                    h.fd
+                )),
+                Cell::new(container),
+                Cell::new(cut(&h.path, CELL_CHARS)),
+                right(size(h.bytes)),
+                Cell::new(h.fix.advice()),
+            ]);
+        }
+        writeln!(out, "{t}")?;
+    }
+    if let Some(g) = &r.filesystem {
+        let signed = |v: i64| {
+            if v < 0 {
+                format!("-{}", size(v.unsigned_abs()))
+            } else {
+                size(v as u64)
+            }
+        };
+        writeln!(
+            out,
+            "\nFilesystem of the data root (its own): used {}, walked {}, gap {} = held by deleted \
+             files {} + metadata and unexplained {}; reserved for root {} (free, not available), \
+             available {}",
+            size(g.used_bytes),
+            size(g.walked_bytes),
+            signed(g.gap_bytes),
+            size(g.held_bytes),
+            signed(g.unexplained_bytes),
+            size(g.reserved_bytes),
+            size(g.available_bytes)
+        )?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_names_are_cut_and_control_characters_escaped() {
+        assert_eq!(cut("abc", 5), "abc");
+        assert_eq!(cut("abcde", 5), "abcde");
+        assert_eq!(cut("abcdef", 5), "abcd…");
+        assert_eq!(cut("ééééé", 5), "ééééé");
+        assert_eq!(cut("éééééé", 5), "éééé…");
+        assert_eq!(escape("a\nb\x1b[31m"), "a\\nb\\u{1b}[31m");
+        assert_eq!(cut("a\nb", 10), "a\\nb");
+        // Linear: a 30 MB name is cut at once.
+        let long = "x".repeat(30 << 20);
+        assert_eq!(cut(&long, CELL_CHARS).chars().count(), CELL_CHARS);
+    }
 }

@@ -6,29 +6,50 @@ use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
 
 use super::size;
+use crate::advice::history::{Step, parse_created_by};
 use crate::analysis::{ImageReport, Reason};
+use crate::text;
 
-/// The instruction as a person would write it: builder prefixes and the `# buildkit` suffix dropped.
+/// The instruction as a person would write it, on one line of at most 70 characters: the history's
+/// `created_by` as [`parse_created_by`] reads it (builder prefixes, build args, the shell and the
+/// `# buildkit` suffix dropped). A record the parser found no wrapper on (an exec-form RUN, another
+/// tool's text) is shown as recorded.
 pub fn instruction_label(created_by: Option<&str>) -> String {
-    let Some(s) = created_by else {
+    let Some(raw) = created_by else {
         return "(no history)".into();
     };
-    let s = s.trim();
-    let s = s.strip_suffix("# buildkit").unwrap_or(s).trim_end();
-    let s = if let Some(rest) = s.strip_prefix("/bin/sh -c #(nop)") {
-        rest.trim_start().to_string()
-    } else if let Some(rest) = s.strip_prefix("/bin/sh -c ") {
-        format!("RUN {rest}")
-    } else {
-        s.to_string()
+    let s = match parse_created_by(created_by) {
+        Step::Run { command } if command == raw.trim() => command,
+        Step::Run { command } => format!("RUN {command}"),
+        Step::Copy { keyword, args } => format!("{keyword} {args}"),
+        Step::Other(text) => text,
+        Step::Unknown => String::new(),
     };
-    let one_line = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    if one_line.chars().count() > 70 {
-        let cut: String = one_line.chars().take(69).collect();
-        format!("{cut}…")
-    } else {
-        one_line
+    // Whitespace runs become one space, reading no further than the cell shows (a crafted history
+    // entry can be megabytes long).
+    let mut one_line = String::new();
+    for word in s.split_whitespace() {
+        if !one_line.is_empty() {
+            one_line.push(' ');
+        }
+        one_line.push_str(word);
+        if one_line.len() > 4 * INSTRUCTION_WIDTH {
+            break;
+        }
     }
+    text::cell(&one_line, INSTRUCTION_WIDTH)
+}
+
+/// Widest instruction shown in a table, in characters.
+const INSTRUCTION_WIDTH: usize = 70;
+/// Widest path or name shown in a table cell, in characters: longer ones are cut with an ellipsis
+/// (the JSON report has them whole).
+pub const NAME_WIDTH: usize = 100;
+
+/// A table cell for input-derived text (a path, a tag, a name): control characters escaped, cut to
+/// [`NAME_WIDTH`] characters with an ellipsis, in time linear in what is shown whatever the input's size.
+pub fn name_cell(s: &str) -> Cell {
+    Cell::new(text::cell(s, NAME_WIDTH))
 }
 
 /// A table in the house style (condensed UTF-8 lines, no wrapping) with this header.
@@ -45,20 +66,24 @@ pub(crate) fn right(s: String) -> Cell {
     Cell::new(s).set_alignment(CellAlignment::Right)
 }
 
+/// A reason as the table shows it: its name, and "opaque dir" said in full.
 fn reason_label(r: Reason) -> &'static str {
     match r {
-        Reason::Deleted => "deleted",
         Reason::Opaque => "opaque dir",
-        Reason::Overwritten => "overwritten",
+        r => r.name(),
     }
 }
 
 /// Writes the `dredge image` report as tables; `top` limits the wasted-paths table (0 = all).
 pub fn write_image<W: Write>(out: &mut W, r: &ImageReport, top: usize) -> io::Result<()> {
     let name = if r.tags.is_empty() {
-        r.source.clone()
+        text::cell(&r.source, NAME_WIDTH)
     } else {
-        r.tags.join(", ")
+        r.tags
+            .iter()
+            .map(|t| text::cell(t, NAME_WIDTH))
+            .collect::<Vec<_>>()
+            .join(", ")
     };
     writeln!(
         out,
@@ -120,7 +145,7 @@ pub fn write_image<W: Write>(out: &mut W, r: &ImageReport, top: usize) -> io::Re
                 l.files_added, l.files_modified, l.files_deleted
             )),
             Cell::new(match (&l.created_by, &l.comment) {
-                (None, Some(comment)) => format!("({comment})"),
+                (None, Some(comment)) => format!("({})", text::cell(comment, INSTRUCTION_WIDTH)),
                 (by, _) => instruction_label(by.as_deref()),
             }),
         ]);
@@ -143,7 +168,7 @@ pub fn write_image<W: Write>(out: &mut W, r: &ImageReport, top: usize) -> io::Re
             t.add_row(vec![
                 right(size(w.bytes)),
                 right(w.files.to_string()),
-                Cell::new(&w.path),
+                name_cell(&w.path),
                 Cell::new(reason_label(w.reason)),
                 right(format!("layer {}", w.added_in)),
                 right(format!("layer {}", w.hidden_by)),
@@ -165,7 +190,7 @@ pub fn write_image<W: Write>(out: &mut W, r: &ImageReport, top: usize) -> io::Re
             t.add_row(vec![
                 right(size(c.bytes)),
                 right(c.files.to_string()),
-                Cell::new(c.id),
+                Cell::new(c.id.as_str()),
                 Cell::new(layers),
                 Cell::new(c.fix),
             ]);
@@ -191,7 +216,13 @@ pub fn write_image<W: Write>(out: &mut W, r: &ImageReport, top: usize) -> io::Re
                 t.add_row(vec![
                     right(size(g.size)),
                     right(g.paths.len().to_string()),
-                    Cell::new(g.paths.join("\n")),
+                    Cell::new(
+                        g.paths
+                            .iter()
+                            .map(|p| text::cell(p, NAME_WIDTH))
+                            .collect::<Vec<_>>()
+                            .join("\n"),
+                    ),
                 ]);
             }
             writeln!(out, "{t}")?;
@@ -214,10 +245,38 @@ mod tests {
             instruction_label(Some("/bin/sh -c #(nop) COPY file:abc in /app ")),
             "COPY file:abc in /app"
         );
+        // BuildKit's record and the classic builder's with build args read like the Dockerfile line.
         assert_eq!(
             instruction_label(Some("RUN /bin/sh -c make # buildkit")),
-            "RUN /bin/sh -c make"
+            "RUN make"
         );
+        assert_eq!(
+            instruction_label(Some("|2 A=1 B=2 /bin/sh -c make all")),
+            "RUN make all"
+        );
+        assert_eq!(
+            instruction_label(Some("COPY --chown=1:1 src /dst # buildkit")),
+            "COPY --chown=1:1 src /dst"
+        );
+        // Records with no builder wrapper read as written.
+        assert_eq!(instruction_label(Some("COPY app")), "COPY app");
+        assert_eq!(instruction_label(Some("echo hi")), "echo hi");
         assert_eq!(instruction_label(None), "(no history)");
+        assert_eq!(instruction_label(Some("")), "");
+        let long = instruction_label(Some(&format!("/bin/sh -c {}", "x ".repeat(50))));
+        assert_eq!(long.chars().count(), 70);
+        assert!(long.ends_with('…'));
+    }
+
+    #[test]
+    fn long_or_hostile_instructions_are_one_short_line() {
+        let long = format!("/bin/sh -c {}", "x ".repeat(5_000_000));
+        let label = instruction_label(Some(&long));
+        assert_eq!(label.chars().count(), 70);
+        assert!(label.starts_with("RUN x x") && label.ends_with('…'));
+        assert_eq!(
+            instruction_label(Some("/bin/sh -c echo \x1b[2J\x07")),
+            "RUN echo \\x1b[2J\\x07"
+        );
     }
 }

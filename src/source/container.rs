@@ -8,7 +8,7 @@ use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use super::SourceError;
-use super::layer::{self, LayerError, Listing, SNIFF_LEN};
+use super::layer::{self, Digests, LayerError, Listing, SNIFF_LEN};
 use crate::model::{display_path, normalize_path};
 
 /// JSON members (manifests, configs, indexes) larger than this are refused rather than read into memory.
@@ -95,9 +95,14 @@ impl Container {
         }
     }
 
-    /// Lists the entries of a layer member. For seekable containers this opens its own file handle, so
-    /// several layers can be listed at once from different threads.
-    pub(crate) fn list_layer(&self, name: &str) -> Result<(Listing, u64), LayerError> {
+    /// Lists the entries of a layer member, with its length and, when `verify` asks, its digests. For
+    /// seekable containers this opens its own file handle, so several layers can be listed at once from
+    /// different threads.
+    pub(crate) fn list_layer(
+        &self,
+        name: &str,
+        verify: bool,
+    ) -> Result<(Listing, u64, Option<Digests>), LayerError> {
         let missing = |reason: String| LayerError {
             entry: None,
             reason,
@@ -106,17 +111,19 @@ impl Container {
             Container::TarFile(t) => {
                 let (offset, len) = t.resolve(name.as_bytes()).map_err(missing)?;
                 let w = t.window(offset, len).map_err(|e| missing(e.to_string()))?;
-                Ok((layer::list_seekable(w, len, false)?, len))
+                let (listing, digests) = layer::list_seekable(w, len, false, verify)?;
+                Ok((listing, len, digests))
             }
             Container::Dir(d) => {
                 let path = d.resolve(name).map_err(missing)?;
                 let f = File::open(&path).map_err(|e| missing(e.to_string()))?;
                 let len = f.metadata().map_err(|e| missing(e.to_string()))?.len();
                 let w = Window::new(f, 0, len).map_err(|e| missing(e.to_string()))?;
-                Ok((layer::list_seekable(w, len, false)?, len))
+                let (listing, digests) = layer::list_seekable(w, len, false, verify)?;
+                Ok((listing, len, digests))
             }
             Container::Stream(s) => match s.resolve(name.as_bytes()).map_err(missing)? {
-                Streamed::Layer(l) => Ok(((**l).clone(), s.len_of(name))),
+                Streamed::Layer(l) => Ok((l.0.clone(), s.len_of(name), l.1)),
                 Streamed::Small(_) | Streamed::Skipped(_) => {
                     Err(missing("is not a layer tar".into()))
                 }
@@ -436,8 +443,8 @@ impl DirContainer {
 pub(crate) enum Streamed {
     /// A small document kept in memory.
     Small(Vec<u8>),
-    /// A layer tar, listed as it went by.
-    Layer(Box<Listing>),
+    /// A layer tar, listed as it went by, and its digests when they were asked for.
+    Layer(Box<(Listing, Option<Digests>)>),
     /// Large data that is neither (its length).
     Skipped(u64),
 }
@@ -454,6 +461,7 @@ impl StreamContainer {
     pub(crate) fn read<R: Read>(
         input: R,
         hash_all: bool,
+        verify: bool,
         mut on_layer: impl FnMut(&str),
     ) -> Result<Self, SourceError> {
         let label = "-".to_string();
@@ -493,13 +501,14 @@ impl StreamContainer {
             let streamed =
                 if compression != crate::model::Compression::None || layer::looks_like_tar(&head) {
                     on_layer(&last);
-                    let listing = layer::list_stream(head, &mut entry, hash_all).map_err(|e| {
-                        SourceError::Member {
-                            archive: label.clone(),
-                            member: last.clone(),
-                            reason: e.to_string(),
-                        }
-                    })?;
+                    let listing =
+                        layer::list_stream(head, &mut entry, hash_all, verify).map_err(|e| {
+                            SourceError::Member {
+                                archive: label.clone(),
+                                member: last.clone(),
+                                reason: e.to_string(),
+                            }
+                        })?;
                     Streamed::Layer(Box::new(listing))
                 } else if len <= MAX_JSON_BYTES {
                     let mut buf = head;

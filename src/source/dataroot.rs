@@ -1,21 +1,26 @@
 //! Reads the metadata of a Docker data root from its files, with no daemon: `image/overlay2/imagedb`,
 //! `layerdb` (chains, cache ids, sizes, mounts), `containers/<id>/config.v2.json` and `hostconfig.json`,
-//! `volumes/<name>/`. Missing or corrupt files become warnings (the report says it is partial); only a path
-//! that is not a directory at all is an error. `volumes/metadata.db` and BuildKit's databases are bbolt
-//! files and are not read: volume names come from the directories, and every 25-character base-36
-//! `overlay2/` directory is taken to be BuildKit's (see `audit`).
+//! `volumes/<name>/`, and the directory listings deciding ownership needs (`overlay2/`, leftovers,
+//! names in `buildkit/*.db`). Every read goes through [`rootfs`](super::rootfs): nothing is followed
+//! out of the root, a FIFO cannot block, a file is read only up to its kind's bound. Missing or corrupt
+//! files become warnings (the report says it is partial); a reference that cannot be read is recorded
+//! as an [`Inconsistency`] and widens what is kept ([`Unknowns`]). Only a path that is not a directory
+//! at all is an error. `volumes/metadata.db` and BuildKit's databases are bbolt files and are not
+//! parsed: volume names come from the directories, and BuildKit's databases are searched for names.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{HashMap, HashSet};
 use std::fs;
-use std::io;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::time::UNIX_EPOCH;
 
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+use super::rootfs::{Entry, FileError, Kind, RootDir, is_plain_component, limit};
 use crate::model::dataroot::{
-    ContainerRecord, DataRoot, Driver, ImageRecord, LayerRecord, MountRecord, VolumeRecord,
-    is_hex64,
+    ConfigState, ContainerRecord, DaemonEvidence, DaemonFact, DataRoot, Driver, ImageRecord,
+    Inconsistency, LayerRecord, Listing, MountRecord, Unknowns, VolumeRecord, is_hex64,
 };
 
 /// Why a data root could not be read at all.
@@ -34,6 +39,39 @@ pub enum DataRootError {
     NotADirectory(PathBuf),
 }
 
+/// What one reading thread found besides records.
+#[derive(Default)]
+struct Found {
+    warnings: Vec<String>,
+    inconsistent: Vec<Inconsistency>,
+    unknowns: Unknowns,
+    missing: bool,
+}
+
+impl Found {
+    fn warn(&mut self, w: String) {
+        self.missing = true;
+        self.warnings.push(w);
+    }
+    fn file_error(&mut self, e: &FileError) {
+        self.warn(e.to_string());
+    }
+    fn inconsistent(&mut self, path: PathBuf, detail: String) {
+        self.inconsistent.push(Inconsistency {
+            path: path.display().to_string(),
+            detail,
+        });
+    }
+    fn merge(&mut self, o: Found) {
+        self.warnings.extend(o.warnings);
+        self.inconsistent.extend(o.inconsistent);
+        self.unknowns.dir_refs |= o.unknowns.dir_refs;
+        self.unknowns.chain_refs |= o.unknowns.chain_refs;
+        self.unknowns.containers |= o.unknowns.containers;
+        self.missing |= o.missing;
+    }
+}
+
 /// Reads the data root's metadata.
 pub fn read(root: &Path) -> Result<DataRoot, DataRootError> {
     let meta = fs::metadata(root).map_err(|source| DataRootError::Io {
@@ -43,70 +81,70 @@ pub fn read(root: &Path) -> Result<DataRoot, DataRootError> {
     if !meta.is_dir() {
         return Err(DataRootError::NotADirectory(root.to_path_buf()));
     }
-    fs::read_dir(root).map_err(|source| DataRootError::Io {
+    let io_err = |source| DataRootError::Io {
         path: root.to_path_buf(),
         source,
-    })?;
+    };
+    let rd = RootDir::open(root).map_err(io_err)?;
+    fs::read_dir(root).map_err(io_err)?;
     let mut r = DataRoot {
         path: root.to_path_buf(),
-        driver: detect_driver(root),
-        images: Vec::new(),
-        layers: BTreeMap::new(),
-        mounts: Vec::new(),
-        containers: Vec::new(),
-        volumes: Vec::new(),
-        buildkit: root.join("buildkit").is_dir(),
-        warnings: Vec::new(),
+        driver: detect_driver(&rd),
+        buildkit: rd.kind("buildkit").ok().flatten() == Some(Kind::Dir),
+        ..DataRoot::default()
     };
+    let mut found = Found::default();
     // Two threads: the layer store (layers, then the images that name them) and the rest (mounts,
-    // containers, volumes); hundreds of small files each, independent of each other.
-    let mut rest = DataRoot {
-        path: root.to_path_buf(),
-        driver: r.driver.clone(),
-        images: Vec::new(),
-        layers: BTreeMap::new(),
-        mounts: Vec::new(),
-        containers: Vec::new(),
-        volumes: Vec::new(),
-        buildkit: r.buildkit,
-        warnings: Vec::new(),
-    };
-    let store = root.join("image/overlay2");
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            if rest.driver == Driver::Overlay2 {
-                read_mounts(&store, &mut rest);
+    // containers, volumes, listings); hundreds of small files each, independent of each other.
+    let overlay2 = r.driver == Driver::Overlay2;
+    let (rest, mut rest_found) = std::thread::scope(|s| {
+        let other = s.spawn(|| {
+            let mut f = Found::default();
+            let mut rest = DataRoot::default();
+            if overlay2 {
+                rest.mounts = read_mounts(&rd, &mut f);
             }
-            read_containers(root, &mut rest);
-            read_volumes(root, &mut rest);
+            rest.containers = read_containers(&rd, &mut f);
+            rest.volumes = read_volumes(&rd, &mut f);
+            rest.listing = read_listing(&rd, &mut f);
+            (rest, f)
         });
-        if r.driver == Driver::Overlay2 {
-            read_layers(&store, &mut r);
-            read_images(&store, &mut r);
+        if overlay2 {
+            read_layers(&rd, &mut r, &mut found);
+            read_images(&rd, &mut r, &mut found);
         }
+        other
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))
     });
     r.mounts = rest.mounts;
     r.containers = rest.containers;
     r.volumes = rest.volumes;
-    r.warnings.append(&mut rest.warnings);
+    r.listing = rest.listing;
+    check_dirs_exist(&r, &mut rest_found);
+    found.merge(rest_found);
     match &r.driver {
         Driver::Overlay2 => {}
-        Driver::ContainerdStore => r.warnings.push(format!(
+        Driver::ContainerdStore => found.warn(format!(
             "{}: the containerd image store is not supported: images, layers and build cache are \
              counted as \"other\"",
             root.display()
         )),
-        Driver::Other(d) => r.warnings.push(format!(
+        Driver::Other(d) => found.warn(format!(
             "{}: the {d} storage driver is not supported (only overlay2): its bytes are counted as \
              \"other\"",
             root.display()
         )),
-        Driver::None => r.warnings.push(format!(
+        Driver::None => found.warn(format!(
             "{}: no image store found (no image/overlay2, no containerd store): is this a Docker \
              data root?",
             root.display()
         )),
     }
+    r.warnings = found.warnings;
+    r.inconsistent = found.inconsistent;
+    r.unknowns = found.unknowns;
+    r.missing_figures = found.missing;
     Ok(r)
 }
 
@@ -123,93 +161,176 @@ const GRAPH_DRIVERS: &[&str] = &[
     "windowsfilter",
 ];
 
-fn nonempty_dir(p: &Path) -> bool {
-    fs::read_dir(p).is_ok_and(|mut d| d.next().is_some())
+fn nonempty_dir(rd: &RootDir, rel: &str) -> bool {
+    rd.list(rel).ok().flatten().is_some_and(|v| !v.is_empty())
 }
 
-fn detect_driver(root: &Path) -> Driver {
-    if nonempty_dir(&root.join("image/overlay2/imagedb")) || root.join("overlay2").is_dir() {
+fn detect_driver(rd: &RootDir) -> Driver {
+    if nonempty_dir(rd, "image/overlay2/imagedb")
+        || rd.kind("overlay2").ok().flatten() == Some(Kind::Dir)
+    {
         return Driver::Overlay2;
     }
     for d in GRAPH_DRIVERS {
-        if nonempty_dir(&root.join("image").join(d)) {
+        if nonempty_dir(rd, &format!("image/{d}")) {
             return Driver::Other((*d).to_string());
         }
     }
-    if nonempty_dir(&root.join("containerd/daemon/io.containerd.content.v1.content"))
-        || nonempty_dir(&root.join("containerd/daemon/io.containerd.snapshotter.v1.overlayfs"))
+    if nonempty_dir(rd, "containerd/daemon/io.containerd.content.v1.content")
+        || nonempty_dir(
+            rd,
+            "containerd/daemon/io.containerd.snapshotter.v1.overlayfs",
+        )
     {
         return Driver::ContainerdStore;
     }
     Driver::None
 }
 
-/// Reads a small text file, trimmed; None when absent. Other errors become a warning.
-fn read_text(path: &Path, warnings: &mut Vec<String>) -> Option<String> {
-    match fs::read(path) {
-        Ok(b) => match String::from_utf8(b) {
-            Ok(s) => Some(s.trim().to_string()),
-            Err(_) => {
-                warnings.push(format!("{}: not UTF-8 text, ignored", path.display()));
-                None
-            }
-        },
-        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+/// Lists a directory; a missing directory is empty, anything else that fails warns.
+fn list(rd: &RootDir, rel: &str, f: &mut Found) -> Vec<Entry> {
+    match rd.list(rel) {
+        Ok(v) => v.unwrap_or_default(),
         Err(e) => {
-            warnings.push(format!("{}: {e}", path.display()));
-            None
+            f.file_error(&e);
+            Vec::new()
         }
     }
 }
 
-/// Lists a directory's entry names (UTF-8 only); a missing directory is empty, other errors warn.
-fn list(dir: &Path, warnings: &mut Vec<String>) -> Vec<String> {
-    match fs::read_dir(dir) {
-        Ok(rd) => {
-            let mut v: Vec<String> = rd
-                .filter_map(Result::ok)
-                .filter_map(|e| e.file_name().into_string().ok())
-                .collect();
-            v.sort();
-            v
-        }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => {
-            warnings.push(format!("{}: {e}", dir.display()));
-            Vec::new()
-        }
-    }
+/// Reads a small text file, trimmed; None when absent. Other errors become a warning, and `Err`.
+fn read_text(rd: &RootDir, rel: &str, f: &mut Found) -> Result<Option<String>, ()> {
+    rd.read_text(rel).map_err(|e| f.file_error(&e))
 }
 
 fn strip_sha(s: &str) -> &str {
     s.strip_prefix("sha256:").unwrap_or(s)
 }
 
-fn read_layers(store: &Path, r: &mut DataRoot) {
-    let dir = store.join("layerdb/sha256");
-    for name in list(&dir, &mut r.warnings) {
+const LAYERDB: &str = "image/overlay2/layerdb/sha256";
+const MOUNTS: &str = "image/overlay2/layerdb/mounts";
+
+/// Reads a reference to an `overlay2/` dir (`cache-id`, `mount-id`, `init-id`): `Ok(Some)` a plain
+/// name, `Ok(None)` absent, `Err` unreadable or malformed (recorded as an inconsistency).
+fn read_dir_ref(rd: &RootDir, rel: &str, f: &mut Found) -> Result<Option<String>, ()> {
+    let v = read_text(rd, rel, f).inspect_err(|()| {
+        f.inconsistent(
+            rd.join(rel),
+            "unreadable: the overlay2 dir it names is unknown".into(),
+        );
+    })?;
+    match v {
+        Some(id) if !is_plain_component(&id) => {
+            f.warn(format!(
+                "{}: names {:?}, not a directory of overlay2/: inconsistent metadata",
+                rd.join(rel).display(),
+                id
+            ));
+            f.inconsistent(
+                rd.join(rel),
+                format!("names {id:?}, not a directory of overlay2/"),
+            );
+            Err(())
+        }
+        v => Ok(v),
+    }
+}
+
+/// Reads a parent chain reference (`sha256:<hex>`), bare hex; `Err` when unreadable or not a chain id.
+fn read_parent(rd: &RootDir, rel: &str, f: &mut Found) -> Result<Option<String>, ()> {
+    match read_text(rd, rel, f)? {
+        None => Ok(None),
+        Some(p) if is_hex64(strip_sha(&p)) => Ok(Some(strip_sha(&p).to_string())),
+        Some(p) => {
+            f.warn(format!(
+                "{}: {:?} is not a chain id: inconsistent metadata",
+                rd.join(rel).display(),
+                p
+            ));
+            Err(())
+        }
+    }
+}
+
+/// Lists a directory of records; when it cannot be listed, `unknown` says what that leaves open.
+fn list_records(rd: &RootDir, rel: &str, f: &mut Found, unknown: fn(&mut Unknowns)) -> Vec<Entry> {
+    match rd.list(rel) {
+        Ok(v) => v.unwrap_or_default(),
+        Err(e) => {
+            f.file_error(&e);
+            f.inconsistent(
+                rd.join(rel),
+                "cannot be listed: what it records is unknown".into(),
+            );
+            unknown(&mut f.unknowns);
+            Vec::new()
+        }
+    }
+}
+
+fn read_layers(rd: &RootDir, r: &mut DataRoot, f: &mut Found) {
+    for e in list_records(rd, LAYERDB, f, |u| {
+        u.dir_refs = true;
+        u.chain_refs = true;
+    }) {
+        let name = e.name;
         if !is_hex64(&name) {
             continue; // `<chain>-<random>-removing` and strays: found by audit as leftovers.
         }
-        let d = dir.join(&name);
-        let w = &mut r.warnings;
-        let cache_id = read_text(&d.join("cache-id"), w);
-        if cache_id.is_none() {
-            w.push(format!("{}: no cache-id, layer files unknown", d.display()));
+        let d = format!("{LAYERDB}/{name}");
+        if e.kind != Kind::Dir {
+            f.warn(format!(
+                "{}: not a directory (not followed): not a layer, inconsistent metadata",
+                rd.join(&d).display()
+            ));
+            f.inconsistent(rd.join(&d), "a layer record that is not a directory".into());
+            f.unknowns.dir_refs = true;
+            f.unknowns.chain_refs = true;
+            continue;
         }
-        let size = read_text(&d.join("size"), w).and_then(|s| {
+        let cache_id = match read_dir_ref(rd, &format!("{d}/cache-id"), f) {
+            Ok(Some(c)) => Some(c),
+            Ok(None) => {
+                f.warn(format!(
+                    "{}: no cache-id, layer files unknown",
+                    rd.join(&d).display()
+                ));
+                f.inconsistent(
+                    rd.join(&d),
+                    "no cache-id: its overlay2 dir is unknown".into(),
+                );
+                f.unknowns.dir_refs = true;
+                None
+            }
+            Err(()) => {
+                f.unknowns.dir_refs = true;
+                None
+            }
+        };
+        let size_path = format!("{d}/size");
+        let size = read_text(rd, &size_path, f).ok().flatten().and_then(|s| {
             s.parse::<u64>().ok().or_else(|| {
-                w.push(format!(
+                f.warn(format!(
                     "{}: size is not a number",
-                    d.join("size").display()
+                    rd.join(&size_path).display()
                 ));
                 None
             })
         });
+        let diff_id = read_text(rd, &format!("{d}/diff"), f).ok().flatten();
+        let parent = read_parent(rd, &format!("{d}/parent"), f);
+        if parent.is_err() {
+            f.inconsistent(
+                rd.join(&d),
+                "parent unreadable: the chains below it are unknown".into(),
+            );
+            f.unknowns.chain_refs = true;
+        }
         let layer = LayerRecord {
             chain_id: name.clone(),
-            diff_id: read_text(&d.join("diff"), w),
-            parent: read_text(&d.join("parent"), w).map(|p| strip_sha(&p).to_string()),
+            complete: cache_id.is_some() && size.is_some() && diff_id.is_some(),
+            diff_id,
+            parent: parent.ok().flatten(),
             cache_id,
             size,
         };
@@ -217,17 +338,83 @@ fn read_layers(store: &Path, r: &mut DataRoot) {
     }
 }
 
-fn read_mounts(store: &Path, r: &mut DataRoot) {
-    let dir = store.join("layerdb/mounts");
-    for name in list(&dir, &mut r.warnings) {
-        let d = dir.join(&name);
-        let w = &mut r.warnings;
-        r.mounts.push(MountRecord {
-            mount_id: read_text(&d.join("mount-id"), w),
-            init_id: read_text(&d.join("init-id"), w),
-            parent: read_text(&d.join("parent"), w).map(|p| strip_sha(&p).to_string()),
-            id: name,
+fn read_mounts(rd: &RootDir, f: &mut Found) -> Vec<MountRecord> {
+    let mut out = Vec::new();
+    for e in list_records(rd, MOUNTS, f, |u| {
+        u.dir_refs = true;
+        u.chain_refs = true;
+    }) {
+        let d = format!("{MOUNTS}/{}", e.name);
+        if e.kind != Kind::Dir {
+            f.warn(format!(
+                "{}: not a directory (not followed): not a mount, inconsistent metadata",
+                rd.join(&d).display()
+            ));
+            f.inconsistent(rd.join(&d), "a mount record that is not a directory".into());
+            f.unknowns.dir_refs = true;
+            continue;
+        }
+        let mount_id = read_dir_ref(rd, &format!("{d}/mount-id"), f);
+        let init_id = read_dir_ref(rd, &format!("{d}/init-id"), f);
+        if mount_id.is_err() || init_id.is_err() {
+            f.unknowns.dir_refs = true;
+        }
+        if matches!(mount_id, Ok(None)) {
+            f.inconsistent(
+                rd.join(&d),
+                "no mount-id: its overlay2 dir is unknown".into(),
+            );
+            f.unknowns.dir_refs = true;
+        }
+        let parent = read_parent(rd, &format!("{d}/parent"), f);
+        if parent.is_err() {
+            f.inconsistent(
+                rd.join(&d),
+                "parent unreadable: the chains below it are unknown".into(),
+            );
+            f.unknowns.chain_refs = true;
+        }
+        out.push(MountRecord {
+            mount_id: mount_id.ok().flatten(),
+            init_id: init_id.ok().flatten(),
+            parent: parent.ok().flatten(),
+            id: e.name,
         });
+    }
+    out
+}
+
+/// A cache-id or mount-id naming an `overlay2/` dir that is not there: the layer's real files are
+/// unknown, so no directory may be taken for unreferenced.
+fn check_dirs_exist(r: &DataRoot, f: &mut Found) {
+    if r.driver != Driver::Overlay2 {
+        return;
+    }
+    let dirs: HashSet<&str> = r.listing.overlay2.iter().map(String::as_str).collect();
+    let refs = r
+        .layers
+        .values()
+        .filter_map(|l| {
+            l.cache_id
+                .as_deref()
+                .map(|c| (c, format!("layer {}", l.chain_id)))
+        })
+        .chain(r.mounts.iter().flat_map(|m| {
+            m.mount_id
+                .iter()
+                .chain(m.init_id.iter())
+                .map(move |c| (c.as_str(), format!("mount {}", m.id)))
+        }));
+    for (dir, by) in refs {
+        if !dirs.contains(dir) {
+            let p = r.path.join("overlay2").join(dir);
+            f.warn(format!(
+                "{}: named by {by} but missing: inconsistent metadata, no overlay2 dir is taken for an orphan",
+                p.display()
+            ));
+            f.inconsistent(p, format!("named by {by} but missing"));
+            f.unknowns.dir_refs = true;
+        }
     }
 }
 
@@ -239,10 +426,7 @@ pub fn chain_ids(diff_ids: &[String]) -> Vec<String> {
             None => strip_sha(d).to_string(),
             Some(prev) => {
                 let text = format!("sha256:{prev} {d}");
-                Sha256::digest(text.as_bytes())
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect()
+                crate::model::hex(&Sha256::digest(text.as_bytes()))
             }
         };
         out.push(next);
@@ -265,11 +449,15 @@ struct Repositories {
     repositories: HashMap<String, HashMap<String, String>>,
 }
 
-fn read_images(store: &Path, r: &mut DataRoot) {
+const IMAGEDB: &str = "image/overlay2/imagedb";
+
+fn read_images(rd: &RootDir, r: &mut DataRoot, f: &mut Found) {
     let mut tags: HashMap<String, Vec<String>> = HashMap::new();
-    let repo_path = store.join("repositories.json");
-    if let Some(text) = read_text(&repo_path, &mut r.warnings) {
-        match serde_json::from_str::<Repositories>(&text) {
+    let repo_path = "image/overlay2/repositories.json";
+    match rd.read(repo_path, limit::IMAGE_METADATA) {
+        Ok(None) => {}
+        Err(e) => f.warn(format!("{e}; images listed without tags")),
+        Ok(Some(bytes)) => match serde_json::from_slice::<Repositories>(&bytes) {
             Ok(repos) => {
                 for refs in repos.repositories.into_values() {
                     for (reference, id) in refs {
@@ -277,22 +465,32 @@ fn read_images(store: &Path, r: &mut DataRoot) {
                     }
                 }
             }
-            Err(e) => r.warnings.push(format!(
+            Err(e) => f.warn(format!(
                 "{}: {e}; images listed without tags",
-                repo_path.display()
+                rd.join(repo_path).display()
             )),
-        }
+        },
     }
-    let dir = store.join("imagedb/content/sha256");
-    for name in list(&dir, &mut r.warnings) {
+    let dir = format!("{IMAGEDB}/content/sha256");
+    for e in list_records(rd, &dir, f, |u| u.chain_refs = true) {
+        let name = e.name;
         if !is_hex64(&name) {
             continue;
         }
-        let path = dir.join(&name);
-        let bytes = match fs::read(&path) {
-            Ok(b) => b,
+        let rel = format!("{dir}/{name}");
+        let unknown = |f: &mut Found, why: String| {
+            f.warn(format!("{why}; any layer may be in use by it"));
+            f.inconsistent(
+                rd.join(&rel),
+                "image config unreadable: its layers are unknown".into(),
+            );
+            f.unknowns.chain_refs = true;
+        };
+        let bytes = match rd.read(&rel, limit::IMAGE_METADATA) {
+            Ok(Some(b)) => b,
+            Ok(None) => continue,
             Err(e) => {
-                r.warnings.push(format!("{}: {e}", path.display()));
+                unknown(f, e.to_string());
                 continue;
             }
         };
@@ -300,27 +498,23 @@ fn read_images(store: &Path, r: &mut DataRoot) {
         let chain = match serde_json::from_slice::<ConfigRootfs>(&bytes) {
             Ok(c) => chain_ids(&c.rootfs.map(|r| r.diff_ids).unwrap_or_default()),
             Err(e) => {
-                r.warnings.push(format!(
-                    "{}: not an image config ({e}); its layers are not counted as used",
-                    path.display()
-                ));
+                unknown(
+                    f,
+                    format!("{}: not an image config ({e})", rd.join(&rel).display()),
+                );
                 Vec::new()
             }
         };
         if let Some(top) = chain.last()
             && !r.layers.contains_key(top)
         {
-            r.warnings.push(format!(
+            f.warn(format!(
                 "image {id}: layer chain {top} is missing (the engine skips this image)"
             ));
         }
-        let parent = read_text(
-            &store
-                .join("imagedb/metadata/sha256")
-                .join(&name)
-                .join("parent"),
-            &mut r.warnings,
-        );
+        let parent = read_text(rd, &format!("{IMAGEDB}/metadata/sha256/{name}/parent"), f)
+            .ok()
+            .flatten();
         let mut t = tags.remove(&id).unwrap_or_default();
         t.sort();
         r.images.push(ImageRecord {
@@ -370,27 +564,45 @@ struct LogConfig {
     kind: Option<String>,
 }
 
-fn read_containers(root: &Path, r: &mut DataRoot) {
-    let dir = root.join("containers");
-    for name in list(&dir, &mut r.warnings) {
-        let d = dir.join(&name);
-        if !d.is_dir() {
-            continue;
+fn read_containers(rd: &RootDir, f: &mut Found) -> Vec<ContainerRecord> {
+    let mut out = Vec::new();
+    for e in list_records(rd, "containers", f, |u| u.containers = true) {
+        let d = format!("containers/{}", e.name);
+        match e.kind {
+            Kind::Dir => {}
+            Kind::Symlink => {
+                f.warn(format!(
+                    "{}: a symbolic link, not a container (not followed, not an orphan)",
+                    rd.join(&d).display()
+                ));
+                continue;
+            }
+            _ => continue,
         }
         let mut c = ContainerRecord {
-            id: name,
+            id: e.name,
             name: None,
             image: None,
             running: false,
             log_driver: None,
             volumes: Vec::new(),
             known: false,
+            config: ConfigState::Missing,
         };
-        let cfg_path = d.join("config.v2.json");
-        match fs::read(&cfg_path) {
-            Ok(b) => match serde_json::from_slice::<ContainerConfig>(&b) {
+        let cfg_path = format!("{d}/config.v2.json");
+        let unreadable = |f: &mut Found, why: String| {
+            f.warn(why);
+            f.inconsistent(
+                rd.join(&d),
+                "config.v2.json unreadable: the container is unknown, its dir and mount are kept"
+                    .into(),
+            );
+        };
+        match rd.read(&cfg_path, limit::CONTAINER_CONFIG) {
+            Ok(Some(b)) => match serde_json::from_slice::<ContainerConfig>(&b) {
                 Ok(cfg) => {
                     c.known = true;
+                    c.config = ConfigState::Read;
                     c.name = cfg.name.map(|n| n.trim_start_matches('/').to_string());
                     c.image = cfg.image;
                     c.running = cfg
@@ -404,33 +616,186 @@ fn read_containers(root: &Path, r: &mut DataRoot) {
                         .collect();
                     c.volumes.sort();
                 }
-                Err(e) => r.warnings.push(format!(
-                    "{}: {e}; the engine will not load this container",
-                    cfg_path.display()
-                )),
+                Err(e) => {
+                    c.config = ConfigState::Unreadable;
+                    unreadable(
+                        f,
+                        format!(
+                            "{}: {e}; the engine will not load this container",
+                            rd.join(&cfg_path).display()
+                        ),
+                    );
+                }
             },
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => r.warnings.push(format!("{}: {e}", cfg_path.display())),
+            Ok(None) => {}
+            Err(e) => {
+                c.config = ConfigState::Unreadable;
+                unreadable(f, e.to_string());
+            }
         }
-        if let Ok(b) = fs::read(d.join("hostconfig.json"))
-            && let Ok(h) = serde_json::from_slice::<HostConfig>(&b)
-        {
-            c.log_driver = h.log_config.and_then(|l| l.kind);
+        match rd.read(&format!("{d}/hostconfig.json"), limit::CONTAINER_CONFIG) {
+            Ok(Some(b)) => {
+                if let Ok(h) = serde_json::from_slice::<HostConfig>(&b) {
+                    c.log_driver = h.log_config.and_then(|l| l.kind);
+                }
+            }
+            Ok(None) => {}
+            Err(e) => f.file_error(&e),
         }
-        r.containers.push(c);
+        out.push(c);
     }
+    out
 }
 
-fn read_volumes(root: &Path, r: &mut DataRoot) {
-    let dir = root.join("volumes");
-    for name in list(&dir, &mut r.warnings) {
-        let d = dir.join(&name);
+fn read_volumes(rd: &RootDir, f: &mut Found) -> Vec<VolumeRecord> {
+    let mut out = Vec::new();
+    for e in list(rd, "volumes", f) {
+        if e.kind != Kind::Dir {
+            continue;
+        }
+        let d = format!("volumes/{}", e.name);
         // A directory is a volume if it has `_data` or `opts.json` (moby volume/local).
-        if d.join("_data").is_dir() || d.join("opts.json").is_file() {
-            r.volumes.push(VolumeRecord {
-                anonymous: is_hex64(&name),
-                name,
+        let is = |rel: String, k: Kind| rd.kind(&rel).ok().flatten() == Some(k);
+        if is(format!("{d}/_data"), Kind::Dir) || is(format!("{d}/opts.json"), Kind::File) {
+            out.push(VolumeRecord {
+                anonymous: is_hex64(&e.name),
+                name: e.name,
             });
+        }
+    }
+    out
+}
+
+fn names(entries: Vec<Entry>) -> Vec<String> {
+    entries.into_iter().map(|e| e.name).collect()
+}
+
+/// The listings deciding ownership needs.
+fn read_listing(rd: &RootDir, f: &mut Found) -> Listing {
+    let mut l = Listing {
+        overlay2: list(rd, "overlay2", f)
+            .into_iter()
+            .filter(|e| e.kind == Kind::Dir)
+            .map(|e| e.name)
+            .collect(),
+        layerdb_tmp: names(list(rd, "image/overlay2/layerdb/tmp", f)),
+        tmp: names(list(rd, "tmp", f)),
+        top: list(rd, "", f)
+            .into_iter()
+            .map(|e| (e.name, e.kind == Kind::Dir))
+            .collect(),
+        tmp_born_ns: fs::symlink_metadata(rd.join("tmp"))
+            .ok()
+            .filter(|m| m.is_dir())
+            .and_then(|m| m.created().ok())
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map(|d| d.as_nanos() as i64),
+        ..Listing::default()
+    };
+    // Layer removals that did not finish: moby renames the chain's record `<chain>-<random>-removing`,
+    // deletes its overlay2 dir, then the record.
+    for e in rd.list(LAYERDB).ok().flatten().unwrap_or_default() {
+        if !e.name.ends_with("-removing") {
+            continue;
+        }
+        let cache = rd
+            .read_text(&format!("{LAYERDB}/{}/cache-id", e.name))
+            .ok()
+            .flatten()
+            .filter(|c| is_plain_component(c));
+        l.removing.push((e.name, cache));
+    }
+    let (names, read, unknown) = buildkit_names(rd, f);
+    l.buildkit_names = names;
+    l.buildkit_db_read = read;
+    if unknown {
+        f.unknowns.dir_refs = true;
+        f.unknowns.chain_refs = true;
+    }
+    l
+}
+
+/// Names written in BuildKit's databases (`buildkit/*.db`): 64-hex and 25-char base-36 runs, read by
+/// streaming. Returns the names, whether any database was read and all were, and whether one could not
+/// be read (then any dir or chain may be BuildKit's).
+fn buildkit_names(rd: &RootDir, f: &mut Found) -> (HashSet<String>, bool, bool) {
+    let mut names = HashSet::new();
+    let Ok(Some(entries)) = rd.list("buildkit") else {
+        return (names, false, false);
+    };
+    let mut ok = true;
+    for e in entries {
+        if !e.name.ends_with(".db") {
+            continue;
+        }
+        let rel = format!("buildkit/{}", e.name);
+        let res = rd
+            .open_file(&rel, limit::BUILDKIT_DB)
+            .and_then(|o| match o {
+                None => Ok(()),
+                Some((file, _)) => {
+                    scan_names(file, &mut names).map_err(|err| super::rootfs::FileError {
+                        path: rd.join(&rel),
+                        kind: super::rootfs::FileErrorKind::Io(err),
+                    })
+                }
+            });
+        if let Err(err) = res {
+            ok = false;
+            f.warn(format!(
+                "{err}; any overlay2 dir or layer may be BuildKit's, none is taken for an orphan"
+            ));
+            f.inconsistent(rd.join(&rel), "BuildKit database unreadable".into());
+        }
+    }
+    (names, ok, !ok)
+}
+
+/// Reads `r` in chunks and adds the names [`collect_names`] finds; a run crossing a chunk boundary is
+/// carried over (its last 63 bytes are enough for every window of 25 or 64).
+fn scan_names(mut r: impl Read, names: &mut HashSet<String>) -> io::Result<()> {
+    let is36 = |b: &u8| b.is_ascii_digit() || b.is_ascii_lowercase();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut carry: Vec<u8> = Vec::new();
+    loop {
+        let n = match r.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        let mut chunk = std::mem::take(&mut carry);
+        chunk.extend_from_slice(&buf[..n]);
+        collect_names(&chunk, names);
+        let tail = chunk.iter().rev().take_while(|b| is36(b)).count().min(63);
+        carry = chunk[chunk.len() - tail..].to_vec();
+    }
+    Ok(())
+}
+
+/// Adds every 25-char base-36 window and every 64-hex window of the byte runs of `[0-9a-z]`.
+pub fn collect_names(bytes: &[u8], names: &mut HashSet<String>) {
+    let is36 = |b: u8| b.is_ascii_digit() || b.is_ascii_lowercase();
+    let mut i = 0;
+    while i < bytes.len() {
+        if !is36(bytes[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && is36(bytes[i]) {
+            i += 1;
+        }
+        let run = &bytes[start..i];
+        if run.len() >= 25 {
+            for w in run.windows(25) {
+                names.insert(String::from_utf8_lossy(w).into_owned());
+            }
+            for w in run.windows(64) {
+                if w.iter().all(|b| b.is_ascii_hexdigit()) {
+                    names.insert(String::from_utf8_lossy(w).into_owned());
+                }
+            }
         }
     }
 }
@@ -514,15 +879,81 @@ fn dockerds() -> Vec<Dockerd> {
     found
 }
 
-/// The pid of a running `dockerd` whose data root is `root` (its `--data-root`/`-g` flag, else
-/// `data-root` of /etc/docker/daemon.json, else /var/lib/docker), found in `/proc/*/cmdline`.
-/// There is no lock on a data root; this is how one tells it is in use (docs: data root §10).
-pub fn daemon_using(root: &Path) -> Option<u32> {
-    let want = fs::canonicalize(root).ok()?;
-    dockerds()
-        .into_iter()
+/// Whether a Docker daemon uses the data root `root` (docs: data root §10; there is no lock on a data
+/// root). Checked in turn: a `dockerd` in `/proc/*/cmdline` whose `--data-root`/`-g` (else
+/// `data-root` of /etc/docker/daemon.json, else /var/lib/docker) is `root`; the pid file
+/// `/var/run/docker.pid` naming a live `dockerd` whose command line cannot be read; overlay mounts
+/// under `<root>/overlay2/` (containers kept running by live-restore); and, when no `dockerd` process
+/// can be seen at all (another pid namespace, `hidepid`), a default socket that accepts a connection.
+/// Any doubt answers "running": what a running daemon holds must not be called an orphan.
+pub fn daemon_on(root: &Path) -> DaemonFact {
+    let Ok(want) = fs::canonicalize(root) else {
+        return DaemonFact::NotFound;
+    };
+    let all = dockerds();
+    if let Some(d) = all
+        .iter()
         .find(|d| fs::canonicalize(&d.data_root).is_ok_and(|u| u == want))
-        .map(|d| d.pid)
+    {
+        return DaemonFact::Running {
+            pid: Some(d.pid),
+            started_ns: started_ns(d.pid),
+            evidence: DaemonEvidence::Process,
+        };
+    }
+    if let Some(pid) = fs::read_to_string("/var/run/docker.pid")
+        .ok()
+        .and_then(|s| s.trim().parse::<u32>().ok())
+        && Path::new(&format!("/proc/{pid}")).exists()
+        && !all.iter().any(|d| d.pid == pid)
+        && fs::read(format!("/proc/{pid}/cmdline")).is_err()
+    {
+        return DaemonFact::Running {
+            pid: Some(pid),
+            started_ns: started_ns(pid),
+            evidence: DaemonEvidence::PidFile,
+        };
+    }
+    let under = want.join("overlay2");
+    let mounted = fs::read_to_string("/proc/self/mountinfo").is_ok_and(|m| {
+        m.lines().any(|l| {
+            l.split(' ')
+                .nth(4)
+                .is_some_and(|mp| Path::new(mp).starts_with(&under))
+        })
+    });
+    if mounted {
+        return DaemonFact::Running {
+            pid: None,
+            started_ns: None,
+            evidence: DaemonEvidence::Mounts,
+        };
+    }
+    if all.is_empty() && std::os::unix::net::UnixStream::connect("/var/run/docker.sock").is_ok() {
+        return DaemonFact::Running {
+            pid: None,
+            started_ns: None,
+            evidence: DaemonEvidence::Socket,
+        };
+    }
+    DaemonFact::NotFound
+}
+
+/// When process `pid` started, nanoseconds since the epoch: field 22 of `/proc/<pid>/stat` (clock
+/// ticks since boot, USER_HZ = 100 on Linux) plus `btime` of `/proc/stat`.
+fn started_ns(pid: u32) -> Option<i64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
+    let after = &stat[stat.rfind(')')? + 1..];
+    let ticks: i64 = after.split_whitespace().nth(19)?.parse().ok()?;
+    let btime: i64 = fs::read_to_string("/proc/stat")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("btime "))?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(btime * 1_000_000_000 + ticks * 10_000_000)
 }
 
 /// A guess, from the command lines of running dockerds, at the data root of the one listening on
@@ -558,6 +989,37 @@ mod tests {
         let ids = chain_ids(&[a, b]);
         assert_eq!(ids[0], "a".repeat(64));
         assert_eq!(ids[1], EXPECTED_AB);
+    }
+
+    #[test]
+    fn names_are_found_in_raw_bbolt_bytes() {
+        let key = "0t8qkhpx2mwvp1ifzcfbm3qbg";
+        let hex = "ab".repeat(32);
+        let mut bytes = vec![0u8, 7, 0xff];
+        bytes.extend_from_slice(key.as_bytes());
+        bytes.extend_from_slice(b"\x00\x01chainidsha256:");
+        bytes.extend_from_slice(hex.as_bytes());
+        bytes.push(0x61); // a pgid byte that happens to be ASCII 'a' right after the key
+        let mut names = HashSet::new();
+        collect_names(&bytes, &mut names);
+        assert!(names.contains(key));
+        assert!(names.contains(&hex));
+        assert!(!names.contains(&"cd".repeat(32)));
+    }
+
+    #[test]
+    fn names_across_a_chunk_boundary_are_found() {
+        // A 64-hex name straddling the 1 MiB read boundary, and a base-36 key right at the end.
+        let hex = "0123456789abcdef".repeat(4);
+        let key = "0t8qkhpx2mwvp1ifzcfbm3qbg";
+        let mut bytes = vec![0u8; (1 << 20) - 30];
+        bytes.extend_from_slice(hex.as_bytes());
+        bytes.push(0);
+        bytes.extend_from_slice(key.as_bytes());
+        let mut names = HashSet::new();
+        scan_names(&bytes[..], &mut names).unwrap();
+        assert!(names.contains(&hex));
+        assert!(names.contains(key));
     }
 
     const EXPECTED_AB: &str = "ccd722928bd92476ba1745586fed6e45a102504185ad88cd89e01ff116fd146c";

@@ -10,6 +10,7 @@ use flate2::read::MultiGzDecoder;
 use sha2::{Digest, Sha256};
 
 use crate::model::{Compression, Entry, EntryKind, PathError, Paths, display_path, normalize_path};
+use crate::text::escape;
 
 const WHITEOUT_PREFIX: &[u8] = b".wh.";
 const OPAQUE_MARKER: &[u8] = b".wh..wh..opq";
@@ -30,9 +31,10 @@ pub struct LayerError {
 
 impl fmt::Display for LayerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let reason = escape(&self.reason);
         match &self.entry {
-            Some(e) => write!(f, "{} (at entry {e})", self.reason),
-            None => f.write_str(&self.reason),
+            Some(e) => write!(f, "{reason} (at entry {})", escape(e)),
+            None => f.write_str(&reason),
         }
     }
 }
@@ -73,13 +75,25 @@ pub(crate) fn looks_like_tar(head: &[u8]) -> bool {
         || (head.len() == SNIFF_LEN && head.iter().all(|&b| b == 0))
 }
 
+/// What reading a whole blob found (`--verify`): the sha256 and length of its bytes, and the sha256 of
+/// the tar they hold once decompressed (the layer's diff id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Digests {
+    pub blob: [u8; 32],
+    pub blob_len: u64,
+    pub diff: [u8; 32],
+}
+
 /// Lists a blob that can be seeked (a member of a tar file, a file of an OCI layout).
-/// `len` is the blob's length; plain tars are walked by seeking over contents.
+/// `len` is the blob's length; plain tars are walked by seeking over contents unless `verify` asks for
+/// every byte to be hashed. Compressed blobs are decompressed to their end either way, so a bad
+/// checksum, a short stream or trailing garbage is an error.
 pub(crate) fn list_seekable<R: Read + Seek>(
     mut blob: R,
     len: u64,
     hash_all: bool,
-) -> Result<Listing, LayerError> {
+    verify: bool,
+) -> Result<(Listing, Option<Digests>), LayerError> {
     let mut head = Vec::with_capacity(SNIFF_LEN);
     (&mut blob)
         .take(SNIFF_LEN as u64)
@@ -88,23 +102,16 @@ pub(crate) fn list_seekable<R: Read + Seek>(
     blob.seek(SeekFrom::Start(0))
         .map_err(|e| LayerError::new(None, format!("cannot seek: {e}")))?;
     let compression = sniff(&head);
-    let mut listing = match compression {
-        Compression::None => {
-            let mut archive = tar::Archive::new(EofWatch::new(blob));
-            let entries = archive
-                .entries_with_seek()
-                .map_err(|e| LayerError::new(None, e.to_string()))?;
-            collect(entries, Some(len), hash_all, None)?
-        }
-        Compression::Gzip => list_decompressed(
-            MultiGzDecoder::new(io::BufReader::new(blob)),
-            hash_all,
-            None,
-        )?,
-        Compression::Zstd => list_zstd(blob, hash_all, None)?,
-    };
-    listing.compression = compression;
-    Ok(listing)
+    if compression == Compression::None && !verify {
+        let mut archive = tar::Archive::new(EofWatch::new(blob));
+        let entries = archive
+            .entries_with_seek()
+            .map_err(|e| LayerError::new(None, e.to_string()))?;
+        let mut listing = collect(entries, Some(len), hash_all, None)?;
+        listing.compression = compression;
+        return Ok((listing, None));
+    }
+    list_read(blob, compression, Some(len), hash_all, None, verify)
 }
 
 /// Lists a blob that can only be read once (standard input).
@@ -112,22 +119,137 @@ pub(crate) fn list_stream<R: Read>(
     head: Vec<u8>,
     rest: R,
     hash_all: bool,
-) -> Result<Listing, LayerError> {
+    verify: bool,
+) -> Result<(Listing, Option<Digests>), LayerError> {
     let compression = sniff(&head);
     let blob = io::Cursor::new(head).chain(rest);
-    let mut listing = match compression {
+    list_read(blob, compression, None, hash_all, None, verify)
+}
+
+/// Lists a blob read from start to end, decompressing it as `compression` says, and reads past the tar's
+/// end-of-archive blocks to the end of the blob: that tail is where a gzip member keeps its CRC and
+/// length, and where truncation and trailing garbage show. `verify` hashes the blob and the tar.
+fn list_read<R: Read>(
+    blob: R,
+    compression: Compression,
+    len: Option<u64>,
+    hash_all: bool,
+    only: Option<&HashSet<u64>>,
+    verify: bool,
+) -> Result<(Listing, Option<Digests>), LayerError> {
+    let mut raw = Hashing::new(blob, verify);
+    let (mut listing, diff) = match compression {
         Compression::None => {
-            let mut archive = tar::Archive::new(EofWatch::new(blob));
-            let entries = archive
-                .entries()
-                .map_err(|e| LayerError::new(None, e.to_string()))?;
-            collect(entries, None, hash_all, None)?
+            let listing = list_tar(&mut raw, len, hash_all, only)?;
+            drain(&mut raw)?;
+            (listing, None)
         }
-        Compression::Gzip => list_decompressed(MultiGzDecoder::new(blob), hash_all, None)?,
-        Compression::Zstd => list_zstd(blob, hash_all, None)?,
+        Compression::Gzip => {
+            let decoder = MultiGzDecoder::new(io::BufReader::new(&mut raw));
+            let mut tar = Hashing::new(Labelled("gzip stream", decoder), verify);
+            let listing = list_tar(&mut tar, None, hash_all, only)?;
+            drain(&mut tar)?;
+            let diff = tar.finish();
+            drain(&mut raw)?;
+            (listing, diff)
+        }
+        Compression::Zstd => {
+            let decoder = zstd::stream::read::Decoder::new(&mut raw)
+                .map_err(|e| LayerError::new(None, format!("corrupt zstd stream: {e}")))?;
+            let mut tar = Hashing::new(Labelled("zstd stream", decoder), verify);
+            let listing = list_tar(&mut tar, None, hash_all, only)?;
+            drain(&mut tar)?;
+            let diff = tar.finish();
+            drain(&mut raw)?;
+            (listing, diff)
+        }
+    };
+    let blob_len = raw.len;
+    let blob = raw.finish();
+    let diff = if compression == Compression::None {
+        blob
+    } else {
+        diff
     };
     listing.compression = compression;
-    Ok(listing)
+    let digests = match (blob, diff) {
+        (Some(blob), Some(diff)) => Some(Digests {
+            blob,
+            blob_len,
+            diff,
+        }),
+        _ => None,
+    };
+    Ok((listing, digests))
+}
+
+fn list_tar<R: Read>(
+    tar: R,
+    len: Option<u64>,
+    hash_all: bool,
+    only: Option<&HashSet<u64>>,
+) -> Result<Listing, LayerError> {
+    let mut archive = tar::Archive::new(EofWatch::new(tar));
+    let entries = archive
+        .entries()
+        .map_err(|e| LayerError::new(None, e.to_string()))?;
+    collect(entries, len, hash_all, only)
+}
+
+/// Reads `r` to its end, discarding what it yields. Decoders' errors name their stream (`gzip stream:
+/// corrupt gzip stream does not have a matching checksum`).
+fn drain<R: Read>(r: &mut R) -> Result<(), LayerError> {
+    io::copy(r, &mut io::sink()).map(drop).map_err(|e| {
+        let reason = if e.kind() == io::ErrorKind::UnexpectedEof {
+            format!("truncated after the tar's last entry: {e}")
+        } else {
+            format!("corrupt after the tar's last entry (checksum, length or trailing data): {e}")
+        };
+        LayerError::new(None, reason)
+    })
+}
+
+/// A decoder whose errors say which kind of stream failed (`zstd stream: incomplete frame`).
+struct Labelled<R>(&'static str, R);
+
+impl<R: Read> Read for Labelled<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.1
+            .read(buf)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", self.0)))
+    }
+}
+
+/// A reader that counts what passes through it and, when asked, hashes it (sha256).
+struct Hashing<R> {
+    inner: R,
+    hasher: Option<Sha256>,
+    len: u64,
+}
+
+impl<R> Hashing<R> {
+    fn new(inner: R, hash: bool) -> Self {
+        Hashing {
+            inner,
+            hasher: hash.then(Sha256::new),
+            len: 0,
+        }
+    }
+
+    fn finish(self) -> Option<[u8; 32]> {
+        self.hasher.map(|h| h.finalize().into())
+    }
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(h) = &mut self.hasher {
+            h.update(&buf[..n]);
+        }
+        self.len += n as u64;
+        Ok(n)
+    }
 }
 
 /// Hashes the contents of the entries whose data starts at one of `offsets`, reading the blob again.
@@ -170,41 +292,12 @@ pub(crate) fn hash_seekable<R: Read + Seek>(
         }
         return Ok(out);
     }
-    let listing = match compression {
-        Compression::Gzip => list_decompressed(
-            MultiGzDecoder::new(io::BufReader::new(blob)),
-            false,
-            Some(offsets),
-        )?,
-        _ => list_zstd(blob, false, Some(offsets))?,
-    };
+    let (listing, _) = list_read(blob, compression, None, false, Some(offsets), false)?;
     Ok(listing
         .hashes
         .into_iter()
         .map(|(i, h)| (listing.entries[i].data_offset(), h))
         .collect())
-}
-
-fn list_zstd<R: Read>(
-    blob: R,
-    hash_all: bool,
-    only: Option<&HashSet<u64>>,
-) -> Result<Listing, LayerError> {
-    let decoder = zstd::stream::read::Decoder::new(blob)
-        .map_err(|e| LayerError::new(None, format!("corrupt zstd stream: {e}")))?;
-    list_decompressed(decoder, hash_all, only)
-}
-
-fn list_decompressed<R: Read>(
-    decoder: R,
-    hash_all: bool,
-    only: Option<&HashSet<u64>>,
-) -> Result<Listing, LayerError> {
-    let mut archive = tar::Archive::new(EofWatch::new(decoder));
-    let entries = archive
-        .entries()
-        .map_err(|e| LayerError::new(None, e.to_string()))?;
-    collect(entries, None, hash_all, only)
 }
 
 /// sha256 of everything `r` yields.
@@ -368,5 +461,82 @@ impl<R: Read> Read for EofWatch<R> {
 impl<R: Seek> Seek for EofWatch<R> {
     fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
         self.inner.seek(pos)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn tar_of(files: &[(&str, usize)]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, size) in files {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(*size as u64);
+            h.set_mode(0o644);
+            b.append_data(&mut h, name, io::repeat(b'x').take(*size as u64))
+                .unwrap();
+        }
+        b.into_inner().unwrap()
+    }
+
+    #[test]
+    fn verify_reports_the_blob_and_tar_digests() {
+        let tar = tar_of(&[("a", 3000), ("b/c", 70_000)]);
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(&tar).unwrap();
+        let gz = e.finish().unwrap();
+        let zs = zstd::encode_all(tar.as_slice(), 3).unwrap();
+        let sha = |b: &[u8]| -> [u8; 32] { Sha256::digest(b).into() };
+        for blob in [&tar, &gz, &zs] {
+            let (listing, d) = list_seekable(
+                io::Cursor::new(blob.clone()),
+                blob.len() as u64,
+                false,
+                true,
+            )
+            .unwrap();
+            assert_eq!(listing.entries.len(), 2);
+            let d = d.expect("digests under verify");
+            assert_eq!(d.blob, sha(blob));
+            assert_eq!(d.blob_len, blob.len() as u64);
+            assert_eq!(d.diff, sha(&tar));
+            // Without verify: the same entries, no digests.
+            let (plain, none) = list_seekable(
+                io::Cursor::new(blob.clone()),
+                blob.len() as u64,
+                false,
+                false,
+            )
+            .unwrap();
+            assert!(none.is_none());
+            assert_eq!(plain.entries.len(), 2);
+            // From a stream.
+            let (head, rest) = blob.split_at(SNIFF_LEN.min(blob.len()));
+            let (_, d2) = list_stream(head.to_vec(), rest, false, true).unwrap();
+            assert_eq!(d2, Some(d));
+        }
+    }
+
+    #[test]
+    fn a_compressed_stream_is_read_to_its_end() {
+        let tar = tar_of(&[("a", 3000)]);
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(&tar).unwrap();
+        let gz = e.finish().unwrap();
+        let list = |b: Vec<u8>| {
+            let n = b.len() as u64;
+            list_seekable(io::Cursor::new(b), n, false, false).map(|_| ())
+        };
+        assert!(list(gz.clone()).is_ok());
+        let mut crc = gz.clone();
+        let at = crc.len() - 6;
+        crc[at] ^= 0x10;
+        assert!(list(crc).unwrap_err().reason.contains("gzip stream"));
+        let mut tail = gz.clone();
+        tail.push(0);
+        assert!(list(tail).is_err());
+        assert!(list(gz[..gz.len() - 4].to_vec()).is_err());
     }
 }

@@ -4,10 +4,12 @@
 use std::collections::HashMap;
 
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 
 use super::SourceError;
 use super::container::Container;
 use crate::model::History;
+use crate::text::escape;
 
 /// Media types of an image index (nested indexes are followed).
 const INDEX_TYPES: &[&str] = &[
@@ -17,12 +19,29 @@ const INDEX_TYPES: &[&str] = &[
 /// How deep nested indexes are followed.
 const MAX_INDEX_DEPTH: usize = 4;
 
+/// What a descriptor says a blob is (OCI manifests and indexes; a legacy `manifest.json` has none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Expected {
+    /// `algorithm:hex`.
+    pub digest: String,
+    /// Length in bytes, when given.
+    pub size: Option<u64>,
+}
+
 /// Which members make up the image.
 #[derive(Debug)]
 pub(crate) struct Plan {
     pub format: &'static str,
+    /// The member that lists the layers: `manifest.json`, or the manifest blob an index names.
+    pub manifest_member: String,
+    /// What the index's descriptor says of the manifest blob, and the blob's sha256 and length.
+    pub manifest_blob: Option<(Expected, [u8; 32], u64)>,
     pub config_member: String,
+    /// What the manifest's descriptor says of the config.
+    pub config_expected: Option<Expected>,
     pub layer_members: Vec<String>,
+    /// What the manifest's descriptors say of the layers, one per layer (legacy manifests: none).
+    pub layer_expected: Vec<Option<Expected>>,
     pub tags: Vec<String>,
     pub warnings: Vec<String>,
 }
@@ -42,6 +61,8 @@ struct Descriptor {
     #[serde(rename = "mediaType", default)]
     media_type: String,
     digest: String,
+    #[serde(default)]
+    size: Option<u64>,
     #[serde(default)]
     annotations: HashMap<String, String>,
 }
@@ -145,7 +166,7 @@ fn plan_legacy(c: &Container) -> Result<Plan, SourceError> {
             if i > 0 {
                 warnings.push(format!(
                     "the archive holds more than one image; analysing the first ({})",
-                    c.label()
+                    escape(c.label())
                 ));
             }
             it
@@ -158,10 +179,15 @@ fn plan_legacy(c: &Container) -> Result<Plan, SourceError> {
             reason: "lists no image".into(),
         });
     };
+    let layer_expected = vec![None; first.layers.len()];
     Ok(Plan {
         format: "docker-archive",
+        manifest_member: "manifest.json".into(),
+        manifest_blob: None,
         config_member: first.config,
+        config_expected: None,
         layer_members: first.layers,
+        layer_expected,
         tags: first.repo_tags.unwrap_or_default(),
         warnings,
     })
@@ -186,7 +212,7 @@ fn plan_index(c: &Container) -> Result<Plan, SourceError> {
     } else {
         "oci-layout"
     };
-    let manifest_member =
+    let (manifest_member, manifest_expected) =
         find_manifest(c, &index.manifests, 0)?.ok_or_else(|| SourceError::Member {
             archive: c.label().to_string(),
             member: "index.json".into(),
@@ -204,20 +230,34 @@ fn plan_index(c: &Container) -> Result<Plan, SourceError> {
         .iter()
         .map(|l| blob_path(c, &l.digest))
         .collect::<Result<Vec<_>, _>>()?;
+    let digest: [u8; 32] = Sha256::digest(&bytes).into();
     Ok(Plan {
         format,
+        manifest_blob: Some((manifest_expected, digest, bytes.len() as u64)),
+        manifest_member,
+        config_expected: Some(manifest.config.expected()),
         config_member,
+        layer_expected: manifest.layers.iter().map(|l| Some(l.expected())).collect(),
         layer_members,
         tags,
         warnings,
     })
 }
 
+impl Descriptor {
+    fn expected(&self) -> Expected {
+        Expected {
+            digest: self.digest.clone(),
+            size: self.size,
+        }
+    }
+}
+
 fn find_manifest(
     c: &Container,
     descs: &[Descriptor],
     depth: usize,
-) -> Result<Option<String>, SourceError> {
+) -> Result<Option<(String, Expected)>, SourceError> {
     for d in descs {
         let member = blob_path(c, &d.digest)?;
         if !c.has(&member) {
@@ -234,7 +274,7 @@ fn find_manifest(
             }
             continue;
         }
-        return Ok(Some(member));
+        return Ok(Some((member, d.expected())));
     }
     Ok(None)
 }
@@ -249,16 +289,31 @@ pub(crate) struct ConfigInfo {
     pub bytes: Vec<u8>,
     /// Mismatches found.
     pub warnings: Vec<String>,
+    /// How many diff ids the config lists, when that differs from the layer count it was read for.
+    pub listed_diff_ids: Option<usize>,
 }
 
-/// Reads the config: the diff ids, and the history aligned to the layers past `empty_layer` entries.
-pub(crate) fn read_config(
-    c: &Container,
-    member: &str,
-    layers: usize,
-) -> Result<ConfigInfo, SourceError> {
+/// Reads the config named by `plan`: the diff ids, and the history aligned to the layers past
+/// `empty_layer` entries. A config whose diff ids are not one per layer of the manifest is an error
+/// (`docker load` refuses such an image too).
+pub(crate) fn read_config(c: &Container, plan: &Plan) -> Result<ConfigInfo, SourceError> {
+    let member = &plan.config_member;
     let bytes = c.read_small(member)?;
-    config_info(c.label(), member, bytes, Some(layers))
+    let info = config_info(c.label(), member, bytes, Some(plan.layer_members.len()))?;
+    if let Some(listed) = info.listed_diff_ids
+        && listed != plan.layer_members.len()
+    {
+        return Err(SourceError::Disagree {
+            archive: c.label().to_string(),
+            manifest: plan.manifest_member.clone(),
+            config: member.clone(),
+            reason: format!(
+                "the config lists {listed} diff ids, the manifest {} layers",
+                plan.layer_members.len()
+            ),
+        });
+    }
+    Ok(info)
 }
 
 /// The same from a config's bytes; `layers` is the manifest's layer count, or `None` to take the config's.
@@ -276,12 +331,7 @@ pub(crate) fn config_info(
     let mut warnings = Vec::new();
     let diff_ids = config.rootfs.unwrap_or_default().diff_ids;
     let layers = layers.unwrap_or(diff_ids.len());
-    if diff_ids.len() != layers {
-        warnings.push(format!(
-            "config lists {} diff ids but the manifest {layers} layers",
-            diff_ids.len()
-        ));
-    }
+    let listed_diff_ids = (diff_ids.len() != layers).then_some(diff_ids.len());
     let mut history: Vec<History> = Vec::new();
     // Instructions that made no layer (ENV, USER, …) are kept with the next layer's entry, so that
     // advice can tell whether two RUN layers were consecutive instructions.
@@ -312,5 +362,6 @@ pub(crate) fn config_info(
         history,
         bytes,
         warnings,
+        listed_diff_ids,
     })
 }

@@ -4,28 +4,32 @@
 mod container;
 pub mod dataroot;
 pub mod engine;
+pub mod held;
 mod layer;
 mod manifest;
 mod overlay;
+pub mod rootfs;
+mod verify;
 
 use std::collections::HashSet;
 use std::io;
 use std::path::Path;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use sha2::{Digest, Sha256};
 
 pub use layer::LayerError;
 
-use crate::model::{Image, Layer, Paths};
+use crate::model::{Image, Layer, Paths, hex};
+use crate::text::escape;
 use container::{Container, DirContainer, StreamContainer, TarFile};
 
-/// Why an image could not be read. Every variant names the file, and the member or layer.
+/// Why an image could not be read. Every variant names the file, and the member or layer. Messages are
+/// one line: every input-derived part (paths, member names, tar fields, JSON errors) is shown through
+/// [`escape`], so a crafted archive cannot put line breaks or terminal escape sequences on stderr.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
     /// The source could not be opened or read.
-    #[error("{path}: {source}")]
+    #[error("{}: {}", escape(.path), escape(&.source.to_string()))]
     Io {
         /// The path named by the user.
         path: String,
@@ -33,7 +37,7 @@ pub enum SourceError {
         source: io::Error,
     },
     /// The source is not an image archive or layout.
-    #[error("{path}: not an image: {reason}")]
+    #[error("{}: not an image: {}", escape(.path), escape(.reason))]
     NotAnImage {
         /// The path named by the user.
         path: String,
@@ -41,7 +45,7 @@ pub enum SourceError {
         reason: String,
     },
     /// A member of the archive (manifest, config, blob) is missing or malformed.
-    #[error("{archive}: {member}: {reason}")]
+    #[error("{}: {}: {}", escape(.archive), escape(.member), escape(.reason))]
     Member {
         /// The archive or directory.
         archive: String,
@@ -51,7 +55,7 @@ pub enum SourceError {
         reason: String,
     },
     /// A layer could not be read.
-    #[error("{archive}: layer {index} ({member}): {error}")]
+    #[error("{}: layer {index} ({}): {error}", escape(.archive), escape(.member))]
     Layer {
         /// The archive or directory.
         archive: String,
@@ -61,6 +65,19 @@ pub enum SourceError {
         member: String,
         /// What went wrong, and where in the layer.
         error: LayerError,
+    },
+    /// The manifest (or index) and the config describe different images: not the same number of
+    /// layers, or a layer whose tar is not the one the config's diff id names.
+    #[error("{}: manifest {} and config {} disagree: {}", escape(.archive), escape(.manifest), escape(.config), escape(.reason))]
+    Disagree {
+        /// The archive or directory.
+        archive: String,
+        /// The member listing the layers (`manifest.json`, or a manifest blob).
+        manifest: String,
+        /// The config member.
+        config: String,
+        /// How they disagree.
+        reason: String,
     },
 }
 
@@ -86,6 +103,10 @@ pub struct LoadOptions {
     pub threads: usize,
     /// Hash file contents while streaming, for sources that cannot be read twice (duplicates search).
     pub hash_streamed: bool,
+    /// Read every blob whole and check it (`--verify`): its sha256 against its name and descriptor, its
+    /// length against the descriptor, the decompressed tar's sha256 against the config's diff id. An
+    /// image named from the engine is then read from its export, whose blobs can be checked.
+    pub verify: bool,
 }
 
 impl Default for LoadOptions {
@@ -93,6 +114,7 @@ impl Default for LoadOptions {
         LoadOptions {
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             hash_streamed: false,
+            verify: false,
         }
     }
 }
@@ -135,9 +157,12 @@ pub fn open(spec: &str, opts: LoadOptions, progress: &dyn Progress) -> Result<Op
     let mut container = if spec == "-" {
         progress.start(0);
         let stdin = io::stdin().lock();
-        Container::Stream(StreamContainer::read(stdin, opts.hash_streamed, |m| {
-            progress.layer_done(m)
-        })?)
+        Container::Stream(StreamContainer::read(
+            stdin,
+            opts.hash_streamed,
+            opts.verify,
+            |m| progress.layer_done(m),
+        )?)
     } else if !Path::new(spec).exists() && engine_ref(spec) {
         // Not a file: an image the engine knows. Straight from the storage driver's directories when the
         // data root is here and readable, else from the engine's export as a stream (like stdin).
@@ -153,9 +178,12 @@ pub fn open(spec: &str, opts: LoadOptions, progress: &dyn Progress) -> Result<Op
             path: spec.to_string(),
             reason: format!("no such file, and {e}"),
         })?;
-        Container::Stream(StreamContainer::read(export, opts.hash_streamed, |m| {
-            progress.layer_done(m)
-        })?)
+        Container::Stream(StreamContainer::read(
+            export,
+            opts.hash_streamed,
+            opts.verify,
+            |m| progress.layer_done(m),
+        )?)
     } else {
         let path = Path::new(spec);
         let meta = std::fs::metadata(path).map_err(|e| SourceError::Io {
@@ -169,21 +197,33 @@ pub fn open(spec: &str, opts: LoadOptions, progress: &dyn Progress) -> Result<Op
         }
     };
     let plan = manifest::plan(&container)?;
-    let config = manifest::read_config(&container, &plan.config_member, plan.layer_members.len())?;
+    let config = manifest::read_config(&container, &plan)?;
+    if opts.verify {
+        verify_small_blobs(&container, &plan, &config.bytes)?;
+    }
     if !matches!(container, Container::Stream(_)) {
         progress.start(plan.layer_members.len());
     }
-    let mut listings = list_all(&container, &plan.layer_members, opts.threads, progress)?;
+    let mut listings = list_all(
+        &container,
+        &plan.layer_members,
+        opts.threads,
+        opts.verify,
+        progress,
+    )?;
     if let Container::Stream(s) = &mut container {
         s.drop_listings();
     }
-    let paths = merge_paths(listings.iter_mut().map(|(l, _)| l));
+    if opts.verify {
+        verify_layers(&container, &plan, &config, &listings)?;
+    }
+    let paths = merge_paths(listings.iter_mut().map(|(l, _, _)| l));
     let layers = listings
         .into_iter()
         .zip(config.diff_ids)
         .zip(config.history)
         .enumerate()
-        .map(|(index, (((listing, blob_bytes), diff_id), history))| {
+        .map(|(index, (((listing, blob_bytes, _), diff_id), history))| {
             let entries = listing.entries;
             Layer {
                 index,
@@ -216,6 +256,66 @@ pub fn open(spec: &str, opts: LoadOptions, progress: &dyn Progress) -> Result<Op
     })
 }
 
+/// `--verify` for the manifest and config: each blob's sha256 against its name and its descriptor.
+fn verify_small_blobs(
+    c: &Container,
+    plan: &manifest::Plan,
+    config: &[u8],
+) -> Result<(), SourceError> {
+    let member_err = |member: &str, reason: String| SourceError::Member {
+        archive: c.label().to_string(),
+        member: member.to_string(),
+        reason,
+    };
+    if let Some((expected, sha, len)) = &plan.manifest_blob {
+        verify::check_blob(&plan.manifest_member, Some(expected), sha, *len)
+            .map_err(|r| member_err(&plan.manifest_member, r))?;
+    }
+    let sha: [u8; 32] = Sha256::digest(config).into();
+    verify::check_blob(
+        &plan.config_member,
+        plan.config_expected.as_ref(),
+        &sha,
+        config.len() as u64,
+    )
+    .map_err(|r| member_err(&plan.config_member, r))
+}
+
+/// `--verify` for the layers: each blob against its name and descriptor, each tar against its diff id.
+fn verify_layers(
+    c: &Container,
+    plan: &manifest::Plan,
+    config: &manifest::ConfigInfo,
+    listings: &[Listed],
+) -> Result<(), SourceError> {
+    for (index, (_, _, digests)) in listings.iter().enumerate() {
+        let member = &plan.layer_members[index];
+        let Some(d) = digests else {
+            continue; // not read whole: cannot happen under --verify, and nothing to compare
+        };
+        let expected = plan.layer_expected.get(index).and_then(Option::as_ref);
+        verify::check_blob(member, expected, &d.blob, d.blob_len).map_err(|reason| {
+            SourceError::Layer {
+                archive: c.label().to_string(),
+                index,
+                member: member.clone(),
+                error: LayerError {
+                    entry: None,
+                    reason,
+                },
+            }
+        })?;
+        let diff_id = config.diff_ids.get(index).and_then(Option::as_deref);
+        verify::check_diff_id(diff_id, &d.diff).map_err(|reason| SourceError::Disagree {
+            archive: c.label().to_string(),
+            manifest: plan.manifest_member.clone(),
+            config: plan.config_member.clone(),
+            reason: format!("layer {index} ({member}): {reason}"),
+        })?;
+    }
+    Ok(())
+}
+
 /// Reads `spec` from the engine's overlay2 data root when it is local, readable and knows the image.
 /// `DREDGE_EXPORT=1` skips this (the export is then read, as for a remote engine).
 fn open_from_data_root(
@@ -223,7 +323,8 @@ fn open_from_data_root(
     opts: LoadOptions,
     progress: &dyn Progress,
 ) -> Result<Option<Image>, SourceError> {
-    if std::env::var_os("DREDGE_EXPORT").is_some_and(|v| v == "1") {
+    // `--verify` checks blobs, which only the export has.
+    if opts.verify || std::env::var_os("DREDGE_EXPORT").is_some_and(|v| v == "1") {
         return Ok(None);
     }
     let Ok(facts) = engine::facts(false) else {
@@ -285,58 +386,38 @@ pub(crate) fn merge_paths<'a>(listings: impl Iterator<Item = &'a mut layer::List
     paths
 }
 
-/// Lower-case hex of bytes.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+/// One layer's listing, its blob's length, and its digests when verifying.
+type Listed = (layer::Listing, u64, Option<layer::Digests>);
 
 /// Lists every layer, several at once when the container allows it. Errors name the first failing layer.
 fn list_all(
     c: &Container,
     members: &[String],
     threads: usize,
+    verify: bool,
     progress: &dyn Progress,
-) -> Result<Vec<(layer::Listing, u64)>, SourceError> {
-    type Slot = Mutex<Option<Result<(layer::Listing, u64), LayerError>>>;
-    let slots: Vec<Slot> = members.iter().map(|_| Mutex::new(None)).collect();
-    let next = AtomicUsize::new(0);
-    let work = || {
-        loop {
-            let i = next.fetch_add(1, Ordering::Relaxed);
-            if i >= members.len() {
-                break;
-            }
-            let r = c.list_layer(&members[i]);
-            if !matches!(c, Container::Stream(_)) {
-                progress.layer_done(&members[i]); // a stream reported its layers as they went by
-            }
-            *slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
-        }
-    };
+) -> Result<Vec<Listed>, SourceError> {
     let workers = if matches!(c, Container::Stream(_)) {
         1
     } else {
-        threads.clamp(1, members.len().max(1))
+        threads
     };
-    std::thread::scope(|s| {
-        for _ in 1..workers {
-            s.spawn(work);
+    crate::par::map(members, workers, |_, member| {
+        let r = c.list_layer(member, verify);
+        if !matches!(c, Container::Stream(_)) {
+            progress.layer_done(member); // a stream reported its layers as they went by
         }
-        work();
-    });
-    slots
-        .into_iter()
-        .enumerate()
-        .map(|(index, slot)| {
-            let r = slot.into_inner().unwrap_or_else(|p| p.into_inner());
-            // Every index below members.len() was taken by exactly one worker, which filled its slot.
-            let r = r.expect("every layer slot is filled by a worker");
-            r.map_err(|error| SourceError::Layer {
-                archive: c.label().to_string(),
-                index,
-                member: members[index].clone(),
-                error,
-            })
+        r
+    })
+    .into_iter()
+    .enumerate()
+    .map(|(index, r)| {
+        r.map_err(|error| SourceError::Layer {
+            archive: c.label().to_string(),
+            index,
+            member: members[index].clone(),
+            error,
         })
-        .collect()
+    })
+    .collect()
 }

@@ -28,14 +28,12 @@ use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use sha2::{Digest, Sha256};
 
 use super::layer::{LayerError, Listing};
-use super::{Progress, SourceError, dataroot, hex, manifest};
-use crate::model::{Compression, Entry, EntryKind, Image, Layer, PathId, Paths, ROOT};
+use super::{Progress, SourceError, dataroot, manifest};
+use crate::model::{Compression, Entry, EntryKind, Image, Layer, PathId, Paths, ROOT, hex};
 
 const OPAQUE_XATTRS: &[&str] = &["trusted.overlay.opaque", "user.overlay.opaque"];
 
@@ -133,37 +131,19 @@ pub(crate) fn open(
     progress.start(dirs.len());
 
     // Layers are independent: walk them on every core.
-    type Slot = Mutex<Option<Result<Listing, LayerError>>>;
-    let slots: Vec<Slot> = dirs.iter().map(|_| Mutex::new(None)).collect();
-    let next = AtomicUsize::new(0);
-    let work = || {
-        loop {
-            let i = next.fetch_add(1, Ordering::Relaxed);
-            let Some(dir) = dirs.get(i) else { break };
-            let r = list_dir(dir, hash);
-            progress.layer_done(&dir.display().to_string());
-            *slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
-        }
-    };
-    std::thread::scope(|s| {
-        for _ in 1..threads.clamp(1, dirs.len().max(1)) {
-            s.spawn(work);
-        }
-        work();
+    let listed = crate::par::map(&dirs, threads, |_, dir| {
+        let r = list_dir(dir, hash);
+        progress.layer_done(&dir.display().to_string());
+        r
     });
     let mut listings: Vec<Listing> = Vec::with_capacity(dirs.len());
-    for (index, slot) in slots.into_iter().enumerate() {
-        listings.push(
-            slot.into_inner()
-                .unwrap_or_else(|p| p.into_inner())
-                .expect("every layer slot is filled by a worker")
-                .map_err(|error| SourceError::Layer {
-                    archive: label.clone(),
-                    index,
-                    member: dirs[index].display().to_string(),
-                    error,
-                })?,
-        );
+    for (index, r) in listed.into_iter().enumerate() {
+        listings.push(r.map_err(|error| SourceError::Layer {
+            archive: label.clone(),
+            index,
+            member: dirs[index].display().to_string(),
+            error,
+        })?);
     }
     let paths = super::merge_paths(listings.iter_mut());
     let mut layers: Vec<Layer> = Vec::with_capacity(dirs.len());

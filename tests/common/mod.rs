@@ -59,23 +59,15 @@ pub fn image_json(args: &[&str]) -> serde_json::Value {
     json_ok(dredge().arg("image").args(args).arg("--json"))
 }
 
-/// True when CI demands that tests needing outside tools (engine, dive, skopeo) really run.
-pub fn required() -> bool {
-    std::env::var("DREDGE_REQUIRE_DOCKER").is_ok_and(|v| v == "1")
-}
-
-/// Decides whether a test that needs something from outside can run. When it cannot: under
-/// `DREDGE_REQUIRE_DOCKER=1` the test fails; otherwise it prints why it is skipped and returns false.
-pub fn can_run(available: bool, what: &str) -> bool {
-    if available {
-        return true;
-    }
+/// Asserts that what an `#[ignore = "needs …"]` test needs is there: such a test runs only when asked
+/// for (`cargo test -- --include-ignored`, as `scripts/test` and `.ci/run` do), and then a missing
+/// prerequisite is a failure, never a silent pass.
+pub fn require(available: bool, what: &str) {
     assert!(
-        !required(),
-        "{what} is required (DREDGE_REQUIRE_DOCKER=1) but not available"
+        available,
+        "this test needs {what}, which is missing here (scripts/test installs and starts what the \
+         ignored tests need; plain `cargo test` leaves them out)"
     );
-    eprintln!("SKIPPED: {what} is not available");
-    false
 }
 
 /// True when a command runs and exits 0.

@@ -1,0 +1,88 @@
+//! `RUN chown -R`/`chmod -R` copying a COPYed tree: `COPY --chown`/`--chmod` instead.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::advice::context::{Ctx, hidden_evidence};
+use crate::advice::edit::{self, Change};
+use crate::advice::shell::recursive_owner_change;
+use crate::advice::types::{Kind, Suggestion};
+use crate::analysis::stack::{HiddenItem, Reason};
+
+pub(super) fn copy_chown(ctx: &Ctx<'_>, out: &mut Vec<Suggestion>) {
+    let mut by_run: BTreeMap<usize, Vec<&HiddenItem>> = BTreeMap::new();
+    for h in &ctx.st.hidden {
+        if h.reason == Reason::Overwritten
+            && ctx.ours(h.added())
+            && ctx.is_copy(h.added())
+            && ctx.is_run(h.hidden_by())
+            && recursive_owner_change(&ctx.command(h.hidden_by())).is_some()
+        {
+            by_run.entry(h.hidden_by()).or_default().push(h);
+        }
+    }
+    for (run, items) in by_run {
+        let cmd = ctx.command(run);
+        let Some((flag, value)) = recursive_owner_change(&cmd) else {
+            continue;
+        };
+        let bytes: u64 = items.iter().map(|h| h.bytes).sum();
+        let copies: BTreeSet<usize> = items.iter().map(|h| h.added()).collect();
+        let (evidence, more) = hidden_evidence(&ctx.image.paths, &items);
+        let mut changes = Vec::new();
+        let mut note = if flag == "chmod" {
+            Some("COPY --chmod needs BuildKit (the classic builder refuses it)".to_string())
+        } else {
+            None
+        };
+        // Mechanical only when the RUN is that one command and it copies nothing but COPYed files.
+        let only_copies = ctx
+            .st
+            .hidden
+            .iter()
+            .filter(|h| h.hidden_by() == run)
+            .all(|h| copies.contains(&h.added()));
+        let single = edit::changes_shell_state(&cmd) || cmd.contains("&&") || cmd.contains(';');
+        if let (Some(df), Some(r)) = (ctx.df, ctx.map.instruction[run]) {
+            let copy_instrs: Vec<usize> = copies
+                .iter()
+                .filter_map(|&c| ctx.map.instruction[c])
+                .collect();
+            let flagged = copy_instrs
+                .iter()
+                .any(|&c| df.instructions[c].flag(flag).is_some());
+            if only_copies && !single && !flagged && copy_instrs.len() == copies.len() {
+                for c in copy_instrs {
+                    changes.push(Change::AddFlag {
+                        instr: c,
+                        flag: format!("--{flag}={value}"),
+                    });
+                }
+                changes.push(Change::Delete { instr: r });
+            } else if note.is_none() {
+                note = Some(
+                    "the RUN does more than this, or also changes files not COPYed: edit by hand"
+                        .into(),
+                );
+            }
+        }
+        let mut layers: Vec<usize> = copies.iter().copied().collect();
+        layers.push(run);
+        out.push(Suggestion {
+            kind: Kind::CopyChown,
+            bytes_saved: bytes,
+            title: format!(
+                "layer {run} (`{flag} -R`) copies the tree COPYed by layer(s) {}: use COPY --{flag}={value}",
+                copies.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(", ")
+            ),
+            lines: ctx.spans(&layers),
+            layers,
+            evidence,
+            evidence_more: more,
+            snippet: format!("COPY --{flag}={value} <src> <dst>   # instead of RUN {cmd}"),
+            mechanical: !changes.is_empty(),
+            hadolint: None,
+            note,
+            changes,
+        });
+    }
+}

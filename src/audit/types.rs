@@ -1,0 +1,303 @@
+//! What an audit of a data root says: categories, objects, orphans and the largest items. Category and
+//! item names are enums whose text is given here once.
+
+use serde::Serialize;
+
+use super::cache;
+use crate::model::dataroot::{DaemonFact, Driver, Inconsistency};
+
+/// Why a path is an orphan (or, for layers and mounts while a daemon runs, held by it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OrphanKind {
+    /// A layer chain (and its overlay2 dir) that no image, container or BuildKit record reaches.
+    UnreferencedLayer,
+    /// An `overlay2/` dir that no layer, mount or BuildKit snapshot names.
+    UnreferencedDir,
+    /// A container mount (`layerdb/mounts/<id>` and its overlay2 dirs) whose container is gone.
+    UnreferencedMount,
+    /// `layerdb/sha256/<chain>-<random>-removing`: a layer removal that did not finish; the main path is
+    /// the overlay2 dir its `cache-id` names while that is still there (half deleted), else the record.
+    RemovingLayer,
+    /// `layerdb/tmp/*`: a layer commit that did not finish.
+    LayerdbTmp,
+    /// `tmp/*` or `tmp-old`: scratch of a load, save, import or build.
+    Tmp,
+    /// `containers/<id>` without a `config.v2.json`: the engine does not load it.
+    UnknownContainerDir,
+}
+
+impl OrphanKind {
+    /// The kebab-case name used in JSON and tables.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrphanKind::UnreferencedLayer => "unreferenced-layer",
+            OrphanKind::UnreferencedDir => "unreferenced-dir",
+            OrphanKind::UnreferencedMount => "unreferenced-mount",
+            OrphanKind::RemovingLayer => "removing-layer",
+            OrphanKind::LayerdbTmp => "layerdb-tmp",
+            OrphanKind::Tmp => "tmp",
+            OrphanKind::UnknownContainerDir => "unknown-container-dir",
+        }
+    }
+}
+
+/// One orphan (or in-flight or held-by-daemon candidate), with its size and age: what `prune` needs to
+/// re-check it before deleting.
+#[derive(Debug, Clone, Serialize)]
+pub struct Orphan {
+    /// The main path (an overlay2 dir for layers and mounts).
+    pub path: String,
+    /// Other paths belonging to the same orphan (its layerdb or mounts record).
+    pub also: Vec<String>,
+    /// Why it is an orphan.
+    pub kind: OrphanKind,
+    /// Allocated bytes.
+    pub bytes: u64,
+    /// Apparent bytes.
+    pub apparent_bytes: u64,
+    /// Seconds since anything inside was last modified.
+    pub age_seconds: Option<u64>,
+    /// Newest modification time inside, nanoseconds since the epoch.
+    #[serde(skip)]
+    pub modified_ns: Option<i64>,
+}
+
+/// The categories every byte is given to, in the report's order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CategoryName {
+    /// Image layers and image metadata.
+    Images,
+    /// Writable layers and container dirs.
+    Containers,
+    /// Volumes.
+    Volumes,
+    /// BuildKit snapshots and state.
+    BuildCache,
+    /// Orphans (deletion candidates).
+    Orphans,
+    /// Everything else, including in-flight and held-by-daemon items and what inconsistent metadata
+    /// keeps.
+    Other,
+}
+
+impl CategoryName {
+    /// Every category, in order.
+    pub const ALL: [CategoryName; 6] = [
+        CategoryName::Images,
+        CategoryName::Containers,
+        CategoryName::Volumes,
+        CategoryName::BuildCache,
+        CategoryName::Orphans,
+        CategoryName::Other,
+    ];
+
+    /// The name shown in tables and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CategoryName::Images => "images",
+            CategoryName::Containers => "containers",
+            CategoryName::Volumes => "volumes",
+            CategoryName::BuildCache => "build-cache",
+            CategoryName::Orphans => "orphans",
+            CategoryName::Other => "other",
+        }
+    }
+
+    /// What frees the category.
+    pub fn reclaim(self) -> &'static str {
+        match self {
+            CategoryName::Images => "docker image prune -a",
+            CategoryName::Containers => "docker container prune",
+            CategoryName::Volumes => "docker volume prune (Engine 23+: docker volume prune --all)",
+            CategoryName::BuildCache => "docker builder prune -a",
+            CategoryName::Orphans => {
+                "none via the engine: stop dockerd, re-check, delete the paths"
+            }
+            CategoryName::Other => "-",
+        }
+    }
+}
+
+/// One category's figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct Category {
+    /// `images`, `containers`, `volumes`, `build-cache`, `orphans`, `other`.
+    pub name: CategoryName,
+    /// Allocated bytes.
+    pub bytes: u64,
+    /// Apparent bytes.
+    pub apparent_bytes: u64,
+    /// Objects counted (images, containers, volumes, build-cache dirs, orphans, other entries).
+    pub count: u64,
+    /// Allocated bytes the reclaim command frees.
+    pub reclaimable_bytes: u64,
+    /// What frees it.
+    pub reclaim: &'static str,
+}
+
+/// One image.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImageUsage {
+    /// `sha256:` config digest.
+    pub id: String,
+    /// Tags and digests.
+    pub tags: Vec<String>,
+    /// Allocated bytes of all its layers.
+    pub bytes: u64,
+    /// Apparent bytes of its layers' `diff/` trees (what `docker images` shows).
+    pub apparent_bytes: u64,
+    /// Bytes of layers no other image uses.
+    pub unique_bytes: u64,
+    /// Bytes of layers other images use too.
+    pub shared_bytes: u64,
+    /// Containers made from it.
+    pub containers: u64,
+    /// Untagged and no image's parent.
+    pub dangling: bool,
+}
+
+/// One container.
+#[derive(Debug, Clone, Serialize)]
+pub struct ContainerUsage {
+    /// Full id.
+    pub id: String,
+    /// Name.
+    pub name: Option<String>,
+    /// Image id.
+    pub image: Option<String>,
+    /// Running, paused or restarting.
+    pub running: bool,
+    /// Allocated bytes of the writable layer and its init layer (`overlay2/<mount-id>{,-init}`).
+    pub writable_bytes: u64,
+    /// Apparent bytes of the writable layer's `diff/` (what `docker ps -s` shows as size).
+    pub writable_apparent_bytes: u64,
+    /// Allocated bytes of its log files (json-file `<id>-json.log*`, local `local-logs/*`).
+    pub log_bytes: u64,
+    /// Apparent bytes of its log files.
+    pub log_apparent_bytes: u64,
+    /// Allocated bytes of `containers/<id>/`, logs included.
+    pub dir_bytes: u64,
+    /// `writable_bytes + dir_bytes`.
+    pub bytes: u64,
+}
+
+/// One volume.
+#[derive(Debug, Clone, Serialize)]
+pub struct VolumeUsage {
+    /// Name.
+    pub name: String,
+    /// 64-hex name.
+    pub anonymous: bool,
+    /// Allocated bytes of `volumes/<name>/`.
+    pub bytes: u64,
+    /// Apparent bytes of `_data` (what `docker system df -v` shows).
+    pub apparent_bytes: u64,
+    /// Containers that mount it.
+    pub containers: u64,
+}
+
+/// What a largest item is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ItemKind {
+    /// An image layer.
+    Layer,
+    /// A container (writable layer and dir).
+    Container,
+    /// A volume.
+    Volume,
+    /// A BuildKit snapshot or state.
+    BuildCache,
+    /// An orphan.
+    Orphan,
+    /// An orphan candidate found under way.
+    InFlight,
+    /// An unreferenced layer or mount the running daemon holds.
+    HeldByDaemon,
+    /// Anything else.
+    Other,
+    /// `image/`.
+    ImageMetadata,
+}
+
+impl ItemKind {
+    /// The name shown in tables and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ItemKind::Layer => "layer",
+            ItemKind::Container => "container",
+            ItemKind::Volume => "volume",
+            ItemKind::BuildCache => "build-cache",
+            ItemKind::Orphan => "orphan",
+            ItemKind::InFlight => "in-flight",
+            ItemKind::HeldByDaemon => "held-by-daemon",
+            ItemKind::Other => "other",
+            ItemKind::ImageMetadata => "image-metadata",
+        }
+    }
+}
+
+/// One of the largest single items.
+#[derive(Debug, Clone, Serialize)]
+pub struct Item {
+    /// `layer`, `container`, `volume`, `build-cache`, `orphan`, `other`, `image-metadata`,
+    /// `in-flight`, `held-by-daemon`.
+    pub kind: ItemKind,
+    /// What it is (tags, names, path).
+    pub name: String,
+    /// Allocated bytes.
+    pub bytes: u64,
+}
+
+/// The whole accounting of a data root.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Audit {
+    /// The data root.
+    pub data_root: String,
+    /// Storage driver found.
+    pub driver: Driver,
+    /// Allocated bytes of the whole data root (one filesystem, hard links once).
+    pub total_bytes: u64,
+    /// Apparent bytes of the whole data root.
+    pub total_apparent_bytes: u64,
+    /// Categories, summing to the totals.
+    pub categories: Vec<Category>,
+    /// Images.
+    pub images: Vec<ImageUsage>,
+    /// Containers.
+    pub containers: Vec<ContainerUsage>,
+    /// Volumes.
+    pub volumes: Vec<VolumeUsage>,
+    /// Orphans, largest first.
+    pub orphans: Vec<Orphan>,
+    /// Orphan candidates that changed or became referenced while the engine ran (a pull, load, build
+    /// or create under way): not orphans, their bytes are counted under "other".
+    pub in_flight: Vec<Orphan>,
+    /// Layer chains with a complete layerdb record (and container mounts) that nothing references
+    /// while a daemon runs on the root: its layer store holds them and re-uses them on the next load
+    /// or pull. Not orphans; reclaimable with the daemon stopped. Their bytes are counted under
+    /// "other".
+    pub held_by_daemon: Vec<Orphan>,
+    /// Metadata that cannot be read or contradicts itself where it decides what is live: whatever it
+    /// could refer to is kept (never a deletion candidate).
+    pub inconsistent: Vec<Inconsistency>,
+    /// Every item, largest first (cut to `--top` by the report).
+    pub top: Vec<Item>,
+    /// True when BuildKit's databases were searched for the names they hold.
+    pub buildkit_db_read: bool,
+    /// Layers whose sizes came from `--cache` instead of a walk.
+    pub cached_layers: u64,
+    /// Whether a daemon was found using the root, and how (offline mode; live mode: the engine).
+    pub daemon: Option<DaemonFact>,
+    /// Oddities: partial metadata, unreadable paths, unsupported drivers.
+    pub warnings: Vec<String>,
+    /// True when some figure is missing (metadata or paths unreadable, driver unsupported); a warning
+    /// alone (an unusable `--cache`) does not make it so.
+    #[serde(skip)]
+    pub missing_figures: bool,
+    /// With `--cache`: the layer sizes to keep for the next run.
+    #[serde(skip)]
+    pub fresh_cache: Option<cache::LayerCache>,
+}

@@ -1,0 +1,290 @@
+//! `dredge df` as a library call: [`run`] reads the data root (the engine's, or the one given), audits
+//! it, re-checks orphans when a daemon runs on it, keeps the layer cache, and says whether any figure
+//! is missing. The binary parses, calls, prints; `dredge prune` plans with the same call.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::audit::{self, Audit, AuditOptions};
+use crate::model::dataroot::{DaemonEvidence, DaemonFact};
+use crate::model::engine::EngineFacts;
+use crate::model::held::{FsGap, HeldFile, HeldScan};
+use crate::source::dataroot::{self, DataRootError};
+use crate::source::engine::{self, EngineError};
+use crate::source::held;
+
+/// What to account for, and how.
+#[derive(Default)]
+pub struct DfOptions<'a> {
+    /// Offline: this data root, read without asking an engine. Live (None): the engine's.
+    pub data_root: Option<PathBuf>,
+    /// A file keeping layer sizes between runs.
+    pub cache: Option<PathBuf>,
+    /// Threads measuring directories (None: all cores).
+    pub threads: Option<usize>,
+    /// Also ask the engine for its own `/system/df` figures.
+    pub engine_df: bool,
+    /// Called as directories are measured: `(done, total)`.
+    pub progress: Option<&'a (dyn Fn(usize, usize) + Sync)>,
+}
+
+/// Why `dredge df` could not report.
+#[derive(Debug, thiserror::Error)]
+pub enum DfError {
+    /// Live mode, and no engine answers.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// Offline mode, and the data root cannot be read at all.
+    #[error(transparent)]
+    DataRoot(#[from] DataRootError),
+}
+
+/// Whether the engine was asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// The engine was asked, and its data root scanned when readable.
+    Live,
+    /// `--data-root`: files only.
+    Offline,
+}
+
+impl Mode {
+    /// `live` or `offline`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Live => "live",
+            Mode::Offline => "offline",
+        }
+    }
+}
+
+/// Everything `dredge df` reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct DfReport {
+    /// `live` (engine asked, data root scanned when readable) or `offline` (`--data-root`).
+    pub mode: Mode,
+    /// The accounting of the data root.
+    #[serde(flatten)]
+    pub audit: Audit,
+    /// What the engine said, in live mode.
+    pub engine: Option<EngineFacts>,
+    /// True when some figures are missing (data root unreadable, metadata corrupt, paths unreadable,
+    /// unsupported store); never because of a warning alone.
+    pub partial: bool,
+    /// Deleted files still held open by a process, on the data root's filesystem or a container's
+    /// overlay mount, largest first: not in the categories (no walk sees them).
+    pub held: Vec<HeldFile>,
+    /// Σ `held[].bytes`; None when `/proc` was not scanned.
+    pub held_bytes: Option<u64>,
+    /// Whether `/proc` was scanned for them, and why not.
+    pub held_scan: HeldScan,
+    /// When the data root is its own filesystem: its `statvfs` figures and the gap to the walk.
+    pub filesystem: Option<FsGap>,
+}
+
+fn same_dir(a: &Path, b: &Path) -> bool {
+    std::fs::canonicalize(a).ok() == std::fs::canonicalize(b).ok()
+}
+
+/// Runs `dredge df`.
+pub fn run(opts: DfOptions<'_>) -> Result<DfReport, DfError> {
+    let mut aopts = AuditOptions::default();
+    if let Some(t) = opts.threads {
+        aopts.threads = t.max(1);
+    }
+    aopts.layer_cache = opts.cache.clone();
+    // The cache is written once, below, for the scan that is kept.
+    aopts.write_cache = false;
+    let quiet = |_: usize, _: usize| {};
+    let progress: &(dyn Fn(usize, usize) + Sync) = opts.progress.unwrap_or(&quiet);
+    let scan = |root: &Path, daemon: DaemonFact, aopts: AuditOptions| {
+        dataroot::read(root).map(|dr| audit::audit(&dr, daemon, aopts, progress))
+    };
+    let (engine, root, early) = match &opts.data_root {
+        Some(p) => (None, p.clone(), None),
+        None => {
+            // While the engine answers /info (tens of ms on a 20.10 daemon), the data root it will
+            // name is read already when it can be guessed (the cache's, when a dockerd runs on it, or
+            // that of the dockerd serving DOCKER_HOST); a wrong guess is thrown away, and its cache is
+            // not written. No running dockerd, no guess: an engine that is down is said at once.
+            let guess = opts
+                .cache
+                .as_deref()
+                .and_then(audit::cache::data_root_of)
+                .map(PathBuf::from)
+                .filter(|p| p.is_dir() && dataroot::daemon_on(p).running())
+                .or_else(|| {
+                    let host = std::env::var("DOCKER_HOST")
+                        .unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
+                    dataroot::guess_root_of(&host)
+                });
+            let (facts, early) = std::thread::scope(|s| {
+                let asked = s.spawn(|| engine::facts(opts.engine_df));
+                let early = guess.map(|g| {
+                    let d = merge_engine(dataroot::daemon_on(&g));
+                    let a = scan(&g, d, aopts.clone());
+                    (g, d, a)
+                });
+                (asked.join(), early)
+            });
+            let f = facts.unwrap_or_else(|p| std::panic::resume_unwind(p))?;
+            let root = PathBuf::from(
+                f.root_dir
+                    .clone()
+                    .unwrap_or_else(|| "/var/lib/docker".into()),
+            );
+            let early = early
+                .filter(|(g, _, a)| a.is_ok() && same_dir(g, &root))
+                .map(|(_, d, a)| (d, a));
+            (Some(f), root, early)
+        }
+    };
+    // Live, the engine is the daemon on the root; offline, look for one (pid file, process, mounts).
+    let daemon = if engine.is_some() {
+        merge_engine(dataroot::daemon_on(&root))
+    } else {
+        dataroot::daemon_on(&root)
+    };
+    let scanned = match early {
+        Some((_, Ok(a))) => Ok(a),
+        _ => scan(&root, daemon, aopts.clone()),
+    };
+    let scanned = scanned.map(|mut a| {
+        if let (Some(p), Some(c)) = (&aopts.layer_cache, &a.fresh_cache)
+            && let Err(e) = audit::cache::save(p, c)
+        {
+            a.warnings
+                .push(format!("{}: cannot write the cache: {e}", p.display()));
+        }
+        a
+    });
+    // A daemon may be pulling, loading or building right now; confirm orphans against a fresh read of
+    // the metadata a moment later (their contents must not have changed either).
+    let scanned = scanned.map(|mut a| {
+        if daemon.running() && !a.orphans.is_empty() {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+            if let Ok(fresh) = dataroot::read(&root) {
+                audit::confirm_orphans(&mut a, &fresh, daemon);
+            }
+        }
+        a
+    });
+    let audit = match (scanned, &engine) {
+        (Ok(a), _) => a,
+        (Err(e), None) => return Err(e.into()),
+        (Err(e), Some(f)) => audit::from_engine(
+            &root,
+            f.disk_usage.as_ref(),
+            format!(
+                "data root not readable here ({e}): figures are the engine's own; no logs, orphans or other"
+            ),
+        ),
+    };
+    let mut report = DfReport {
+        mode: if opts.data_root.is_some() {
+            Mode::Offline
+        } else {
+            Mode::Live
+        },
+        partial: audit.missing_figures,
+        audit,
+        engine,
+        held: Vec::new(),
+        held_bytes: None,
+        held_scan: HeldScan::default(),
+        filesystem: None,
+    };
+    gather_held(&mut report, &root, daemon);
+    if let Some(f) = &mut report.engine {
+        if f.containerd_store {
+            report.audit.warnings.push(
+                "the engine uses the containerd image store, which dredge df does not support yet"
+                    .into(),
+            );
+            report.partial = true;
+        }
+        report.audit.warnings.append(&mut f.warnings.clone());
+    }
+    if report.mode == Mode::Offline
+        && let DaemonFact::Running { pid, evidence, .. } = daemon
+    {
+        // Not partial: every figure is there, but the scan raced a running daemon.
+        let who = match pid {
+            Some(pid) => format!("dockerd (pid {pid})"),
+            None => format!("a dockerd (found by {evidence:?})"),
+        };
+        report.audit.warnings.push(format!(
+            "{who} is running on {}: orphans were confirmed as in live mode, and unreferenced layers \
+             it holds are not orphans; stop it for a final word",
+            root.display()
+        ));
+    }
+    Ok(report)
+}
+
+/// Deleted files still held open (live, or offline while a daemon runs on the root), and, when the
+/// data root is its own filesystem, the gap between its used bytes and the walk.
+fn gather_held(report: &mut DfReport, root: &Path, daemon: DaemonFact) {
+    let scan = match (report.mode, daemon) {
+        (Mode::Offline, DaemonFact::NotFound) => HeldScan::not_scanned(
+            "offline and no daemon runs on the data root: processes holding deleted files are not \
+             looked for",
+        ),
+        (_, d) => {
+            let pid = match d {
+                DaemonFact::Running { pid, .. } => pid,
+                DaemonFact::NotFound => None,
+            };
+            let containers = &report.audit.containers;
+            let name_of = |id: &str| {
+                containers
+                    .iter()
+                    .find(|c| c.id == id)
+                    .and_then(|c| c.name.clone())
+            };
+            held::scan(root, pid, &name_of)
+        }
+    };
+    report.held_bytes = scan.bytes();
+    report.held = scan.files.clone();
+    if held::own_filesystem(root) == Some(true)
+        && let Some(fs) = held::fs_facts(root)
+    {
+        let on_fs = scan.bytes().map(|b| b + scan.elsewhere_bytes);
+        let gap = crate::model::held::explain_gap(
+            fs,
+            report.audit.total_bytes,
+            on_fs,
+            scan.state == crate::model::held::HeldState::Partial,
+        );
+        if let Some(w) = &gap.warning {
+            report
+                .audit
+                .warnings
+                .push(format!("{}: {w}", root.display()));
+        }
+        report.filesystem = Some(gap);
+    }
+    report.held_scan = scan;
+}
+
+/// Live: the engine named this root, so a daemon runs on it; keep what the process check knows (its
+/// start time).
+fn merge_engine(found: DaemonFact) -> DaemonFact {
+    match found {
+        DaemonFact::Running {
+            pid, started_ns, ..
+        } => DaemonFact::Running {
+            pid,
+            started_ns,
+            evidence: DaemonEvidence::Engine,
+        },
+        DaemonFact::NotFound => DaemonFact::Running {
+            pid: None,
+            started_ns: None,
+            evidence: DaemonEvidence::Engine,
+        },
+    }
+}

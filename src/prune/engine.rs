@@ -1,0 +1,525 @@
+//! The engine, for `dredge prune`: its facts (images, containers, volumes) and its deletions, one
+//! object at a time and never with `force`. The only async code of prune; it exposes synchronous
+//! methods over a private current-thread runtime.
+
+use std::collections::{BTreeMap, HashMap};
+
+use bollard::Docker;
+use bollard::errors::Error as BErr;
+use bollard::query_parameters::{
+    DataUsageOptions, ListContainersOptions, ListImagesOptions, ListVolumesOptions,
+    RemoveContainerOptions, RemoveImageOptions, RemoveVolumeOptions,
+};
+
+use super::PruneError;
+use super::facts::{BuildRecord, ContainerFact, Facts, ImageFact, VolumeFact, parse_time};
+
+/// How one deletion went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Removal {
+    /// Deleted (or untagged).
+    Done,
+    /// The engine refused (409: in use, has children, …): skipped, never retried with force.
+    Conflict(String),
+    /// Not there (404).
+    Gone,
+    /// Any other failure.
+    Failed(String),
+}
+
+/// A connection to the engine.
+pub struct Engine {
+    rt: tokio::runtime::Runtime,
+    d: Docker,
+    host: String,
+}
+
+fn host() -> String {
+    std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into())
+}
+
+fn removal(r: Result<(), BErr>) -> Removal {
+    match r {
+        Ok(()) => Removal::Done,
+        Err(BErr::DockerResponseServerError {
+            status_code: 404, ..
+        }) => Removal::Gone,
+        Err(BErr::DockerResponseServerError {
+            status_code: 409,
+            message,
+        }) => Removal::Conflict(message),
+        Err(e) => Removal::Failed(e.to_string()),
+    }
+}
+
+/// The engine's identity: its `ID` and `DockerRootDir`.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    /// `ID`.
+    pub id: String,
+    /// `DockerRootDir`.
+    pub root: String,
+    /// True for the containerd image store (not supported by prune).
+    pub containerd_store: bool,
+}
+
+impl Engine {
+    /// Connects (DOCKER_HOST, else the default socket) and negotiates the API version.
+    pub fn connect() -> Result<Engine, PruneError> {
+        let host = host();
+        let down =
+            |e: String| PruneError::Input(format!("cannot reach the Docker Engine at {host}: {e}"));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| down(e.to_string()))?;
+        let d = rt
+            .block_on(async {
+                let d = Docker::connect_with_defaults()?;
+                d.negotiate_version().await
+            })
+            .map_err(|e| down(e.to_string()))?;
+        Ok(Engine { rt, d, host })
+    }
+
+    fn answer(&self, what: &str, e: BErr) -> PruneError {
+        PruneError::Input(format!(
+            "the Docker Engine at {} answered {what} with an error: {e}",
+            self.host
+        ))
+    }
+
+    /// `/info`: the engine's id and data root.
+    pub fn identity(&self) -> Result<Identity, PruneError> {
+        let i = self
+            .rt
+            .block_on(self.d.info())
+            .map_err(|e| self.answer("/info", e))?;
+        let containerd_store = i.driver_status.as_ref().is_some_and(|s| {
+            s.iter()
+                .flatten()
+                .any(|v| v.contains("containerd.snapshotter"))
+        });
+        Ok(Identity {
+            id: i.id.unwrap_or_default(),
+            root: i.docker_root_dir.unwrap_or_default(),
+            containerd_store,
+        })
+    }
+
+    /// Images, containers and volumes as the engine lists them now, and with `df` volume sizes and
+    /// build-cache records (`/system/df`: the engine then walks every volume). Chains and layer sizes
+    /// are filled by the caller from the data root.
+    pub fn facts(&self, df: bool) -> Result<Facts, PruneError> {
+        let d = &self.d;
+        self.rt.block_on(async {
+            let id = self.identity_async().await?;
+            let images = d
+                .list_images(Some(ListImagesOptions {
+                    all: true,
+                    ..Default::default()
+                }))
+                .await
+                .map_err(|e| self.answer("/images/json", e))?;
+            let images: Vec<ImageFact> = images
+                .into_iter()
+                .map(|i| ImageFact {
+                    id: i.id,
+                    tags: i
+                        .repo_tags
+                        .into_iter()
+                        .filter(|t| t != "<none>:<none>")
+                        .collect(),
+                    parent: Some(i.parent_id).filter(|p| !p.is_empty()),
+                    created: i.created,
+                    labels: i.labels.into_iter().collect::<BTreeMap<_, _>>(),
+                    chain: Vec::new(),
+                })
+                .collect();
+            let list = d
+                .list_containers(Some(ListContainersOptions {
+                    all: true,
+                    size: true,
+                    ..Default::default()
+                }))
+                .await
+                .map_err(|e| self.answer("/containers/json", e))?;
+            let mut containers = Vec::new();
+            for c in list {
+                let Some(cid) = c.id.clone() else { continue };
+                let inspected = match d
+                    .inspect_container(
+                        &cid,
+                        None::<bollard::query_parameters::InspectContainerOptions>,
+                    )
+                    .await
+                {
+                    Ok(i) => i,
+                    // Removed since it was listed.
+                    Err(BErr::DockerResponseServerError {
+                        status_code: 404, ..
+                    }) => continue,
+                    Err(e) => return Err(self.answer("/containers/{id}/json", e)),
+                };
+                let state = inspected.state.clone().unwrap_or_default();
+                let status = state.status.map(|s| s.to_string()).unwrap_or_default();
+                let active = !matches!(status.as_str(), "created" | "exited" | "dead");
+                let log = log_bytes(
+                    inspected.log_path.as_deref(),
+                    &std::path::Path::new(&id.root).join("containers").join(&cid),
+                );
+                let log_config = inspected
+                    .host_config
+                    .as_ref()
+                    .and_then(|h| h.log_config.clone())
+                    .unwrap_or_default();
+                containers.push(ContainerFact {
+                    id: cid,
+                    name: inspected
+                        .name
+                        .as_deref()
+                        .unwrap_or("")
+                        .trim_start_matches('/')
+                        .to_string(),
+                    image: inspected
+                        .image
+                        .clone()
+                        .or(c.image_id.clone())
+                        .unwrap_or_default(),
+                    active,
+                    status,
+                    started_at: state.started_at.as_deref().and_then(parse_time),
+                    finished_at: state.finished_at.as_deref().and_then(parse_time),
+                    created: inspected
+                        .created
+                        .as_deref()
+                        .and_then(parse_time)
+                        .or(c.created)
+                        .unwrap_or(0),
+                    volumes: inspected
+                        .mounts
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter_map(|m| m.name)
+                        .collect(),
+                    bytes: c.size_rw.filter(|s| *s > 0).map_or(0, |s| s as u64) + log,
+                    log_bytes: log,
+                    log_driver: log_config.typ.unwrap_or_default(),
+                    log_opts: log_config.config.unwrap_or_default().into_iter().collect(),
+                });
+            }
+            let vols = d
+                .list_volumes(None::<ListVolumesOptions>)
+                .await
+                .map_err(|e| self.answer("/volumes", e))?
+                .volumes
+                .unwrap_or_default();
+            let mut sizes: HashMap<String, u64> = HashMap::new();
+            let mut build_cache = Vec::new();
+            if df {
+                match d.df(None::<DataUsageOptions>).await {
+                    Ok(df) => {
+                        for v in df.volumes.unwrap_or_default() {
+                            let s = v.usage_data.map_or(0, |u| u.size.max(0) as u64);
+                            sizes.insert(v.name, s);
+                        }
+                        for b in df.build_cache.unwrap_or_default() {
+                            let Some(id) = b.id else { continue };
+                            build_cache.push(BuildRecord {
+                                id,
+                                bytes: b.size.filter(|s| *s > 0).map_or(0, |s| s as u64),
+                                in_use: b.in_use.unwrap_or(true),
+                                shared: b.shared.unwrap_or(true),
+                                last_used: b
+                                    .last_used_at
+                                    .as_deref()
+                                    .and_then(parse_time)
+                                    .or(b.created_at.as_deref().and_then(parse_time)),
+                                description: b.description.unwrap_or_default(),
+                            });
+                        }
+                    }
+                    Err(e) => return Err(self.answer("/system/df", e)),
+                }
+            }
+            let volumes = vols
+                .into_iter()
+                .map(|v| VolumeFact {
+                    anonymous: v.labels.contains_key("com.docker.volume.anonymous")
+                        || crate::model::dataroot::is_hex64(&v.name),
+                    bytes: sizes.get(&v.name).copied().unwrap_or(0),
+                    created_at: v.created_at.unwrap_or_default(),
+                    name: v.name,
+                })
+                .collect();
+            Ok(Facts {
+                engine_id: id.id,
+                data_root: id.root,
+                now: now(),
+                images,
+                containers,
+                volumes,
+                build_cache,
+                ..Default::default()
+            })
+        })
+    }
+
+    /// Fresh facts for re-checking one item, as few requests as it needs: the container list
+    /// (no sizes, no inspects: ids, names, image ids, states, mounted volumes), and the image list
+    /// (images), the item's own container inspected (containers: its `FinishedAt`), the volume list
+    /// (volumes) or `/system/df` (build cache).
+    pub fn recheck_facts(&self, kind: super::Kind, id: &str) -> Result<Facts, PruneError> {
+        use super::Kind;
+        if kind == Kind::BuildCache {
+            return self.facts(true);
+        }
+        let d = &self.d;
+        self.rt.block_on(async {
+            let list = d
+                .list_containers(Some(ListContainersOptions {
+                    all: true,
+                    ..Default::default()
+                }))
+                .await
+                .map_err(|e| self.answer("/containers/json", e))?;
+            let mut containers: Vec<ContainerFact> = list
+                .into_iter()
+                .filter_map(|c| {
+                    let status = c.state.map(|s| s.to_string()).unwrap_or_default();
+                    Some(ContainerFact {
+                        id: c.id?,
+                        name: c
+                            .names
+                            .unwrap_or_default()
+                            .first()
+                            .map(|n| n.trim_start_matches('/').to_string())
+                            .unwrap_or_default(),
+                        image: c.image_id.unwrap_or_default(),
+                        active: !matches!(status.as_str(), "created" | "exited" | "dead"),
+                        status,
+                        volumes: c
+                            .mounts
+                            .unwrap_or_default()
+                            .into_iter()
+                            .filter_map(|m| m.name)
+                            .collect(),
+                        created: c.created.unwrap_or(0),
+                        ..Default::default()
+                    })
+                })
+                .collect();
+            let mut f = Facts {
+                now: now(),
+                ..Default::default()
+            };
+            match kind {
+                Kind::Container => {
+                    if let Some(c) = containers.iter_mut().find(|c| c.id == id) {
+                        match d
+                            .inspect_container(
+                                id,
+                                None::<bollard::query_parameters::InspectContainerOptions>,
+                            )
+                            .await
+                        {
+                            Ok(i) => {
+                                let st = i.state.unwrap_or_default();
+                                c.started_at = st.started_at.as_deref().and_then(parse_time);
+                                c.finished_at = st.finished_at.as_deref().and_then(parse_time);
+                                let status = st.status.map(|s| s.to_string()).unwrap_or_default();
+                                c.active =
+                                    !matches!(status.as_str(), "created" | "exited" | "dead");
+                                c.status = status;
+                            }
+                            Err(BErr::DockerResponseServerError {
+                                status_code: 404, ..
+                            }) => containers.retain(|c| c.id != id),
+                            Err(e) => return Err(self.answer("/containers/{id}/json", e)),
+                        }
+                    }
+                }
+                Kind::Image => {
+                    f.images = d
+                        .list_images(Some(ListImagesOptions {
+                            all: true,
+                            ..Default::default()
+                        }))
+                        .await
+                        .map_err(|e| self.answer("/images/json", e))?
+                        .into_iter()
+                        .map(|i| ImageFact {
+                            id: i.id,
+                            tags: i
+                                .repo_tags
+                                .into_iter()
+                                .filter(|t| t != "<none>:<none>")
+                                .collect(),
+                            parent: Some(i.parent_id).filter(|p| !p.is_empty()),
+                            created: i.created,
+                            ..Default::default()
+                        })
+                        .collect();
+                }
+                Kind::Volume => {
+                    f.volumes = d
+                        .list_volumes(None::<ListVolumesOptions>)
+                        .await
+                        .map_err(|e| self.answer("/volumes", e))?
+                        .volumes
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|v| VolumeFact {
+                            anonymous: crate::model::dataroot::is_hex64(&v.name),
+                            created_at: v.created_at.unwrap_or_default(),
+                            name: v.name,
+                            bytes: 0,
+                        })
+                        .collect();
+                }
+                _ => {}
+            }
+            f.containers = containers;
+            Ok(f)
+        })
+    }
+
+    async fn identity_async(&self) -> Result<Identity, PruneError> {
+        let i = self.d.info().await.map_err(|e| self.answer("/info", e))?;
+        Ok(Identity {
+            id: i.id.unwrap_or_default(),
+            root: i.docker_root_dir.unwrap_or_default(),
+            containerd_store: false,
+        })
+    }
+
+    /// `DELETE /containers/{id}` (no force, no volumes).
+    pub fn remove_container(&self, id: &str) -> Removal {
+        removal(self.rt.block_on(self.d.remove_container(
+            id,
+            Some(RemoveContainerOptions {
+                force: false,
+                v: false,
+                link: false,
+            }),
+        )))
+    }
+
+    /// `DELETE /volumes/{name}` (no force).
+    pub fn remove_volume(&self, name: &str) -> Removal {
+        removal(
+            self.rt.block_on(
+                self.d
+                    .remove_volume(name, Some(RemoveVolumeOptions { force: false })),
+            ),
+        )
+    }
+
+    /// `DELETE /images/{name}` (no force, no pruning of untagged parents): with a reference, untags
+    /// it (and deletes the image if it was its last); with an id, deletes the image.
+    pub fn remove_image(&self, name: &str) -> Removal {
+        removal(
+            self.rt
+                .block_on(self.d.remove_image(
+                    name,
+                    Some(RemoveImageOptions {
+                        force: false,
+                        noprune: true,
+                    }),
+                    None,
+                ))
+                .map(|_| ()),
+        )
+    }
+
+    /// `POST /build/prune` of exactly one record (`id` filter, `all` so that its type does not
+    /// matter; BuildKit never prunes a record in use). The ids the engine says it deleted.
+    pub fn prune_build_record(&self, id: &str) -> Result<Vec<String>, String> {
+        let mut filters = HashMap::new();
+        filters.insert("id".to_string(), vec![id.to_string()]);
+        self.rt
+            .block_on(
+                self.d
+                    .prune_build(Some(bollard::query_parameters::PruneBuildOptions {
+                        all: Some(true),
+                        filters: Some(filters),
+                        ..Default::default()
+                    })),
+            )
+            .map(|r| r.caches_deleted.unwrap_or_default())
+            .map_err(|e| e.to_string())
+    }
+
+    /// Whether an object still exists (for settling an interrupted step).
+    pub fn exists(&self, kind: super::Kind, id: &str) -> Result<bool, String> {
+        use super::Kind;
+        if kind == Kind::BuildCache {
+            return self
+                .facts(true)
+                .map(|f| f.build_cache.iter().any(|r| r.id == id))
+                .map_err(|e| e.to_string());
+        }
+        let r = self.rt.block_on(async {
+            match kind {
+                Kind::Image => self.d.inspect_image(id).await.map(|_| ()),
+                Kind::Container => self
+                    .d
+                    .inspect_container(
+                        id,
+                        None::<bollard::query_parameters::InspectContainerOptions>,
+                    )
+                    .await
+                    .map(|_| ()),
+                Kind::Volume => self.d.inspect_volume(id).await.map(|_| ()),
+                _ => Ok(()),
+            }
+        });
+        match r {
+            Ok(()) => Ok(true),
+            Err(BErr::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(false),
+            Err(BErr::JsonSerdeError { .. }) => Ok(true),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
+/// Bytes of a container's logs: json-file's `LogPath` and its rotations (`.1`, `.2.gz`, …), and the
+/// local driver's `local-logs/` under the container's dir (apparent sizes; 0 where unreadable).
+fn log_bytes(log_path: Option<&str>, dir: &std::path::Path) -> u64 {
+    let mut total = 0;
+    if let Some(p) = log_path.filter(|p| !p.is_empty()).map(std::path::Path::new)
+        && let (Some(parent), Some(name)) = (p.parent(), p.file_name())
+    {
+        for e in std::fs::read_dir(parent).into_iter().flatten().flatten() {
+            if e.file_name()
+                .to_string_lossy()
+                .starts_with(&*name.to_string_lossy())
+                && let Ok(m) = e.metadata()
+                && m.is_file()
+            {
+                total += m.len();
+            }
+        }
+    }
+    for e in std::fs::read_dir(dir.join("local-logs"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        if let Ok(m) = e.metadata()
+            && m.is_file()
+        {
+            total += m.len();
+        }
+    }
+    total
+}
+
+/// Now, seconds since the epoch.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}

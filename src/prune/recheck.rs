@@ -1,0 +1,457 @@
+//! Is a planned item still what was planned? Pure functions over fresh facts, asked immediately before
+//! each item goes. Anything that changed (now in use, re-tagged, newer, a different object behind the
+//! name, an orphan that gained a reference) skips the item with the reason.
+
+use super::Kind;
+use super::facts::{Facts, format_time};
+use super::plan::{Item, Plan};
+
+/// What to do with one planned item now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Still as planned: go. For an image, the references to untag first (those that still name it).
+    Go {
+        /// `repo:tag` references to untag before the id is deleted.
+        untag: Vec<String>,
+    },
+    /// Changed since planning: leave it, for this reason.
+    Skip(String),
+    /// Already gone (deleted by someone else, or by an interrupted run of this plan).
+    Gone,
+}
+
+fn skip(s: String) -> Verdict {
+    Verdict::Skip(s)
+}
+
+/// A plan is applied only on the engine and data root it was made on.
+pub fn same_engine(plan: &Plan, engine_id: &str, data_root: &str) -> Result<(), String> {
+    if plan.engine_id != engine_id {
+        return Err(format!(
+            "the plan was made on another engine (ID {}, this one is {engine_id})",
+            plan.engine_id
+        ));
+    }
+    if plan.data_root != data_root {
+        return Err(format!(
+            "the plan was made for data root {}, this engine's is {data_root}",
+            plan.data_root
+        ));
+    }
+    Ok(())
+}
+
+/// Re-checks an image, container or volume item against fresh facts.
+pub fn engine_item(item: &Item, fresh: &Facts) -> Verdict {
+    match item.kind {
+        Kind::Image => image(item, fresh),
+        Kind::Container => container(item, fresh),
+        Kind::Volume => volume(item, fresh),
+        Kind::BuildCache => build_record(item, fresh),
+        k => skip(format!(
+            "{} items are not applied by this version",
+            k.as_str()
+        )),
+    }
+}
+
+fn image(item: &Item, fresh: &Facts) -> Verdict {
+    let Some(img) = fresh.image(&item.id) else {
+        return Verdict::Gone;
+    };
+    if let Some(c) = fresh.containers.iter().find(|c| c.image == item.id) {
+        return skip(format!("now in use by container {} ({})", c.name, c.status));
+    }
+    if let Some(child) = fresh
+        .images
+        .iter()
+        .find(|i| i.parent.as_deref() == Some(&item.id))
+    {
+        return skip(format!("now the parent of image {}", child.id));
+    }
+    for r in &item.refs {
+        if let Some(other) = fresh.image_tagged(r)
+            && other.id != item.id
+        {
+            return skip(format!(
+                "re-tagged: {r} now names a different image, {}",
+                other.id
+            ));
+        }
+    }
+    if let Some(t) = img.tags.iter().find(|t| !item.refs.contains(t)) {
+        return skip(format!("re-tagged: it gained the reference {t}"));
+    }
+    let now = fresh.last_use(&item.id);
+    if let Some(n) = now
+        && item.last_used.is_none_or(|was| n > was)
+    {
+        return skip(format!("newer: used at {}, after planning", format_time(n)));
+    }
+    Verdict::Go {
+        untag: img.tags.clone(),
+    }
+}
+
+fn container(item: &Item, fresh: &Facts) -> Verdict {
+    let Some(c) = fresh.container(&item.id) else {
+        return Verdict::Gone;
+    };
+    if c.active {
+        return skip(format!("now in use: the container is {}", c.status));
+    }
+    if c.finished_at != item.finished_at {
+        return skip(format!(
+            "newer: it ran again after planning (finished {})",
+            c.finished_at.map_or("never".into(), format_time)
+        ));
+    }
+    Verdict::Go { untag: Vec::new() }
+}
+
+fn volume(item: &Item, fresh: &Facts) -> Verdict {
+    let Some(v) = fresh.volume(&item.id) else {
+        return Verdict::Gone;
+    };
+    // In use first: a local volume's `CreatedAt` is its `_data` dir's mtime, which a container that
+    // mounts it (or writes to it) moves, so "in use" is the truer reason when both hold.
+    if let Some(c) = fresh
+        .containers
+        .iter()
+        .find(|c| c.volumes.contains(&v.name))
+    {
+        return skip(format!("now in use by container {} ({})", c.name, c.status));
+    }
+    if item.created_at.as_deref() != Some(v.created_at.as_str()) {
+        return skip(format!(
+            "a different volume behind the name {}, or written to since planning (created or \
+             modified {}, planned {})",
+            v.name,
+            v.created_at,
+            item.created_at.as_deref().unwrap_or("unknown")
+        ));
+    }
+    Verdict::Go { untag: Vec::new() }
+}
+
+fn build_record(item: &Item, fresh: &Facts) -> Verdict {
+    let Some(r) = fresh.build_cache.iter().find(|r| r.id == item.id) else {
+        return Verdict::Gone;
+    };
+    if r.in_use {
+        return skip("now in use by a build".into());
+    }
+    if r.last_used != item.last_used {
+        return skip(format!(
+            "newer: used at {}, after planning",
+            r.last_used.map_or("?".into(), format_time)
+        ));
+    }
+    Verdict::Go { untag: Vec::new() }
+}
+
+/// What was found about one orphan immediately before it moves (gathered by `orphans::inspect`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OrphanState {
+    /// Paths of the item that still exist.
+    pub existing: Vec<String>,
+    /// A path that is not strictly below the data root, or reached through a symlink.
+    pub outside: Option<String>,
+    /// A path on another filesystem than the data root, or with a mount point at or below it.
+    pub mount: Option<String>,
+    /// What names it now (a layer's cache-id, a mount's mount-id, BuildKit's db, the engine, …).
+    pub named_by: Vec<String>,
+    /// Newest modification inside now (ns since the epoch).
+    pub modified_ns: Option<i64>,
+    /// A dockerd running on the data root (pid), for items that need it stopped.
+    pub daemon: Option<u32>,
+}
+
+/// Re-checks an orphan: still unreferenced, unchanged since planning, older than the grace period,
+/// inside the data root and on its filesystem.
+pub fn orphan(
+    item: &Item,
+    st: &OrphanState,
+    now_ns: i64,
+    grace_s: u64,
+    needs_stopped: bool,
+) -> Verdict {
+    if st.existing.is_empty() {
+        return Verdict::Gone;
+    }
+    if let Some(p) = &st.outside {
+        return skip(format!(
+            "{p} is outside the data root or reached through a symlink"
+        ));
+    }
+    if let Some(p) = &st.mount {
+        return skip(format!("{p} is or holds a mount point"));
+    }
+    if let Some(n) = st.named_by.first() {
+        return skip(format!("an orphan that gained a reference: {n}"));
+    }
+    if needs_stopped && let Some(pid) = st.daemon {
+        return skip(format!(
+            "a layer chain with a complete record: dockerd (pid {pid}) now runs on the data root"
+        ));
+    }
+    if st.modified_ns != item.modified_ns {
+        return skip("newer: it changed after planning".into());
+    }
+    let grace_ns = (grace_s as i64).saturating_mul(1_000_000_000);
+    if st
+        .modified_ns
+        .is_none_or(|m| now_ns.saturating_sub(m) < grace_ns)
+    {
+        return skip("changed within the grace period".into());
+    }
+    Verdict::Go { untag: Vec::new() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::prune::facts::{ContainerFact, ImageFact, VolumeFact};
+
+    fn item(kind: Kind, id: &str) -> Item {
+        serde_json::from_value(serde_json::json!({
+            "kind": kind, "id": id, "bytes": 1, "rule": "r"
+        }))
+        .unwrap()
+    }
+    fn facts() -> Facts {
+        Facts {
+            images: vec![
+                ImageFact {
+                    id: "sha256:a".into(),
+                    tags: vec!["app:1".into()],
+                    ..Default::default()
+                },
+                ImageFact {
+                    id: "sha256:b".into(),
+                    tags: vec!["other:1".into()],
+                    ..Default::default()
+                },
+            ],
+            volumes: vec![VolumeFact {
+                name: "v".into(),
+                created_at: "T1".into(),
+                ..Default::default()
+            }],
+            containers: vec![ContainerFact {
+                id: "c".into(),
+                name: "web".into(),
+                image: "sha256:b".into(),
+                status: "exited".into(),
+                finished_at: Some(100),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    }
+    fn img_item() -> Item {
+        let mut i = item(Kind::Image, "sha256:a");
+        i.refs = vec!["app:1".into()];
+        i
+    }
+
+    #[test]
+    fn an_unchanged_image_goes_untagging_its_references() {
+        assert_eq!(
+            engine_item(&img_item(), &facts()),
+            Verdict::Go {
+                untag: vec!["app:1".into()]
+            }
+        );
+        let mut f = facts();
+        f.images.remove(0);
+        assert_eq!(engine_item(&img_item(), &f), Verdict::Gone);
+    }
+
+    #[test]
+    fn an_image_that_changed_is_skipped() {
+        // A container was made from it.
+        let mut f = facts();
+        f.containers[0].image = "sha256:a".into();
+        assert!(
+            matches!(engine_item(&img_item(), &f), Verdict::Skip(r) if r.contains("in use by container web"))
+        );
+        // Its tag moved to another image (and it is left untagged).
+        let mut f = facts();
+        f.images[0].tags.clear();
+        f.images[1].tags.push("app:1".into());
+        assert!(
+            matches!(engine_item(&img_item(), &f), Verdict::Skip(r) if r.contains("re-tagged: app:1 now names"))
+        );
+        // It gained a tag.
+        let mut f = facts();
+        f.images[0].tags.push("app:latest".into());
+        assert!(matches!(engine_item(&img_item(), &f), Verdict::Skip(r) if r.contains("gained")));
+        // A planned tag already gone (an interrupted run untagged it): still goes.
+        let mut f = facts();
+        f.images[0].tags.clear();
+        assert_eq!(engine_item(&img_item(), &f), Verdict::Go { untag: vec![] });
+        // Used after planning (the state file saw a use).
+        let mut f = facts();
+        f.last_used.insert("sha256:a".into(), 50);
+        let mut i = img_item();
+        i.last_used = Some(40);
+        assert!(matches!(engine_item(&i, &f), Verdict::Skip(r) if r.contains("newer")));
+        i.last_used = Some(50);
+        assert!(matches!(engine_item(&i, &f), Verdict::Go { .. }));
+        // Became a parent.
+        let mut f = facts();
+        f.images[1].parent = Some("sha256:a".into());
+        assert!(matches!(engine_item(&img_item(), &f), Verdict::Skip(r) if r.contains("parent")));
+    }
+
+    #[test]
+    fn containers_that_run_or_ran_again_are_skipped() {
+        let mut i = item(Kind::Container, "c");
+        i.finished_at = Some(100);
+        assert_eq!(engine_item(&i, &facts()), Verdict::Go { untag: vec![] });
+        let mut f = facts();
+        f.containers[0].active = true;
+        f.containers[0].status = "running".into();
+        assert!(matches!(engine_item(&i, &f), Verdict::Skip(r) if r.contains("running")));
+        let mut f = facts();
+        f.containers[0].finished_at = Some(200);
+        assert!(matches!(engine_item(&i, &f), Verdict::Skip(r) if r.contains("ran again")));
+        f.containers.clear();
+        assert_eq!(engine_item(&i, &f), Verdict::Gone);
+    }
+
+    #[test]
+    fn volumes_mounted_or_replaced_are_skipped() {
+        let mut i = item(Kind::Volume, "v");
+        i.created_at = Some("T1".into());
+        assert_eq!(engine_item(&i, &facts()), Verdict::Go { untag: vec![] });
+        let mut f = facts();
+        f.containers[0].volumes.push("v".into());
+        assert!(
+            matches!(engine_item(&i, &f), Verdict::Skip(r) if r.contains("in use by container web"))
+        );
+        let mut f = facts();
+        f.volumes[0].created_at = "T2".into();
+        assert!(matches!(engine_item(&i, &f), Verdict::Skip(r) if r.contains("different volume")));
+    }
+
+    #[test]
+    fn build_records_used_again_or_in_use_are_skipped() {
+        use crate::prune::facts::BuildRecord;
+        let mut i = item(Kind::BuildCache, "r");
+        i.last_used = Some(10);
+        let mut f = facts();
+        f.build_cache.push(BuildRecord {
+            id: "r".into(),
+            last_used: Some(10),
+            ..Default::default()
+        });
+        assert_eq!(engine_item(&i, &f), Verdict::Go { untag: vec![] });
+        f.build_cache[0].last_used = Some(20);
+        assert!(matches!(engine_item(&i, &f), Verdict::Skip(r) if r.contains("newer")));
+        f.build_cache[0].in_use = true;
+        assert!(matches!(engine_item(&i, &f), Verdict::Skip(r) if r.contains("in use")));
+        f.build_cache.clear();
+        assert_eq!(engine_item(&i, &f), Verdict::Gone);
+    }
+
+    #[test]
+    fn plans_from_another_engine_or_root_are_refused() {
+        let p = Plan {
+            created: "t".into(),
+            engine_id: "E1".into(),
+            data_root: "/var/lib/docker".into(),
+            mode: "live".into(),
+            items: vec![],
+            shared: vec![],
+            total_bytes: 0,
+            kept: vec![],
+            logs: vec![],
+            grace_seconds: 3600,
+            warnings: vec![],
+        };
+        assert!(same_engine(&p, "E1", "/var/lib/docker").is_ok());
+        assert!(
+            same_engine(&p, "E2", "/var/lib/docker")
+                .unwrap_err()
+                .contains("another engine")
+        );
+        assert!(
+            same_engine(&p, "E1", "/srv/docker")
+                .unwrap_err()
+                .contains("data root")
+        );
+    }
+
+    #[test]
+    fn orphans_are_rechecked() {
+        const S: i64 = 1_000_000_000;
+        let mut i = item(Kind::Orphan, "/r/overlay2/x");
+        i.modified_ns = Some(10 * S);
+        let ok = OrphanState {
+            existing: vec!["/r/overlay2/x".into()],
+            modified_ns: Some(10 * S),
+            ..Default::default()
+        };
+        let now = 10_000 * S;
+        assert_eq!(
+            orphan(&i, &ok, now, 3600, false),
+            Verdict::Go { untag: vec![] }
+        );
+        let v = |st: OrphanState| orphan(&i, &st, now, 3600, true);
+        assert_eq!(
+            v(OrphanState {
+                existing: vec![],
+                ..ok.clone()
+            }),
+            Verdict::Gone
+        );
+        for (st, want) in [
+            (
+                OrphanState {
+                    named_by: vec!["cache-id of layer abc".into()],
+                    ..ok.clone()
+                },
+                "gained a reference",
+            ),
+            (
+                OrphanState {
+                    outside: Some("/etc".into()),
+                    ..ok.clone()
+                },
+                "outside",
+            ),
+            (
+                OrphanState {
+                    mount: Some("/r/overlay2/x/merged".into()),
+                    ..ok.clone()
+                },
+                "mount point",
+            ),
+            (
+                OrphanState {
+                    modified_ns: Some(11 * S),
+                    ..ok.clone()
+                },
+                "changed after planning",
+            ),
+            (
+                OrphanState {
+                    daemon: Some(42),
+                    ..ok.clone()
+                },
+                "pid 42",
+            ),
+        ] {
+            assert!(
+                matches!(v(st), Verdict::Skip(r) if r.contains(want)),
+                "{want}"
+            );
+        }
+        // Within the grace period (a plan made with a shorter grace).
+        assert!(
+            matches!(orphan(&i, &ok, 11 * S, 3600, false), Verdict::Skip(r) if r.contains("grace"))
+        );
+    }
+}
