@@ -28,7 +28,8 @@
 # $WORK/result.json).
 # Requirements: GNU coreutils, jq; `cargo bench --bench walk --no-run` is run first.
 #
-# Measured 2026-12-01 (2 cores shared with other builds, warm cache, medians; load average per round):
+# Measured 2026-12-01 (2 cores shared with other builds, warm cache, medians; load average per round;
+# the bench profile then inherited a fat-LTO, one-codegen-unit release profile):
 #   KEEP=/var/tmp/walkbench RUNS=11 bash benches/walk.sh   (301 336 entries, du 1 394 073 600 B)
 #     [7.7-9.8] ours 1.567 s (CPU 0.58 s, 3.4 MiB) | jwalk 2.396 s (0.88 s, 18.0 MiB) | du -sx 1.720 s
 #               jwalk/ours 1.53 (per-round 1.55), RSS 5.35: ours kept (src/audit/walk.rs's doc)
