@@ -1,6 +1,7 @@
 //! The run: gather facts, plan, and apply the plan one item at a time, each re-checked immediately
 //! before it goes and journaled before and after. Also `--undo` and `--purge-quarantine`.
 
+use crate::model::dataroot::ProofHow;
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
@@ -236,15 +237,42 @@ fn make_plan(opts: &Options, warnings: &mut Vec<String>) -> Result<Plan, PruneEr
             || sel.build_cache.is_some()
             || sel.build_cache_budget.is_some(),
     )?;
-    let root = PathBuf::from(&facts.data_root);
-    fill_from_dataroot(&mut facts, &root, warnings);
+    // The engine's DockerRootDir is read here only when proven to be that engine's own directory (the
+    // dockerd serving DOCKER_HOST, seen through its /proc/PID/root, and its engine-id): a chrooted,
+    // containerised or remote engine may name a path that is another engine's data here.
+    let host =
+        std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
+    let root = match crate::source::dataroot::prove_live_root(
+        &host,
+        Some(&facts.data_root),
+        Some(&facts.engine_id),
+    ) {
+        Ok(p) if matches!(p.how, ProofHow::SameNamespace | ProofHow::SameInode) => Some(p.path),
+        Ok(p) => {
+            warnings.push(format!(
+                "the engine's data root is seen only through {} (another mount namespace): image \
+                 bytes are not counted and no orphans are planned",
+                p.path.display()
+            ));
+            None
+        }
+        Err(e) => {
+            warnings.push(format!(
+                "data root not read ({e}): image bytes are not counted and no orphans are planned"
+            ));
+            None
+        }
+    };
+    if let Some(root) = &root {
+        fill_from_dataroot(&mut facts, root, warnings);
+    }
     let (last, w) = state::load(&opts.state_dir, &facts.engine_id);
     warnings.extend(w);
     facts.last_used = last;
     // First seen now: remembered from this plan on, and what apply compares with.
     facts.last_used = state::updated(&facts);
-    if sel.orphans {
-        let (o, w) = orphans::gather(&root)?;
+    if let (true, Some(root)) = (sel.orphans, &root) {
+        let (o, w) = orphans::gather(root)?;
         warnings.extend(w);
         facts.orphans = o;
     }
@@ -576,6 +604,27 @@ fn apply(opts: &Options, plan: &Plan) -> Result<RunResult, PruneError> {
             .map_err(|why| PruneError::Input(format!("{why}: nothing was deleted")))?;
         Some(e)
     };
+    // Live orphans are moved only inside a data root proven, now, to be this engine's own directory.
+    let root_unproven: Option<String> = if offline {
+        None
+    } else {
+        let host =
+            std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
+        match crate::source::dataroot::prove_live_root(
+            &host,
+            Some(&plan.data_root),
+            Some(&plan.engine_id),
+        ) {
+            Ok(p) if matches!(p.how, ProofHow::SameNamespace | ProofHow::SameInode) => None,
+            Ok(p) => Some(format!(
+                "the data root is seen only through {} (another mount namespace)",
+                p.path.display()
+            )),
+            Err(e) => Some(format!(
+                "the data root is not proven to be the engine's: {e}"
+            )),
+        }
+    };
     let engine_id = if offline {
         "offline".to_string()
     } else {
@@ -619,6 +668,10 @@ fn apply(opts: &Options, plan: &Plan) -> Result<RunResult, PruneError> {
                 }
             }
             Kind::Orphan => {
+                if let Some(why) = &root_unproven {
+                    res.skipped.push(skipped(item, why.clone()));
+                    continue;
+                }
                 let refs = orphans::Refs::read(&root)?;
                 let mounts = orphans::mount_points();
                 let mut st = orphans::inspect(&root, item, &refs, &mounts);
