@@ -276,8 +276,14 @@ fn make_plan(opts: &Options, warnings: &mut Vec<String>) -> Result<Plan, PruneEr
         warnings.extend(w);
         facts.orphans = o;
     }
-    if sel.held {
-        gather_held(&engine, &mut facts, &root, warnings);
+    match (sel.held, &root) {
+        (true, Some(root)) => gather_held(&engine, &mut facts, root, warnings),
+        (true, None) => warnings.push(
+            "--held: the data root is not reachable from here: deleted files still held open are \
+             not looked for"
+                .into(),
+        ),
+        _ => {}
     }
     let p = plan::plan(&facts, sel, &globs, "live");
     if let Err(e) = state::save(&opts.state_dir, &facts.engine_id, &facts.last_used) {
