@@ -152,6 +152,61 @@ pub struct PruneArgs {
     pub json: bool,
 }
 
+impl PruneArgs {
+    /// What to prune, and how: the mode (plan, apply, undo, purge), the selectors and where state is kept.
+    pub fn options(&self) -> dredge::prune::Options {
+        use dredge::prune::{self, Mode, Options, Selectors};
+        let keep_labels = self
+            .keep_label
+            .iter()
+            .map(|l| match l.split_once('=') {
+                Some((k, v)) => (k.to_string(), Some(v.to_string())),
+                None => (l.clone(), None),
+            })
+            .collect();
+        let mode = if let Some(p) = &self.apply {
+            Mode::Apply(p.clone())
+        } else if let Some(r) = &self.undo {
+            Mode::Undo(Some(r.clone()).filter(|r| !r.is_empty()))
+        } else if self.purge_quarantine {
+            Mode::Purge {
+                older_than: self.older_than.unwrap_or(0),
+            }
+        } else if self.yes {
+            Mode::Yes
+        } else {
+            Mode::Plan
+        };
+        Options {
+            mode,
+            selectors: Selectors {
+                dangling_images: self.dangling_images,
+                unused_images: self.unused_images,
+                stopped_containers: self.stopped_containers,
+                volumes: self.volumes,
+                named_volumes: self.named_volumes,
+                build_cache: self.build_cache,
+                build_cache_budget: self.build_cache_budget,
+                logs_over: self.logs_over,
+                truncate_logs: self.truncate_logs,
+                held: self.held,
+                restart_any: self.restart_any,
+                orphans: self.orphans,
+                grace: self.grace,
+                keep: self.keep.clone(),
+                keep_labels,
+                keep_last: self.keep_last,
+            },
+            data_root: self.data_root.clone(),
+            state_dir: self
+                .state_dir
+                .clone()
+                .unwrap_or_else(prune::default_state_dir),
+            plan_out: self.plan_out.clone(),
+        }
+    }
+}
+
 fn duration_arg(s: &str) -> Result<u64, String> {
     dredge::prune::facts::parse_duration(s)
 }

@@ -155,56 +155,8 @@ fn run_df(args: &DfArgs) -> Result<Exit, Failure> {
 
 /// `dredge prune`: parse into options, run, print, exit code (3 when another run holds the lock).
 fn run_prune(args: &cli::PruneArgs) -> Result<Exit, Failure> {
-    use dredge::prune::{self, Mode, Options, Selectors};
-    let keep_labels = args
-        .keep_label
-        .iter()
-        .map(|l| match l.split_once('=') {
-            Some((k, v)) => (k.to_string(), Some(v.to_string())),
-            None => (l.clone(), None),
-        })
-        .collect();
-    let mode = if let Some(p) = &args.apply {
-        Mode::Apply(p.clone())
-    } else if let Some(r) = &args.undo {
-        Mode::Undo(Some(r.clone()).filter(|r| !r.is_empty()))
-    } else if args.purge_quarantine {
-        Mode::Purge {
-            older_than: args.older_than.unwrap_or(0),
-        }
-    } else if args.yes {
-        Mode::Yes
-    } else {
-        Mode::Plan
-    };
-    let opts = Options {
-        mode,
-        selectors: Selectors {
-            dangling_images: args.dangling_images,
-            unused_images: args.unused_images,
-            stopped_containers: args.stopped_containers,
-            volumes: args.volumes,
-            named_volumes: args.named_volumes,
-            build_cache: args.build_cache,
-            build_cache_budget: args.build_cache_budget,
-            logs_over: args.logs_over,
-            truncate_logs: args.truncate_logs,
-            held: args.held,
-            restart_any: args.restart_any,
-            orphans: args.orphans,
-            grace: args.grace,
-            keep: args.keep.clone(),
-            keep_labels,
-            keep_last: args.keep_last,
-        },
-        data_root: args.data_root.clone(),
-        state_dir: args
-            .state_dir
-            .clone()
-            .unwrap_or_else(prune::default_state_dir),
-        plan_out: args.plan_out.clone(),
-    };
-    let outcome = match prune::run(&opts) {
+    use dredge::prune;
+    let outcome = match prune::run(&args.options()) {
         Ok(o) => o,
         Err(e) if e.exit() == Exit::Input => return Err(input(e)),
         Err(e) => {
