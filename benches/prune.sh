@@ -31,7 +31,11 @@ cd "$(dirname "$0")/.."
 IMAGES=${IMAGES:-20}
 CONTAINERS=${CONTAINERS:-30}
 VOLUMES=${VOLUMES:-10}
+BIG_MB=${BIG_MB:-100}
+LOG_MB=${LOG_MB:-10}
 RUNS=${RUNS:-3}
+APPLY=${APPLY:-1}
+BEFORE=${BEFORE:-}
 DOCKER=/usr/bin/docker
 
 cargo build --release -q
@@ -63,24 +67,44 @@ $DOCKER info >/dev/null
 rootfs=$WORK/rootfs
 mkdir -p "$rootfs/bin" "$rootfs/tmp" "$rootfs/root" "$rootfs/data"
 cp /bin/busybox "$rootfs/bin/busybox"
-for a in sh head seq mkdir true; do ln "$rootfs/bin/busybox" "$rootfs/bin/$a"; done
+for a in sh head yes seq mkdir true; do ln "$rootfs/bin/busybox" "$rootfs/bin/$a"; done
 
+# The population of benches/df.sh (smaller defaults: it is filled 1 + 2 x RUNS times).
 fill() {
   tar -C "$rootfs" -cf - . | $DOCKER import - pbench/base:1 >/dev/null
   local ctx=$WORK/ctx
   rm -rf "$ctx"; mkdir -p "$ctx"
   for i in $(seq 1 "$IMAGES"); do
-    head -c $((i * 20000)) /dev/urandom >"$ctx/blob"
-    printf 'FROM pbench/base:1\nCOPY blob /blob\nRUN echo %d > /n\n' "$i" >"$ctx/Dockerfile"
+    head -c $((i * 50000)) /dev/urandom >"$ctx/blob"
+    printf 'FROM pbench/base:1\nCOPY blob /blob\nRUN head -c %d /dev/zero > /z && echo %d > /n\n' \
+      $((i * 30000)) "$i" >"$ctx/Dockerfile"
     DOCKER_BUILDKIT=0 $DOCKER build -q --network none -t "pbench/img$i:1" "$ctx" >/dev/null
   done
+  if [ "$BIG_MB" -gt 0 ]; then
+    rm -rf "$ctx" && mkdir -p "$ctx/big"
+    local n=0 left=$((BIG_MB * 1024 * 1024)) sz
+    while [ "$left" -gt 0 ]; do
+      sz=$(( (n % 7 == 0) ? 8388608 : 4096 * (1 + n % 64) ))
+      [ "$sz" -gt "$left" ] && sz=$left
+      head -c "$sz" /dev/urandom >"$ctx/big/f$n"
+      left=$((left - sz)); n=$((n + 1))
+    done
+    printf 'FROM pbench/base:1\nCOPY big /big\n' >"$ctx/Dockerfile"
+    DOCKER_BUILDKIT=0 $DOCKER build -q --network none -t pbench/big:1 "$ctx" >/dev/null
+  fi
+  rm -rf "$ctx"
   for i in $(seq 1 "$CONTAINERS"); do
     $DOCKER run --network none --name "pbench-c$i" "pbench/img$(( (i % IMAGES) + 1 )):1" \
-      sh -c 'mkdir /w; for j in $(seq 1 16); do head -c 65536 /dev/urandom > /w/$j; done' >/dev/null
+      sh -c 'mkdir /w; for j in $(seq 1 64); do head -c 16384 /dev/urandom > /w/$j; done' >/dev/null
   done
   for i in $(seq 1 "$VOLUMES"); do
-    $DOCKER volume create "pbench-v$i" >/dev/null
+    $DOCKER run --rm --network none -v "pbench-v$i:/data" pbench/base:1 \
+      sh -c 'for j in $(seq 1 32); do head -c 65536 /dev/urandom > /data/$j; done' >/dev/null
   done
+  if [ "$LOG_MB" -gt 0 ]; then
+    $DOCKER run --network none --name pbench-chatty pbench/base:1 \
+      sh -c "yes 'a chatty log line of some length, again and again' | head -c $((LOG_MB * 1024 * 1024))" >/dev/null
+  fi
 }
 counts() { echo "images $($DOCKER image ls -aq | wc -l) containers $($DOCKER ps -aq | wc -l) volumes $($DOCKER volume ls -q | wc -l)"; }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
@@ -93,11 +117,33 @@ fill
 echo "population: $(counts)" >&2
 "$DREDGE" df --json --no-progress >/dev/null 2>&1
 "$DREDGE" prune "${SEL[@]}" --json --state-dir "$STATE" >/dev/null
-: >"$WORK/t.df"; : >"$WORK/t.plan"
+load_plan=$(cut -d' ' -f1-3 /proc/loadavg)
+: >"$WORK/t.df"; : >"$WORK/t.plan"; : >"$WORK/t.before"
 for _ in $(seq 1 "$RUNS"); do
   secs "$DREDGE" df --json --no-progress >>"$WORK/t.df"
   secs "$DREDGE" prune "${SEL[@]}" --json --state-dir "$STATE" >>"$WORK/t.plan"
+  [ -z "$BEFORE" ] || secs "$BEFORE" prune "${SEL[@]}" --json --state-dir "$STATE" >>"$WORK/t.before"
 done
+t_df=$(median <"$WORK/t.df"); t_plan=$(median <"$WORK/t.plan")
+printf '\nplanning (%s runs, interleaved; load average %s before, %s after)\n' "$RUNS" "$load_plan" \
+  "$(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-44s %8.3f\n' "dredge df --json" "$t_df"
+printf '%-44s %8.3f   plan/df %.2f (target <= 1.5)\n' "dredge prune (plan) --json" "$t_plan" \
+  "$(echo "$t_plan / $t_df" | bc -l)"
+if [ -n "$BEFORE" ]; then
+  t_before=$(median <"$WORK/t.before")
+  printf '%-44s %8.3f   before/df %.2f\n' "$BEFORE prune (plan) --json" "$t_before" \
+    "$(echo "$t_before / $t_df" | bc -l)"
+  # The plans must be the same but for the time they were made.
+  strip='del(.created)'
+  if diff <("$BEFORE" prune "${SEL[@]}" --json --state-dir "$STATE" | jq -S "$strip") \
+    <("$DREDGE" prune "${SEL[@]}" --json --state-dir "$STATE" | jq -S "$strip") >"$WORK/plan.diff"; then
+    echo "plans: identical (but for .created)"
+  else
+    echo "plans DIFFER:"; cat "$WORK/plan.diff"; exit 1
+  fi
+fi
+[ "$APPLY" = 1 ] || exit 0
 
 : >"$WORK/t.docker"; : >"$WORK/t.dredge"
 for r in $(seq 1 "$RUNS"); do
@@ -112,7 +158,6 @@ for r in $(seq 1 "$RUNS"); do
   $DOCKER system prune -af --volumes >/dev/null
 done
 
-t_df=$(median <"$WORK/t.df"); t_plan=$(median <"$WORK/t.plan")
 t_docker=$(median <"$WORK/t.docker"); t_dredge=$(median <"$WORK/t.dredge")
 printf '\n%-44s %8s\n' "command" "median s"
 printf '%-44s %8.3f\n' "dredge df --json" "$t_df"

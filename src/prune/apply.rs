@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::engine::{Engine, Removal, now};
+use super::engine::{Engine, Need, Removal, now};
 use super::facts::{Facts, format_time};
 use super::journal::{self, Action, Entry, Journal, Outcome as JOutcome};
 use super::plan::{self, Item, Plan};
@@ -217,21 +217,26 @@ fn make_plan(opts: &Options, warnings: &mut Vec<String>) -> Result<Plan, PruneEr
         return Ok(plan::plan(&facts, sel, &globs, "offline"));
     }
     let engine = Engine::connect()?;
-    let id = engine.identity()?;
+    // One concurrent round of requests (the identity's `/info` among them); the engine sizes
+    // volumes (`/system/df`) and containers' writable layers only for the selectors that count them.
+    let (mut facts, id) = engine.gather(Need {
+        df: sel.volumes
+            || sel.named_volumes
+            || sel.build_cache.is_some()
+            || sel.build_cache_budget.is_some(),
+        container_sizes: sel.stopped_containers.is_some(),
+    })?;
     if id.containerd_store {
         return Err(PruneError::Input(
             "the engine uses the containerd image store, which dredge prune does not support yet"
                 .into(),
         ));
     }
-    let mut facts = engine.facts(
-        sel.volumes
-            || sel.named_volumes
-            || sel.build_cache.is_some()
-            || sel.build_cache_budget.is_some(),
-    )?;
     let root = PathBuf::from(&facts.data_root);
-    fill_from_dataroot(&mut facts, &root, warnings);
+    // Chains and layer sizes count only images' bytes.
+    if sel.dangling_images || sel.unused_images.is_some() {
+        fill_from_dataroot(&mut facts, &root, warnings);
+    }
     let (last, w) = state::load(&opts.state_dir, &facts.engine_id);
     warnings.extend(w);
     facts.last_used = last;
