@@ -5,26 +5,42 @@
 #
 #     bash benches/prune.sh
 #     IMAGES=30 CONTAINERS=40 VOLUMES=10 RUNS=3 bash benches/prune.sh
+#     APPLY=0 BEFORE=/tmp/dredge-old bash benches/prune.sh    # planning only, against another build
 #
 # What it does, on a PRIVATE dockerd (own data root, exec root, pid file and socket under $WORK; the
 # shared engine is never touched; stopped by pid on exit):
-#   1. Fills it: a busybox base from `docker import`; $IMAGES images built with the classic builder (a
-#      few hundred kB each); $CONTAINERS stopped containers with 1 MB of writable data; $VOLUMES named
-#      volumes of 2 MB. No container runs, so everything is unused.
+#   1. Fills it with benches/df.sh's population (smaller defaults, as it is filled 1 + 2 x RUNS times):
+#      a busybox base from `docker import`; $IMAGES images built with the classic builder (two layers,
+#      a few hundred kB each); one big image of $BIG_MB MB (0: none); $CONTAINERS stopped containers
+#      with 1 MB of writable data in 64 files; $VOLUMES named volumes with 2 MB in 32 files; one
+#      stopped chatty container with a $LOG_MB MB json-file log (0: none). Nothing runs: all unused.
 #   2. Planning: `dredge df --json` and `dredge prune --unused-images --stopped-containers --volumes
 #      --named-volumes --json` (the same deletions `docker system prune -af --volumes` makes on API 1.41),
-#      one warm-up, then $RUNS timed runs each; medians.
-#   3. Applying, $RUNS rounds: fill, time `docker system prune -af --volumes`; fill again, time `dredge
-#      prune … --yes`. Reports both medians, what each removed (counted from `docker image ls -aq`,
-#      `ps -aq`, `volume ls -q` before and after, not from either tool's output), and the ratios.
-# Requirements: dockerd and /usr/bin/docker (Debian 20.10), /bin/busybox, GNU coreutils, bc.
+#      one warm-up, then $RUNS timed runs each, interleaved; medians and plan/df. With BEFORE=BIN, BIN's
+#      planning is timed in the same rounds and its `--json` plan must equal this build's (but for
+#      `created` and the order of objects the engine lists in no stable order), else exit 1.
+#   3. Applying (skipped with APPLY=0), $RUNS rounds: fill, time `docker system prune -af --volumes`;
+#      fill again, time `dredge prune … --yes`. Reports both medians, what each removed (counted from
+#      `docker image ls -aq`, `ps -aq`, `volume ls -q` before and after, not from either tool's output),
+#      and the ratios.
+# Requirements: dockerd and /usr/bin/docker (Debian 20.10), /bin/busybox, GNU coreutils, bc, jq.
 #
 # Measured 2026-12-01 (2 cores shared with ~7 other helpers' builds, load average 12-13; release build):
-#   IMAGES=8 CONTAINERS=12 VOLUMES=5 RUNS=3 bash benches/prune.sh
+#   IMAGES=8 CONTAINERS=12 VOLUMES=5 RUNS=3 bash benches/prune.sh   (the earlier, smaller population)
 #     (17 images, 12 containers, 5 volumes; both tools removed all of them, counted with docker ls)
 #     dredge df 0.021 s | prune plan 0.049 s | docker system prune -af --volumes 2.357 s | prune --yes 1.508 s
-#     plan/df 2.35 (target <= 1.5: NOT met; the plan inspects every container for its FinishedAt and
-#     reads the data root's metadata for layer sizes) | apply/docker 0.64 (met)
+#     plan/df 2.35 (target <= 1.5: NOT met; the plan inspected every container one after the other,
+#     asked /info twice, and had the engine size every container twice: /containers/json?size=1 and
+#     /system/df) | apply/docker 0.64 (met)
+# Planning made one concurrent round of requests (branch pspeed: /info, the lists and /system/df at
+# once, its container list with their sizes reused, inspects 8 at a time), measured 2026-12-01 with
+# BEFORE = a release build of main def4033 (plans identical), load average ~11 with a debug test build
+# running alongside, RUNS=7 medians, APPLY=0:
+#   IMAGES=8 CONTAINERS=12 VOLUMES=5 (BIG_MB=100 LOG_MB=10; 18 images, 13 containers, 5 volumes)
+#     [10.25] dredge df 0.040 s | prune plan 0.044 s (plan/df 1.09) | before 0.061 s (before/df 1.51)
+#   IMAGES=8 CONTAINERS=12 VOLUMES=5 BIG_MB=0 LOG_MB=0 (17 images, 12 containers, 5 volumes)
+#     [11.18] dredge df 0.099 s | prune plan 0.106 s (plan/df 1.07) | before 0.138 s (before/df 1.40)
+#   plan/df <= 1.5: met on both; the figures are noisy at this load (df itself 0.040 vs 0.099 s).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
