@@ -96,9 +96,17 @@ pub struct PruneArgs {
     /// Container logs over SIZE: reported with the fix (log-opts, daemon.json); nothing is deleted.
     #[arg(long, value_name = "SIZE", value_parser = size_arg)]
     pub logs_over: Option<u64>,
-    /// Truncate those logs in place (not implemented yet).
-    #[arg(long, requires = "logs_over")]
+    /// With --held: truncate deleted json-file/local logs dockerd still holds, through
+    /// /proc/PID/fd/N (their content is lost). With --logs-over: not implemented yet.
+    #[arg(long)]
     pub truncate_logs: bool,
+    /// Deleted files still held open (`dredge df`'s held): restart the container holding them (only
+    /// with a restart policy, unless --restart-any); the rest are reported with the fix.
+    #[arg(long)]
+    pub held: bool,
+    /// With --held: also restart containers that have no restart policy.
+    #[arg(long, requires = "held")]
+    pub restart_any: bool,
     /// Orphans of the data root, as `dredge df` finds them (quarantined, not deleted).
     #[arg(long)]
     pub orphans: bool,

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::audit::{self, Audit, AuditOptions};
-use crate::model::dataroot::{DaemonEvidence, DaemonFact};
+use crate::model::dataroot::{DaemonEvidence, DaemonFact, DataRootProof, ProofHow};
 use crate::model::engine::EngineFacts;
 use crate::model::held::{FsGap, HeldFile, HeldScan};
 use crate::source::dataroot::{self, DataRootError};
@@ -70,6 +70,10 @@ pub struct DfReport {
     pub audit: Audit,
     /// What the engine said, in live mode.
     pub engine: Option<EngineFacts>,
+    /// How the data root read was proven to be the engine's (or named by the user); None when no
+    /// local directory could be proven to be it (then the figures are the engine's own). `dredge
+    /// prune` requires it.
+    pub data_root_proof: Option<DataRootProof>,
     /// True when some figures are missing (data root unreadable, metadata corrupt, paths unreadable,
     /// unsupported store); never because of a warning alone.
     pub partial: bool,
@@ -84,8 +88,12 @@ pub struct DfReport {
     pub filesystem: Option<FsGap>,
 }
 
-fn same_dir(a: &Path, b: &Path) -> bool {
-    std::fs::canonicalize(a).ok() == std::fs::canonicalize(b).ok()
+/// Why the data root was not scanned.
+enum Unread {
+    /// It could not be read.
+    DataRoot(DataRootError),
+    /// Live: no local directory is proven to be the engine's (one line).
+    NotProven(String),
 }
 
 /// Runs `dredge df`.
@@ -102,54 +110,89 @@ pub fn run(opts: DfOptions<'_>) -> Result<DfReport, DfError> {
     let scan = |root: &Path, daemon: DaemonFact, aopts: AuditOptions| {
         dataroot::read(root).map(|dr| audit::audit(&dr, daemon, aopts, progress))
     };
-    let (engine, root, early) = match &opts.data_root {
-        Some(p) => (None, p.clone(), None),
+    // The root read, and why it is the right one; or, live, why no local directory is proven to be
+    // the engine's (then its own figures are reported).
+    let (mut engine, proof, early) = match &opts.data_root {
+        Some(p) => (
+            None,
+            Ok(DataRootProof {
+                path: p.clone(),
+                how: ProofHow::Named,
+                pid: None,
+                engine_id: None,
+            }),
+            None,
+        ),
         None => {
-            // While the engine answers /info (tens of ms on a 20.10 daemon), the data root it will
-            // name is read already when it can be guessed (the cache's, when a dockerd runs on it, or
-            // that of the dockerd serving DOCKER_HOST); a wrong guess is thrown away, and its cache is
-            // not written. No running dockerd, no guess: an engine that is down is said at once.
-            let guess = opts
-                .cache
-                .as_deref()
-                .and_then(audit::cache::data_root_of)
-                .map(PathBuf::from)
-                .filter(|p| p.is_dir() && dataroot::daemon_on(p).running())
-                .or_else(|| {
-                    let host = std::env::var("DOCKER_HOST")
-                        .unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
-                    dataroot::guess_root_of(&host)
-                });
-            let (facts, early) = std::thread::scope(|s| {
+            // While the engine answers /info (tens of ms on a 20.10 daemon), the dockerd serving
+            // DOCKER_HOST's socket is found from /proc, and its data root, guessed from its command
+            // line (or the cache's, when a dockerd runs on it) and seen through its own root, is read
+            // already. Only the proof below decides: a read of any other directory is thrown away,
+            // and its cache is not written. No dockerd serving the socket, no guess: an engine that
+            // is down is said at once.
+            let host = std::env::var("DOCKER_HOST")
+                .unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
+            let (facts, owner, early) = std::thread::scope(|s| {
                 let asked = s.spawn(|| engine::facts(opts.engine_df));
-                let early = guess.map(|g| {
-                    let d = merge_engine(dataroot::daemon_on(&g));
-                    let a = scan(&g, d, aopts.clone());
-                    (g, d, a)
+                let owner = dataroot::socket_owner(&host);
+                let guess = owner.as_ref().ok().and_then(|o| {
+                    dataroot::guess_root_of(o).or_else(|| {
+                        opts.cache
+                            .as_deref()
+                            .and_then(audit::cache::data_root_of)
+                            .map(PathBuf::from)
+                            .filter(|p| p.is_dir() && dataroot::daemon_on(p).running())
+                    })
                 });
-                (asked.join(), early)
+                let early = match (&owner, guess) {
+                    (Ok(o), Some(g)) => {
+                        let a = scan(&g, dataroot::engine_daemon(o.pid), aopts.clone());
+                        Some((g, a))
+                    }
+                    _ => None,
+                };
+                (asked.join(), owner, early)
             });
             let f = facts.unwrap_or_else(|p| std::panic::resume_unwind(p))?;
-            let root = PathBuf::from(
-                f.root_dir
-                    .clone()
-                    .unwrap_or_else(|| "/var/lib/docker".into()),
-            );
-            let early = early
-                .filter(|(g, _, a)| a.is_ok() && same_dir(g, &root))
-                .map(|(_, d, a)| (d, a));
-            (Some(f), root, early)
+            let proof = owner
+                .and_then(|o| dataroot::prove_root(o.pid, f.root_dir.as_deref(), f.id.as_deref()));
+            let early = match &proof {
+                Ok(p) => early.filter(|(g, a)| a.is_ok() && *g == p.path),
+                Err(_) => None,
+            };
+            (Some(f), proof, early.map(|(_, a)| a))
         }
     };
-    // Live, the engine is the daemon on the root; offline, look for one (pid file, process, mounts).
-    let daemon = if engine.is_some() {
-        merge_engine(dataroot::daemon_on(&root))
-    } else {
-        dataroot::daemon_on(&root)
+    let (root, daemon) = match &proof {
+        // Offline, look for a daemon on the root (pid file, process, mounts).
+        Ok(p) if engine.is_none() => (p.path.clone(), dataroot::daemon_on(&p.path)),
+        // Live, the proof names the dockerd serving the engine.
+        Ok(p) => (
+            p.path.clone(),
+            match p.pid {
+                Some(pid) => dataroot::engine_daemon(pid),
+                None => DaemonFact::Running {
+                    pid: None,
+                    started_ns: None,
+                    evidence: DaemonEvidence::Engine,
+                },
+            },
+        ),
+        // Unproven: nothing local is read.
+        Err(_) => (
+            PathBuf::from(
+                engine
+                    .as_ref()
+                    .and_then(|f| f.root_dir.clone())
+                    .unwrap_or_default(),
+            ),
+            DaemonFact::NotFound,
+        ),
     };
-    let scanned = match early {
-        Some((_, Ok(a))) => Ok(a),
-        _ => scan(&root, daemon, aopts.clone()),
+    let scanned = match (&proof, early) {
+        (Err(e), _) => Err(Unread::NotProven(e.to_string())),
+        (Ok(_), Some(Ok(a))) => Ok(a),
+        (Ok(_), _) => scan(&root, daemon, aopts.clone()).map_err(Unread::DataRoot),
     };
     let scanned = scanned.map(|mut a| {
         if let (Some(p), Some(c)) = (&aopts.layer_cache, &a.fresh_cache)
@@ -171,16 +214,27 @@ pub fn run(opts: DfOptions<'_>) -> Result<DfReport, DfError> {
         }
         a
     });
-    let audit = match (scanned, &engine) {
-        (Ok(a), _) => a,
-        (Err(e), None) => return Err(e.into()),
-        (Err(e), Some(f)) => audit::from_engine(
-            &root,
-            f.disk_usage.as_ref(),
-            format!(
-                "data root not readable here ({e}): figures are the engine's own; no logs, orphans or other"
-            ),
-        ),
+    let audit = match scanned {
+        Ok(a) => a,
+        Err(Unread::DataRoot(e)) if engine.is_none() => return Err(e.into()),
+        Err(e) => {
+            // The engine's own figures stand in; asked for now if they were not asked already.
+            if let Some(f) = engine.as_mut().filter(|f| f.disk_usage.is_none())
+                && let Ok(g) = engine::facts(true)
+            {
+                f.disk_usage = g.disk_usage;
+                f.warnings.extend(g.warnings);
+            }
+            let why = match e {
+                Unread::DataRoot(e) => format!("data root not readable here ({e})"),
+                Unread::NotProven(why) => format!("data root not read: {why}"),
+            };
+            audit::from_engine(
+                &root,
+                engine.as_ref().and_then(|f| f.disk_usage.as_ref()),
+                format!("{why}: figures are the engine's own; no logs, orphans or other"),
+            )
+        }
     };
     let mut report = DfReport {
         mode: if opts.data_root.is_some() {
@@ -189,6 +243,7 @@ pub fn run(opts: DfOptions<'_>) -> Result<DfReport, DfError> {
             Mode::Live
         },
         partial: audit.missing_figures,
+        data_root_proof: proof.ok(),
         audit,
         engine,
         held: Vec::new(),
@@ -196,7 +251,17 @@ pub fn run(opts: DfOptions<'_>) -> Result<DfReport, DfError> {
         held_scan: HeldScan::default(),
         filesystem: None,
     };
-    gather_held(&mut report, &root, daemon);
+    match &report.data_root_proof {
+        Some(_) => gather_held(&mut report, &root, daemon),
+        // Nothing local is the engine's: no process's files are looked for under a path of the
+        // same name.
+        None => {
+            report.held_scan = HeldScan::not_scanned(
+                "the data root is not proven to be the engine's: processes holding deleted files \
+                 are not looked for",
+            )
+        }
+    }
     if let Some(f) = &mut report.engine {
         if f.containerd_store {
             report.audit.warnings.push(
@@ -268,23 +333,4 @@ fn gather_held(report: &mut DfReport, root: &Path, daemon: DaemonFact) {
         report.filesystem = Some(gap);
     }
     report.held_scan = scan;
-}
-
-/// Live: the engine named this root, so a daemon runs on it; keep what the process check knows (its
-/// start time).
-fn merge_engine(found: DaemonFact) -> DaemonFact {
-    match found {
-        DaemonFact::Running {
-            pid, started_ns, ..
-        } => DaemonFact::Running {
-            pid,
-            started_ns,
-            evidence: DaemonEvidence::Engine,
-        },
-        DaemonFact::NotFound => DaemonFact::Running {
-            pid: None,
-            started_ns: None,
-            evidence: DaemonEvidence::Engine,
-        },
-    }
 }

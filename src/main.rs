@@ -189,6 +189,8 @@ fn run_prune(args: &cli::PruneArgs) -> Result<Exit, Failure> {
             build_cache_budget: args.build_cache_budget,
             logs_over: args.logs_over,
             truncate_logs: args.truncate_logs,
+            held: args.held,
+            restart_any: args.restart_any,
             orphans: args.orphans,
             grace: args.grace,
             keep: args.keep.clone(),

@@ -1,9 +1,11 @@
 //! JSON as a contract: the real output of every command is validated against its JSON Schema in
 //! `docs/schema/NAME.vVERSION.json` (written from docs/json.md, `additionalProperties: false` everywhere, so a field the
 //! doc does not name fails here). Image, check, advise and lint run on the committed fixtures; `df` on a
-//! small data root made here (offline) and, in an ignored test, on the live engine.
+//! small data root made here (offline) and, in an ignored test, on the live engine; `prune` offline on
+//! that data root and, in an ignored test, on a private dockerd.
 
 mod common;
+mod dfcommon;
 
 use std::fs;
 use std::path::Path;
@@ -269,6 +271,365 @@ fn df_live_document_follows_the_schema() {
     assert_valid(&doc);
     assert_eq!(doc["mode"], "live");
     assert!(doc["engine"].is_object(), "{doc:#}");
+}
+
+/// `du -sx --block-size=1`: allocated bytes, directories included, one filesystem.
+fn du(p: &Path) -> u64 {
+    run("du", &["-sx", "--block-size=1", p.to_str().unwrap()])
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// The category named `name` of a df document.
+fn category<'a>(doc: &'a Value, name: &str) -> &'a Value {
+    doc["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no category {name}: {doc:#}"))
+}
+
+/// `dredge prune` with its own state dir: (exit code, stdout, stderr).
+fn prune(state: &Path, host: Option<&str>, args: &[&str]) -> (i32, String, String) {
+    let mut cmd = dredge();
+    cmd.arg("prune").args(args).arg("--state-dir").arg(state);
+    if let Some(h) = host {
+        cmd.env("DOCKER_HOST", h);
+    }
+    let out = cmd.output().expect("dredge runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `dredge prune … --json`, which must succeed; its document.
+fn prune_doc(state: &Path, host: Option<&str>, args: &[&str]) -> Value {
+    let mut a = args.to_vec();
+    a.push("--json");
+    let (code, out, err) = prune(state, host, &a);
+    assert_eq!(code, 0, "dredge prune {a:?}: {err}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+fn ids_of(doc: &Value, list: &str, kind: &str) -> Vec<String> {
+    let mut v: Vec<String> = doc[list]
+        .as_array()
+        .unwrap_or_else(|| panic!("no {list}: {doc:#}"))
+        .iter()
+        .filter(|i| i["kind"] == kind)
+        .map(|i| i["id"].as_str().unwrap().to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+/// The journal's lines as docs/json.md describes them (one object per line, strict).
+fn assert_journal(path: &str) {
+    let kinds = json!([
+        "image",
+        "container",
+        "volume",
+        "build-cache",
+        "log",
+        "orphan"
+    ]);
+    let line = json!({
+        "oneOf": [
+            {"type": "object", "additionalProperties": false,
+             "required": ["op", "run", "time", "engine_id", "data_root", "what"],
+             "properties": {"op": {"const": "begin"}, "run": {"type": "string"},
+                "time": {"type": "integer"}, "engine_id": {"type": "string"},
+                "data_root": {"type": "string"}, "what": {"type": "string", "pattern": "^(apply|purge|undo .+)$"}}},
+            {"type": "object", "additionalProperties": false,
+             "required": ["op", "step", "kind", "id", "action"],
+             "properties": {"op": {"const": "intent"}, "step": {"type": "integer", "minimum": 1},
+                "kind": {"enum": kinds}, "id": {"type": "string"},
+                "action": {"enum": ["untag", "delete", "quarantine", "restore", "purge"]},
+                "reference": {"type": "string"}, "from": {"type": "string"}, "to": {"type": "string"}}},
+            {"type": "object", "additionalProperties": false,
+             "required": ["op", "step", "outcome"],
+             "properties": {"op": {"const": "done"}, "step": {"type": "integer", "minimum": 1},
+                "outcome": {"enum": ["done", "skipped"]}, "reason": {"type": "string"},
+                "recovered": {"type": "boolean"}}},
+            {"type": "object", "additionalProperties": false,
+             "required": ["op", "time"],
+             "properties": {"op": {"const": "end"}, "time": {"type": "integer"},
+                "interrupted": {"type": "boolean"}}}
+        ]
+    });
+    let validator = jsonschema::validator_for(&line).unwrap();
+    let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let ops: Vec<String> = text
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{path}: {e}: {l}"));
+            let errs: Vec<String> = validator.iter_errors(&v).map(|e| e.to_string()).collect();
+            assert!(errs.is_empty(), "{path}: {l}: {}", errs.join("; "));
+            v["op"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(ops.first().map(String::as_str), Some("begin"), "{text}");
+    assert_eq!(ops.last().map(String::as_str), Some("end"), "{text}");
+}
+
+#[test]
+fn prune_offline_documents_follow_the_schema() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path().join("docker");
+    data_root(&root);
+    let state = t.path().join("state");
+    let r = root.to_str().unwrap();
+    // The orphans the recipe made: a leaked chain (its overlay2 dir, layerdb record also), an unnamed
+    // overlay2 dir, and a tmp/ leftover.
+    let leaked = root.join("overlay2").join(hex('4'));
+    let unnamed = root.join("overlay2").join(hex('3'));
+    let tmp = root.join("tmp/docker-import-42");
+    let mut expected: Vec<String> = [&leaked, &unnamed, &tmp]
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    expected.sort();
+
+    // Default grace (1 h): everything is seconds old, so kept, each with its reason.
+    let young = prune_doc(&state, None, &["--orphans", "--data-root", r]);
+    assert_valid(&young);
+    assert_eq!(young["schema"], "dredge.prune.plan");
+    assert_eq!(young["mode"], "offline");
+    assert_eq!(young["engine_id"], "offline");
+    assert!(young["items"].as_array().unwrap().is_empty(), "{young:#}");
+    assert_eq!(ids_of(&young, "kept", "orphan"), expected, "{young:#}");
+
+    // Two hours later (every mtime moved back: `--grace 0s` would still keep what changed this very
+    // second): a plan of the three; --plan-out writes the very document --json prints.
+    run(
+        "find",
+        &[r, "-exec", "touch", "-h", "-d", "2 hours ago", "{}", "+"],
+    );
+    let saved = t.path().join("plan.json");
+    let args = [
+        "--orphans",
+        "--data-root",
+        r,
+        "--plan-out",
+        saved.to_str().unwrap(),
+    ];
+    let (code, out, err) = prune(&state, None, &[&args[..], &["--json"]].concat());
+    assert_eq!(code, 0, "{err}");
+    let plan: Value = serde_json::from_str(&out).unwrap();
+    assert_valid(&plan);
+    assert_eq!(ids_of(&plan, "items", "orphan"), expected, "{plan:#}");
+    let file = fs::read_to_string(&saved).unwrap();
+    assert_eq!(file, out, "--plan-out writes what --json prints");
+
+    // Applied: a result that quarantined the three, under <root>/dredge-quarantine/<run_id>.
+    let res = prune_doc(&state, None, &["--apply", saved.to_str().unwrap()]);
+    assert_valid(&res);
+    assert_journal(res["journal"].as_str().unwrap());
+    assert_eq!(res["schema"], "dredge.prune.result");
+    assert_eq!(res["what"], "apply");
+    assert_eq!(ids_of(&res, "deleted", "orphan"), expected);
+    let run_id = res["run_id"].as_str().unwrap();
+    let q = root.join("dredge-quarantine").join(run_id);
+    assert_eq!(res["quarantine"], q.display().to_string());
+    assert!(q.is_dir() && !leaked.exists() && !unnamed.exists() && !tmp.exists());
+
+    // df now: the quarantine is its own category (du of it), and none of it is an orphan.
+    let df = json_ok(
+        dredge()
+            .args(["df", "--json", "--no-progress", "--top", "0", "--data-root"])
+            .arg(&root),
+    );
+    assert_valid(&df);
+    let qc = category(&df, "quarantine");
+    assert_eq!(qc["bytes"], du(&root.join("dredge-quarantine")), "{df:#}");
+    assert!(df["orphans"].as_array().unwrap().is_empty(), "{df:#}");
+
+    // Undo: a result that restored them.
+    let undo = prune_doc(&state, None, &["--undo", run_id]);
+    assert_valid(&undo);
+    assert_journal(undo["journal"].as_str().unwrap());
+    assert_eq!(undo["what"], "undo");
+    // One entry per path renamed back: the leaked chain's layerdb record is one too.
+    let record = root
+        .join("image/overlay2/layerdb/sha256")
+        .join(hex('b'))
+        .display()
+        .to_string();
+    let mut restored = expected.clone();
+    restored.push(record.clone());
+    restored.sort();
+    assert_eq!(ids_of(&undo, "deleted", "orphan"), restored);
+    assert!(
+        undo["deleted"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["action"] == "restored")
+    );
+    assert!(leaked.is_dir() && unnamed.is_dir() && tmp.is_dir());
+
+    // Quarantine again (--yes), then purge: results of both.
+    let again = prune_doc(
+        &state,
+        None,
+        &["--orphans", "--grace", "0s", "--yes", "--data-root", r],
+    );
+    assert_valid(&again);
+    assert_journal(again["journal"].as_str().unwrap());
+    let purge = prune_doc(&state, None, &["--purge-quarantine", "--data-root", r]);
+    assert_valid(&purge);
+    assert_journal(purge["journal"].as_str().unwrap());
+    assert_eq!(purge["what"], "purge");
+    // One entry per run dir purged, each under the quarantine; none is left, nor the orphans.
+    let quarantine = root.join("dredge-quarantine");
+    let purged = purge["deleted"].as_array().unwrap();
+    assert!(!purged.is_empty(), "{purge:#}");
+    for d in purged {
+        assert_eq!(d["action"], "purged", "{purge:#}");
+        assert!(Path::new(d["id"].as_str().unwrap()).starts_with(&quarantine));
+    }
+    assert_eq!(fs::read_dir(&quarantine).map_or(0, Iterator::count), 0);
+    assert!(!leaked.exists() && !Path::new(&record).exists());
+}
+
+/// `dredge df` gives `<root>/dredge-quarantine` a category of its own: its bytes are `du` of the
+/// dir, it is no orphan (even with a leftover-looking name inside), and the categories still add up.
+#[test]
+fn df_counts_the_quarantine_apart() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path().join("docker");
+    data_root(&root);
+    let q = root.join("dredge-quarantine");
+    // What prune leaves: a run dir holding renamed orphans (an overlay2 dir, a tmp leftover).
+    let run = q.join("20260101T000000Z-1");
+    write(
+        &run.join(format!("0-overlay2%{}", hex('9')))
+            .join("diff/big"),
+        &[b'q'; 70_000],
+    );
+    write(&run.join("1-tmp%docker-import-7/x"), &[b'x'; 5000]);
+    let expected = du(&q);
+    let doc = json_ok(
+        dredge()
+            .args(["df", "--json", "--no-progress", "--top", "0", "--data-root"])
+            .arg(&root),
+    );
+    assert_valid(&doc);
+    let c = category(&doc, "quarantine");
+    assert_eq!(c["bytes"], expected, "{doc:#}");
+    assert_eq!(c["reclaimable_bytes"], expected);
+    assert_eq!(c["count"], 1);
+    assert!(
+        c["reclaim"]
+            .as_str()
+            .unwrap()
+            .contains("dredge prune --purge-quarantine")
+    );
+    let qs = q.display().to_string();
+    for list in ["orphans", "in_flight", "held_by_daemon"] {
+        assert!(
+            doc[list]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|o| !o["path"].as_str().unwrap().starts_with(&qs)),
+            "{list}: {doc:#}"
+        );
+    }
+    let sum: u64 = doc["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["bytes"].as_u64().unwrap())
+        .sum();
+    assert_eq!(sum, doc["total_bytes"].as_u64().unwrap());
+    assert_eq!(doc["total_bytes"], du(&root), "the whole root, by du");
+    // Without it: the category is there, zero.
+    fs::remove_dir_all(&q).unwrap();
+    let doc = json_ok(
+        dredge()
+            .args(["df", "--json", "--no-progress", "--data-root"])
+            .arg(&root),
+    );
+    assert_eq!(category(&doc, "quarantine")["bytes"], 0);
+}
+
+/// On a private dockerd: the plan and the result of pruning a dangling image and stopped containers.
+#[test]
+#[ignore = "needs docker engine and root"]
+fn prune_engine_documents_follow_the_schema() {
+    let d = dfcommon::PrivateDaemon::start().expect("a private dockerd (needs root and dockerd)");
+    let host = d.host();
+    d.docker(
+        &["import", "-", "base:1"],
+        Some(&dfcommon::busybox_rootfs()),
+    );
+    // app:1 committed twice: the first becomes dangling; mk0 and mk1 are stopped.
+    for (i, word) in ["one", "two"].iter().enumerate() {
+        let name = format!("mk{i}");
+        d.docker(
+            &[
+                "run",
+                "--network",
+                "none",
+                "--name",
+                &name,
+                "base:1",
+                "sh",
+                "-c",
+                &format!("echo {word} > /f"),
+            ],
+            None,
+        );
+        d.docker(&["commit", &name, "app:1"], None);
+    }
+    let lines = |s: String| -> Vec<String> {
+        let mut v: Vec<String> = s
+            .lines()
+            .map(|l| l.trim().to_string())
+            .filter(|l| !l.is_empty())
+            .collect();
+        v.sort();
+        v
+    };
+    let dangling = lines(d.docker(
+        &["image", "ls", "-q", "--no-trunc", "-f", "dangling=true"],
+        None,
+    ));
+    assert_eq!(dangling.len(), 1, "the recipe makes one dangling image");
+    let stopped = lines(d.docker(&["ps", "-aq", "--no-trunc", "-f", "status=exited"], None));
+    assert_eq!(stopped.len(), 2, "mk0, mk1");
+
+    let state = tempfile::tempdir().unwrap();
+    let st = state.path();
+    let saved = st.join("plan.json");
+    let sel = ["--dangling-images", "--stopped-containers", "--grace", "0s"];
+    let (code, out, err) = prune(
+        st,
+        Some(&host),
+        &[&sel[..], &["--json", "--plan-out", saved.to_str().unwrap()]].concat(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let plan: Value = serde_json::from_str(&out).unwrap();
+    assert_valid(&plan);
+    assert_eq!(plan["mode"], "live");
+    assert_eq!(ids_of(&plan, "items", "image"), dangling, "{plan:#}");
+    assert_eq!(ids_of(&plan, "items", "container"), stopped, "{plan:#}");
+    assert_eq!(fs::read_to_string(&saved).unwrap(), out);
+
+    let res = prune_doc(st, Some(&host), &[&sel[..], &["--yes"]].concat());
+    assert_valid(&res);
+    assert_journal(res["journal"].as_str().unwrap());
+    assert_eq!(res["what"], "apply");
+    assert_eq!(ids_of(&res, "deleted", "image"), dangling, "{res:#}");
+    assert_eq!(ids_of(&res, "deleted", "container"), stopped, "{res:#}");
+    assert!(lines(d.docker(&["ps", "-aq", "-f", "status=exited"], None)).is_empty());
 }
 
 /// The schemas reject what the doc does not name, and wrong types: the test above means something.

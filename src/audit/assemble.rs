@@ -25,6 +25,8 @@ pub(crate) fn assemble(
     let mut build_count = 0u64;
     let mut other = Usage::default();
     let mut other_count = 0u64;
+    let mut quarantine = Usage::default();
+    let mut quarantine_count = 0u64;
     let mut top: Vec<Item> = Vec::new();
     let mut total = Usage::default();
     for (u, (all, part)) in plan.units.iter().zip(results) {
@@ -51,6 +53,15 @@ pub(crate) fn assemble(
                 });
             }
             Owner::Orphan(_) => {} // given below, once sorted
+            Owner::Quarantine => {
+                quarantine.add(all);
+                quarantine_count += 1;
+                top.push(Item {
+                    kind: ItemKind::Quarantine,
+                    name: u.path.display().to_string(),
+                    bytes: all.bytes,
+                });
+            }
             Owner::Kept => {
                 other.add(all);
                 other_count += 1;
@@ -301,6 +312,12 @@ pub(crate) fn assemble(
             o_total.bytes,
         ),
         cat(CategoryName::Other, &other, other_count, 0),
+        cat(
+            CategoryName::Quarantine,
+            &quarantine,
+            quarantine_count,
+            quarantine.bytes,
+        ),
     ];
     top.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.name.cmp(&b.name)));
     Audit {

@@ -49,7 +49,8 @@ mod tests {
                 "volumes",
                 "build-cache",
                 "orphans",
-                "other"
+                "other",
+                "quarantine"
             ]
         );
         assert!(CategoryName::ALL.iter().all(|c| !c.reclaim().is_empty()));
@@ -61,6 +62,7 @@ mod tests {
             ItemKind::HeldByDaemon,
             ItemKind::InFlight,
             ItemKind::ImageMetadata,
+            ItemKind::Quarantine,
         ] {
             assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
         }

@@ -12,6 +12,8 @@
 //!   or init-id keeps every unnamed overlay2 dir; an unreadable image config or BuildKit database keeps
 //!   every chain; a container whose `config.v2.json` is there but unreadable keeps its dir and mount.
 //!   What is kept this way is counted under "other" and listed as inconsistent, never as an orphan.
+//! - `dredge-quarantine/` (a dir) is the quarantine of `dredge prune`: its own category, never an
+//!   orphan, nothing inside it is looked at.
 //! - `-removing` records, `layerdb/tmp`, `tmp/`, `tmp-old` and container dirs without a config are
 //!   orphans; an unnamed overlay2 dir is one too (while a daemon runs, only once its age is checked:
 //!   see `classify`).
@@ -20,7 +22,9 @@ use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 use super::types::OrphanKind;
-use crate::model::dataroot::{ConfigState, DaemonFact, DataRoot, Inconsistency, is_buildkit_key};
+use crate::model::dataroot::{
+    ConfigState, DaemonFact, DataRoot, Inconsistency, QUARANTINE_DIR, is_buildkit_key,
+};
 
 /// Who owns a measured directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +39,8 @@ pub(crate) enum Owner {
     Orphan(usize),
     /// Kept because metadata is in doubt (counted as "other").
     Kept,
+    /// `dredge-quarantine/`: what `dredge prune` moved aside (its own category).
+    Quarantine,
     Other(String),
 }
 
@@ -338,11 +344,14 @@ pub(crate) fn plan(dr: &DataRoot, daemon: DaemonFact) -> Plan {
             Part::None,
         );
     }
-    for (name, _) in &listing.top {
+    for (name, is_dir) in &listing.top {
         if CLAIMED.contains(&name.as_str()) {
             continue;
         }
-        if name == "tmp-old" {
+        if name == QUARANTINE_DIR && *is_dir {
+            // Orphans prune moved aside: restorable, so never an orphan again, and theirs alone.
+            p.add(root.join(name), Owner::Quarantine, Part::None);
+        } else if name == "tmp-old" {
             p.candidate(
                 OrphanKind::Tmp,
                 Verdict::Orphan,
@@ -621,6 +630,37 @@ mod tests {
         assert_eq!(
             owner_of(&p, "network"),
             Some(Owner::Other("network".into()))
+        );
+    }
+
+    #[test]
+    fn the_quarantine_dir_is_its_own_and_never_an_orphan() {
+        for daemon in [DaemonFact::NotFound, RUNNING] {
+            let mut dr = root();
+            dr.listing.top = vec![
+                (QUARANTINE_DIR.into(), true),
+                ("tmp-old".into(), true),
+                ("network".into(), true),
+            ];
+            let p = plan(&dr, daemon);
+            assert_eq!(owner_of(&p, QUARANTINE_DIR), Some(Owner::Quarantine));
+            // One unit, the dir whole: nothing inside it is planned apart.
+            let q = PathBuf::from("/r").join(QUARANTINE_DIR);
+            let under: Vec<&Unit> = p.units.iter().filter(|u| u.path.starts_with(&q)).collect();
+            assert_eq!(under.len(), 1);
+            assert!(
+                p.candidates
+                    .iter()
+                    .all(|c| c.paths.iter().all(|x| !x.starts_with(&q)))
+            );
+        }
+        // A file of that name is not the quarantine (prune makes a dir): it is "other".
+        let mut dr = root();
+        dr.listing.top = vec![(QUARANTINE_DIR.into(), false)];
+        let p = plan(&dr, DaemonFact::NotFound);
+        assert_eq!(
+            owner_of(&p, QUARANTINE_DIR),
+            Some(Owner::Other(QUARANTINE_DIR.into()))
         );
     }
 }

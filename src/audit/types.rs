@@ -80,17 +80,20 @@ pub enum CategoryName {
     /// Everything else, including in-flight and held-by-daemon items and what inconsistent metadata
     /// keeps.
     Other,
+    /// `dredge-quarantine/`: orphans `dredge prune` moved aside, restorable (`--undo`) until purged.
+    Quarantine,
 }
 
 impl CategoryName {
     /// Every category, in order.
-    pub const ALL: [CategoryName; 6] = [
+    pub const ALL: [CategoryName; 7] = [
         CategoryName::Images,
         CategoryName::Containers,
         CategoryName::Volumes,
         CategoryName::BuildCache,
         CategoryName::Orphans,
         CategoryName::Other,
+        CategoryName::Quarantine,
     ];
 
     /// The name shown in tables and JSON.
@@ -102,6 +105,7 @@ impl CategoryName {
             CategoryName::BuildCache => "build-cache",
             CategoryName::Orphans => "orphans",
             CategoryName::Other => "other",
+            CategoryName::Quarantine => "quarantine",
         }
     }
 
@@ -116,6 +120,9 @@ impl CategoryName {
                 "none via the engine: stop dockerd, re-check, delete the paths"
             }
             CategoryName::Other => "-",
+            CategoryName::Quarantine => {
+                "dredge prune --purge-quarantine (dredge prune --undo restores)"
+            }
         }
     }
 }
@@ -123,7 +130,7 @@ impl CategoryName {
 /// One category's figures.
 #[derive(Debug, Clone, Serialize)]
 pub struct Category {
-    /// `images`, `containers`, `volumes`, `build-cache`, `orphans`, `other`.
+    /// `images`, `containers`, `volumes`, `build-cache`, `orphans`, `other`, `quarantine`.
     pub name: CategoryName,
     /// Allocated bytes.
     pub bytes: u64,
@@ -220,6 +227,8 @@ pub enum ItemKind {
     Other,
     /// `image/`.
     ImageMetadata,
+    /// A run dir of `dredge-quarantine/`.
+    Quarantine,
 }
 
 impl ItemKind {
@@ -235,6 +244,7 @@ impl ItemKind {
             ItemKind::HeldByDaemon => "held-by-daemon",
             ItemKind::Other => "other",
             ItemKind::ImageMetadata => "image-metadata",
+            ItemKind::Quarantine => "quarantine",
         }
     }
 }
@@ -243,7 +253,7 @@ impl ItemKind {
 #[derive(Debug, Clone, Serialize)]
 pub struct Item {
     /// `layer`, `container`, `volume`, `build-cache`, `orphan`, `other`, `image-metadata`,
-    /// `in-flight`, `held-by-daemon`.
+    /// `in-flight`, `held-by-daemon`, `quarantine`.
     pub kind: ItemKind,
     /// What it is (tags, names, path).
     pub name: String,

@@ -3,6 +3,30 @@
 //! once across the whole audit, a directory reached twice (a bind mount of the same filesystem below
 //! the root) walked once. Both allocated bytes (`st_blocks × 512`, what `du` shows) and apparent bytes
 //! (Σ `st_size` of non-directories, what Docker's own figures count) are kept.
+//!
+//! Hand-written (getdents64 and `openat`/`fstatat` through rustix, a condvar work queue) rather than
+//! jwalk, because it is faster and much smaller, measured against jwalk driven as dua-cli drives it
+//! (rayon pool, metadata read in `process_read_dir`, other-filesystem and already-seen directories
+//! not entered, an inode filter counting hard links once; benches/walk.rs) on the same tree, both on
+//! 2 threads, warm cache, interleaved rounds, both reporting the same bytes, apparent bytes, entries
+//! and newest mtime (and the same bytes as `du -sx`):
+//!
+//! ```text
+//! KEEP=/var/tmp/walkbench RUNS=11 bash benches/walk.sh   (2026-12-01, 2 cores shared, fat-LTO build)
+//! tree: 306 336 names, 301 336 entries counted (5 000 hard links), 1 394 073 600 B allocated,
+//!       731 591 096 B apparent: 20 dirs of 10 000 files, 20 000 dirs of 4 files, symlinks, devices
+//!                      median wall s   CPU s   peak RSS
+//! ours                          1.567    0.58    3.4 MiB
+//! jwalk + inode filter          2.396    0.88   18.0 MiB
+//! du -sx --block-size=1         1.720       -          -
+//! jwalk/ours: wall 1.53 (median of per-round ratios 1.55), CPU 1.52, peak RSS 5.35; load 7.7-9.8
+//! ```
+//!
+//! The same command again at load 8.3-12.2: jwalk/ours wall 1.41 (per-round 1.41), CPU 0.87 s
+//! against 0.58 s, peak RSS 5.49. Earlier runs under heavier load: RUNS=9 at load 11-14, jwalk/ours
+//! wall 1.16 (per-round 1.50), peak RSS 5.65; RUNS=3 at load 10, wall 1.53, peak RSS 5.52. jwalk's
+//! ordered result queue holds entries in memory; ours keeps one open directory per level and the
+//! sets of directories and multiply-linked inodes seen.
 
 use std::collections::HashSet;
 use std::ffi::{CStr, OsStr};

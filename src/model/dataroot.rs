@@ -227,6 +227,11 @@ pub struct DataRoot {
     pub listing: Listing,
 }
 
+/// The dir under the data root where `dredge prune` moves orphans (`<root>/dredge-quarantine/<run>/…`),
+/// on the data root's own filesystem so that the move is one rename. The audit gives it a category of its
+/// own (`quarantine`): never an orphan, never walked as anything else.
+pub const QUARANTINE_DIR: &str = "dredge-quarantine";
+
 /// True for a BuildKit snapshot key: 25 characters of `[0-9a-z]` (identity.NewID, base 36).
 pub fn is_buildkit_key(name: &str) -> bool {
     name.len() == 25
@@ -261,4 +266,46 @@ mod tests {
         assert!(!is_hex64(&"0g".repeat(32)));
         assert!(!is_hex64("abc"));
     }
+}
+
+/// A data root proven to belong to the engine being asked (or named by the user): the only kind of
+/// directory `dredge df` reads and `dredge prune` may touch. Made by `source::dataroot::prove_root`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DataRootProof {
+    /// The directory to read: the plain path when proven to be the daemon's own, else the daemon's
+    /// `DockerRootDir` seen through `/proc/<pid>/root`.
+    pub path: PathBuf,
+    /// How it was proven.
+    pub how: ProofHow,
+    /// The dockerd serving the engine's socket (live).
+    pub pid: Option<u32>,
+    /// What the data root's `engine-id` file said about the engine's `ID` (live).
+    pub engine_id: Option<EngineIdCheck>,
+}
+
+/// How a data root was proven to be the engine's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProofHow {
+    /// Offline: the user named it with `--data-root`.
+    Named,
+    /// The dockerd listening on the engine's socket shares this process's mount namespace and root
+    /// directory, so its `DockerRootDir` is the same path here.
+    SameNamespace,
+    /// The dockerd runs in another mount namespace or root, and its `DockerRootDir`, seen through
+    /// `/proc/<pid>/root`, is the same directory (device and inode) as the plain path.
+    SameInode,
+    /// The dockerd runs in another mount namespace or root, and the plain path is another directory:
+    /// its `DockerRootDir` is read through `/proc/<pid>/root`.
+    ProcessRoot,
+}
+
+/// The data root's `engine-id` file (Engine 23+) against the engine's `/info` `ID`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EngineIdCheck {
+    /// Both exist and are equal.
+    Matched,
+    /// No `engine-id` file (engines before 23) or no `ID` in `/info`: proven by the process alone.
+    Absent,
 }

@@ -12,6 +12,8 @@ pub struct EngineFacts {
     pub server_version: Option<String>,
     /// The API version in use after negotiation.
     pub api_version: String,
+    /// `ID`: on Engine 23+ the content of the data root's `engine-id` file.
+    pub id: Option<String>,
     /// `DockerRootDir`.
     pub root_dir: Option<String>,
     /// `Driver` (`overlay2`, or `overlayfs` for the containerd image store).

@@ -1,6 +1,7 @@
 //! The run: gather facts, plan, and apply the plan one item at a time, each re-checked immediately
 //! before it goes and journaled before and after. Also `--undo` and `--purge-quarantine`.
 
+use crate::model::dataroot::ProofHow;
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
@@ -22,11 +23,14 @@ pub struct DoneItem {
     pub id: String,
     /// The plan's bytes for it (purge: allocated bytes deleted).
     pub bytes: u64,
-    /// `deleted`, `quarantined`, `restored` or `purged`.
+    /// `deleted`, `quarantined`, `restored`, `purged`, `restarted` or `truncated`.
     pub action: &'static str,
     /// Image references untagged on the way; quarantine targets.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub detail: Vec<String>,
+    /// True when content was discarded (a truncated log): data loss.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub data_loss: bool,
 }
 
 /// One item a run left, and why.
@@ -91,7 +95,7 @@ pub(super) fn run(opts: &Options) -> Result<Outcome, PruneError> {
         Mode::Plan | Mode::Yes if !sel.any() => {
             return Err(usage(
                 "nothing selected: name what to prune (--dangling-images, --unused-images, \
-                 --stopped-containers, --volumes, --named-volumes, --orphans, …); there is no default",
+                 --stopped-containers, --volumes, --named-volumes, --orphans, --held, …); there is no default",
             ));
         }
         Mode::Apply(_) | Mode::Undo(_) | Mode::Purge { .. } if sel.any() => {
@@ -100,6 +104,9 @@ pub(super) fn run(opts: &Options) -> Result<Outcome, PruneError> {
             ));
         }
         _ => {}
+    }
+    if sel.truncate_logs && !sel.held && sel.logs_over.is_none() {
+        return Err(usage("--truncate-logs goes with --held (or --logs-over)"));
     }
     if opts.data_root.is_some()
         && matches!(opts.mode, Mode::Plan | Mode::Yes)
@@ -232,20 +239,54 @@ fn make_plan(opts: &Options, warnings: &mut Vec<String>) -> Result<Plan, PruneEr
                 .into(),
         ));
     }
-    let root = PathBuf::from(&facts.data_root);
+    // The engine's DockerRootDir is read here only when proven to be that engine's own directory (the
+    // dockerd serving DOCKER_HOST, seen through its /proc/PID/root, and its engine-id): a chrooted,
+    // containerised or remote engine may name a path that is another engine's data here.
+    let host =
+        std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
+    let root = match crate::source::dataroot::prove_live_root(
+        &host,
+        Some(&facts.data_root),
+        Some(&facts.engine_id),
+    ) {
+        Ok(p) if matches!(p.how, ProofHow::SameNamespace | ProofHow::SameInode) => Some(p.path),
+        Ok(p) => {
+            warnings.push(format!(
+                "the engine's data root is seen only through {} (another mount namespace): image \
+                 bytes are not counted and no orphans are planned",
+                p.path.display()
+            ));
+            None
+        }
+        Err(e) => {
+            warnings.push(format!(
+                "data root not read ({e}): image bytes are not counted and no orphans are planned"
+            ));
+            None
+        }
+    };
     // Chains and layer sizes count only images' bytes.
-    if sel.dangling_images || sel.unused_images.is_some() {
-        fill_from_dataroot(&mut facts, &root, warnings);
+    if let (true, Some(root)) = (sel.dangling_images || sel.unused_images.is_some(), &root) {
+        fill_from_dataroot(&mut facts, root, warnings);
     }
     let (last, w) = state::load(&opts.state_dir, &facts.engine_id);
     warnings.extend(w);
     facts.last_used = last;
     // First seen now: remembered from this plan on, and what apply compares with.
     facts.last_used = state::updated(&facts);
-    if sel.orphans {
-        let (o, w) = orphans::gather(&root)?;
+    if let (true, Some(root)) = (sel.orphans, &root) {
+        let (o, w) = orphans::gather(root)?;
         warnings.extend(w);
         facts.orphans = o;
+    }
+    match (sel.held, &root) {
+        (true, Some(root)) => gather_held(&engine, &mut facts, root, warnings),
+        (true, None) => warnings.push(
+            "--held: the data root is not reachable from here: deleted files still held open are \
+             not looked for"
+                .into(),
+        ),
+        _ => {}
     }
     let p = plan::plan(&facts, sel, &globs, "live");
     if let Err(e) = state::save(&opts.state_dir, &facts.engine_id, &facts.last_used) {
@@ -255,6 +296,206 @@ fn make_plan(opts: &Options, warnings: &mut Vec<String>) -> Result<Plan, PruneEr
         ));
     }
     Ok(p)
+}
+
+/// `--held`: the deleted files still held open (as `dredge df` finds them), their containers as the
+/// engine knows them now, and the start time of each holding process.
+fn gather_held(engine: &Engine, facts: &mut Facts, root: &Path, warnings: &mut Vec<String>) {
+    use crate::model::dataroot::DaemonFact;
+    let pid = match crate::source::dataroot::daemon_on(root) {
+        DaemonFact::Running { pid, .. } => pid,
+        DaemonFact::NotFound => None,
+    };
+    let names: BTreeMap<&str, &str> = facts
+        .containers
+        .iter()
+        .map(|c| (c.id.as_str(), c.name.as_str()))
+        .collect();
+    let scan = crate::source::held::scan(root, pid, &|id| names.get(id).map(|n| (*n).to_string()));
+    if let Some(r) = &scan.reason {
+        warnings.push(format!("--held: {r}"));
+    }
+    for f in &scan.files {
+        if let Some(c) = &f.container
+            && !facts.held_containers.contains_key(c)
+        {
+            match engine.held_container(c) {
+                Ok(Some(hc)) => {
+                    facts.held_containers.insert(c.clone(), hc);
+                }
+                Ok(None) => {}
+                Err(e) => warnings.push(format!("--held: cannot inspect container {c}: {e}")),
+            }
+        }
+        for pid in std::iter::once(f.pid).chain(f.holders.iter().map(|h| h.pid)) {
+            if let Some(t) = read_proc_start(pid) {
+                facts.proc_start.insert(pid, t);
+            }
+        }
+    }
+    facts.held = scan.files;
+}
+
+/// `/proc/PID/stat` field 22: when the process started (None: no such process).
+fn read_proc_start(pid: u32) -> Option<u64> {
+    recheck::proc_start(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+/// A held file as it is now, through `/proc/PID/fd/N` (`stat` follows the descriptor's link to the
+/// file itself).
+fn fd_now(r: &plan::HeldRef) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let path = format!("/proc/{}/fd/{}", r.pid, r.fd);
+    let m = std::fs::metadata(&path);
+    let now = m.as_ref().ok().map(|m| recheck::FdNow {
+        pid_start: read_proc_start(r.pid),
+        dev: m.dev(),
+        inode: m.ino(),
+        nlink: m.nlink(),
+    });
+    let why = m.err().map(|e| e.to_string()).unwrap_or_default();
+    recheck::held_file(r, now.as_ref(), &why)
+}
+
+/// Applies a `held` item: re-checks it against the container and `/proc` now, then restarts the
+/// container or truncates the log (opened write-only through `/proc/PID/fd/N`, and re-checked through
+/// the opened file itself, so that what is truncated is what was checked).
+fn held_step(
+    en: &Engine,
+    j: &mut Journal,
+    item: &Item,
+    res: &mut RunResult,
+) -> Result<(), PruneError> {
+    use std::os::unix::fs::MetadataExt;
+    let container = match item.container.as_deref().map(|c| en.held_container(c)) {
+        None => None,
+        Some(Ok(c)) => c,
+        Some(Err(e)) => {
+            res.skipped
+                .push(skipped(item, format!("cannot inspect the container: {e}")));
+            return Ok(());
+        }
+    };
+    match item.held_action {
+        Some(plan::HeldAction::Truncate) => {
+            let Some(r) = item.files.first() else {
+                res.skipped
+                    .push(skipped(item, "the plan names no held file for it".into()));
+                return Ok(());
+            };
+            let path = format!("/proc/{}/fd/{}", r.pid, r.fd);
+            // A FIFO or a terminal behind a re-used descriptor must not block or become ours.
+            let opened = std::fs::metadata(&path)
+                .map_err(|e| e.to_string())
+                .and_then(|m| {
+                    if m.file_type().is_file() {
+                        Ok(())
+                    } else {
+                        Err("not a regular file any more".into())
+                    }
+                })
+                .and_then(|()| {
+                    use rustix::fs::{Mode as FMode, OFlags};
+                    rustix::fs::open(
+                        path.as_str(),
+                        OFlags::WRONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC,
+                        FMode::empty(),
+                    )
+                    .map(std::fs::File::from)
+                    .map_err(|e| e.to_string())
+                });
+            let (file, check) = match opened {
+                Ok(f) => {
+                    let check = match f.metadata() {
+                        Ok(m) => recheck::held_file(
+                            r,
+                            Some(&recheck::FdNow {
+                                pid_start: read_proc_start(r.pid),
+                                dev: m.dev(),
+                                inode: m.ino(),
+                                nlink: m.nlink(),
+                            }),
+                            "",
+                        ),
+                        Err(e) => recheck::held_file(r, None, &e.to_string()),
+                    };
+                    (Some(f), check)
+                }
+                Err(e) => (None, recheck::held_file(r, None, &e)),
+            };
+            match (recheck::held(item, container.as_ref(), &[check]), file) {
+                (Verdict::Go { .. }, Some(f)) => {
+                    let step = j.intent(Kind::Held, &item.id, Action::Truncate, None, None)?;
+                    match f.set_len(0) {
+                        Ok(()) => {
+                            j.done(step, JOutcome::Done, None)?;
+                            let name = item.refs.first().map_or("?", String::as_str);
+                            res.deleted.push(DoneItem {
+                                kind: Kind::Held,
+                                id: item.id.clone(),
+                                bytes: item.bytes,
+                                action: "truncated",
+                                detail: vec![format!(
+                                    "data loss: the deleted log of container {name} ({}) was \
+                                     truncated to 0 through {path}",
+                                    r.path
+                                )],
+                                data_loss: true,
+                            });
+                        }
+                        Err(e) => {
+                            j.done(step, JOutcome::Skipped, Some(e.to_string()))?;
+                            res.skipped
+                                .push(skipped(item, format!("truncation failed: {e}")));
+                        }
+                    }
+                }
+                (Verdict::Skip(why), _) => res.skipped.push(skipped(item, why)),
+                (_, _) => res
+                    .skipped
+                    .push(skipped(item, "the file could not be opened".into())),
+            }
+        }
+        Some(plan::HeldAction::Restart) => {
+            let checks: Vec<Result<(), String>> = item.files.iter().map(fd_now).collect();
+            match recheck::held(item, container.as_ref(), &checks) {
+                Verdict::Go { .. } => {
+                    let step = j.intent(Kind::Held, &item.id, Action::Restart, None, None)?;
+                    match en.restart_container(&item.id) {
+                        Removal::Done => {
+                            j.done(step, JOutcome::Done, None)?;
+                            res.deleted.push(DoneItem {
+                                kind: Kind::Held,
+                                id: item.id.clone(),
+                                bytes: item.bytes,
+                                action: "restarted",
+                                detail: item.refs.clone(),
+                                data_loss: false,
+                            });
+                        }
+                        Removal::Gone => {
+                            j.done(step, JOutcome::Skipped, Some("already gone".into()))?;
+                            res.gone.push(skipped(item, "already gone".into()));
+                        }
+                        Removal::Conflict(m) | Removal::Failed(m) => {
+                            j.done(step, JOutcome::Skipped, Some(m.clone()))?;
+                            res.skipped.push(skipped(
+                                item,
+                                format!("the engine failed to restart it: {m}"),
+                            ));
+                        }
+                    }
+                }
+                Verdict::Skip(why) => res.skipped.push(skipped(item, why)),
+                Verdict::Gone => res.gone.push(skipped(item, "already gone".into())),
+            }
+        }
+        None => res.skipped.push(skipped(
+            item,
+            "the plan does not say what to do with it".into(),
+        )),
+    }
+    Ok(())
 }
 
 /// Image chains and layer sizes from the data root's metadata, where readable.
@@ -319,6 +560,12 @@ fn recover(opts: &Options, _root: Option<&Path>) -> Result<Vec<journal::Recovere
             } else {
                 (true, "deleted".into())
             }),
+            Action::Truncate => Ok(truncated(id)),
+            Action::Restart => Ok((
+                false,
+                "whether the restart happened is not known; dredge df shows what is still held"
+                    .into(),
+            )),
             Action::Delete | Action::Untag => {
                 if engine.is_none() {
                     engine = Some(Engine::connect().map_err(|e| e.to_string())?);
@@ -366,6 +613,27 @@ fn apply(opts: &Options, plan: &Plan) -> Result<RunResult, PruneError> {
             .map_err(|why| PruneError::Input(format!("{why}: nothing was deleted")))?;
         Some(e)
     };
+    // Live orphans are moved only inside a data root proven, now, to be this engine's own directory.
+    let root_unproven: Option<String> = if offline {
+        None
+    } else {
+        let host =
+            std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
+        match crate::source::dataroot::prove_live_root(
+            &host,
+            Some(&plan.data_root),
+            Some(&plan.engine_id),
+        ) {
+            Ok(p) if matches!(p.how, ProofHow::SameNamespace | ProofHow::SameInode) => None,
+            Ok(p) => Some(format!(
+                "the data root is seen only through {} (another mount namespace)",
+                p.path.display()
+            )),
+            Err(e) => Some(format!(
+                "the data root is not proven to be the engine's: {e}"
+            )),
+        }
+    };
     let engine_id = if offline {
         "offline".to_string()
     } else {
@@ -409,6 +677,10 @@ fn apply(opts: &Options, plan: &Plan) -> Result<RunResult, PruneError> {
                 }
             }
             Kind::Orphan => {
+                if let Some(why) = &root_unproven {
+                    res.skipped.push(skipped(item, why.clone()));
+                    continue;
+                }
                 let refs = orphans::Refs::read(&root)?;
                 let mounts = orphans::mount_points();
                 let mut st = orphans::inspect(&root, item, &refs, &mounts);
@@ -435,6 +707,14 @@ fn apply(opts: &Options, plan: &Plan) -> Result<RunResult, PruneError> {
             Kind::Log => res
                 .skipped
                 .push(skipped(item, "not implemented by this version".into())),
+            Kind::Held => {
+                let Some(en) = &engine else {
+                    res.skipped
+                        .push(skipped(item, "an offline plan holds held files".into()));
+                    continue;
+                };
+                held_step(en, &mut j, item, &mut res)?;
+            }
         }
     }
     let deleted: HashSet<&str> = res.deleted.iter().map(|d| d.id.as_str()).collect();
@@ -448,6 +728,21 @@ fn apply(opts: &Options, plan: &Plan) -> Result<RunResult, PruneError> {
     res.freed_bytes = before.zip(free_bytes(&root)).map(|(b, a)| a - b);
     j.end(now())?;
     Ok(res)
+}
+
+/// An interrupted truncation (`PID:FD`): done when the descriptor's file is empty now.
+fn truncated(id: &str) -> (bool, String) {
+    let Some((pid, fd)) = id.split_once(':') else {
+        return (false, format!("{id} is not PID:FD"));
+    };
+    match std::fs::metadata(format!("/proc/{pid}/fd/{fd}")) {
+        Ok(m) if m.len() == 0 => (true, format!("/proc/{pid}/fd/{fd} is empty")),
+        Ok(m) => (
+            false,
+            format!("/proc/{pid}/fd/{fd} holds {} bytes", m.len()),
+        ),
+        Err(e) => (false, format!("/proc/{pid}/fd/{fd}: {e}")),
+    }
 }
 
 fn skipped(item: &Item, reason: String) -> SkippedItem {
@@ -552,6 +847,7 @@ fn engine_step(
         bytes: item.bytes,
         action: "deleted",
         detail,
+        data_loss: false,
     });
     Ok(())
 }
@@ -609,6 +905,7 @@ fn quarantine(
         bytes: item.bytes,
         action: "quarantined",
         detail,
+        data_loss: false,
     });
     Ok(())
 }
@@ -685,6 +982,7 @@ fn undo(opts: &Options, run: Option<&str>) -> Result<RunResult, PruneError> {
                     bytes: 0,
                     action: "restored",
                     detail: vec![format!("from {to}")],
+                    data_loss: false,
                 });
             }
             Err(e) => {
@@ -760,6 +1058,7 @@ fn purge(opts: &Options, older_than: u64) -> Result<RunResult, PruneError> {
                     bytes,
                     action: "purged",
                     detail: vec![],
+                    data_loss: false,
                 });
             }
             Err(e) => {

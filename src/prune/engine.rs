@@ -571,3 +571,47 @@ pub fn now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
 }
+
+// `dredge prune --held`: what the engine knows of a container holding deleted files, and its restart.
+impl Engine {
+    /// `GET /containers/{id}/json`, reduced to what `--held` decides on. None: no such container.
+    pub fn held_container(&self, id: &str) -> Result<Option<super::facts::HeldContainer>, String> {
+        let r = self.rt.block_on(self.d.inspect_container(
+            id,
+            None::<bollard::query_parameters::InspectContainerOptions>,
+        ));
+        let c = match r {
+            Ok(c) => c,
+            Err(BErr::DockerResponseServerError {
+                status_code: 404, ..
+            }) => return Ok(None),
+            Err(e) => return Err(e.to_string()),
+        };
+        let state = c.state.unwrap_or_default();
+        let host = c.host_config.unwrap_or_default();
+        Ok(Some(super::facts::HeldContainer {
+            id: c.id.unwrap_or_default(),
+            name: c
+                .name
+                .unwrap_or_default()
+                .trim_start_matches('/')
+                .to_string(),
+            running: state.running.unwrap_or(false),
+            started_at: state.started_at.unwrap_or_default(),
+            restart_policy: host
+                .restart_policy
+                .and_then(|p| p.name)
+                .map(|n| n.to_string())
+                .unwrap_or_default(),
+            log_driver: host.log_config.and_then(|l| l.typ).unwrap_or_default(),
+        }))
+    }
+
+    /// `POST /containers/{id}/restart` (the engine's default stop timeout).
+    pub fn restart_container(&self, id: &str) -> Removal {
+        removal(self.rt.block_on(self.d.restart_container(
+            id,
+            None::<bollard::query_parameters::RestartContainerOptions>,
+        )))
+    }
+}

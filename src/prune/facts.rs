@@ -100,6 +100,30 @@ pub struct OrphanFact {
     pub needs_daemon_stopped: bool,
 }
 
+/// A container holding deleted files (or whose deleted log dockerd holds), as the engine knows it now.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeldContainer {
+    /// Full id.
+    pub id: String,
+    /// Name without the leading `/`.
+    pub name: String,
+    /// `State.Running`.
+    pub running: bool,
+    /// `State.StartedAt`, verbatim (a restart changes it).
+    pub started_at: String,
+    /// `HostConfig.RestartPolicy.Name` (`""`, `no`, `always`, `unless-stopped`, `on-failure`).
+    pub restart_policy: String,
+    /// `HostConfig.LogConfig.Type` (`json-file`, `local`, …).
+    pub log_driver: String,
+}
+
+impl HeldContainer {
+    /// True when the engine restarts it by itself (a policy other than `no`).
+    pub fn has_restart_policy(&self) -> bool {
+        !matches!(self.restart_policy.as_str(), "" | "no")
+    }
+}
+
 /// Everything one planning or re-check looks at.
 #[derive(Debug, Clone, Default)]
 pub struct Facts {
@@ -123,6 +147,12 @@ pub struct Facts {
     pub build_cache: Vec<BuildRecord>,
     /// Orphans (only gathered with `--orphans`).
     pub orphans: Vec<OrphanFact>,
+    /// Deleted files still held open (only gathered with `--held`), as `dredge df` finds them.
+    pub held: Vec<crate::model::held::HeldFile>,
+    /// The containers those files belong to, by id (only gathered with `--held`).
+    pub held_containers: BTreeMap<String, HeldContainer>,
+    /// Start time (`/proc/PID/stat` field 22, clock ticks since boot) of each holding process.
+    pub proc_start: BTreeMap<u32, u64>,
 }
 
 impl Facts {

@@ -26,6 +26,10 @@ pub enum Action {
     Restore,
     /// Delete a quarantined dir for good.
     Purge,
+    /// Restart a container holding deleted files (`POST /containers/{id}/restart`).
+    Restart,
+    /// Truncate a deleted log through `/proc/PID/fd/N` (its content is lost).
+    Truncate,
 }
 
 /// How a step ended.

@@ -25,6 +25,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::dataroot::QUARANTINE_DIR;
+
 pub use apply::RunResult;
 pub use plan::{Plan, Selectors};
 
@@ -47,6 +49,9 @@ pub enum Kind {
     Log,
     /// An orphan of the data root, by path.
     Orphan,
+    /// A deleted file still held open (`dredge df`'s `held[]`): a container to restart (id: the
+    /// container's id) or a deleted log to truncate (id: `PID:FD`).
+    Held,
 }
 
 impl Kind {
@@ -59,6 +64,7 @@ impl Kind {
             Kind::BuildCache => "build-cache",
             Kind::Log => "log",
             Kind::Orphan => "orphan",
+            Kind::Held => "held",
         }
     }
 }
@@ -136,11 +142,8 @@ pub fn default_state_dir() -> PathBuf {
 /// The quarantine dir of a data root: `<data-root>/dredge-quarantine`, on the data root's own filesystem
 /// so that moving an orphan there is one rename. The engine ignores names it does not know there.
 pub fn quarantine_dir(data_root: &Path) -> PathBuf {
-    data_root.join(QUARANTINE)
+    data_root.join(QUARANTINE_DIR)
 }
-
-/// The quarantine dir's name under the data root.
-pub const QUARANTINE: &str = "dredge-quarantine";
 
 /// What a run produced, for the report.
 #[derive(Debug, Clone, Default)]

@@ -9,12 +9,13 @@ use std::path::{Component, Path, PathBuf};
 
 use rustix::fs::{CWD, RenameFlags, renameat_with};
 
+use super::PruneError;
 use super::facts::OrphanFact;
 use super::plan::Item;
 use super::recheck::OrphanState;
-use super::{PruneError, QUARANTINE};
 use crate::audit::{Audit, OrphanKind};
 use crate::model::dataroot::DaemonFact;
+use crate::model::dataroot::QUARANTINE_DIR;
 use crate::model::dataroot::{ConfigState, DataRoot, Unknowns, is_buildkit_key};
 use crate::source::dataroot;
 
@@ -304,7 +305,7 @@ pub fn inspect(root: &Path, item: &Item, refs: &Refs, mounts: &[String]) -> Orph
         .collect();
     for p in &paths {
         let path = Path::new(p);
-        if !inside(root, path) || path.starts_with(root.join(QUARANTINE)) {
+        if !inside(root, path) || path.starts_with(root.join(QUARANTINE_DIR)) {
             st.outside.get_or_insert(p.clone());
             continue;
         }
@@ -329,14 +330,14 @@ pub fn inspect(root: &Path, item: &Item, refs: &Refs, mounts: &[String]) -> Orph
 pub fn quarantine_target(root: &Path, run: &str, seq: &str, path: &Path) -> PathBuf {
     let rel = path.strip_prefix(root).unwrap_or(path);
     let flat = rel.to_string_lossy().replace('/', "%");
-    root.join(QUARANTINE)
+    root.join(QUARANTINE_DIR)
         .join(run)
         .join(format!("{seq}-{flat}"))
 }
 
 /// Makes the run's quarantine dir, checking it is a real dir on the data root's filesystem.
 pub fn prepare_quarantine(root: &Path, run: &str) -> Result<PathBuf, String> {
-    let q = root.join(QUARANTINE);
+    let q = root.join(QUARANTINE_DIR);
     let dir = q.join(run);
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let rd = std::fs::metadata(root).map_err(|e| e.to_string())?.dev();
@@ -365,7 +366,7 @@ pub fn rename_noreplace(from: &Path, to: &Path) -> Result<(), String> {
 
 /// The run dirs in quarantine with their age in seconds (from the dir's mtime: the last rename in).
 pub fn quarantined_runs(root: &Path, now: i64) -> Vec<(PathBuf, i64)> {
-    let mut v: Vec<(PathBuf, i64)> = std::fs::read_dir(root.join(QUARANTINE))
+    let mut v: Vec<(PathBuf, i64)> = std::fs::read_dir(root.join(QUARANTINE_DIR))
         .into_iter()
         .flatten()
         .flatten()
@@ -380,7 +381,7 @@ pub fn quarantined_runs(root: &Path, now: i64) -> Vec<(PathBuf, i64)> {
 
 /// Deletes a quarantined run dir for good, refusing a symlink, another filesystem or a mount below.
 pub fn purge(root: &Path, dir: &Path, mounts: &[String]) -> Result<u64, String> {
-    if !inside(root, dir) || !dir.starts_with(root.join(QUARANTINE)) {
+    if !inside(root, dir) || !dir.starts_with(root.join(QUARANTINE_DIR)) {
         return Err(format!("{} is not in the quarantine", dir.display()));
     }
     let m = std::fs::symlink_metadata(dir).map_err(|e| e.to_string())?;

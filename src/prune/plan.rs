@@ -28,8 +28,13 @@ pub struct Selectors {
     pub build_cache_budget: Option<u64>,
     /// Container logs over this size: findings with the fix.
     pub logs_over: Option<u64>,
-    /// Truncate those logs in place (not implemented yet).
+    /// With `--held`: truncate deleted json-file/local logs dockerd still holds (data loss). With
+    /// `--logs-over`: not implemented yet.
     pub truncate_logs: bool,
+    /// Deleted files still held open: restart their container (restart policy) or truncate the log.
+    pub held: bool,
+    /// With `--held`: restart containers without a restart policy too.
+    pub restart_any: bool,
     /// Orphans of the data root, as `dredge df` finds them.
     pub orphans: bool,
     /// Orphans changed, and images, containers and volumes created, less than this many seconds ago
@@ -55,6 +60,7 @@ impl Selectors {
             || self.build_cache_budget.is_some()
             || self.logs_over.is_some()
             || self.orphans
+            || self.held
     }
     /// True when something the engine knows is selected (the engine must then answer).
     pub fn engine_objects(&self) -> bool {
@@ -103,6 +109,86 @@ pub struct Item {
     /// Orphans: newest modification inside when planned (ns since the epoch).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub modified_ns: Option<i64>,
+    /// Held: what is done (`restart` the container, `truncate` the log).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_action: Option<HeldAction>,
+    /// Held: the container (a restart: the item's id; a log: the container it belongs to).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+    /// Held: the container's `State.StartedAt` when planned (a restart since changes it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_started: Option<String>,
+    /// Held: the deleted files it frees, with what identifies each (re-checked before acting); for a
+    /// restart, one entry per descriptor holding them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<HeldRef>,
+}
+
+/// What a `held` item does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HeldAction {
+    /// `POST /containers/{id}/restart`: its processes close their descriptors.
+    Restart,
+    /// Open `/proc/PID/fd/N` write-only and truncate to 0: the log's content is lost.
+    Truncate,
+}
+
+impl HeldAction {
+    /// The name used in documents.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HeldAction::Restart => "restart",
+            HeldAction::Truncate => "truncate",
+        }
+    }
+}
+
+/// One deleted file a `held` item frees, as planned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldRef {
+    /// The holding process.
+    pub pid: u32,
+    /// Its start time (`/proc/PID/stat` field 22, clock ticks after boot): another process behind a
+    /// re-used pid differs.
+    pub pid_start: u64,
+    /// The descriptor: `/proc/PID/fd/FD`.
+    pub fd: u32,
+    /// `st_dev` through the descriptor.
+    pub dev: u64,
+    /// Inode number.
+    pub inode: u64,
+    /// Allocated bytes when planned.
+    pub bytes: u64,
+    /// The path it had.
+    pub path: String,
+}
+
+/// A deleted file still held open that the plan does not act on: a finding with the fix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldFinding {
+    /// `PID:FD` of its main holder.
+    pub id: String,
+    /// The holder's process id.
+    pub pid: u32,
+    /// The holder's name.
+    pub process: String,
+    /// The descriptor.
+    pub fd: u32,
+    /// The container it belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+    /// That container's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_name: Option<String>,
+    /// The path it had.
+    pub path: String,
+    /// Allocated bytes.
+    pub bytes: u64,
+    /// `dredge df`'s fix (`restart-container`, `truncate-log`, `restart-process`).
+    pub fix: String,
+    /// Why the plan does not act on it.
+    pub reason: String,
 }
 
 impl Item {
@@ -120,6 +206,10 @@ impl Item {
             orphan_kind: None,
             also: Vec::new(),
             modified_ns: None,
+            held_action: None,
+            container: None,
+            container_started: None,
+            files: Vec::new(),
         }
     }
 }
@@ -206,6 +296,9 @@ pub struct Plan {
     /// Containers whose logs are over `--logs-over`, with the fix (nothing is deleted for them).
     #[serde(default)]
     pub logs: Vec<LogFinding>,
+    /// Deleted files still held open that `--held` does not act on, with the fix.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub held: Vec<HeldFinding>,
     /// Orphans: the grace period planned with (seconds); apply re-checks with it.
     #[serde(default = "default_grace")]
     pub grace_seconds: u64,
@@ -623,12 +716,18 @@ fn finish(
         logs.sort_by_key(|l| std::cmp::Reverse(l.log_bytes));
     }
     build_cache(facts, sel, &mut items, &mut kept);
-    if sel.truncate_logs {
+    if sel.truncate_logs && sel.logs_over.is_some() {
         warnings.push(
-            "--truncate-logs is not implemented yet: logs are reported with their fix, not truncated"
+            "--truncate-logs with --logs-over is not implemented yet: live logs are reported with \
+             their fix, not truncated (with --held it truncates deleted logs dockerd still holds)"
                 .into(),
         );
     }
+    let held_findings = if sel.held {
+        held(facts, sel, &mut items)
+    } else {
+        Vec::new()
+    };
     items.sort_by_key(|i| match i.kind {
         Kind::Container => 0,
         Kind::Volume => 1,
@@ -636,6 +735,7 @@ fn finish(
         Kind::BuildCache => 3,
         Kind::Log => 4,
         Kind::Orphan => 5,
+        Kind::Held => 6,
     });
     let total_bytes =
         items.iter().map(|i| i.bytes).sum::<u64>() + shared.iter().map(|s| s.bytes).sum::<u64>();
@@ -649,6 +749,7 @@ fn finish(
         total_bytes,
         kept,
         logs,
+        held: held_findings,
         grace_seconds: sel.grace,
         warnings,
     }
@@ -727,6 +828,154 @@ fn build_cache(facts: &Facts, sel: &Selectors, items: &mut Vec<Item>, kept: &mut
             items.push(it);
         }
     }
+}
+
+/// `--held`: deleted files still held open become items (a container with a restart policy, or any
+/// with `--restart-any`, is restarted; a deleted json-file/local log dockerd holds is truncated with
+/// `--truncate-logs`); the rest are findings with the fix. Pure.
+fn held(facts: &Facts, sel: &Selectors, items: &mut Vec<Item>) -> Vec<HeldFinding> {
+    use crate::model::held::{HeldFix, HolderKind};
+    let mut findings = Vec::new();
+    let mut restarts: BTreeMap<&str, (u64, Vec<HeldRef>)> = BTreeMap::new();
+    // A file with no blocks (a log truncated already) frees nothing: neither an item nor a finding.
+    for f in facts.held.iter().filter(|f| f.bytes > 0) {
+        let finding = |reason: String| HeldFinding {
+            id: format!("{}:{}", f.pid, f.fd),
+            pid: f.pid,
+            process: f.process.clone(),
+            fd: f.fd,
+            container: f.container.clone(),
+            container_name: f.container_name.clone(),
+            path: f.path.clone(),
+            bytes: f.bytes,
+            fix: f.fix.as_str().to_string(),
+            reason,
+        };
+        let Some(start) = facts.proc_start.get(&f.pid).copied() else {
+            findings.push(finding(format!(
+                "the start time of process {} could not be read: it cannot be re-checked",
+                f.pid
+            )));
+            continue;
+        };
+        let r = HeldRef {
+            pid: f.pid,
+            pid_start: start,
+            fd: f.fd,
+            dev: f.dev,
+            inode: f.inode,
+            bytes: f.bytes,
+            path: f.path.clone(),
+        };
+        let c = f
+            .container
+            .as_deref()
+            .and_then(|id| facts.held_containers.get(id));
+        match (f.fix, c) {
+            (HeldFix::RestartProcess, _) => findings.push(finding(
+                "held by a process of no container: restart or stop it yourself".into(),
+            )),
+            (_, None) => findings.push(finding(
+                "its container is not known to the engine any more".into(),
+            )),
+            (_, Some(c)) if !c.running => {
+                findings.push(finding(format!("container {} is not running", c.name)))
+            }
+            (HeldFix::TruncateLog, Some(c)) => {
+                if !matches!(c.log_driver.as_str(), "json-file" | "local") {
+                    findings.push(finding(format!(
+                        "the {} log driver is not json-file or local: restart the container",
+                        c.log_driver
+                    )));
+                } else if f.holder != HolderKind::Dockerd || f.holders.len() != 1 {
+                    findings.push(finding(
+                        "held by other processes than dockerd: restart them, or the container"
+                            .into(),
+                    ));
+                } else if !sel.truncate_logs {
+                    findings.push(finding(
+                        "truncating loses the log's content: pass --truncate-logs to do it".into(),
+                    ));
+                } else {
+                    let mut it = Item::new(
+                        Kind::Held,
+                        &format!("{}:{}", f.pid, f.fd),
+                        f.bytes,
+                        format!(
+                            "deleted {} log of container {} still held by dockerd: truncate \
+                             (--truncate-logs, its content is lost)",
+                            c.log_driver, c.name
+                        ),
+                    );
+                    it.refs = vec![c.name.clone()];
+                    it.held_action = Some(HeldAction::Truncate);
+                    it.container = Some(c.id.clone());
+                    it.container_started = Some(c.started_at.clone());
+                    it.files = vec![r];
+                    items.push(it);
+                }
+            }
+            (HeldFix::RestartContainer, Some(c)) => {
+                if c.has_restart_policy() || sel.restart_any {
+                    // Every descriptor holding it (the restart frees it while any is still there).
+                    let e = restarts.entry(c.id.as_str()).or_default();
+                    e.0 += f.bytes;
+                    e.1.push(r);
+                    for h in f.holders.iter().filter(|h| (h.pid, h.fd) != (f.pid, f.fd)) {
+                        if let Some(&start) = facts.proc_start.get(&h.pid) {
+                            e.1.push(HeldRef {
+                                pid: h.pid,
+                                pid_start: start,
+                                fd: h.fd,
+                                dev: f.dev,
+                                inode: f.inode,
+                                bytes: f.bytes,
+                                path: f.path.clone(),
+                            });
+                        }
+                    }
+                } else {
+                    findings.push(finding(format!(
+                        "container {} has no restart policy: restart it yourself, or pass \
+                         --restart-any",
+                        c.name
+                    )));
+                }
+            }
+        }
+    }
+    for (id, (bytes, files)) in restarts {
+        let Some(c) = facts.held_containers.get(id) else {
+            continue;
+        };
+        let n = files
+            .iter()
+            .map(|f| (f.dev, f.inode))
+            .collect::<BTreeSet<_>>()
+            .len();
+        let mut it = Item::new(
+            Kind::Held,
+            id,
+            bytes,
+            format!(
+                "running container holds {n} deleted file{}: restart ({})",
+                if n == 1 { "" } else { "s" },
+                if c.has_restart_policy() {
+                    format!("restart policy {}", c.restart_policy)
+                } else {
+                    "no restart policy, --restart-any".into()
+                }
+            ),
+        );
+        it.refs = vec![c.name.clone()];
+        it.held_action = Some(HeldAction::Restart);
+        it.container = Some(c.id.clone());
+        it.container_started = Some(c.started_at.clone());
+        it.files = files;
+        items.push(it);
+    }
+    findings.sort_by_key(|f| std::cmp::Reverse(f.bytes));
+    findings
 }
 
 /// Seconds for people: `42s`, `5m`, `3h`, `2d`.
@@ -1203,5 +1452,180 @@ mod tests {
         };
         let p = plan(&f, &sel, &none(), "live");
         assert_eq!(ids(&p, Kind::BuildCache), ["old"]);
+    }
+
+    fn held_file(
+        pid: u32,
+        container: &str,
+        holder: crate::model::held::HolderKind,
+        fix: crate::model::held::HeldFix,
+        bytes: u64,
+    ) -> crate::model::held::HeldFile {
+        use crate::model::held::{HeldFile, HeldOn, Holder};
+        HeldFile {
+            pid,
+            process: "p".into(),
+            fd: 3,
+            container: Some(container.into()),
+            container_name: Some(container.into()),
+            holder,
+            path: format!("/f{pid}"),
+            bytes,
+            apparent_bytes: bytes,
+            dev: 1,
+            inode: u64::from(pid),
+            on: HeldOn::DataRoot,
+            fix,
+            holders: vec![Holder {
+                pid,
+                process: "p".into(),
+                fd: 3,
+                container: Some(container.into()),
+                kind: holder,
+            }],
+        }
+    }
+
+    #[test]
+    fn held_files_become_restarts_with_a_policy_and_truncations_with_the_flag() {
+        use crate::model::held::{HeldFix, HolderKind};
+        use crate::prune::facts::HeldContainer;
+        let hc = |id: &str, policy: &str, driver: &str| HeldContainer {
+            id: id.into(),
+            name: format!("n-{id}"),
+            running: true,
+            started_at: "S".into(),
+            restart_policy: policy.into(),
+            log_driver: driver.into(),
+        };
+        let mut f = Facts {
+            held: vec![
+                held_file(
+                    1,
+                    "always",
+                    HolderKind::Container,
+                    HeldFix::RestartContainer,
+                    100,
+                ),
+                held_file(
+                    2,
+                    "always",
+                    HolderKind::Container,
+                    HeldFix::RestartContainer,
+                    50,
+                ),
+                held_file(
+                    3,
+                    "never",
+                    HolderKind::Container,
+                    HeldFix::RestartContainer,
+                    70,
+                ),
+                held_file(4, "log", HolderKind::Dockerd, HeldFix::TruncateLog, 30),
+                held_file(5, "syslog", HolderKind::Dockerd, HeldFix::TruncateLog, 20),
+                held_file(6, "x", HolderKind::Process, HeldFix::RestartProcess, 10),
+                held_file(
+                    7,
+                    "stopped",
+                    HolderKind::Container,
+                    HeldFix::RestartContainer,
+                    5,
+                ),
+                held_file(
+                    8,
+                    "unknown",
+                    HolderKind::Container,
+                    HeldFix::RestartContainer,
+                    4,
+                ),
+            ],
+            ..Default::default()
+        };
+        f.held.push(held_file(
+            10,
+            "log",
+            HolderKind::Dockerd,
+            HeldFix::TruncateLog,
+            0,
+        ));
+        f.held.push(held_file(
+            9,
+            "always",
+            HolderKind::Container,
+            HeldFix::RestartContainer,
+            1,
+        ));
+        for (id, c) in [
+            ("always", hc("always", "always", "json-file")),
+            ("never", hc("never", "no", "json-file")),
+            ("log", hc("log", "", "json-file")),
+            ("syslog", hc("syslog", "", "syslog")),
+            (
+                "stopped",
+                HeldContainer {
+                    running: false,
+                    ..hc("stopped", "always", "local")
+                },
+            ),
+        ] {
+            f.held_containers.insert(id.into(), c);
+        }
+        // pid 9 has no readable start time: it cannot be re-checked.
+        f.proc_start = (1..=10)
+            .filter(|p| *p != 9)
+            .map(|p| (p, u64::from(p) * 10))
+            .collect();
+        let sel = Selectors {
+            held: true,
+            ..Default::default()
+        };
+        assert!(sel.any());
+        let p = plan(&f, &sel, &none(), "live");
+        assert_eq!(ids(&p, Kind::Held), vec!["always"]);
+        let it = &p.items[0];
+        assert_eq!(it.bytes, 150);
+        assert_eq!(it.held_action, Some(HeldAction::Restart));
+        assert_eq!(it.container_started.as_deref(), Some("S"));
+        assert_eq!(
+            it.files
+                .iter()
+                .map(|r| (r.pid, r.pid_start))
+                .collect::<Vec<_>>(),
+            vec![(1, 10), (2, 20)]
+        );
+        assert_eq!(p.total_bytes, 150);
+        let why = |id: &str| {
+            p.held
+                .iter()
+                .find(|h| h.id == id)
+                .map(|h| h.reason.clone())
+                .unwrap_or_default()
+        };
+        assert!(why("3:3").contains("no restart policy"));
+        assert!(why("4:3").contains("--truncate-logs"));
+        assert!(why("5:3").contains("syslog"));
+        assert!(why("6:3").contains("no container"));
+        assert!(why("7:3").contains("not running"));
+        assert!(why("8:3").contains("not known"));
+        assert!(why("9:3").contains("start time"));
+        assert_eq!(p.held.len(), 7);
+        assert_eq!(p.held[0].bytes, 70, "largest first");
+
+        let sel = Selectors {
+            held: true,
+            truncate_logs: true,
+            restart_any: true,
+            ..Default::default()
+        };
+        let p = plan(&f, &sel, &none(), "live");
+        assert_eq!(ids(&p, Kind::Held), vec!["4:3", "always", "never"]);
+        let t = p.items.iter().find(|i| i.id == "4:3").unwrap();
+        assert_eq!(t.held_action, Some(HeldAction::Truncate));
+        assert_eq!(t.container.as_deref(), Some("log"));
+        assert_eq!(t.bytes, 30);
+        assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+        // Round trip through the document.
+        let back: Plan = serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
+        assert_eq!(back, p);
     }
 }

@@ -3,8 +3,9 @@
 //! name, an orphan that gained a reference) skips the item with the reason.
 
 use super::Kind;
+use super::facts::HeldContainer;
 use super::facts::{Facts, format_time};
-use super::plan::{Item, Plan};
+use super::plan::{HeldAction, HeldRef, Item, Plan};
 
 /// What to do with one planned item now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -208,6 +209,108 @@ pub fn orphan(
     Verdict::Go { untag: Vec::new() }
 }
 
+/// A descriptor as it is now: read through the file `/proc/PID/fd/N` opens (`fstat`), and the start
+/// time of the process PID now (None: no such process).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FdNow {
+    /// `/proc/PID/stat` field 22 now.
+    pub pid_start: Option<u64>,
+    /// `st_dev`.
+    pub dev: u64,
+    /// `st_ino`.
+    pub inode: u64,
+    /// `st_nlink`.
+    pub nlink: u64,
+}
+
+/// Whether a planned held file is still the one planned: same process (start time), the descriptor
+/// on the same (dev, inode), still deleted. `now` None: the descriptor cannot be opened (closed, the
+/// process gone, no permission: `why`).
+pub fn held_file(r: &HeldRef, now: Option<&FdNow>, why: &str) -> Result<(), String> {
+    let Some(n) = now else {
+        return Err(format!("/proc/{}/fd/{}: {why}", r.pid, r.fd));
+    };
+    if n.pid_start != Some(r.pid_start) {
+        return Err(format!(
+            "process {} is not the one planned (it exited, or its pid was re-used)",
+            r.pid
+        ));
+    }
+    if (n.dev, n.inode) != (r.dev, r.inode) {
+        return Err(format!(
+            "/proc/{}/fd/{} now points at another file (dev {} inode {}, planned dev {} inode {})",
+            r.pid, r.fd, n.dev, n.inode, r.dev, r.inode
+        ));
+    }
+    if n.nlink != 0 {
+        return Err(format!(
+            "/proc/{}/fd/{}: the file has {} links again: it is not deleted",
+            r.pid, r.fd, n.nlink
+        ));
+    }
+    Ok(())
+}
+
+/// Re-checks a `held` item: its container is the one planned, still running and not restarted since
+/// (`State.StartedAt`); a truncation's file is still the one planned; a restart still frees at least
+/// one of its files. `files[i]` is the re-check of `item.files[i]`.
+pub fn held(
+    item: &Item,
+    container: Option<&HeldContainer>,
+    files: &[Result<(), String>],
+) -> Verdict {
+    if let Some(want) = &item.container {
+        let Some(c) = container else {
+            return skip(format!("container {want} is gone"));
+        };
+        if &c.id != want {
+            return skip(format!("{} is another container now", c.id));
+        }
+        if !c.running {
+            return skip(format!("container {} is not running any more", c.name));
+        }
+        if item.container_started.as_deref() != Some(c.started_at.as_str()) {
+            return skip(format!(
+                "container {} was restarted since planning (started {})",
+                c.name, c.started_at
+            ));
+        }
+    }
+    if files.is_empty() || files.len() != item.files.len() {
+        return skip("the plan names no held file for it".into());
+    }
+    match item.held_action {
+        Some(HeldAction::Truncate) => match &files[0] {
+            Ok(()) if files.len() == 1 => Verdict::Go { untag: vec![] },
+            Ok(()) => skip("a truncation names one file".into()),
+            Err(e) => skip(e.clone()),
+        },
+        Some(HeldAction::Restart) => {
+            if files.iter().any(Result::is_ok) {
+                Verdict::Go { untag: vec![] }
+            } else {
+                let why: Vec<&str> = files
+                    .iter()
+                    .filter_map(|f| f.as_ref().err())
+                    .map(String::as_str)
+                    .collect();
+                skip(format!(
+                    "none of its deleted files is held as planned: {}",
+                    why.join("; ")
+                ))
+            }
+        }
+        None => skip("the plan does not say what to do with it".into()),
+    }
+}
+
+/// The start time of a process: field 22 of `/proc/PID/stat` (after the `)` that ends its name, which
+/// may hold spaces and parentheses). Pure.
+pub fn proc_start(stat: &str) -> Option<u64> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -368,6 +471,7 @@ mod tests {
             total_bytes: 0,
             kept: vec![],
             logs: vec![],
+            held: vec![],
             grace_seconds: 3600,
             warnings: vec![],
         };
@@ -453,5 +557,128 @@ mod tests {
         assert!(
             matches!(orphan(&i, &ok, 11 * S, 3600, false), Verdict::Skip(r) if r.contains("grace"))
         );
+    }
+
+    fn held_item(action: HeldAction) -> (Item, HeldContainer) {
+        let c = HeldContainer {
+            id: "c1".into(),
+            name: "web".into(),
+            running: true,
+            started_at: "2026-12-01T10:00:00Z".into(),
+            restart_policy: "always".into(),
+            log_driver: "json-file".into(),
+        };
+        let mut i: Item = serde_json::from_value(serde_json::json!({
+            "kind": "held", "id": "c1", "bytes": 5, "rule": "r"
+        }))
+        .unwrap();
+        i.held_action = Some(action);
+        i.container = Some("c1".into());
+        i.container_started = Some(c.started_at.clone());
+        i.files = vec![HeldRef {
+            pid: 10,
+            pid_start: 777,
+            fd: 3,
+            dev: 2049,
+            inode: 42,
+            bytes: 5,
+            path: "/big".into(),
+        }];
+        (i, c)
+    }
+
+    #[test]
+    fn a_held_file_is_the_planned_one_only_with_the_same_process_inode_and_no_link() {
+        let (i, _) = held_item(HeldAction::Truncate);
+        let r = &i.files[0];
+        let same = FdNow {
+            pid_start: Some(777),
+            dev: 2049,
+            inode: 42,
+            nlink: 0,
+        };
+        assert!(held_file(r, Some(&same), "").is_ok());
+        let reused = FdNow {
+            pid_start: Some(778),
+            ..same
+        };
+        assert!(
+            held_file(r, Some(&reused), "")
+                .unwrap_err()
+                .contains("re-used")
+        );
+        let gone = FdNow {
+            pid_start: None,
+            ..same
+        };
+        assert!(held_file(r, Some(&gone), "").is_err());
+        let other = FdNow { inode: 43, ..same };
+        assert!(
+            held_file(r, Some(&other), "")
+                .unwrap_err()
+                .contains("another file")
+        );
+        let other_dev = FdNow { dev: 7, ..same };
+        assert!(held_file(r, Some(&other_dev), "").is_err());
+        let linked = FdNow { nlink: 1, ..same };
+        assert!(
+            held_file(r, Some(&linked), "")
+                .unwrap_err()
+                .contains("not deleted")
+        );
+        assert!(
+            held_file(r, None, "No such file")
+                .unwrap_err()
+                .contains("/proc/10/fd/3: No such file")
+        );
+    }
+
+    #[test]
+    fn a_held_item_goes_only_while_its_container_runs_unrestarted() {
+        let (i, c) = held_item(HeldAction::Truncate);
+        let ok: Vec<Result<(), String>> = vec![Ok(())];
+        assert!(matches!(held(&i, Some(&c), &ok), Verdict::Go { .. }));
+        assert!(matches!(held(&i, None, &ok), Verdict::Skip(r) if r.contains("gone")));
+        let stopped = HeldContainer {
+            running: false,
+            ..c.clone()
+        };
+        assert!(
+            matches!(held(&i, Some(&stopped), &ok), Verdict::Skip(r) if r.contains("not running"))
+        );
+        let restarted = HeldContainer {
+            started_at: "2026-12-01T11:00:00Z".into(),
+            ..c.clone()
+        };
+        assert!(
+            matches!(held(&i, Some(&restarted), &ok), Verdict::Skip(r) if r.contains("restarted"))
+        );
+        let other = HeldContainer {
+            id: "c2".into(),
+            ..c.clone()
+        };
+        assert!(matches!(held(&i, Some(&other), &ok), Verdict::Skip(_)));
+        let bad: Vec<Result<(), String>> = vec![Err("now points at another file".into())];
+        assert!(matches!(held(&i, Some(&c), &bad), Verdict::Skip(r) if r.contains("another file")));
+        assert!(matches!(held(&i, Some(&c), &[]), Verdict::Skip(_)));
+        // A restart goes while at least one of its files is still held as planned.
+        let (mut r, c) = held_item(HeldAction::Restart);
+        r.files.push(r.files[0].clone());
+        let half: Vec<Result<(), String>> = vec![Err("x".into()), Ok(())];
+        assert!(matches!(held(&r, Some(&c), &half), Verdict::Go { .. }));
+        let none: Vec<Result<(), String>> = vec![Err("x".into()), Err("y".into())];
+        assert!(matches!(held(&r, Some(&c), &none), Verdict::Skip(w) if w.contains("x; y")));
+        let mut nothing = r.clone();
+        nothing.held_action = None;
+        assert!(matches!(held(&nothing, Some(&c), &half), Verdict::Skip(_)));
+    }
+
+    #[test]
+    fn the_start_time_is_field_22_of_proc_stat_even_with_odd_names() {
+        let stat = "1234 (a) b (c)) S 1 1234 1234 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 \
+                    1000 100";
+        assert_eq!(proc_start(stat), Some(987_654));
+        assert_eq!(proc_start("garbage"), None);
+        assert_eq!(proc_start("1 (x) S 1"), None);
     }
 }

@@ -82,6 +82,28 @@ pub fn write_plan_table<W: Write>(out: &mut W, p: &Plan) -> io::Result<()> {
             )?;
         }
     }
+    if !p.held.is_empty() {
+        writeln!(
+            out,
+            "\nDeleted files still held open, not acted on (nothing is done for them):"
+        )?;
+        for h in &p.held {
+            writeln!(
+                out,
+                "  {} {} ({}{}), {}: {}. Fix: {}",
+                h.process,
+                h.id,
+                h.path,
+                h.container_name
+                    .as_deref()
+                    .map(|n| format!(", container {n}"))
+                    .unwrap_or_default(),
+                size(h.bytes),
+                h.reason,
+                h.fix
+            )?;
+        }
+    }
     if !p.kept.is_empty() {
         writeln!(out, "\nKept ({}):", p.kept.len())?;
         for k in &p.kept {
@@ -105,6 +127,16 @@ pub fn write_result_table<W: Write>(out: &mut W, r: &RunResult) -> io::Result<()
             ]);
         }
         writeln!(out, "{t}")?;
+    }
+    for d in r.deleted.iter().filter(|d| d.data_loss) {
+        for line in &d.detail {
+            writeln!(
+                out,
+                "DATA LOSS {} {}: {line}",
+                d.kind.as_str(),
+                short(&d.id)
+            )?;
+        }
     }
     for s in &r.skipped {
         writeln!(

@@ -19,8 +19,9 @@ use sha2::{Digest, Sha256};
 
 use super::rootfs::{Entry, FileError, Kind, RootDir, is_plain_component, limit};
 use crate::model::dataroot::{
-    ConfigState, ContainerRecord, DaemonEvidence, DaemonFact, DataRoot, Driver, ImageRecord,
-    Inconsistency, LayerRecord, Listing, MountRecord, Unknowns, VolumeRecord, is_hex64,
+    ConfigState, ContainerRecord, DaemonEvidence, DaemonFact, DataRoot, DataRootProof, Driver,
+    EngineIdCheck, ImageRecord, Inconsistency, LayerRecord, Listing, MountRecord, ProofHow,
+    Unknowns, VolumeRecord, is_hex64,
 };
 
 /// Why a data root could not be read at all.
@@ -805,8 +806,6 @@ struct Dockerd {
     pid: u32,
     /// `--data-root`/`-g`, else `data-root` of /etc/docker/daemon.json, else /var/lib/docker.
     data_root: PathBuf,
-    /// `-H`/`--host` values, else `hosts` of daemon.json, else the default socket.
-    hosts: Vec<String>,
 }
 
 /// Every running `dockerd` found in `/proc/*/cmdline`.
@@ -817,13 +816,6 @@ fn dockerds() -> Vec<Dockerd> {
     let configured = config
         .as_ref()
         .and_then(|v| v["data-root"].as_str().map(PathBuf::from));
-    let configured_hosts: Vec<String> = config
-        .as_ref()
-        .and_then(|v| v["hosts"].as_array().cloned())
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|h| h.as_str().map(String::from))
-        .collect();
     let Ok(rd) = fs::read_dir("/proc") else {
         return Vec::new();
     };
@@ -846,7 +838,6 @@ fn dockerds() -> Vec<Dockerd> {
             continue;
         }
         let mut data_root = None;
-        let mut hosts = Vec::new();
         let mut it = args.iter().skip(1);
         while let Some(a) = it.next() {
             if let Some(v) = a
@@ -856,24 +847,13 @@ fn dockerds() -> Vec<Dockerd> {
                 data_root = Some(PathBuf::from(v));
             } else if a == "--data-root" || a == "-g" || a == "--graph" {
                 data_root = it.next().map(PathBuf::from);
-            } else if let Some(v) = a.strip_prefix("--host=").or(a.strip_prefix("-H=")) {
-                hosts.push(v.to_string());
-            } else if a == "-H" || a == "--host" {
-                hosts.extend(it.next().cloned());
             }
-        }
-        if hosts.is_empty() {
-            hosts = configured_hosts.clone();
-        }
-        if hosts.is_empty() {
-            hosts.push("unix:///var/run/docker.sock".into());
         }
         found.push(Dockerd {
             pid,
             data_root: data_root
                 .or_else(|| configured.clone())
                 .unwrap_or_else(|| PathBuf::from("/var/lib/docker")),
-            hosts,
         });
     }
     found
@@ -956,23 +936,294 @@ fn started_ns(pid: u32) -> Option<i64> {
     Some(btime * 1_000_000_000 + ticks * 10_000_000)
 }
 
-/// A guess, from the command lines of running dockerds, at the data root of the one listening on
-/// `docker_host` (a `unix://` socket; `fd://`, systemd's, is taken to be the default socket). Only a
-/// guess, to start reading before the engine has answered: the engine's `DockerRootDir` decides.
-pub fn guess_root_of(docker_host: &str) -> Option<PathBuf> {
-    let socket = |h: &str| {
-        let p = match h {
-            "fd://" => "/var/run/docker.sock",
-            h => h.strip_prefix("unix://")?,
-        };
-        fs::canonicalize(p).ok()
+/// Why no local directory could be proven to be the asked engine's data root: one line each.
+#[derive(Debug, thiserror::Error)]
+pub enum NotProven {
+    /// `tcp://`, `ssh://`, …: the engine may be anywhere, and a directory here of the same name proves
+    /// nothing.
+    #[error(
+        "the engine at {0} is not reached through a local unix socket: no directory here is proven to be its data root"
+    )]
+    NotLocal(String),
+    /// The socket file cannot be examined.
+    #[error("{path}: {source}")]
+    Socket {
+        /// The engine's socket.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// No visible dockerd holds a listening socket whose file is the engine's socket.
+    #[error(
+        "no dockerd visible here listens on {0} (another pid namespace, or no permission to see its sockets)"
+    )]
+    NoOwner(PathBuf),
+    /// More than one dockerd seems to listen on the socket.
+    #[error("several dockerd processes ({0:?}) listen on {1}")]
+    SeveralOwners(Vec<u32>, PathBuf),
+    /// `/info` named no (absolute) `DockerRootDir`.
+    #[error("the engine named no absolute data root (DockerRootDir {0:?})")]
+    NoRootDir(Option<String>),
+    /// The daemon's data root, seen through its root, cannot be examined.
+    #[error("{path}: {source} (the data root of dockerd pid {pid}, seen through its root)")]
+    Unreadable {
+        /// The dockerd.
+        pid: u32,
+        /// The path tried.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// The data root's `engine-id` names another engine.
+    #[error(
+        "{file}: engine-id {found:?} is not the engine's ID {engine:?}: another engine's data root"
+    )]
+    OtherEngine {
+        /// The `engine-id` file.
+        file: PathBuf,
+        /// What it says.
+        found: String,
+        /// What `/info` said.
+        engine: String,
+    },
+}
+
+/// The socket file `docker_host` names: `unix://PATH`, or `fd://` (systemd's socket activation, taken to
+/// be the default socket); anything else is not local.
+pub fn socket_path(docker_host: &str) -> Result<PathBuf, NotProven> {
+    match docker_host {
+        "fd://" => Ok(PathBuf::from("/var/run/docker.sock")),
+        h => h
+            .strip_prefix("unix://")
+            .filter(|p| p.starts_with('/'))
+            .map(PathBuf::from)
+            .ok_or_else(|| NotProven::NotLocal(h.to_string())),
+    }
+}
+
+/// Listening unix sockets of a `/proc/<pid>/net/unix` table: inode → bound path (abstract and unnamed
+/// sockets are left out). A row is `Num RefCount Protocol Flags Type St Inode [Path]`; listening is
+/// the flag `__SO_ACCEPTCON` (0x10000).
+pub fn listening_unix_sockets(table: &str) -> HashMap<u64, String> {
+    let mut out = HashMap::new();
+    for line in table.lines().skip(1) {
+        let mut rest = line;
+        let mut fields = Vec::with_capacity(7);
+        for _ in 0..7 {
+            rest = rest.trim_start_matches(' ');
+            let end = rest.find(' ').unwrap_or(rest.len());
+            fields.push(&rest[..end]);
+            rest = &rest[end..];
+        }
+        let path = rest.strip_prefix(' ').unwrap_or("");
+        let listening = u32::from_str_radix(fields[3], 16).is_ok_and(|f| f & 0x10000 != 0);
+        if let (true, Ok(ino), true) = (listening, fields[6].parse::<u64>(), path.starts_with('/'))
+        {
+            out.insert(ino, path.to_string());
+        }
+    }
+    out
+}
+
+/// `socket:[INODE]`, the link text of a socket's file descriptor.
+fn socket_inode(link: &Path) -> Option<u64> {
+    link.to_str()?
+        .strip_prefix("socket:[")?
+        .strip_suffix(']')?
+        .parse()
+        .ok()
+}
+
+fn dev_ino(m: &fs::Metadata) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    (m.dev(), m.ino())
+}
+
+/// Whether process `pid` holds a listening unix socket bound to a path that, seen through its own root
+/// and mount namespace (`/proc/<pid>/root`), is the socket file `want` (device, inode).
+fn listens_on(pid: u32, want: (u64, u64)) -> bool {
+    let Ok(table) = fs::read_to_string(format!("/proc/{pid}/net/unix")) else {
+        return false;
     };
-    let want = socket(docker_host)?;
-    let mut matching = dockerds()
+    let listening = listening_unix_sockets(&table);
+    let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.flatten().any(|fd| {
+        fs::read_link(fd.path())
+            .ok()
+            .and_then(|l| socket_inode(&l))
+            .and_then(|ino| listening.get(&ino))
+            .is_some_and(|bound| {
+                fs::metadata(format!("/proc/{pid}/root{bound}")).is_ok_and(|m| dev_ino(&m) == want)
+            })
+    })
+}
+
+/// The dockerd serving an engine's socket, found by [`socket_owner`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SocketOwner {
+    /// Its process id (in this pid namespace).
+    pub pid: u32,
+    /// Its data root as its command line says (`--data-root`, else /etc/docker/daemon.json's here,
+    /// else /var/lib/docker): a guess, in its own namespace.
+    cmdline_root: PathBuf,
+}
+
+/// The dockerd serving `docker_host`: the one process whose command is `dockerd` and which listens on
+/// the very socket file `docker_host` names (its listening socket's inode in `/proc/<pid>/net/unix`,
+/// held as `socket:[inode]` in `/proc/<pid>/fd`, bound to a path that is that file seen through
+/// `/proc/<pid>/root`). A file of the same name elsewhere does not count.
+pub fn socket_owner(docker_host: &str) -> Result<SocketOwner, NotProven> {
+    let sock = socket_path(docker_host)?;
+    let want = fs::metadata(&sock)
+        .map(|m| dev_ino(&m))
+        .map_err(|source| NotProven::Socket {
+            path: sock.clone(),
+            source,
+        })?;
+    let mut owners: Vec<Dockerd> = dockerds()
         .into_iter()
-        .filter(|d| d.hosts.iter().any(|h| socket(h).as_ref() == Some(&want)));
-    let d = matching.next()?;
-    (matching.next().is_none() && d.data_root.is_dir()).then_some(d.data_root)
+        .filter(|d| listens_on(d.pid, want))
+        .collect();
+    match owners.len() {
+        1 => {
+            let d = owners.remove(0);
+            Ok(SocketOwner {
+                pid: d.pid,
+                cmdline_root: d.data_root,
+            })
+        }
+        0 => Err(NotProven::NoOwner(sock)),
+        _ => Err(NotProven::SeveralOwners(
+            owners.iter().map(|d| d.pid).collect(),
+            sock,
+        )),
+    }
+}
+
+/// Where `root_dir` (a path in the namespace of dockerd `pid`) is read from here, and why that is the
+/// daemon's own directory: the plain path when the daemon shares this mount namespace and root, or
+/// when the directory it sees is the same device and inode; else through `/proc/<pid>/root`.
+pub fn resolve_in(pid: u32, root_dir: &Path) -> Result<(PathBuf, ProofHow), NotProven> {
+    let Ok(rel) = root_dir.strip_prefix("/") else {
+        return Err(NotProven::NoRootDir(Some(root_dir.display().to_string())));
+    };
+    let proc_root = PathBuf::from(format!("/proc/{pid}/root"));
+    let through = proc_root.join(rel);
+    let unreadable = |path: &Path, source| NotProven::Unreadable {
+        pid,
+        path: path.to_path_buf(),
+        source,
+    };
+    let seen = fs::metadata(&through).map_err(|e| unreadable(&through, e))?;
+    if !seen.is_dir() {
+        return Err(unreadable(
+            &through,
+            io::Error::new(io::ErrorKind::NotADirectory, "not a directory"),
+        ));
+    }
+    let plain_same = fs::metadata(root_dir).is_ok_and(|m| dev_ino(&m) == dev_ino(&seen));
+    let link = |p: &str| fs::read_link(p).ok();
+    let same_ns = link(&format!("/proc/{pid}/ns/mnt"))
+        .is_some_and(|n| Some(n) == link("/proc/self/ns/mnt"))
+        && fs::metadata(&proc_root)
+            .and_then(|r| fs::metadata("/").map(|s| dev_ino(&r) == dev_ino(&s)))
+            .unwrap_or(false);
+    Ok(match (plain_same, same_ns) {
+        (true, true) => (root_dir.to_path_buf(), ProofHow::SameNamespace),
+        (true, false) => (root_dir.to_path_buf(), ProofHow::SameInode),
+        (false, _) => (through, ProofHow::ProcessRoot),
+    })
+}
+
+/// The verdict on a data root's `engine-id` file (`None`: no such file) against the engine's `ID`.
+/// Err carries the file's id when it names another engine.
+pub fn engine_id_verdict(
+    file: Option<&str>,
+    engine: Option<&str>,
+) -> Result<EngineIdCheck, String> {
+    match (file.map(str::trim), engine) {
+        (Some(f), Some(e)) if f == e => Ok(EngineIdCheck::Matched),
+        (Some(f), Some(_)) => Err(f.to_string()),
+        _ => Ok(EngineIdCheck::Absent),
+    }
+}
+
+/// Proves the data root of the engine served by dockerd `pid` (from [`socket_owner`]): its
+/// `DockerRootDir` resolved in its own namespace ([`resolve_in`]), and the `engine-id` file there
+/// compared with the engine's `ID` when both exist.
+pub fn prove_root(
+    pid: u32,
+    root_dir: Option<&str>,
+    engine_id: Option<&str>,
+) -> Result<DataRootProof, NotProven> {
+    let dir = root_dir
+        .filter(|d| d.starts_with('/'))
+        .ok_or_else(|| NotProven::NoRootDir(root_dir.map(String::from)))?;
+    let (path, how) = resolve_in(pid, Path::new(dir))?;
+    let file = path.join("engine-id");
+    let text = match fs::read_to_string(&file) {
+        Ok(t) => Some(t),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(source) => {
+            return Err(NotProven::Unreadable {
+                pid,
+                path: file,
+                source,
+            });
+        }
+    };
+    let check =
+        engine_id_verdict(text.as_deref(), engine_id).map_err(|found| NotProven::OtherEngine {
+            file: file.clone(),
+            found,
+            engine: engine_id.unwrap_or_default().to_string(),
+        })?;
+    Ok(DataRootProof {
+        path,
+        how,
+        pid: Some(pid),
+        engine_id: Some(check),
+    })
+}
+
+/// Proves, in one call, the data root of the engine reached at `docker_host` (`DOCKER_HOST`, or
+/// `unix:///var/run/docker.sock`) whose `/info` said `root_dir` (`DockerRootDir`) and `engine_id`
+/// (`ID`): [`socket_owner`] then [`prove_root`]. For readers of the data root outside `dredge df`
+/// (`dredge image` from the data root, `dredge prune`): read or touch [`DataRootProof::path`] only.
+pub fn prove_live_root(
+    docker_host: &str,
+    root_dir: Option<&str>,
+    engine_id: Option<&str>,
+) -> Result<DataRootProof, NotProven> {
+    let owner = socket_owner(docker_host)?;
+    prove_root(owner.pid, root_dir, engine_id)
+}
+
+/// [`prove_live_root`] for what `source::engine::facts` answered.
+pub fn prove_engine_root(
+    facts: &crate::model::engine::EngineFacts,
+) -> Result<DataRootProof, NotProven> {
+    prove_live_root(&facts.host, facts.root_dir.as_deref(), facts.id.as_deref())
+}
+
+/// The dockerd `pid` serving the engine, as the daemon on its proven data root.
+pub fn engine_daemon(pid: u32) -> DaemonFact {
+    DaemonFact::Running {
+        pid: Some(pid),
+        started_ns: started_ns(pid),
+        evidence: DaemonEvidence::Engine,
+    }
+}
+
+/// A guess, from the command line of the dockerd serving the engine, at where its data root is read
+/// from here: to start reading before the engine has answered. Only [`prove_root`] decides, and a read
+/// of a guess it does not confirm is thrown away.
+pub fn guess_root_of(owner: &SocketOwner) -> Option<PathBuf> {
+    resolve_in(owner.pid, &owner.cmdline_root)
+        .ok()
+        .map(|(p, _)| p)
 }
 
 #[cfg(test)]
@@ -1020,6 +1271,63 @@ mod tests {
         scan_names(&bytes[..], &mut names).unwrap();
         assert!(names.contains(&hex));
         assert!(names.contains(key));
+    }
+
+    #[test]
+    fn listening_unix_sockets_keep_bound_listeners_only() {
+        // Rows as /proc/net/unix prints them (taken from this machine, plus a path with a space).
+        let table = "Num       RefCount Protocol Flags    Type St Inode Path\n\
+            00000000ba3190e5: 00000003 00000000 00000000 0001 03 301397\n\
+            0000000022c629da: 00000003 00000000 00000000 0001 03 10927 /var/run/docker/containerd/containerd.sock\n\
+            0000000059e2a304: 00000002 00000000 00010000 0001 01 11962 /var/run/docker.sock\n\
+            0000000059e2a305: 00000002 00000000 00010000 0001 01  1196 /tmp/a b.sock\n\
+            0000000059e2a306: 00000002 00000000 00010000 0001 01 11963 @abstract\n";
+        let m = listening_unix_sockets(table);
+        assert_eq!(m.len(), 2, "{m:?}");
+        assert_eq!(m[&11962], "/var/run/docker.sock");
+        assert_eq!(m[&1196], "/tmp/a b.sock");
+    }
+
+    #[test]
+    fn socket_inodes_come_from_fd_links() {
+        assert_eq!(socket_inode(Path::new("socket:[11962]")), Some(11962));
+        assert_eq!(socket_inode(Path::new("/dev/null")), None);
+        assert_eq!(socket_inode(Path::new("pipe:[5]")), None);
+    }
+
+    #[test]
+    fn engine_id_file_must_name_the_engine_asked() {
+        let id = "b7cf1c4e-2f9c-4a7e-9a43-6b2a3f8b0d11";
+        assert_eq!(
+            engine_id_verdict(Some(&format!("{id}\n")), Some(id)),
+            Ok(EngineIdCheck::Matched)
+        );
+        assert_eq!(
+            engine_id_verdict(Some("another"), Some(id)),
+            Err("another".to_string())
+        );
+        assert_eq!(engine_id_verdict(None, Some(id)), Ok(EngineIdCheck::Absent));
+        assert_eq!(engine_id_verdict(Some(id), None), Ok(EngineIdCheck::Absent));
+    }
+
+    #[test]
+    fn only_local_sockets_can_be_proven() {
+        assert_eq!(
+            socket_path("unix:///tmp/d.sock").unwrap(),
+            PathBuf::from("/tmp/d.sock")
+        );
+        assert_eq!(
+            socket_path("fd://").unwrap(),
+            PathBuf::from("/var/run/docker.sock")
+        );
+        for h in [
+            "tcp://127.0.0.1:2375",
+            "ssh://u@h",
+            "unix://rel.sock",
+            "npipe:////./pipe/x",
+        ] {
+            assert!(matches!(socket_path(h), Err(NotProven::NotLocal(_))), "{h}");
+        }
     }
 
     const EXPECTED_AB: &str = "ccd722928bd92476ba1745586fed6e45a102504185ad88cd89e01ff116fd146c";

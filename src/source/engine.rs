@@ -122,6 +122,7 @@ pub fn facts(disk_usage: bool) -> Result<EngineFacts, EngineError> {
             host: host(),
             server_version: info.server_version.clone(),
             api_version: d.client_version().to_string(),
+            id: info.id.clone().filter(|i| !i.is_empty()),
             root_dir: info.docker_root_dir.clone(),
             driver: info.driver.clone(),
             containerd_store,

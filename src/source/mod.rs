@@ -333,9 +333,12 @@ fn open_from_data_root(
     if facts.containerd_store || facts.driver.as_deref() != Some("overlay2") {
         return Ok(None);
     }
-    let Some(root) = facts.root_dir.map(std::path::PathBuf::from) else {
+    // Only a directory proven to be this engine's own data root (the dockerd serving DOCKER_HOST, seen
+    // through its /proc/PID/root); otherwise the export, which is the engine's word.
+    let Ok(proof) = dataroot::prove_engine_root(&facts) else {
         return Ok(None);
     };
+    let root = proof.path;
     let Some(found) = overlay::find(&root, spec) else {
         return Ok(None);
     };
