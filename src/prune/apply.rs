@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::engine::{Engine, Removal, now};
+use super::engine::{Engine, Need, Removal, now};
 use super::facts::{Facts, format_time};
 use super::journal::{self, Action, Entry, Journal, Outcome as JOutcome};
 use super::plan::{self, Item, Plan};
@@ -224,19 +224,21 @@ fn make_plan(opts: &Options, warnings: &mut Vec<String>) -> Result<Plan, PruneEr
         return Ok(plan::plan(&facts, sel, &globs, "offline"));
     }
     let engine = Engine::connect()?;
-    let id = engine.identity()?;
+    // One concurrent round of requests (the identity's `/info` among them); the engine sizes
+    // volumes (`/system/df`) and containers' writable layers only for the selectors that count them.
+    let (mut facts, id) = engine.gather(Need {
+        df: sel.volumes
+            || sel.named_volumes
+            || sel.build_cache.is_some()
+            || sel.build_cache_budget.is_some(),
+        container_sizes: sel.stopped_containers.is_some(),
+    })?;
     if id.containerd_store {
         return Err(PruneError::Input(
             "the engine uses the containerd image store, which dredge prune does not support yet"
                 .into(),
         ));
     }
-    let mut facts = engine.facts(
-        sel.volumes
-            || sel.named_volumes
-            || sel.build_cache.is_some()
-            || sel.build_cache_budget.is_some(),
-    )?;
     // The engine's DockerRootDir is read here only when proven to be that engine's own directory (the
     // dockerd serving DOCKER_HOST, seen through its /proc/PID/root, and its engine-id): a chrooted,
     // containerised or remote engine may name a path that is another engine's data here.
@@ -263,7 +265,8 @@ fn make_plan(opts: &Options, warnings: &mut Vec<String>) -> Result<Plan, PruneEr
             None
         }
     };
-    if let Some(root) = &root {
+    // Chains and layer sizes count only images' bytes.
+    if let (true, Some(root)) = (sel.dangling_images || sel.unused_images.is_some(), &root) {
         fill_from_dataroot(&mut facts, root, warnings);
     }
     let (last, w) = state::load(&opts.state_dir, &facts.engine_id);

@@ -63,6 +63,18 @@ pub struct Identity {
     pub containerd_store: bool,
 }
 
+/// What [`Engine::gather`] asks the engine beyond the lists and the inspects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Need {
+    /// `/system/df`: volume sizes and build-cache records (the engine walks every volume).
+    pub df: bool,
+    /// Containers' writable-layer sizes (the engine walks every container's layer).
+    pub container_sizes: bool,
+}
+
+/// Container inspects in flight at once while gathering facts.
+pub const INSPECTS_AT_ONCE: usize = 8;
+
 impl Engine {
     /// Connects (DOCKER_HOST, else the default socket) and negotiates the API version.
     pub fn connect() -> Result<Engine, PruneError> {
@@ -91,36 +103,69 @@ impl Engine {
 
     /// `/info`: the engine's id and data root.
     pub fn identity(&self) -> Result<Identity, PruneError> {
-        let i = self
-            .rt
-            .block_on(self.d.info())
-            .map_err(|e| self.answer("/info", e))?;
-        let containerd_store = i.driver_status.as_ref().is_some_and(|s| {
-            s.iter()
-                .flatten()
-                .any(|v| v.contains("containerd.snapshotter"))
-        });
-        Ok(Identity {
-            id: i.id.unwrap_or_default(),
-            root: i.docker_root_dir.unwrap_or_default(),
-            containerd_store,
-        })
+        self.rt.block_on(self.identity_async())
     }
 
     /// Images, containers and volumes as the engine lists them now, and with `df` volume sizes and
     /// build-cache records (`/system/df`: the engine then walks every volume). Chains and layer sizes
     /// are filled by the caller from the data root.
     pub fn facts(&self, df: bool) -> Result<Facts, PruneError> {
+        self.gather(Need {
+            df,
+            container_sizes: true,
+        })
+        .map(|(f, _)| f)
+    }
+
+    /// The facts of [`Engine::facts`] and the engine's identity, in one concurrent round of requests:
+    /// `/info`, the image, container and volume lists and (`need.df`) `/system/df` at once; then every
+    /// container's inspect (its `FinishedAt`, `StartedAt`, log path and log config), at most
+    /// [`INSPECTS_AT_ONCE`] at a time. With `/system/df` its container list is used (the engine makes
+    /// it as `/containers/json?all=1&size=1`), so the engine sizes the writable layers once; without,
+    /// the list asks for sizes only with `need.container_sizes` (else a container's `bytes` are its
+    /// logs only).
+    pub fn gather(&self, need: Need) -> Result<(Facts, Identity), PruneError> {
+        use futures_util::StreamExt;
         let d = &self.d;
         self.rt.block_on(async {
-            let id = self.identity_async().await?;
-            let images = d
-                .list_images(Some(ListImagesOptions {
+            let images = async {
+                d.list_images(Some(ListImagesOptions {
                     all: true,
                     ..Default::default()
                 }))
                 .await
-                .map_err(|e| self.answer("/images/json", e))?;
+                .map_err(|e| self.answer("/images/json", e))
+            };
+            let list = async {
+                if need.df {
+                    return Ok(None);
+                }
+                d.list_containers(Some(ListContainersOptions {
+                    all: true,
+                    size: need.container_sizes,
+                    ..Default::default()
+                }))
+                .await
+                .map(Some)
+                .map_err(|e| self.answer("/containers/json", e))
+            };
+            let vols = async {
+                d.list_volumes(None::<ListVolumesOptions>)
+                    .await
+                    .map_err(|e| self.answer("/volumes", e))
+            };
+            let usage = async {
+                if !need.df {
+                    return Ok(None);
+                }
+                d.df(None::<DataUsageOptions>)
+                    .await
+                    .map(Some)
+                    .map_err(|e| self.answer("/system/df", e))
+            };
+            let (id, images, list, vols, mut usage) =
+                futures_util::future::try_join5(self.identity_async(), images, list, vols, usage)
+                    .await?;
             let images: Vec<ImageFact> = images
                 .into_iter()
                 .map(|i| ImageFact {
@@ -136,24 +181,30 @@ impl Engine {
                     chain: Vec::new(),
                 })
                 .collect();
-            let list = d
-                .list_containers(Some(ListContainersOptions {
-                    all: true,
-                    size: true,
-                    ..Default::default()
-                }))
-                .await
-                .map_err(|e| self.answer("/containers/json", e))?;
+            let list = match list {
+                Some(l) => l,
+                None => usage
+                    .as_mut()
+                    .and_then(|u| u.containers.take())
+                    .unwrap_or_default(),
+            };
+            let inspected: Vec<_> = futures_util::stream::iter(list)
+                .filter_map(|c| async move { c.id.clone().map(|cid| (cid, c)) })
+                .map(|(cid, c)| async move {
+                    let r = d
+                        .inspect_container(
+                            &cid,
+                            None::<bollard::query_parameters::InspectContainerOptions>,
+                        )
+                        .await;
+                    (cid, c, r)
+                })
+                .buffered(INSPECTS_AT_ONCE)
+                .collect()
+                .await;
             let mut containers = Vec::new();
-            for c in list {
-                let Some(cid) = c.id.clone() else { continue };
-                let inspected = match d
-                    .inspect_container(
-                        &cid,
-                        None::<bollard::query_parameters::InspectContainerOptions>,
-                    )
-                    .await
-                {
+            for (cid, c, inspected) in inspected {
+                let inspected = match inspected {
                     Ok(i) => i,
                     // Removed since it was listed.
                     Err(BErr::DockerResponseServerError {
@@ -208,41 +259,32 @@ impl Engine {
                     log_opts: log_config.config.unwrap_or_default().into_iter().collect(),
                 });
             }
-            let vols = d
-                .list_volumes(None::<ListVolumesOptions>)
-                .await
-                .map_err(|e| self.answer("/volumes", e))?
-                .volumes
-                .unwrap_or_default();
             let mut sizes: HashMap<String, u64> = HashMap::new();
             let mut build_cache = Vec::new();
-            if df {
-                match d.df(None::<DataUsageOptions>).await {
-                    Ok(df) => {
-                        for v in df.volumes.unwrap_or_default() {
-                            let s = v.usage_data.map_or(0, |u| u.size.max(0) as u64);
-                            sizes.insert(v.name, s);
-                        }
-                        for b in df.build_cache.unwrap_or_default() {
-                            let Some(id) = b.id else { continue };
-                            build_cache.push(BuildRecord {
-                                id,
-                                bytes: b.size.filter(|s| *s > 0).map_or(0, |s| s as u64),
-                                in_use: b.in_use.unwrap_or(true),
-                                shared: b.shared.unwrap_or(true),
-                                last_used: b
-                                    .last_used_at
-                                    .as_deref()
-                                    .and_then(parse_time)
-                                    .or(b.created_at.as_deref().and_then(parse_time)),
-                                description: b.description.unwrap_or_default(),
-                            });
-                        }
-                    }
-                    Err(e) => return Err(self.answer("/system/df", e)),
+            if let Some(df) = usage {
+                for v in df.volumes.unwrap_or_default() {
+                    let s = v.usage_data.map_or(0, |u| u.size.max(0) as u64);
+                    sizes.insert(v.name, s);
+                }
+                for b in df.build_cache.unwrap_or_default() {
+                    let Some(id) = b.id else { continue };
+                    build_cache.push(BuildRecord {
+                        id,
+                        bytes: b.size.filter(|s| *s > 0).map_or(0, |s| s as u64),
+                        in_use: b.in_use.unwrap_or(true),
+                        shared: b.shared.unwrap_or(true),
+                        last_used: b
+                            .last_used_at
+                            .as_deref()
+                            .and_then(parse_time)
+                            .or(b.created_at.as_deref().and_then(parse_time)),
+                        description: b.description.unwrap_or_default(),
+                    });
                 }
             }
             let volumes = vols
+                .volumes
+                .unwrap_or_default()
                 .into_iter()
                 .map(|v| VolumeFact {
                     anonymous: v.labels.contains_key("com.docker.volume.anonymous")
@@ -252,16 +294,17 @@ impl Engine {
                     name: v.name,
                 })
                 .collect();
-            Ok(Facts {
-                engine_id: id.id,
-                data_root: id.root,
+            let facts = Facts {
+                engine_id: id.id.clone(),
+                data_root: id.root.clone(),
                 now: now(),
                 images,
                 containers,
                 volumes,
                 build_cache,
                 ..Default::default()
-            })
+            };
+            Ok((facts, id))
         })
     }
 
@@ -386,10 +429,15 @@ impl Engine {
 
     async fn identity_async(&self) -> Result<Identity, PruneError> {
         let i = self.d.info().await.map_err(|e| self.answer("/info", e))?;
+        let containerd_store = i.driver_status.as_ref().is_some_and(|s| {
+            s.iter()
+                .flatten()
+                .any(|v| v.contains("containerd.snapshotter"))
+        });
         Ok(Identity {
             id: i.id.unwrap_or_default(),
             root: i.docker_root_dir.unwrap_or_default(),
-            containerd_store: false,
+            containerd_store,
         })
     }
 
