@@ -6,46 +6,14 @@
 
 mod common;
 mod dfcommon;
+mod schemacheck;
 
 use std::fs;
 use std::path::Path;
 
 use common::*;
+use schemacheck::{assert_journal, assert_valid, schema, violations};
 use serde_json::{Value, json};
-
-/// `docs/schema/NAME.vVERSION.json`.
-fn schema(name: &str, version: u64) -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("docs/schema")
-        .join(format!("{name}.v{version}.json"));
-    let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-/// The schema violations of `doc`, one line each (empty: valid).
-fn violations(doc: &Value) -> Vec<String> {
-    let name = doc["schema"].as_str().expect("a document names its schema");
-    let version = doc["schema_version"]
-        .as_u64()
-        .expect("a document names its schema_version");
-    let s = schema(name, version);
-    let validator = jsonschema::validator_for(&s).unwrap_or_else(|e| panic!("{name}: {e}"));
-    validator
-        .iter_errors(doc)
-        .map(|e| format!("at {}: {e}", e.instance_path()))
-        .collect()
-}
-
-/// Panics, listing every violation, unless `doc` follows its schema.
-fn assert_valid(doc: &Value) {
-    let v = violations(doc);
-    assert!(
-        v.is_empty(),
-        "{} does not follow its schema:\n{}",
-        doc["schema"],
-        v.join("\n")
-    );
-}
 
 fn kitchen(rel: &str) -> String {
     fixture(&format!("kitchen/{rel}"))
@@ -329,55 +297,6 @@ fn ids_of(doc: &Value, list: &str, kind: &str) -> Vec<String> {
     v
 }
 
-/// The journal's lines as docs/json.md describes them (one object per line, strict).
-fn assert_journal(path: &str) {
-    let kinds = json!([
-        "image",
-        "container",
-        "volume",
-        "build-cache",
-        "log",
-        "orphan"
-    ]);
-    let line = json!({
-        "oneOf": [
-            {"type": "object", "additionalProperties": false,
-             "required": ["op", "run", "time", "engine_id", "data_root", "what"],
-             "properties": {"op": {"const": "begin"}, "run": {"type": "string"},
-                "time": {"type": "integer"}, "engine_id": {"type": "string"},
-                "data_root": {"type": "string"}, "what": {"type": "string", "pattern": "^(apply|purge|undo .+)$"}}},
-            {"type": "object", "additionalProperties": false,
-             "required": ["op", "step", "kind", "id", "action"],
-             "properties": {"op": {"const": "intent"}, "step": {"type": "integer", "minimum": 1},
-                "kind": {"enum": kinds}, "id": {"type": "string"},
-                "action": {"enum": ["untag", "delete", "quarantine", "restore", "purge"]},
-                "reference": {"type": "string"}, "from": {"type": "string"}, "to": {"type": "string"}}},
-            {"type": "object", "additionalProperties": false,
-             "required": ["op", "step", "outcome"],
-             "properties": {"op": {"const": "done"}, "step": {"type": "integer", "minimum": 1},
-                "outcome": {"enum": ["done", "skipped"]}, "reason": {"type": "string"},
-                "recovered": {"type": "boolean"}}},
-            {"type": "object", "additionalProperties": false,
-             "required": ["op", "time"],
-             "properties": {"op": {"const": "end"}, "time": {"type": "integer"},
-                "interrupted": {"type": "boolean"}}}
-        ]
-    });
-    let validator = jsonschema::validator_for(&line).unwrap();
-    let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let ops: Vec<String> = text
-        .lines()
-        .map(|l| {
-            let v: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{path}: {e}: {l}"));
-            let errs: Vec<String> = validator.iter_errors(&v).map(|e| e.to_string()).collect();
-            assert!(errs.is_empty(), "{path}: {l}: {}", errs.join("; "));
-            v["op"].as_str().unwrap().to_string()
-        })
-        .collect();
-    assert_eq!(ops.first().map(String::as_str), Some("begin"), "{text}");
-    assert_eq!(ops.last().map(String::as_str), Some("end"), "{text}");
-}
-
 #[test]
 fn prune_offline_documents_follow_the_schema() {
     let t = tempfile::tempdir().unwrap();
@@ -630,6 +549,115 @@ fn prune_engine_documents_follow_the_schema() {
     assert_eq!(ids_of(&res, "deleted", "image"), dangling, "{res:#}");
     assert_eq!(ids_of(&res, "deleted", "container"), stopped, "{res:#}");
     assert!(lines(d.docker(&["ps", "-aq", "-f", "status=exited"], None)).is_empty());
+}
+
+/// `held` plans, results and journal lines as dredge's own writers serialize them (every optional
+/// field set) follow the schemas; the real `--held` documents are validated in tests/prune_held.rs
+/// (a private dockerd, root). The schemas stay strict about what is new.
+#[test]
+fn held_documents_as_dredge_writes_them_follow_the_schema() {
+    use dredge::prune::apply::DoneItem;
+    use dredge::prune::journal::{Action, Entry};
+    use dredge::prune::{Kind, Plan, RunResult};
+    use dredge::report::prune::{write_plan_json, write_result_json};
+
+    let file = |pid: u32, fd: u32| {
+        json!({"pid": pid, "pid_start": 123_456, "fd": fd, "dev": 2049, "inode": 77,
+               "bytes": 30_003_200, "path": "/big"})
+    };
+    let plan: Plan = serde_json::from_value(json!({
+        "created": "2026-12-01T00:00:00Z", "engine_id": "E", "data_root": "/var/lib/docker",
+        "mode": "live", "total_bytes": 35_000_000,
+        "items": [
+            {"kind": "held", "id": hex('a'), "bytes": 30_003_200,
+             "rule": "holds deleted files; restart policy always", "refs": ["keeper"],
+             "held_action": "restart", "container": hex('a'),
+             "container_started": "2026-12-01T00:00:00.123456789Z",
+             "files": [file(4321, 3), file(4322, 3)]},
+            {"kind": "held", "id": "1000:12", "bytes": 4_996_800,
+             "rule": "deleted log held by dockerd; --truncate-logs", "refs": ["chatty"],
+             "held_action": "truncate", "container": hex('b'),
+             "container_started": "2026-12-01T00:00:00Z", "files": [file(1000, 12)]}
+        ],
+        "held": [
+            {"id": "4400:3", "pid": 4400, "process": "sh", "fd": 3, "container": hex('c'),
+             "container_name": "plain", "path": "/big", "bytes": 30_003_200,
+             "fix": "restart-container", "reason": "no restart policy: --restart-any restarts it"},
+            {"id": "99:4", "pid": 99, "process": "tail", "fd": 4, "path": "/var/lib/docker/x",
+             "bytes": 4096, "fix": "restart-process",
+             "reason": "held by a process of no container: restart or stop it yourself"}
+        ]
+    }))
+    .unwrap();
+    let mut out = Vec::new();
+    write_plan_json(&mut out, &plan).unwrap();
+    let doc: Value = serde_json::from_slice(&out).unwrap();
+    assert_valid(&doc);
+    assert_eq!(doc["items"][0]["held_action"], "restart");
+    assert_eq!(doc["items"][1]["files"][0]["pid_start"], 123_456);
+    assert_eq!(doc["held"][1]["fix"], "restart-process");
+    // Strict about the new parts too.
+    for (at, field, value) in [
+        ("/items/0", "held_action", json!("kill")),
+        ("/items/0/files/0", "undocumented", json!(1)),
+        ("/items/0/files/0", "inode", json!("77")),
+        ("/held/0", "fix", json!("reboot")),
+        ("/held/0", "holders", json!([])),
+    ] {
+        let mut bad = doc.clone();
+        bad.pointer_mut(at).unwrap()[field] = value;
+        assert!(!violations(&bad).is_empty(), "{at} {field}");
+    }
+    let mut bad = doc.clone();
+    bad["held"][0].as_object_mut().unwrap().remove("reason");
+    assert!(!violations(&bad).is_empty());
+
+    let done = |id: String, action: &'static str, data_loss: bool| DoneItem {
+        kind: Kind::Held,
+        id,
+        bytes: 4_996_800,
+        action,
+        detail: vec!["the log's content is lost".into()],
+        data_loss,
+    };
+    let res = RunResult {
+        run_id: "20261201T000000Z-1".into(),
+        what: "apply".into(),
+        engine_id: "E".into(),
+        data_root: "/var/lib/docker".into(),
+        journal: "/var/lib/dredge/runs/20261201T000000Z-1.jsonl".into(),
+        deleted: vec![
+            done("1000:12".into(), "truncated", true),
+            done(hex('a'), "restarted", false),
+        ],
+        freed_bytes: Some(35_000_000),
+        reclaimed_bytes: 35_000_000,
+        ..Default::default()
+    };
+    let mut out = Vec::new();
+    write_result_json(&mut out, &res).unwrap();
+    let doc: Value = serde_json::from_slice(&out).unwrap();
+    assert_valid(&doc);
+    assert_eq!(doc["deleted"][0]["data_loss"], true);
+    assert!(doc["deleted"][1].get("data_loss").is_none(), "{doc:#}");
+    let mut bad = doc.clone();
+    bad["deleted"][0]["data_loss"] = json!("yes");
+    assert!(!violations(&bad).is_empty());
+
+    for action in [Action::Restart, Action::Truncate] {
+        let line = serde_json::to_value(Entry::Intent {
+            step: 1,
+            kind: Kind::Held,
+            id: "1000:12".into(),
+            action,
+            reference: None,
+            from: None,
+            to: None,
+        })
+        .unwrap();
+        let errs = schemacheck::journal_line_violations(&line);
+        assert!(errs.is_empty(), "{line}: {}", errs.join("; "));
+    }
 }
 
 /// The schemas reject what the doc does not name, and wrong types: the test above means something.

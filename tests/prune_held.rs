@@ -7,6 +7,7 @@
 
 mod common;
 mod dfcommon;
+mod schemacheck;
 
 use std::path::Path;
 use std::process::Command;
@@ -121,7 +122,8 @@ fn container_pid(d: &PrivateDaemon, id: &str) -> u32 {
     inspect(d, id, "{{.State.Pid}}").parse().unwrap()
 }
 
-/// A prune run against the daemon with its own state dir (off the loop filesystem).
+/// A prune run against the daemon with its own state dir (off the loop filesystem). Its document
+/// (a plan or a result) must follow its schema (docs/schema/), and a result's journal docs/json.md.
 fn prune(d: &PrivateDaemon, state: &Path, args: &[&str]) -> serde_json::Value {
     let out = dredge()
         .arg("prune")
@@ -136,8 +138,13 @@ fn prune(d: &PrivateDaemon, state: &Path, args: &[&str]) -> serde_json::Value {
         "dredge prune {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    schemacheck::assert_valid(&doc);
+    if let Some(journal) = doc["journal"].as_str() {
+        schemacheck::assert_journal(journal);
+    }
+    doc
 }
 
 fn df_table(d: &PrivateDaemon) -> String {
@@ -400,6 +407,9 @@ fn a_plan_whose_descriptor_now_points_elsewhere_is_skipped() {
         &["--held", "--plan-out", plan_file.to_str().unwrap()],
     );
     assert_eq!(plan["items"][0]["id"], id.as_str(), "{plan:#}");
+    let saved: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&plan_file).unwrap()).unwrap();
+    schemacheck::assert_valid(&saved);
     assert!(
         plan["items"][0]["files"]
             .as_array()
