@@ -483,7 +483,7 @@ fn every_mechanical_suggestion_is_proved_by_a_rebuild() {
         "/bin/busybox (busybox-static) is needed"
     );
     let id = std::process::id();
-    let base = format!("dredge-test/advise-base:{id}");
+    let base = format!("dredge-advise-test/base:{id}");
     let mut cleanup = Cleanup(vec![("rmi", base.clone())]);
     docker_stdin(&["import", "-", &base], &base_rootfs());
     let mut report = Vec::new();
@@ -506,8 +506,8 @@ fn every_mechanical_suggestion_is_proved_by_a_rebuild() {
         };
         let body = body.replace("{base}", &base);
         std::fs::write(&dockerfile, format!("FROM {base}\n{body}")).unwrap();
-        let before = format!("dredge-test/advise-{}:{id}", case.name);
-        let after = format!("dredge-test/advise-{}-fixed:{id}", case.name);
+        let before = format!("dredge-advise-test/{}:{id}", case.name);
+        let after = format!("dredge-advise-test/{}-fixed:{id}", case.name);
         cleanup.0.push(("rmi", before.clone()));
         cleanup.0.push(("rmi", after.clone()));
         build(ctx.path(), &before, case.buildkit);
@@ -696,10 +696,10 @@ fn multi_stage_saving_is_proved_by_a_hand_written_rebuild() {
         return;
     }
     let id = std::process::id();
-    let base = format!("dredge-test/advise-ms-base:{id}");
+    let base = format!("dredge-advise-test/ms-base:{id}");
     let (before, after) = (
-        format!("dredge-test/advise-ms:{id}"),
-        format!("dredge-test/advise-ms-fixed:{id}"),
+        format!("dredge-advise-test/ms:{id}"),
+        format!("dredge-advise-test/ms-fixed:{id}"),
     );
     let _cleanup = Cleanup(vec![
         ("rmi", base.clone()),

@@ -553,4 +553,67 @@ mod tests {
         assert_eq!(a.suggestions[0].snippet, "RUN make d && rm -rf /d");
         assert_eq!(a.suggestions[0].evidence[0].reason, "opaque");
     }
+
+    #[test]
+    fn diff_leaves_out_what_conflicts_and_every_hidden_byte_is_accounted() {
+        use EntryKind::*;
+        let img = image(vec![
+            layer(0, "", vec![f("bin/sh", 10), f("etc/motd", 7)]),
+            layer(
+                1,
+                "/bin/sh -c #(nop) COPY dir:abc in /app ",
+                vec![entry("app", Dir, 0), f("app/a", 100), f("app/b", 40)],
+            ),
+            layer(
+                2,
+                "/bin/sh -c chown -R 1:1 /app",
+                vec![entry("app", Dir, 0), f("app/a", 100), f("app/b", 40)],
+            ),
+            layer(
+                3,
+                "/bin/sh -c rm -f /app/b /etc/motd",
+                vec![entry("app/b", Whiteout, 0), entry("etc/motd", Whiteout, 0)],
+            ),
+        ]);
+        let df = dockerfile::parse(
+            "D",
+            "FROM b\nCOPY app /app\nRUN chown -R 1:1 /app\nRUN rm -f /app/b /etc/motd\n",
+        )
+        .unwrap();
+        let a = advise("t", &img, Some(&df));
+        assert!(a.dockerfile_matched, "{:?}", a.mismatch);
+        // COPY --chown (140, deletes the chown RUN) and the merge of that RUN with the rm (its b, 40)
+        // cannot both be edited: the larger is applied, the other says why.
+        assert_eq!(
+            kinds(&a),
+            vec![(Kind::CopyChown, 140, true), (Kind::MergeRuns, 40, false)]
+        );
+        assert!(
+            a.suggestions[1]
+                .note
+                .as_deref()
+                .is_some_and(|n| n.starts_with("not applied by --diff")),
+            "{:?}",
+            a.suggestions[1].note
+        );
+        assert_eq!(a.diff_bytes_saved, 140);
+        // Hidden: the COPY's a and b (140, overwritten), chown's b (40), the base's motd (7).
+        assert_eq!(a.reclaimable_bytes, 187);
+        assert_eq!(a.addressed_bytes, 180);
+        assert_eq!(a.unaddressed.len(), 1);
+        assert_eq!(a.unaddressed[0].bytes, 7);
+        assert_eq!(a.unaddressed[0].path, "/etc/motd");
+        assert!(
+            a.unaddressed[0]
+                .reason
+                .starts_with("the base image ships it")
+        );
+        let applied = apply_all(&df, &a, None);
+        assert!(applied.left_out.is_empty());
+        assert_eq!(applied.bytes_saved, 140);
+        assert_eq!(
+            applied.dockerfile,
+            "FROM b\nCOPY --chown=1:1 app /app\nRUN rm -f /app/b /etc/motd\n"
+        );
+    }
 }
