@@ -87,16 +87,15 @@ pub fn advise(source: &str, image: &Image, df: Option<&Dockerfile>) -> Advice {
     // the ones before it; the others say why they are left to the user.
     if let Some(d) = ctx.df {
         let mut taken: Vec<Change> = Vec::new();
-        for i in 0..out.len() {
-            if !out[i].mechanical {
+        for s in out.iter_mut() {
+            if !s.mechanical {
                 continue;
             }
             let mut trial = taken.clone();
-            trial.extend(out[i].changes.iter().cloned());
+            trial.extend(s.changes.iter().cloned());
             match edit::apply(d, &trial, None) {
                 Ok(_) => taken = trial,
                 Err(e) => {
-                    let s = &mut out[i];
                     s.mechanical = false;
                     s.changes.clear();
                     let why = format!("not applied by --diff: with the larger suggestions, {e}");
@@ -214,7 +213,9 @@ fn accounting(ctx: &Ctx<'_>, out: &[Suggestion]) -> (u64, u64, Vec<Unaddressed>)
         .filter(|(_, c)| **c)
         .map(|(h, _)| h.bytes)
         .sum();
-    let mut groups: std::collections::BTreeMap<(usize, usize, String), (u64, usize, u64, String)> =
+    // (layer, hiding layer, reason) → (bytes, items, largest item's bytes, its path)
+    type Group = (u64, usize, u64, String);
+    let mut groups: std::collections::BTreeMap<(usize, usize, String), Group> =
         std::collections::BTreeMap::new();
     for (h, _) in hidden
         .iter()
