@@ -44,6 +44,12 @@ pub struct Edits {
     pub dockerfile: FileEdit,
     /// The `.dockerignore` next to it.
     pub dockerignore: Option<FileEdit>,
+    /// Bytes the applied suggestions save (Σ of their `bytes_saved`).
+    pub bytes_saved: u64,
+    /// Σ `bytes_saved` over all the suggestions, applied or not.
+    pub advice_bytes_saved: u64,
+    /// Suggestions marked as applied whose edit could not be made: (number in the table, why).
+    pub left_out: Vec<(usize, String)>,
 }
 
 /// A file `advise` wrote.
@@ -200,13 +206,8 @@ pub fn edits(df: &Dockerfile, path: &Path, advice: &Advice) -> Result<Edits, Adv
         path: path.to_path_buf(),
         source,
     })?;
-    let (new, new_ignore) =
-        advice::apply_all(df, advice, old_ignore.as_deref()).map_err(|reason| {
-            AdviseError::Apply {
-                path: path.to_path_buf(),
-                reason,
-            }
-        })?;
+    let applied = advice::apply_all(df, advice, old_ignore.as_deref());
+    let (new, new_ignore) = (applied.dockerfile, applied.dockerignore);
     Ok(Edits {
         dockerfile: FileEdit {
             path: path.to_path_buf(),
@@ -218,6 +219,9 @@ pub fn edits(df: &Dockerfile, path: &Path, advice: &Advice) -> Result<Edits, Adv
             old: old_ignore,
             new,
         }),
+        bytes_saved: applied.bytes_saved,
+        advice_bytes_saved: advice.bytes_saved,
+        left_out: applied.left_out,
     })
 }
 
@@ -325,6 +329,9 @@ mod tests {
                 old: None,
                 new: "**/.git\n".into(),
             }),
+            bytes_saved: 0,
+            advice_bytes_saved: 0,
+            left_out: vec![],
         };
         let written = write(&edits).unwrap();
         assert_eq!(
@@ -370,6 +377,9 @@ mod tests {
                 new: "FROM a\nRUN x && y\n".into(),
             },
             dockerignore: None,
+            bytes_saved: 0,
+            advice_bytes_saved: 0,
+            left_out: vec![],
         };
         assert_eq!(write(&same).unwrap(), []);
         fs::remove_dir_all(&d).unwrap();

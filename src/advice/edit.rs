@@ -33,6 +33,16 @@ pub enum Change {
         /// The flag text.
         flag: String,
     },
+    /// Add `flag` after a shell-form RUN's keyword and run `command &&` before its commands
+    /// (`RUN --mount=type=bind,… cp … && <the RUN's commands>`).
+    Prepend {
+        /// The RUN.
+        instr: usize,
+        /// The flag (`--mount=…`).
+        flag: String,
+        /// Shell text to run first.
+        command: String,
+    },
     /// Remove an instruction (its comment lines stay).
     Delete {
         /// The instruction.
@@ -237,6 +247,33 @@ pub fn apply(
                 let kw = df.instructions[*instr].keyword.len();
                 l[0].insert_str(lead + kw, &format!(" {flag}"));
             }
+            Change::Prepend {
+                instr,
+                flag,
+                command,
+            } => {
+                let ins = &df.instructions[*instr];
+                let Some((off, col)) = ins
+                    .args_pos
+                    .filter(|_| ins.keyword == "RUN" && ins.is_plain_shell())
+                else {
+                    return Err(format!(
+                        "line {}: cannot run a command before this RUN's",
+                        ins.start_line
+                    ));
+                };
+                let l = text.entry(*instr).or_insert_with(|| Some(lines_of(*instr)));
+                let Some(l) = l.as_mut() else { continue };
+                if l.get(off).is_none_or(|line| line.get(..col).is_none()) {
+                    return Err(format!(
+                        "line {}: this RUN was already edited",
+                        ins.start_line
+                    ));
+                }
+                l[off].insert_str(col, &format!("{command} && "));
+                let lead = l[0].len() - l[0].trim_start().len();
+                l[0].insert_str(lead + ins.keyword.len(), &format!(" {flag}"));
+            }
             Change::Delete { instr } => {
                 text.insert(*instr, None);
             }
@@ -247,6 +284,8 @@ pub fn apply(
     // Merged blocks, keyed by their first instruction.
     let mut blocks: BTreeMap<usize, (usize, Vec<String>)> = BTreeMap::new();
     merges.sort_unstable();
+    // Two suggestions may need the same merge: it is done once.
+    merges.dedup();
     for &(first, last) in &merges {
         if blocks
             .range(..=last)

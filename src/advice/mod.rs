@@ -17,8 +17,9 @@ mod shell;
 mod snippet;
 mod types;
 
-pub use types::{Advice, Evidence, Kind, LayerStep, LineSpan, Suggestion};
+pub use types::{Advice, Evidence, Kind, LayerStep, LineSpan, Suggestion, Unaddressed};
 
+use crate::analysis::stack as analysis_reason;
 use crate::model::Image;
 use context::Ctx;
 use dockerfile::Dockerfile;
@@ -82,6 +83,31 @@ pub fn advise(source: &str, image: &Image, df: Option<&Dockerfile>) -> Advice {
             .then(a.kind.cmp(&b.kind))
             .then(a.layers.cmp(&b.layers))
     });
+    // What `--diff` applies: every mechanical suggestion, largest first, that applies together with
+    // the ones before it; the others say why they are left to the user.
+    if let Some(d) = ctx.df {
+        let mut taken: Vec<Change> = Vec::new();
+        for s in out.iter_mut() {
+            if !s.mechanical {
+                continue;
+            }
+            let mut trial = taken.clone();
+            trial.extend(s.changes.iter().cloned());
+            match edit::apply(d, &trial, None) {
+                Ok(_) => taken = trial,
+                Err(e) => {
+                    s.mechanical = false;
+                    s.changes.clear();
+                    let why = format!("not applied by --diff: with the larger suggestions, {e}");
+                    s.note = Some(match s.note.take() {
+                        Some(n) => format!("{why}; {n}"),
+                        None => why,
+                    });
+                }
+            }
+        }
+    }
+    let (reclaimable_bytes, addressed_bytes, unaddressed) = accounting(&ctx, &out);
     let layers = image
         .layers
         .iter()
@@ -101,25 +127,190 @@ pub fn advise(source: &str, image: &Image, df: Option<&Dockerfile>) -> Advice {
         mismatch,
         size_bytes: ctx.st.layers.iter().map(|l| l.content_bytes).sum(),
         bytes_saved: out.iter().map(|s| s.bytes_saved).sum(),
+        reclaimable_bytes,
+        addressed_bytes,
+        diff_bytes_saved: out
+            .iter()
+            .filter(|s| s.mechanical)
+            .map(|s| s.bytes_saved)
+            .sum(),
+        unaddressed,
         layers,
         suggestions: out,
         warnings,
     }
 }
 
-/// The whole edit of the mechanical suggestions, as new texts (Dockerfile, `.dockerignore`).
-pub fn apply_all(
-    df: &Dockerfile,
-    advice: &Advice,
-    old_ignore: Option<&str>,
-) -> Result<(String, Option<String>), String> {
-    let changes: Vec<Change> = advice
-        .suggestions
+/// Unaddressed groups shown: the largest ones; the rest are summed into one last row.
+const UNADDRESSED_ROWS: usize = 20;
+
+/// Why no suggestion removes hidden bytes written by layer `added` and hidden by layer `by`.
+fn unaddressed_reason(
+    ctx: &Ctx<'_>,
+    added: usize,
+    by: usize,
+    reason: analysis_reason::Reason,
+) -> String {
+    use analysis_reason::Reason;
+    if !ctx.ours(added) {
+        return if ctx.ours(by) {
+            "the base image ships it: deleting it later cannot take it out of the base's layer"
+                .into()
+        } else {
+            "the base image ships it".into()
+        };
+    }
+    if ctx.df.is_none()
+        && ctx.map.base_layers == 0
+        && ctx.image.layers[added]
+            .history
+            .created_by
+            .as_deref()
+            .is_none_or(str::is_empty)
+    {
+        return "no instruction is known for its layer".into();
+    }
+    let from_stage = ctx.instr(added).and_then(|i| i.flag("from")).is_some();
+    if ctx.is_copy(added) {
+        if from_stage {
+            return "written by a COPY from another stage: copy only what the final image keeps"
+                .into();
+        }
+        return match reason {
+            Reason::Overwritten => "a later instruction rewrites files a COPY brought in: change them before the COPY (in the build context or a build stage)".into(),
+            _ if !ctx.is_run(by) => "a later COPY replaces what a COPY brought in: drop the first COPY or narrow it".into(),
+            _ => "a COPY's files deleted later: see the copy-then-delete suggestion's note".into(),
+        };
+    }
+    if ctx.is_run(added) && ctx.is_copy(by) {
+        return "a COPY replaces what a RUN wrote: have the RUN not write it, or COPY first".into();
+    }
+    if !ctx.is_run(added) {
+        return "written by an instruction other than RUN or COPY".into();
+    }
+    if ctx.is_run(by) && reason == Reason::Overwritten {
+        return "a later RUN (that cannot be merged with it) rewrites it: do that in the RUN that wrote it".into();
+    }
+    "no Dockerfile change found for it".into()
+}
+
+/// Reclaimable bytes (hidden in the final filesystem), the part the suggestions remove (each hidden
+/// item once), and the rest grouped by (layer, hiding layer, reason), largest first.
+fn accounting(ctx: &Ctx<'_>, out: &[Suggestion]) -> (u64, u64, Vec<Unaddressed>) {
+    let hidden = &ctx.st.hidden;
+    let reclaimable: u64 = hidden.iter().map(|h| h.bytes).sum();
+    let mut covered = vec![false; hidden.len()];
+    for s in out {
+        for &i in &s.covers {
+            if let Some(c) = covered.get_mut(i) {
+                *c = true;
+            }
+        }
+    }
+    let addressed: u64 = hidden
         .iter()
-        .filter(|s| s.mechanical)
-        .flat_map(|s| s.changes.iter().cloned())
+        .zip(&covered)
+        .filter(|(_, c)| **c)
+        .map(|(h, _)| h.bytes)
+        .sum();
+    // (layer, hiding layer, reason) → (bytes, items, largest item's bytes, its path)
+    type Group = (u64, usize, u64, String);
+    let mut groups: std::collections::BTreeMap<(usize, usize, String), Group> =
+        std::collections::BTreeMap::new();
+    for (h, _) in hidden
+        .iter()
+        .zip(&covered)
+        .filter(|(h, c)| !**c && h.bytes > 0)
+    {
+        let why = unaddressed_reason(ctx, h.added(), h.hidden_by(), h.reason);
+        let g = groups
+            .entry((h.added(), h.hidden_by(), why))
+            .or_insert((0, 0, 0, String::new()));
+        g.0 += h.bytes;
+        g.1 += 1;
+        if h.bytes > g.2 || g.3.is_empty() {
+            g.2 = h.bytes;
+            g.3 = ctx.image.paths.display(h.path);
+        }
+    }
+    let mut rows: Vec<Unaddressed> = groups
+        .into_iter()
+        .map(
+            |((layer, hidden_by, reason), (bytes, items, _, path))| Unaddressed {
+                path,
+                items,
+                bytes,
+                layer,
+                hidden_by,
+                reason,
+            },
+        )
         .collect();
-    edit::apply(df, &changes, old_ignore)
+    rows.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.layer.cmp(&b.layer)));
+    if rows.len() > UNADDRESSED_ROWS {
+        let rest = rows.split_off(UNADDRESSED_ROWS - 1);
+        rows.push(Unaddressed {
+            path: format!("{} more groups", rest.len()),
+            items: rest.iter().map(|r| r.items).sum(),
+            bytes: rest.iter().map(|r| r.bytes).sum(),
+            layer: rest.iter().map(|r| r.layer).min().unwrap_or(0),
+            hidden_by: rest.iter().map(|r| r.hidden_by).max().unwrap_or(0),
+            reason: "smaller groups, reasons as above".into(),
+        });
+    }
+    (reclaimable, addressed, rows)
+}
+
+/// The whole edit of the mechanical suggestions, as new texts (Dockerfile, `.dockerignore`), with
+/// the bytes those suggestions save; a suggestion whose edit does not apply with the others is left
+/// out, named (1-based, as in the table) with the reason, never failing the rest.
+pub fn apply_all(df: &Dockerfile, advice: &Advice, old_ignore: Option<&str>) -> Applied {
+    let mut taken: Vec<Change> = Vec::new();
+    let mut bytes_saved = 0;
+    let mut left_out = Vec::new();
+    for (i, s) in advice.suggestions.iter().enumerate() {
+        if !s.mechanical {
+            continue;
+        }
+        let mut trial = taken.clone();
+        trial.extend(s.changes.iter().cloned());
+        match edit::apply(df, &trial, old_ignore) {
+            Ok(_) => {
+                taken = trial;
+                bytes_saved += s.bytes_saved;
+            }
+            Err(e) => left_out.push((i + 1, e)),
+        }
+    }
+    let (dockerfile, dockerignore) = match edit::apply(df, &taken, old_ignore) {
+        Ok(t) => t,
+        // Each step applied above; the whole cannot fail. Should it, nothing is changed.
+        Err(e) => {
+            left_out.push((0, e));
+            bytes_saved = 0;
+            let same = edit::apply(df, &[], None).map_or_else(|_| df.lines.join("\n"), |t| t.0);
+            (same, None)
+        }
+    };
+    Applied {
+        dockerfile,
+        dockerignore,
+        bytes_saved,
+        left_out,
+    }
+}
+
+/// The mechanical suggestions applied together.
+#[derive(Debug, Clone)]
+pub struct Applied {
+    /// The new Dockerfile text.
+    pub dockerfile: String,
+    /// The new `.dockerignore` text, when patterns were added.
+    pub dockerignore: Option<String>,
+    /// Σ `bytes_saved` of the suggestions applied.
+    pub bytes_saved: u64,
+    /// Suggestions left out: (number in the table, why).
+    pub left_out: Vec<(usize, String)>,
 }
 
 #[cfg(test)]
@@ -362,5 +553,68 @@ mod tests {
         assert_eq!(kinds(&a), vec![(Kind::CleanupInCreatingRun, 500, true)]);
         assert_eq!(a.suggestions[0].snippet, "RUN make d && rm -rf /d");
         assert_eq!(a.suggestions[0].evidence[0].reason, "opaque");
+    }
+
+    #[test]
+    fn diff_leaves_out_what_conflicts_and_every_hidden_byte_is_accounted() {
+        use EntryKind::*;
+        let img = image(vec![
+            layer(0, "", vec![f("bin/sh", 10), f("etc/motd", 7)]),
+            layer(
+                1,
+                "/bin/sh -c #(nop) COPY dir:abc in /app ",
+                vec![entry("app", Dir, 0), f("app/a", 100), f("app/b", 40)],
+            ),
+            layer(
+                2,
+                "/bin/sh -c chown -R 1:1 /app",
+                vec![entry("app", Dir, 0), f("app/a", 100), f("app/b", 40)],
+            ),
+            layer(
+                3,
+                "/bin/sh -c rm -f /app/b /etc/motd",
+                vec![entry("app/b", Whiteout, 0), entry("etc/motd", Whiteout, 0)],
+            ),
+        ]);
+        let df = dockerfile::parse(
+            "D",
+            "FROM b\nCOPY app /app\nRUN chown -R 1:1 /app\nRUN rm -f /app/b /etc/motd\n",
+        )
+        .unwrap();
+        let a = advise("t", &img, Some(&df));
+        assert!(a.dockerfile_matched, "{:?}", a.mismatch);
+        // COPY --chown (140, deletes the chown RUN) and the merge of that RUN with the rm (its b, 40)
+        // cannot both be edited: the larger is applied, the other says why.
+        assert_eq!(
+            kinds(&a),
+            vec![(Kind::CopyChown, 140, true), (Kind::MergeRuns, 40, false)]
+        );
+        assert!(
+            a.suggestions[1]
+                .note
+                .as_deref()
+                .is_some_and(|n| n.starts_with("not applied by --diff")),
+            "{:?}",
+            a.suggestions[1].note
+        );
+        assert_eq!(a.diff_bytes_saved, 140);
+        // Hidden: the COPY's a and b (140, overwritten), chown's b (40), the base's motd (7).
+        assert_eq!(a.reclaimable_bytes, 187);
+        assert_eq!(a.addressed_bytes, 180);
+        assert_eq!(a.unaddressed.len(), 1);
+        assert_eq!(a.unaddressed[0].bytes, 7);
+        assert_eq!(a.unaddressed[0].path, "/etc/motd");
+        assert!(
+            a.unaddressed[0]
+                .reason
+                .starts_with("the base image ships it")
+        );
+        let applied = apply_all(&df, &a, None);
+        assert!(applied.left_out.is_empty());
+        assert_eq!(applied.bytes_saved, 140);
+        assert_eq!(
+            applied.dockerfile,
+            "FROM b\nCOPY --chown=1:1 app /app\nRUN rm -f /app/b /etc/motd\n"
+        );
     }
 }

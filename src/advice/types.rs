@@ -20,6 +20,10 @@ pub enum Kind {
     MultiStage,
     /// Junk sent by the build context and COPYed in: a `.dockerignore`.
     Dockerignore,
+    /// A COPY/ADD whose files a later RUN deletes: bind-mount them into the RUN that uses them.
+    CopyThenDelete,
+    /// Package archives or lists (`.deb`, `.apk`, wheels, apt lists) COPYed in and deleted later.
+    CopiedCache,
 }
 
 impl Kind {
@@ -32,6 +36,8 @@ impl Kind {
             Kind::CopyChown => "copy-chown",
             Kind::MultiStage => "multi-stage",
             Kind::Dockerignore => "dockerignore",
+            Kind::CopyThenDelete => "copy-then-delete",
+            Kind::CopiedCache => "copied-cache",
         }
     }
 }
@@ -90,6 +96,26 @@ pub struct Suggestion {
     /// The edit, for `--diff`/`--write`.
     #[serde(skip)]
     pub changes: Vec<Change>,
+    /// Hidden items (indices into the stacked image's `hidden`) whose bytes this change removes.
+    #[serde(skip)]
+    pub covers: Vec<usize>,
+}
+
+/// Reclaimable bytes no suggestion removes, grouped by the layers involved and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct Unaddressed {
+    /// The largest path of the group.
+    pub path: String,
+    /// Hidden items in the group (the path's included).
+    pub items: usize,
+    /// Bytes of data.
+    pub bytes: u64,
+    /// Layer that wrote them.
+    pub layer: usize,
+    /// Layer that hid them.
+    pub hidden_by: usize,
+    /// Why no Dockerfile change is offered.
+    pub reason: String,
 }
 
 /// What one layer is, for the report.
@@ -122,6 +148,14 @@ pub struct Advice {
     pub size_bytes: u64,
     /// Σ `bytes_saved` over the suggestions (they never count a byte twice).
     pub bytes_saved: u64,
+    /// Bytes shipped but invisible in the final filesystem (the same figure as `dredge image`).
+    pub reclaimable_bytes: u64,
+    /// The part of `reclaimable_bytes` that suggestions remove (their union: no byte counted twice).
+    pub addressed_bytes: u64,
+    /// Σ `bytes_saved` over the suggestions `--diff`/`--write` apply.
+    pub diff_bytes_saved: u64,
+    /// The rest of `reclaimable_bytes`, largest first, with why.
+    pub unaddressed: Vec<Unaddressed>,
     /// Layers and the instructions that made them.
     pub layers: Vec<LayerStep>,
     /// Suggestions, largest saving first.

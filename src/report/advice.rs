@@ -39,10 +39,17 @@ fn lines_label(lines: &[LineSpan]) -> String {
 pub fn write_advice_table<W: Write>(out: &mut W, a: &Advice) -> io::Result<()> {
     writeln!(
         out,
-        "{}: {} of layer content; the suggestions below save {}",
+        "{}: {} of layer content; the suggestions below save {} ({} by --diff)",
         a.source,
         size(a.size_bytes),
-        size(a.bytes_saved)
+        size(a.bytes_saved),
+        size(a.diff_bytes_saved)
+    )?;
+    writeln!(
+        out,
+        "reclaimable (shipped but invisible): {}; addressed by the suggestions: {}",
+        size(a.reclaimable_bytes),
+        size(a.addressed_bytes)
     )?;
     if let Some(m) = &a.mismatch {
         writeln!(
@@ -55,7 +62,7 @@ pub fn write_advice_table<W: Write>(out: &mut W, a: &Advice) -> io::Result<()> {
             out,
             "no suggestions: nothing this Dockerfile controls is wasted"
         )?;
-        return Ok(());
+        return write_unaddressed(out, a);
     }
     let mut t = new_table(&["#", "saves", "kind", "layers", "lines", "what"]);
     for (i, s) in a.suggestions.iter().enumerate() {
@@ -75,6 +82,7 @@ pub fn write_advice_table<W: Write>(out: &mut W, a: &Advice) -> io::Result<()> {
         ]);
     }
     writeln!(out, "{t}")?;
+    write_unaddressed(out, a)?;
     for (i, s) in a.suggestions.iter().enumerate() {
         writeln!(out)?;
         let ids = s.hadolint.map(|h| format!(" [{h}]")).unwrap_or_default();
@@ -132,6 +140,32 @@ pub fn write_advice_table<W: Write>(out: &mut W, a: &Advice) -> io::Result<()> {
     Ok(())
 }
 
+/// The "not addressed" line and, below it, the largest groups with why.
+fn write_unaddressed<W: Write>(out: &mut W, a: &Advice) -> io::Result<()> {
+    let rest = a.reclaimable_bytes.saturating_sub(a.addressed_bytes);
+    if rest == 0 {
+        return Ok(());
+    }
+    writeln!(out, "not addressed: {}", size(rest))?;
+    for u in a.unaddressed.iter().take(5) {
+        let more = if u.items > 1 {
+            format!(" (+{} more)", u.items - 1)
+        } else {
+            String::new()
+        };
+        writeln!(
+            out,
+            "  {:>10}  {}{more} (layer {}, hidden by layer {}): {}",
+            size(u.bytes),
+            crate::text::cell(&u.path, 120),
+            u.layer,
+            u.hidden_by,
+            u.reason
+        )?;
+    }
+    Ok(())
+}
+
 #[derive(Serialize)]
 struct LintDoc<'a> {
     dockerfile: &'a str,
@@ -178,6 +212,17 @@ pub fn write_diff<W: Write>(
 /// Writes the edits as unified diffs: the Dockerfile's, then its `.dockerignore`'s (from `/dev/null`
 /// when it is new).
 pub fn write_edits<W: Write>(out: &mut W, edits: &crate::advise::Edits) -> io::Result<()> {
+    // Lines before the first `---` are ignored by patch(1) and git apply.
+    writeln!(
+        out,
+        "# dredge: this diff saves {} bytes ({}); all suggestions together save {}",
+        edits.bytes_saved,
+        size(edits.bytes_saved),
+        size(edits.advice_bytes_saved)
+    )?;
+    for (n, why) in &edits.left_out {
+        writeln!(out, "# dredge: left out suggestion #{n}: {why}")?;
+    }
     let df = &edits.dockerfile;
     let name = df.path.display().to_string();
     write_diff(out, df.old.as_deref().unwrap_or(""), &df.new, &name, &name)?;

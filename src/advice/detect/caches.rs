@@ -114,6 +114,7 @@ pub(super) fn caches_left(ctx: &Ctx<'_>, out: &mut Vec<Suggestion>) {
                 "or, with BuildKit: RUN --mount=type=cache,target={mount} …"
             )),
             changes,
+            covers: vec![],
         });
     }
 }

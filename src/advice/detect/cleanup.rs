@@ -10,8 +10,8 @@ use crate::analysis::stack::{HiddenItem, Reason};
 
 pub(super) fn cleanup_moves(ctx: &Ctx<'_>, out: &mut Vec<Suggestion>) {
     let group = &ctx.group;
-    let mut by_pair: BTreeMap<(usize, usize), Vec<&HiddenItem>> = BTreeMap::new();
-    for h in &ctx.st.hidden {
+    let mut by_pair: BTreeMap<(usize, usize), Vec<(usize, &HiddenItem)>> = BTreeMap::new();
+    for (i, h) in ctx.st.hidden.iter().enumerate() {
         if matches!(h.reason, Reason::Deleted | Reason::Opaque)
             && h.added() < h.hidden_by()
             && group[h.added()] != group[h.hidden_by()]
@@ -22,10 +22,12 @@ pub(super) fn cleanup_moves(ctx: &Ctx<'_>, out: &mut Vec<Suggestion>) {
             by_pair
                 .entry((h.added(), h.hidden_by()))
                 .or_default()
-                .push(h);
+                .push((i, h));
         }
     }
-    for ((x, y), items) in by_pair {
+    for ((x, y), found) in by_pair {
+        let covers: Vec<usize> = found.iter().map(|f| f.0).collect();
+        let items: Vec<&HiddenItem> = found.iter().map(|f| f.1).collect();
         let bytes: u64 = items.iter().map(|h| h.bytes).sum();
         let paths: BTreeSet<String> = items
             .iter()
@@ -76,6 +78,7 @@ pub(super) fn cleanup_moves(ctx: &Ctx<'_>, out: &mut Vec<Suggestion>) {
             hadolint: None,
             note,
             changes,
+            covers,
         });
     }
 }

@@ -9,18 +9,20 @@ use crate::advice::types::{Kind, Suggestion};
 use crate::analysis::stack::{HiddenItem, Reason};
 
 pub(super) fn copy_chown(ctx: &Ctx<'_>, out: &mut Vec<Suggestion>) {
-    let mut by_run: BTreeMap<usize, Vec<&HiddenItem>> = BTreeMap::new();
-    for h in &ctx.st.hidden {
+    let mut by_run: BTreeMap<usize, Vec<(usize, &HiddenItem)>> = BTreeMap::new();
+    for (i, h) in ctx.st.hidden.iter().enumerate() {
         if h.reason == Reason::Overwritten
             && ctx.ours(h.added())
             && ctx.is_copy(h.added())
             && ctx.is_run(h.hidden_by())
             && recursive_owner_change(&ctx.command(h.hidden_by())).is_some()
         {
-            by_run.entry(h.hidden_by()).or_default().push(h);
+            by_run.entry(h.hidden_by()).or_default().push((i, h));
         }
     }
-    for (run, items) in by_run {
+    for (run, found) in by_run {
+        let covers: Vec<usize> = found.iter().map(|f| f.0).collect();
+        let items: Vec<&HiddenItem> = found.iter().map(|f| f.1).collect();
         let cmd = ctx.command(run);
         let Some((flag, value)) = recursive_owner_change(&cmd) else {
             continue;
@@ -83,6 +85,7 @@ pub(super) fn copy_chown(ctx: &Ctx<'_>, out: &mut Vec<Suggestion>) {
             hadolint: None,
             note,
             changes,
+            covers,
         });
     }
 }

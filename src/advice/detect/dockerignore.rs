@@ -109,5 +109,6 @@ pub(super) fn dockerignore(ctx: &Ctx<'_>, out: &mut Vec<Suggestion>) {
                 .into(),
         ),
         changes,
+        covers: vec![],
     });
 }

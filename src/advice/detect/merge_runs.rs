@@ -30,12 +30,15 @@ pub(super) fn merge_runs(ctx: &Ctx<'_>, out: &mut Vec<Suggestion>) {
         let separate: u64 = layers.iter().map(|&l| ctx.st.layers[l].content_bytes).sum();
         let merged = stack::squash(ctx.image, &ctx.paths, first..=last).visible_bytes();
         let saved = separate.saturating_sub(merged);
-        let items: Vec<&HiddenItem> = ctx
+        let covers: Vec<usize> = ctx
             .st
             .hidden
             .iter()
-            .filter(|h| h.added() >= first && h.hidden_by() <= last)
+            .enumerate()
+            .filter(|(_, h)| h.added() >= first && h.hidden_by() <= last)
+            .map(|(i, _)| i)
             .collect();
+        let items: Vec<&HiddenItem> = covers.iter().map(|&i| &ctx.st.hidden[i]).collect();
         let (evidence, more) = hidden_evidence(&ctx.image.paths, &items);
         let cmds: Vec<String> = layers
             .iter()
@@ -76,6 +79,7 @@ pub(super) fn merge_runs(ctx: &Ctx<'_>, out: &mut Vec<Suggestion>) {
                 None
             },
             changes,
+            covers,
         });
     }
 }

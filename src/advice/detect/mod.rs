@@ -4,6 +4,7 @@
 mod caches;
 mod cleanup;
 mod copy_chown;
+mod copy_delete;
 mod dockerignore;
 mod merge_runs;
 mod multi_stage;
@@ -18,6 +19,7 @@ pub(super) fn all(ctx: &Ctx<'_>) -> Vec<Suggestion> {
     cleanup::cleanup_moves(ctx, &mut out);
     caches::caches_left(ctx, &mut out);
     copy_chown::copy_chown(ctx, &mut out);
+    copy_delete::copy_then_delete(ctx, &mut out);
     multi_stage::multi_stage(ctx, &mut out);
     dockerignore::dockerignore(ctx, &mut out);
     out

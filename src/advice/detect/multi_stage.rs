@@ -70,5 +70,6 @@ pub(super) fn multi_stage(ctx: &Ctx<'_>, out: &mut Vec<Suggestion>) {
                 .into(),
         ),
         changes: vec![],
+        covers: vec![],
     });
 }
