@@ -127,11 +127,21 @@ pub fn dockerfile(df: &Dockerfile, image: &Image) {
         return; // `advise --diff` refuses, as the binary does
     }
     for ignore in [None, Some("*.log\n!keep.log\n")] {
-        if let Ok((new, _new_ignore)) = advice::apply_all(df, &advice, ignore)
-            && let Err(e) = advice::dockerfile::parse(&df.path, &new)
-        {
+        // `--diff` never fails on a suggestion it offered: what cannot be applied is left out.
+        let applied = advice::apply_all(df, &advice, ignore);
+        let new = &applied.dockerfile;
+        if let Err(e) = advice::dockerfile::parse(&df.path, new) {
             panic!("the edit does not parse: {e}\n--- edited:\n{new}");
         }
+        assert!(
+            applied.bytes_saved
+                <= advice
+                    .suggestions
+                    .iter()
+                    .map(|s| s.bytes_saved)
+                    .sum::<u64>(),
+            "the diff saves more than all suggestions together"
+        );
     }
 }
 

@@ -87,7 +87,7 @@ pub fn advise(source: &str, image: &Image, df: Option<&Dockerfile>) -> Advice {
     // the ones before it; the others say why they are left to the user.
     if let Some(d) = ctx.df {
         let mut taken: Vec<Change> = Vec::new();
-        for s in out.iter_mut() {
+        for s in &mut out {
             if !s.mechanical {
                 continue;
             }

@@ -20,7 +20,7 @@ const PACKAGE_ARCHIVES: &[&str] = &[".deb", ".apk", ".rpm", ".whl", ".udeb"];
 /// True when `path` is a package archive or a package manager's cache or list.
 pub(crate) fn is_package_input(path: &[u8]) -> bool {
     let s = String::from_utf8_lossy(path);
-    use caches::CacheKind::*;
+    use caches::CacheKind::{Apk, AptArchives, AptLists, Dnf, Npm, Pip, Yarn, Yum, Zypper};
     PACKAGE_ARCHIVES.iter().any(|e| s.ends_with(e))
         || caches::classify(path).is_some_and(|r| {
             matches!(
