@@ -166,21 +166,7 @@ impl Engine {
             let (id, images, list, vols, mut usage) =
                 futures_util::future::try_join5(self.identity_async(), images, list, vols, usage)
                     .await?;
-            let images: Vec<ImageFact> = images
-                .into_iter()
-                .map(|i| ImageFact {
-                    id: i.id,
-                    tags: i
-                        .repo_tags
-                        .into_iter()
-                        .filter(|t| t != "<none>:<none>")
-                        .collect(),
-                    parent: Some(i.parent_id).filter(|p| !p.is_empty()),
-                    created: i.created,
-                    labels: i.labels.into_iter().collect::<BTreeMap<_, _>>(),
-                    chain: Vec::new(),
-                })
-                .collect();
+            let images: Vec<ImageFact> = images.into_iter().map(image_fact).collect();
             let list = match list {
                 Some(l) => l,
                 None => usage
@@ -391,17 +377,7 @@ impl Engine {
                         .await
                         .map_err(|e| self.answer("/images/json", e))?
                         .into_iter()
-                        .map(|i| ImageFact {
-                            id: i.id,
-                            tags: i
-                                .repo_tags
-                                .into_iter()
-                                .filter(|t| t != "<none>:<none>")
-                                .collect(),
-                            parent: Some(i.parent_id).filter(|p| !p.is_empty()),
-                            created: i.created,
-                            ..Default::default()
-                        })
+                        .map(image_fact)
                         .collect();
                 }
                 Kind::Volume => {
@@ -613,5 +589,21 @@ impl Engine {
             id,
             None::<bollard::query_parameters::RestartContainerOptions>,
         )))
+    }
+}
+
+/// An image as `/images/json` lists it: its tags without the `<none>:<none>` placeholder.
+fn image_fact(i: bollard::models::ImageSummary) -> ImageFact {
+    ImageFact {
+        id: i.id,
+        tags: i
+            .repo_tags
+            .into_iter()
+            .filter(|t| t != "<none>:<none>")
+            .collect(),
+        parent: Some(i.parent_id).filter(|p| !p.is_empty()),
+        created: i.created,
+        labels: i.labels.into_iter().collect::<BTreeMap<_, _>>(),
+        chain: Vec::new(),
     }
 }
