@@ -253,6 +253,13 @@ pub fn run(opts: DfOptions<'_>) -> Result<DfReport, DfError> {
     };
     match &report.data_root_proof {
         Some(_) => gather_held(&mut report, &root, daemon),
+        // Without /proc neither the engine's dockerd nor any holder can be seen: say that, the cause.
+        None if !Path::new("/proc/self/fd").is_dir() => {
+            report.held_scan = HeldScan::not_scanned(
+                "no /proc here: which processes hold deleted files cannot be seen (nor which dockerd \
+                 serves the engine, so its data root is not read)",
+            );
+        }
         // Nothing local is the engine's: no process's files are looked for under a path of the
         // same name.
         None => {
