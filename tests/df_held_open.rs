@@ -243,52 +243,6 @@ fn a_log_deleted_by_hand_is_held_by_dockerd_for_its_container() {
     assert!(table.contains("truncate via /proc/PID/fd/N"), "{table}");
 }
 
-/// A private daemon whose data root is a loop-mounted ext4 image (unmounted on drop by the daemon's
-/// own teardown, which unmounts everything under its dir; `mount -o loop` frees the loop device then).
-fn daemon_on_loop_fs(mb: u64) -> PrivateDaemon {
-    let dir = tempfile::Builder::new()
-        .prefix("dredge-dfd-")
-        .tempdir_in("/tmp")
-        .unwrap();
-    let log = dir.path().join("dockerd.log");
-    let img = dir.path().join("root.img");
-    let root = dir.path().join("root");
-    std::fs::create_dir(&root).unwrap();
-    let f = std::fs::File::create(&img).unwrap();
-    f.set_len(mb << 20).unwrap();
-    let run = |cmd: &str, args: &[&std::ffi::OsStr]| {
-        let out = Command::new(cmd)
-            .args(args)
-            .output()
-            .unwrap_or_else(|e| panic!("{cmd}: {e}"));
-        assert!(
-            out.status.success(),
-            "{cmd}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    run(
-        "mkfs.ext4",
-        &["-q".as_ref(), "-F".as_ref(), img.as_os_str()],
-    );
-    let mut d = PrivateDaemon {
-        dir,
-        child: None,
-        log,
-    };
-    run(
-        "mount",
-        &[
-            "-o".as_ref(),
-            "loop".as_ref(),
-            img.as_os_str(),
-            root.as_os_str(),
-        ],
-    );
-    d.spawn().expect("a private dockerd on the loop filesystem");
-    d
-}
-
 /// `(used, block)` of the filesystem at `p`, by `stat -f`.
 fn fs_used(p: &Path) -> (u64, u64) {
     let out = Command::new("stat")
@@ -319,7 +273,7 @@ fn du(p: &Path) -> u64 {
 #[test]
 #[ignore = "needs docker engine and root"]
 fn on_its_own_filesystem_the_gap_is_the_held_bytes_within_a_few_blocks() {
-    let d = daemon_on_loop_fs(400);
+    let d = PrivateDaemon::on_loop_fs(400);
     let root: PathBuf = d.root();
     d.docker(&["import", "-", "held/base:1"], Some(&busybox_rootfs()));
     let before = df_table(&[], &d.env());

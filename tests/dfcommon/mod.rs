@@ -209,3 +209,51 @@ impl Drop for PrivateDaemon {
         }
     }
 }
+
+impl PrivateDaemon {
+    /// A private daemon whose data root is a loop-mounted ext4 image (unmounted on drop by the daemon's
+    /// own teardown, which unmounts everything under its dir; `mount -o loop` frees the loop device then).
+    pub fn on_loop_fs(mb: u64) -> PrivateDaemon {
+        let dir = tempfile::Builder::new()
+            .prefix("dredge-dfd-")
+            .tempdir_in("/tmp")
+            .unwrap();
+        let log = dir.path().join("dockerd.log");
+        let img = dir.path().join("root.img");
+        let root = dir.path().join("root");
+        std::fs::create_dir(&root).unwrap();
+        let f = std::fs::File::create(&img).unwrap();
+        f.set_len(mb << 20).unwrap();
+        let run = |cmd: &str, args: &[&std::ffi::OsStr]| {
+            let out = Command::new(cmd)
+                .args(args)
+                .output()
+                .unwrap_or_else(|e| panic!("{cmd}: {e}"));
+            assert!(
+                out.status.success(),
+                "{cmd}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        run(
+            "mkfs.ext4",
+            &["-q".as_ref(), "-F".as_ref(), img.as_os_str()],
+        );
+        let mut d = PrivateDaemon {
+            dir,
+            child: None,
+            log,
+        };
+        run(
+            "mount",
+            &[
+                "-o".as_ref(),
+                "loop".as_ref(),
+                img.as_os_str(),
+                root.as_os_str(),
+            ],
+        );
+        d.spawn().expect("a private dockerd on the loop filesystem");
+        d
+    }
+}
