@@ -17,6 +17,9 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+    /// Do not cut tables to the terminal's width (piped output is never cut).
+    #[arg(long, global = true)]
+    pub wide: bool,
 }
 
 /// The commands.

@@ -24,6 +24,7 @@ fn input(e: impl std::fmt::Display) -> Failure {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    report::fit::set_width(terminal_width(cli.wide));
     let result = match cli.command {
         Command::Image(args) => run_image(&args),
         Command::Check(args) => run_check(&args),
@@ -44,11 +45,44 @@ fn main() -> ExitCode {
     ExitCode::from(exit.code())
 }
 
-type Out<'a> = BufWriter<io::StdoutLock<'a>>;
+/// How wide human output may be: the terminal's width (or `COLUMNS`) when stdout is one, unless
+/// `--wide`; piped output is not cut.
+fn terminal_width(wide: bool) -> Option<u16> {
+    use std::io::IsTerminal;
+    let stdout = io::stdout();
+    let tty = stdout.is_terminal();
+    let size = if tty {
+        rustix::termios::tcgetwinsize(&stdout)
+            .ok()
+            .map(|w| w.ws_col)
+    } else {
+        None
+    };
+    report::fit::decide(tty, wide, std::env::var("COLUMNS").ok().as_deref(), size)
+}
+
+type Out<'a> = report::fit::FitWriter<BufWriter<io::StdoutLock<'a>>>;
+
+/// Writes a document (JSON, XML, Markdown, a diff, roff) to stdout whole and ends with `exit`.
+fn print(exit: Exit, f: impl FnOnce(&mut Out<'_>) -> io::Result<()>) -> Result<Exit, Failure> {
+    write_out(exit, None, f)
+}
+
+/// Writes text for people to stdout, each line fitted to the terminal's width, and ends with `exit`.
+fn print_human(
+    exit: Exit,
+    f: impl FnOnce(&mut Out<'_>) -> io::Result<()>,
+) -> Result<Exit, Failure> {
+    write_out(exit, report::fit::width(), f)
+}
 
 /// Writes to stdout and ends with `exit`; a closed pipe (`dredge … | head`) is not an error.
-fn print(exit: Exit, f: impl FnOnce(&mut Out<'_>) -> io::Result<()>) -> Result<Exit, Failure> {
-    let mut out = BufWriter::new(io::stdout().lock());
+fn write_out(
+    exit: Exit,
+    width: Option<u16>,
+    f: impl FnOnce(&mut Out<'_>) -> io::Result<()>,
+) -> Result<Exit, Failure> {
+    let mut out = report::fit::FitWriter::new(BufWriter::new(io::stdout().lock()), width);
     match f(&mut out).and_then(|()| out.flush()) {
         Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
             Err(input(format!("cannot write output: {e}")))
@@ -66,13 +100,15 @@ fn warn(warnings: &[String]) {
 fn run_image(args: &ImageArgs) -> Result<Exit, Failure> {
     let done = image::run(&args.options()).map_err(input)?;
     warn(&done.warnings);
-    print(done.exit(), |out| {
-        if args.json {
+    if args.json {
+        print(done.exit(), |out| {
             report::json::write_image(out, &done.report, args.top)
-        } else {
+        })
+    } else {
+        print_human(done.exit(), |out| {
             report::table::write_image(out, &done.report, args.top)
-        }
-    })
+        })
+    }
 }
 
 fn run_check(args: &CheckArgs) -> Result<Exit, Failure> {
@@ -84,27 +120,41 @@ fn run_check(args: &CheckArgs) -> Result<Exit, Failure> {
     if report::check::annotations_on_stderr(format, github) {
         let _ = report::check::write_github_annotations(&mut io::stderr().lock(), &done.report);
     }
-    print(done.exit(), |out| {
-        report::check::write(out, format, github, &done.report)
-    })
+    let write = |out: &mut Out<'_>| report::check::write(out, format, github, &done.report);
+    if format == report::check::Format::Human {
+        print_human(done.exit(), write)
+    } else {
+        print(done.exit(), write)
+    }
 }
 
 fn run_advise(args: &AdviseArgs) -> Result<Exit, Failure> {
     let done = advise::run(&args.options()).map_err(input)?;
     warn(&done.warnings);
     let _ = report::advice::write_written(&mut io::stderr().lock(), &done.written);
-    print(done.exit(), |out| match &done.edits {
-        Some(edits) if args.diff => report::advice::write_edits(out, edits),
-        _ if args.json => report::advice::write_advice_json(out, &done.advice),
-        _ => report::advice::write_advice_table(out, &done.advice),
-    })
+    match &done.edits {
+        Some(edits) if args.diff => {
+            print(done.exit(), |out| report::advice::write_edits(out, edits))
+        }
+        _ if args.json => print(done.exit(), |out| {
+            report::advice::write_advice_json(out, &done.advice)
+        }),
+        _ => print_human(done.exit(), |out| {
+            report::advice::write_advice_table(out, &done.advice)
+        }),
+    }
 }
 
 fn run_lint(args: &LintArgs) -> Result<Exit, Failure> {
     let done = lint::run(&args.options()).map_err(input)?;
-    print(done.exit(), |out| {
+    let write = |out: &mut Out<'_>| {
         report::advice::write_lint(out, &done.dockerfile.path, &done.findings, args.json)
-    })
+    };
+    if args.json {
+        print(done.exit(), write)
+    } else {
+        print_human(done.exit(), write)
+    }
 }
 
 /// Renders dredge(1), or dredge-COMMAND(1), from the clap definitions.
@@ -144,13 +194,11 @@ fn run_df(args: &DfArgs) -> Result<Exit, Failure> {
     progress.finish();
     let report = report.map_err(input)?;
     let _ = table::write_warnings(&mut io::stderr().lock(), &report);
-    print(Exit::Done, |out| {
-        if args.json {
-            table::write_json(out, &report, args.top)
-        } else {
-            table::write_table(out, &report, args.top)
-        }
-    })
+    if args.json {
+        print(Exit::Done, |out| table::write_json(out, &report, args.top))
+    } else {
+        print_human(Exit::Done, |out| table::write_table(out, &report, args.top))
+    }
 }
 
 /// `dredge prune`: parse into options, run, print, exit code (3 when another run holds the lock).
@@ -169,7 +217,10 @@ fn run_prune(args: &cli::PruneArgs) -> Result<Exit, Failure> {
         warn(&p.warnings);
     }
     let _ = report::prune::write_recovered(&mut io::stderr().lock(), &outcome.recovered);
-    print(Exit::Done, |out| {
-        report::prune::write(out, &outcome, args.json)
-    })
+    let write = |out: &mut Out<'_>| report::prune::write(out, &outcome, args.json);
+    if args.json {
+        print(Exit::Done, write)
+    } else {
+        print_human(Exit::Done, write)
+    }
 }
