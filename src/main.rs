@@ -6,7 +6,7 @@ mod cli;
 use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser};
+use clap::{CommandFactory, FromArgMatches};
 
 use cli::{AdviseArgs, CheckArgs, Cli, Command, DfArgs, ImageArgs, LintArgs};
 use dredge::report;
@@ -23,8 +23,14 @@ fn input(e: impl std::fmt::Display) -> Failure {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    report::fit::set_width(terminal_width(cli.wide));
+    // Help wraps at the width tables fit in (COLUMNS first, then the terminal's).
+    let width = terminal_width(false);
+    let mut cmd = Cli::command();
+    if let Some(w) = width {
+        cmd = cmd.term_width(usize::from(w));
+    }
+    let cli = Cli::from_arg_matches(&cmd.get_matches()).unwrap_or_else(|e| e.exit());
+    report::fit::set_width(if cli.wide { None } else { width });
     let result = match cli.command {
         Command::Image(args) => run_image(&args),
         Command::Check(args) => run_check(&args),
