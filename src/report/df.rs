@@ -80,8 +80,67 @@ fn driver(d: &Driver) -> String {
     }
 }
 
+/// The data root could not be read here: the engine's own figures, said to be the engine's, and
+/// what only a reader of the data root (root) would add.
+fn write_engine_figures<W: Write>(out: &mut W, r: &DfReport) -> io::Result<()> {
+    let a = &r.audit;
+    let engine = r.engine.as_ref();
+    writeln!(
+        out,
+        "Docker engine {} (API {}), data root {}: not read here",
+        engine
+            .and_then(|e| e.server_version.as_deref())
+            .map_or("?".into(), escape),
+        engine.map_or("?", |e| e.api_version.as_str()),
+        escape(&a.data_root),
+    )?;
+    if engine.and_then(|e| e.disk_usage.as_ref()).is_none() {
+        writeln!(
+            out,
+            "  the engine gave no figures either (its /system/df answer is missing: see warnings)"
+        )?;
+        return write_missing(out);
+    }
+    writeln!(
+        out,
+        "The engine's own figures (docker system df: apparent sizes), {} in all:",
+        size(a.total_bytes)
+    )?;
+    let mut t = new_table(&["Category", "Size", "Count", "Reclaimable"]);
+    for c in &a.categories {
+        t.add_row(vec![
+            Cell::new(c.name.as_str()),
+            right(size(c.bytes)),
+            right(c.count.to_string()),
+            right(size(c.reclaimable_bytes)),
+        ]);
+    }
+    writeln!(out, "{t}")?;
+    for c in a.categories.iter().filter(|c| c.reclaimable_bytes > 0) {
+        writeln!(
+            out,
+            "  {:<12} {:>10}  {}",
+            c.name.as_str(),
+            size(c.reclaimable_bytes),
+            reclaim_with(c.name)
+        )?;
+    }
+    write_missing(out)
+}
+
+fn write_missing<W: Write>(out: &mut W) -> io::Result<()> {
+    writeln!(
+        out,
+        "Missing here: container logs, orphans, deleted files still held open, and the rest of the \
+         data root; root sees them (sudo dredge df)."
+    )
+}
+
 /// Writes the `dredge df` tables; `top` limits the orphans and largest-items tables (0 = all).
 pub fn write_table<W: Write>(out: &mut W, r: &DfReport, top: usize) -> io::Result<()> {
+    if r.engine_figures {
+        return write_engine_figures(out, r);
+    }
     let a = &r.audit;
     let engine = match &r.engine {
         Some(e) => format!(
