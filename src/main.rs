@@ -43,9 +43,10 @@ fn main() -> ExitCode {
             Ok(())
         }),
         Command::Man { command } => run_man(command.as_deref()),
+        Command::Schema { name } => run_schema(name.as_deref()),
     };
     let exit = result.unwrap_or_else(|Failure::Input(msg)| {
-        eprintln!("dredge: error: {}", dredge::text::escape(&msg));
+        eprintln!("dredge: error: {}", report::errors::line(&msg));
         Exit::Input
     });
     ExitCode::from(exit.code())
@@ -99,7 +100,7 @@ fn write_out(
 
 fn warn(warnings: &[String]) {
     for w in warnings {
-        eprintln!("dredge: warning: {}", dredge::text::escape(w));
+        eprintln!("dredge: warning: {}", report::errors::line(w));
     }
 }
 
@@ -163,12 +164,54 @@ fn run_lint(args: &LintArgs) -> Result<Exit, Failure> {
     }
 }
 
-/// Renders dredge(1), or dredge-COMMAND(1), from the clap definitions.
+/// `dredge schema [NAME]`: the JSON Schema of a document, or the list of them.
+fn run_schema(name: Option<&str>) -> Result<Exit, Failure> {
+    let names = || {
+        report::json::SCHEMAS
+            .iter()
+            .map(|(n, v, _)| format!("{} (version {v})", n.trim_start_matches("dredge.")))
+            .collect::<Vec<_>>()
+    };
+    match name {
+        None => print(Exit::Done, |out| {
+            for n in names() {
+                writeln!(out, "{n}")?;
+            }
+            Ok(())
+        }),
+        Some(n) => {
+            let text = report::json::schema(n).ok_or_else(|| {
+                input(format!(
+                    "no document '{n}' (documents: {})",
+                    names().join(", ")
+                ))
+            })?;
+            print(Exit::Done, |out| out.write_all(text.as_bytes()))
+        }
+    }
+}
+
+/// Text for a roff page: backslashes escaped, no line read as a request.
+fn roff_text(s: &str) -> String {
+    s.lines()
+        .map(|l| {
+            let l = l.replace('\\', "\\e").replace('-', "\\-");
+            if l.starts_with(['.', '\'']) {
+                format!("\\&{l}")
+            } else {
+                l
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Renders dredge(1), or dredge-COMMAND(1), from the clap definitions, with EXAMPLES and EXIT STATUS.
 fn run_man(command: Option<&str>) -> Result<Exit, Failure> {
     let mut cmd = Cli::command();
     cmd.build();
-    let man = match command {
-        None => clap_mangen::Man::new(cmd),
+    let (man, sub) = match command {
+        None => (clap_mangen::Man::new(cmd.clone()), cmd),
         Some(name) => {
             let sub = cmd.find_subcommand(name).cloned().ok_or_else(|| {
                 let names: Vec<&str> = cmd.get_subcommands().map(|c| c.get_name()).collect();
@@ -177,11 +220,33 @@ fn run_man(command: Option<&str>) -> Result<Exit, Failure> {
                     names.join(", ")
                 ))
             })?;
-            clap_mangen::Man::new(sub.version(env!("CARGO_PKG_VERSION")))
-                .title(format!("dredge-{name}"))
+            let sub = sub.version(env!("CARGO_PKG_VERSION"));
+            (
+                clap_mangen::Man::new(sub.clone()).title(format!("dredge-{name}")),
+                sub,
+            )
         }
     };
-    print(Exit::Done, |out| man.render(out))
+    print(Exit::Done, |out| {
+        man.render_title(out)?;
+        man.render_name_section(out)?;
+        man.render_synopsis_section(out)?;
+        man.render_description_section(out)?;
+        if sub.get_arguments().any(|a| !a.is_hide_set()) {
+            man.render_options_section(out)?;
+        }
+        if sub.has_subcommands() {
+            man.render_subcommands_section(out)?;
+        }
+        if let Some((examples, exit, notes)) = cli::man_extra(command) {
+            writeln!(out, ".SH EXAMPLES\n.nf\n{}\n.fi", roff_text(examples))?;
+            writeln!(out, ".SH \"EXIT STATUS\"\n{}", roff_text(exit))?;
+            if let Some(notes) = notes {
+                writeln!(out, ".SH NOTES\n{}", roff_text(notes))?;
+            }
+        }
+        man.render_version_section(out)
+    })
 }
 
 fn run_df(args: &DfArgs) -> Result<Exit, Failure> {
@@ -214,7 +279,7 @@ fn run_prune(args: &cli::PruneArgs) -> Result<Exit, Failure> {
         Ok(o) => o,
         Err(e) if e.exit() == Exit::Input => return Err(input(e)),
         Err(e) => {
-            eprintln!("dredge: error: {}", dredge::text::escape(&e.to_string()));
+            eprintln!("dredge: error: {}", report::errors::line(&e.to_string()));
             return Ok(e.exit());
         }
     };

@@ -236,7 +236,9 @@ fn every_command_fits_80_columns_in_a_terminal() {
         "0".into(),
     ]);
     runs.push(vec!["--help".into()]);
-    for c in ["image", "check", "advise", "lint", "df", "prune", "man"] {
+    for c in [
+        "image", "check", "advise", "lint", "df", "prune", "man", "schema",
+    ] {
         runs.push(vec![c.into(), "--help".into()]);
     }
     for args in &runs {

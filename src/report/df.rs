@@ -47,7 +47,7 @@ pub fn cut(s: &str, max: usize) -> String {
 /// Writes the warnings, one escaped line each, as `dredge: warning: …`.
 pub fn write_warnings<W: Write>(out: &mut W, r: &DfReport) -> io::Result<()> {
     for w in &r.audit.warnings {
-        writeln!(out, "dredge: warning: {}", escape(w))?;
+        writeln!(out, "dredge: warning: {}", super::errors::line(w))?;
     }
     Ok(())
 }
