@@ -6,7 +6,7 @@ use comfy_table::Cell;
 
 use super::size;
 use super::table::{new_table, right};
-use crate::audit::{Audit, CategoryName, ImageUsage, ItemKind};
+use crate::audit::{Audit, CategoryName, ContainerUsage, ImageUsage, ItemKind};
 pub use crate::df::DfReport;
 use crate::model::dataroot::Driver;
 use crate::model::held::HeldState;
@@ -143,11 +143,7 @@ pub fn write_table<W: Write>(out: &mut W, r: &DfReport, top: usize) -> io::Resul
     }
     let a = &r.audit;
     let engine = match &r.engine {
-        Some(e) => format!(
-            ", engine {} (API {})",
-            e.server_version.as_deref().unwrap_or("?"),
-            e.api_version
-        ),
+        Some(e) => format!(": engine {}", e.server_version.as_deref().unwrap_or("?")),
         None => String::new(),
     };
     writeln!(
@@ -180,20 +176,6 @@ pub fn write_table<W: Write>(out: &mut W, r: &DfReport, top: usize) -> io::Resul
         ]);
     }
     writeln!(out, "{t}")?;
-    writeln!(
-        out,
-        "  on disk: allocated blocks (as du counts); apparent: file sizes (as docker counts); \
-         reclaimable: what the command below frees"
-    )?;
-    for c in a.categories.iter().filter(|c| c.reclaimable_bytes > 0) {
-        writeln!(
-            out,
-            "  {:<12} {:>10}  {}",
-            c.name.as_str(),
-            size(c.reclaimable_bytes),
-            reclaim_with(c.name)
-        )?;
-    }
     let logs: u64 = a.containers.iter().map(|c| c.log_bytes).sum();
     let running = a.containers.iter().filter(|c| c.running).count();
     let dangling = a.images.iter().filter(|i| i.dangling).count();
@@ -207,6 +189,25 @@ pub fn write_table<W: Write>(out: &mut W, r: &DfReport, top: usize) -> io::Resul
         a.containers.len() - running,
         size(logs),
     )?;
+    writeln!(
+        out,
+        "  on disk: allocated blocks (as du counts); apparent: file sizes (as docker counts)"
+    )?;
+    if a.categories.iter().any(|c| c.reclaimable_bytes > 0) {
+        writeln!(
+            out,
+            "Reclaimable, and the command that frees it (a plan first; --yes deletes):"
+        )?;
+    }
+    for c in a.categories.iter().filter(|c| c.reclaimable_bytes > 0) {
+        writeln!(
+            out,
+            "  {:<12} {:>10}  {}",
+            c.name.as_str(),
+            size(c.reclaimable_bytes),
+            reclaim_with(c.name)
+        )?;
+    }
     if let Some(u) = r.engine.as_ref().and_then(|e| e.disk_usage.as_ref()) {
         writeln!(
             out,
@@ -309,13 +310,34 @@ fn short_id(id: &str) -> String {
     hex.chars().take(12).collect()
 }
 
-/// The command that removes one image, or why none does yet.
-fn image_command(i: &ImageUsage) -> String {
+/// The command that removes one image, or the containers to remove first.
+fn image_command(i: &ImageUsage, containers: &[ContainerUsage]) -> String {
     match (i.containers, i.dangling) {
         (0, true) => "dredge prune --dangling-images".into(),
         (0, false) => format!("docker rmi {}", image_name(i)),
-        (n, _) => format!("in use by {n} container{}", if n == 1 { "" } else { "s" }),
+        (n, _) => {
+            let users: Vec<String> = containers
+                .iter()
+                .filter(|c| c.image.as_deref() == Some(i.id.as_str()))
+                .map(|c| {
+                    format!(
+                        "{} ({})",
+                        container_name(c),
+                        if c.running { "running" } else { "stopped" }
+                    )
+                })
+                .collect();
+            if users.is_empty() {
+                format!("in use by {n} container{}", if n == 1 { "" } else { "s" })
+            } else {
+                format!("in use by {}: remove it first", users.join(", "))
+            }
+        }
     }
+}
+
+fn container_name(c: &ContainerUsage) -> String {
+    c.name.clone().unwrap_or_else(|| short_id(&c.id))
 }
 
 /// The images, most unique bytes first: what removing each frees (unique) and what stays for the
@@ -370,17 +392,17 @@ pub fn removable(a: &Audit) -> Vec<Removable> {
             kind: "image",
             name: image_name(i),
             bytes: i.unique_bytes,
-            command: image_command(i),
+            command: image_command(i, &a.containers),
         });
     }
     for c in &a.containers {
-        let name = c.name.clone().unwrap_or_else(|| short_id(&c.id));
+        let name = container_name(c);
         v.push(Removable {
             kind: "container",
             name: name.clone(),
             bytes: c.bytes.saturating_sub(c.log_bytes),
             command: if c.running {
-                "running: docker stop, then docker rm".into()
+                format!("docker stop {name} && docker rm {name}")
             } else {
                 format!("docker rm {name}")
             },
@@ -390,7 +412,7 @@ pub fn removable(a: &Audit) -> Vec<Removable> {
                 kind: "log",
                 name: format!("{name} (its log)"),
                 bytes: c.log_bytes,
-                command: "dredge prune --logs-over SIZE (the fix: log-opts max-size)".into(),
+                command: format!("truncate -s 0 $(docker inspect -f '{{{{.LogPath}}}}' {name})"),
             });
         }
     }
@@ -457,6 +479,9 @@ fn write_held_line<W: Write>(out: &mut W, r: &DfReport) -> io::Result<()> {
             "  held by deleted files: not scanned: {}",
             escape(s.reason.as_deref().unwrap_or("-"))
         ),
+        Some(0) if r.held_scan.state != HeldState::Partial => {
+            writeln!(out, "  held by deleted files: none")
+        }
         Some(b) => writeln!(
             out,
             "  held by deleted files {} ({} file{}, not in the categories){}; on disk under the data \
