@@ -302,12 +302,15 @@ fn df_names_what_to_remove_with_a_command_that_accepts_the_name() {
         lines[i + 1].trim().to_string()
     };
     assert!(out.contains("Largest items you can remove"), "{out}");
-    assert!(command_after("web (its log)").starts_with("dredge prune --logs-over"));
+    assert_eq!(
+        command_after("web (its log)"),
+        "truncate -s 0 $(docker inspect -f '{{.LogPath}}' web)"
+    );
     assert_eq!(command_after("container   web"), "docker rm web");
     assert_eq!(command_after("image       old:1"), "docker rmi old:1");
     assert_eq!(
         command_after(&format!("image       {tag}")),
-        "in use by 1 container"
+        "in use by web (stopped): remove it first"
     );
     let orphan = root.join("overlay2").join("3".repeat(64));
     assert_eq!(
