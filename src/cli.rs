@@ -385,13 +385,13 @@ pub struct CheckArgs {
     /// Maximum number of layers.
     #[arg(long, value_name = "N")]
     pub max_layers: Option<u64>,
-    /// Maximum reclaimable bytes (shipped but invisible in the final filesystem).
+    /// Maximum invisible bytes (shipped, but hidden in the final filesystem: what a rebuild can drop).
     #[arg(long, value_name = "SIZE", value_parser = size_arg)]
     pub max_reclaimable: Option<u64>,
-    /// Maximum reclaimable bytes in percent of the bytes of layers 1.. (0-100).
+    /// Maximum invisible bytes in percent of the bytes of layers 1.. (0-100).
     #[arg(long, value_name = "PCT", value_parser = percent_arg)]
     pub max_reclaimable_percent: Option<f64>,
-    /// The percent rule fires only when reclaimable bytes exceed this (default 0).
+    /// The percent rule fires only when invisible bytes exceed this (default 0).
     #[arg(long, value_name = "SIZE", value_parser = size_arg)]
     pub reclaimable_floor: Option<u64>,
     /// Maximum bytes in package-manager caches, /tmp and logs left in the final filesystem.
