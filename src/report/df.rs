@@ -565,6 +565,72 @@ fn write_held<W: Write>(out: &mut W, r: &DfReport, top: usize) -> io::Result<()>
 mod tests {
     use super::*;
 
+    fn image(id: &str, tags: &[&str], unique: u64, containers: u64, dangling: bool) -> ImageUsage {
+        ImageUsage {
+            id: id.into(),
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+            bytes: unique,
+            apparent_bytes: unique,
+            unique_bytes: unique,
+            shared_bytes: 0,
+            containers,
+            dangling,
+        }
+    }
+
+    #[test]
+    fn every_removable_item_carries_a_name_its_command_accepts() {
+        let a = Audit {
+            images: vec![
+                image("sha256:aaaaaaaaaaaaaaaa", &["app:1"], 500, 1, false),
+                image("sha256:bbbbbbbbbbbbbbbb", &["old:1"], 300, 0, false),
+                image("sha256:cccccccccccccccc", &[], 200, 0, true),
+            ],
+            containers: vec![ContainerUsage {
+                id: "dddd".into(),
+                name: Some("web".into()),
+                image: Some("sha256:aaaaaaaaaaaaaaaa".into()),
+                running: false,
+                writable_bytes: 50,
+                writable_apparent_bytes: 50,
+                log_bytes: 1000,
+                log_apparent_bytes: 1000,
+                dir_bytes: 1010,
+                bytes: 1060,
+            }],
+            ..Audit::default()
+        };
+        let got: Vec<(&str, String, u64, String)> = removable(&a)
+            .into_iter()
+            .map(|r| (r.kind, r.name, r.bytes, r.command))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    "log",
+                    "web (its log)".into(),
+                    1000,
+                    "truncate -s 0 $(docker inspect -f '{{.LogPath}}' web)".into()
+                ),
+                (
+                    "image",
+                    "app:1".into(),
+                    500,
+                    "in use by web (stopped): remove it first".into()
+                ),
+                ("image", "old:1".into(), 300, "docker rmi old:1".into()),
+                (
+                    "image",
+                    "cccccccccccc".into(),
+                    200,
+                    "dredge prune --dangling-images".into()
+                ),
+                ("container", "web".into(), 60, "docker rm web".into()),
+            ]
+        );
+    }
+
     #[test]
     fn long_names_are_cut_and_control_characters_escaped() {
         assert_eq!(cut("abc", 5), "abc");
