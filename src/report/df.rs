@@ -94,6 +94,7 @@ fn write_engine_figures<W: Write>(out: &mut W, r: &DfReport) -> io::Result<()> {
         engine.map_or("?", |e| e.api_version.as_str()),
         escape(&a.data_root),
     )?;
+    write_held_line(out, r)?;
     if engine.and_then(|e| e.disk_usage.as_ref()).is_none() {
         writeln!(
             out,
