@@ -210,7 +210,16 @@ impl Engine {
                     .as_ref()
                     .and_then(|h| h.log_config.clone())
                     .unwrap_or_default();
+                let driver = log_config.typ.clone().unwrap_or_default();
+                let log_file = super::facts::live_log_path(
+                    &driver,
+                    inspected.log_path.as_deref().unwrap_or(""),
+                    &id.root,
+                    &cid,
+                )
+                .and_then(|p| log_file(&p));
                 containers.push(ContainerFact {
+                    log_file,
                     id: cid,
                     name: inspected
                         .name
@@ -241,7 +250,7 @@ impl Engine {
                         .collect(),
                     bytes: c.size_rw.filter(|s| *s > 0).map_or(0, |s| s as u64) + log,
                     log_bytes: log,
-                    log_driver: log_config.typ.unwrap_or_default(),
+                    log_driver: driver,
                     log_opts: log_config.config.unwrap_or_default().into_iter().collect(),
                 });
             }
@@ -541,6 +550,19 @@ fn log_bytes(log_path: Option<&str>, dir: &std::path::Path) -> u64 {
     total
 }
 
+/// The container's live log file, when it is a regular file (not followed through a link).
+pub fn log_file(path: &str) -> Option<super::facts::LogFile> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::symlink_metadata(path).ok()?;
+    m.is_file().then(|| super::facts::LogFile {
+        path: path.to_string(),
+        dev: m.dev(),
+        inode: m.ino(),
+        size: m.len(),
+        allocated: m.blocks() * 512,
+    })
+}
+
 /// Now, seconds since the epoch.
 pub fn now() -> i64 {
     std::time::SystemTime::now()
@@ -580,6 +602,7 @@ impl Engine {
                 .map(|n| n.to_string())
                 .unwrap_or_default(),
             log_driver: host.log_config.and_then(|l| l.typ).unwrap_or_default(),
+            log_path: c.log_path.unwrap_or_default(),
         }))
     }
 
