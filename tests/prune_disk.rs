@@ -28,10 +28,7 @@ fn daemon_on_loop_fs(mb: u64) -> PrivateDaemon {
 /// `(st_size, st_blocks × 512, st_ino)` of a path, by `stat`.
 fn stat(p: &str) -> (u64, u64, u64) {
     let out = common::run("stat", &["-c", "%s %b %B %i", p]);
-    let v: Vec<u64> = out
-        .split_whitespace()
-        .map(|s| s.parse().unwrap())
-        .collect();
+    let v: Vec<u64> = out.split_whitespace().map(|s| s.parse().unwrap()).collect();
     (v[0], v[1] * v[2], v[3])
 }
 
@@ -40,10 +37,7 @@ fn stat(p: &str) -> (u64, u64, u64) {
 fn fs_free(p: &Path) -> (u64, u64) {
     Command::new("sync").status().unwrap();
     let out = common::run("stat", &["-f", "-c", "%S %a", p.to_str().unwrap()]);
-    let v: Vec<u64> = out
-        .split_whitespace()
-        .map(|s| s.parse().unwrap())
-        .collect();
+    let v: Vec<u64> = out.split_whitespace().map(|s| s.parse().unwrap()).collect();
     (v[1] * v[0], v[0])
 }
 
@@ -191,10 +185,7 @@ fn truncate_logs_frees_json_file_and_local_logs_in_place_and_the_containers_log_
         assert_eq!(it["log_file"]["size"], size);
     }
     assert_eq!(plan["total_bytes"], jalloc + lalloc);
-    assert!(
-        !items.iter().any(|i| i["id"] == quiet.as_str()),
-        "{plan:#}"
-    );
+    assert!(!items.iter().any(|i| i["id"] == quiet.as_str()), "{plan:#}");
     // The table says it loses data.
     let table = run_prune(
         Some(&d.host()),
@@ -236,7 +227,10 @@ fn truncate_logs_frees_json_file_and_local_logs_in_place_and_the_containers_log_
     // paused on /go, so nothing else writes there).
     let slack = 16 * block as i64;
     let want = (jalloc + lalloc) as i64;
-    assert!((gained - want).abs() <= slack, "gained {gained}, want {want}");
+    assert!(
+        (gained - want).abs() <= slack,
+        "gained {gained}, want {want}"
+    );
     let freed = res["freed_bytes"].as_i64().unwrap();
     assert!((freed - want).abs() <= slack, "{res:#}");
     // Truncated in place: the same inodes, empty.
@@ -372,8 +366,8 @@ fn what_yes_frees_for_images_containers_and_volumes_agrees_with_statvfs_and_du()
     // layer, its -init layer, a container's config files, its log and the layerdb record go too, some
     // tens of 4 KiB blocks), and not more than 2 MB over (ext4 may also release an extent-tree or
     // directory block, and dockerd's own bolt databases under the data root change by a few pages).
-    // dredge measures right after its last step, before any sync: ext4 frees blocks at delete time in
-    // its free count (statvfs), so the measurement does not wait for a journal commit.
+    // dredge measures right after its last step, without a sync; the test measures after one: both
+    // gave the same number here (measured: 48,214,016 B freed for 48,000,000 B planned, block 4 KiB).
     for (what, v) in [("freed_bytes", freed), ("statvfs", gained), ("du", du_gone)] {
         assert!(
             v >= known as i64 && v - reclaimed <= 2 << 20,
@@ -381,7 +375,11 @@ fn what_yes_frees_for_images_containers_and_volumes_agrees_with_statvfs_and_du()
         );
     }
     // The engine agrees they are gone.
-    assert!(d.docker(&["image", "ls", "-q", "-f", "dangling=true"], None).trim().is_empty());
+    assert!(
+        d.docker(&["image", "ls", "-q", "-f", "dangling=true"], None)
+            .trim()
+            .is_empty()
+    );
     assert_eq!(d.docker(&["ps", "-aq"], None).trim(), "");
     assert!(!d.docker(&["volume", "ls", "-q"], None).contains(&vol));
 }
@@ -441,7 +439,11 @@ fn a_read_only_or_foreign_data_root_moves_nothing_and_says_why() {
     // It is an orphan, planned live.
     let plan = prune_ok(&d, state.path(), &["--orphans", "--grace", "0s"]);
     assert!(
-        plan["items"].as_array().unwrap().iter().any(|i| i["id"] == o.as_str()),
+        plan["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["id"] == o.as_str()),
         "{plan:#}"
     );
 
@@ -458,18 +460,20 @@ fn a_read_only_or_foreign_data_root_moves_nothing_and_says_why() {
     assert!(err.to_lowercase().contains("permission denied"), "{err}");
     assert_eq!(listing(&root), before);
 
-    // Live, overlay2 read-only (a read-only bind mount over it; the daemon keeps its databases
-    // elsewhere on the root open for writing, so the whole filesystem cannot be remounted read-only
-    // while it runs): the orphan is skipped with the reason, exit 0, nothing moved.
-    let ov = root.join("overlay2");
-    let ovs = ov.to_str().unwrap();
-    common::run("mount", &["--bind", ovs, ovs]);
-    common::run("mount", &["-o", "remount,bind,ro", ovs]);
+    // Live, the data root read-only (a read-only bind mount over it: the daemon keeps its databases
+    // there open for writing, so the filesystem itself cannot be remounted read-only while it runs):
+    // the orphan is skipped with the reason, exit 0, nothing moved.
+    common::run("mount", &["--bind", &r, &r]);
+    common::run("mount", &["-o", "remount,bind,ro", &r]);
     let out = run_prune(Some(&d.host()), state.path(), &args);
-    common::run("umount", &[ovs]);
+    let _ = Command::new("umount").arg(&r).status();
     let res: serde_json::Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
-    eprintln!("live, overlay2 read-only: exit {:?}: {}", out.status.code(), res["skipped"]);
+    eprintln!(
+        "live, data root read-only: exit {:?}: {}",
+        out.status.code(),
+        res["skipped"]
+    );
     assert_eq!(out.status.code(), Some(0));
     assert!(res["deleted"].as_array().unwrap().is_empty(), "{res:#}");
     let why = res["skipped"]
@@ -481,9 +485,10 @@ fn a_read_only_or_foreign_data_root_moves_nothing_and_says_why() {
         .unwrap_or_else(|| panic!("{res:#}"));
     assert_eq!(why.lines().count(), 1);
     assert!(
-        why.contains("Read-only") || why.contains("mount"),
+        why.contains("Read-only"),
         "a reason naming the cause: {why}"
     );
+    assert_eq!(listing(&root), before);
     assert_eq!(du(&root), du_before);
     assert!(orphan.join("diff/junk").exists());
 
@@ -504,7 +509,10 @@ fn a_read_only_or_foreign_data_root_moves_nothing_and_says_why() {
     assert_eq!(du(&root), du_before);
     assert!(orphan.join("diff/junk").exists());
 
-    eprintln!("offline read-only: exit {:?}: {ro_err}{ro}", out.status.code());
+    eprintln!(
+        "offline read-only: exit {:?}: {ro_err}{ro}",
+        out.status.code()
+    );
     assert_eq!(out.status.code(), Some(0), "{ro_err}");
     let res: serde_json::Value = serde_json::from_str(&ro).unwrap();
     assert!(res["deleted"].as_array().unwrap().is_empty(), "{res:#}");

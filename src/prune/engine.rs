@@ -52,6 +52,16 @@ fn removal(r: Result<(), BErr>) -> Removal {
     }
 }
 
+/// Why a `unix://` engine socket cannot be reached, as the OS says it (permission denied, no such
+/// file, connection refused): the HTTP client's own error names only "Connect". None when a plain
+/// connect works (the failure is further on) or the host is not a unix socket.
+fn socket_cause(host: &str) -> Option<String> {
+    let path = host.strip_prefix("unix://")?;
+    std::os::unix::net::UnixStream::connect(path)
+        .err()
+        .map(|e| format!("{path}: {e}"))
+}
+
 /// The engine's identity: its `ID` and `DockerRootDir`.
 #[derive(Debug, Clone)]
 pub struct Identity {
@@ -90,7 +100,7 @@ impl Engine {
                 let d = Docker::connect_with_defaults()?;
                 d.negotiate_version().await
             })
-            .map_err(|e| down(e.to_string()))?;
+            .map_err(|e| down(socket_cause(&host).unwrap_or_else(|| e.to_string())))?;
         Ok(Engine { rt, d, host })
     }
 
