@@ -460,6 +460,23 @@ fn a_read_only_or_foreign_data_root_moves_nothing_and_says_why() {
     assert!(err.to_lowercase().contains("permission denied"), "{err}");
     assert_eq!(listing(&root), before);
 
+    // Live, as nobody with the socket opened to it (the engine answers, as to root): the data root is
+    // not readable, so no orphan is planned and a warning says why; exit 0, nothing moved.
+    let dir = d.dir.path().to_str().unwrap().to_string();
+    let sock = d.sock().to_str().unwrap().to_string();
+    common::run("chmod", &["0711", &dir]);
+    common::run("chmod", &["0666", &sock]);
+    let out = as_nobody(Some(&d.host()), nstate.path(), &args);
+    common::run("chmod", &["0700", &dir]);
+    common::run("chmod", &["0660", &sock]);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    eprintln!("live as nobody, socket open: exit {:?}: {stderr}", out.status.code());
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let res: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(res["deleted"].as_array().unwrap().is_empty(), "{res:#}");
+    assert!(stderr.contains("data root not read"), "{stderr}");
+    assert_eq!(listing(&root), before);
+
     // Live, the data root read-only (a read-only bind mount over it: the daemon keeps its databases
     // there open for writing, so the filesystem itself cannot be remounted read-only while it runs):
     // the orphan is skipped with the reason, exit 0, nothing moved.
