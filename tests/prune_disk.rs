@@ -266,6 +266,58 @@ fn truncate_logs_frees_json_file_and_local_logs_in_place_and_the_containers_log_
     assert_eq!(line["log"], "tick\n", "a whole entry at offset 0");
     assert_eq!(stat(&json_path).2, jino, "the same file, appended to");
 
+    // Killed after the intent (before the truncation): the next run settles that step from what the
+    // file holds (not truncated), and truncates it; killed then after its `done` (before `end`): the
+    // run after closes it as interrupted, and has nothing to truncate again.
+    let crashy = chatty(&d, "crashy", "json-file", 60_000);
+    let crashy_log = inspect(&d, &crashy, "{{.LogPath}}");
+    let crashy_stat = stat(&crashy_log);
+    let sel = ["--logs-over", "1MB", "--truncate-logs", "--yes"];
+    killed_at(&d, state.path(), &sel, "intent:1");
+    assert_eq!(
+        stat(&crashy_log),
+        crashy_stat,
+        "killed before the truncation"
+    );
+    killed_at(&d, state.path(), &sel, "done:1");
+    assert_eq!(
+        stat(&crashy_log),
+        (0, 0, crashy_stat.2),
+        "truncated before the kill"
+    );
+    let res = prune_ok(&d, state.path(), &sel);
+    assert!(res["deleted"].as_array().unwrap().is_empty(), "{res:#}");
+    let mut settled = Vec::new();
+    for e in std::fs::read_dir(state.path().join("runs")).unwrap() {
+        let text = std::fs::read_to_string(e.unwrap().path()).unwrap();
+        for l in text.lines().filter(|l| l.contains("\"recovered\":true")) {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            settled.push((
+                v["outcome"].as_str().unwrap().to_string(),
+                v["reason"].as_str().unwrap().to_string(),
+            ));
+        }
+    }
+    eprintln!("settled after kills: {settled:?}");
+    assert_eq!(settled.len(), 1, "{settled:?}");
+    assert_eq!(settled[0].0, "skipped");
+    assert!(
+        settled[0].1.contains(&format!("{crashy_log} holds"))
+            && settled[0].1.contains("not truncated"),
+        "{settled:?}"
+    );
+    let mut interrupted = 0;
+    for e in std::fs::read_dir(state.path().join("runs")).unwrap() {
+        let text = std::fs::read_to_string(e.unwrap().path()).unwrap();
+        let last = text.lines().last().unwrap();
+        assert!(
+            last.contains("\"op\":\"end\""),
+            "every run is closed: {text}"
+        );
+        interrupted += usize::from(last.contains("\"interrupted\":true"));
+    }
+    assert_eq!(interrupted, 2, "both killed runs closed as interrupted");
+
     // Planned, then the container removed before apply: gone, nothing else touched.
     let doomed = chatty(&d, "doomed", "json-file", 60_000);
     let plan_file = state.path().join("plan.json");
@@ -285,6 +337,45 @@ fn truncate_logs_frees_json_file_and_local_logs_in_place_and_the_containers_log_
     let res = prune_ok(&d, state.path(), &["--apply", plan_file.to_str().unwrap()]);
     assert!(res["deleted"].as_array().unwrap().is_empty(), "{res:#}");
     assert_eq!(res["gone"][0]["id"], doomed.as_str(), "{res:#}");
+}
+
+/// Runs `dredge prune ARGS` paused at `at` (`intent:N`, `done:N`: the journal's test hook), then
+/// kill -9s it there.
+fn killed_at(d: &PrivateDaemon, state: &Path, args: &[&str], at: &str) {
+    use std::io::Read;
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("dredge"))
+        .arg("prune")
+        .args(args)
+        .arg("--state-dir")
+        .arg(state)
+        .env("DOCKER_HOST", d.host())
+        .env("DREDGE_PRUNE_TEST_PAUSE", at)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut all = String::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(k) = stderr.read(&mut buf) {
+            if k == 0 {
+                break;
+            }
+            all.push_str(&String::from_utf8_lossy(&buf[..k]));
+            if all.contains("test pause") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    let paused = rx.recv_timeout(Duration::from_secs(120));
+    Command::new("kill")
+        .args(["-9", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let _ = child.wait();
+    assert!(paused.is_ok(), "dredge prune {args:?} never reached {at}");
 }
 
 /// A container's run that writes `bytes` of random data to `path` and exits.
@@ -470,7 +561,10 @@ fn a_read_only_or_foreign_data_root_moves_nothing_and_says_why() {
     common::run("chmod", &["0700", &dir]);
     common::run("chmod", &["0660", &sock]);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    eprintln!("live as nobody, socket open: exit {:?}: {stderr}", out.status.code());
+    eprintln!(
+        "live as nobody, socket open: exit {:?}: {stderr}",
+        out.status.code()
+    );
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     let res: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(res["deleted"].as_array().unwrap().is_empty(), "{res:#}");
