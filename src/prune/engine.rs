@@ -561,7 +561,7 @@ fn log_bytes(log_path: Option<&str>, dir: &std::path::Path) -> u64 {
 }
 
 /// The container's live log file, when it is a regular file (not followed through a link).
-pub fn log_file(path: &str) -> Option<super::facts::LogFile> {
+fn log_file(path: &str) -> Option<super::facts::LogFile> {
     use std::os::unix::fs::MetadataExt;
     let m = std::fs::symlink_metadata(path).ok()?;
     m.is_file().then(|| super::facts::LogFile {
