@@ -640,3 +640,20 @@ fn image_fact(i: bollard::models::ImageSummary) -> ImageFact {
         chain: Vec::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreachable_socket_names_the_os_cause() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = format!("unix://{}/d.sock", dir.path().display());
+        let why = socket_cause(&missing).unwrap();
+        assert!(why.contains("No such file"), "{why}");
+        assert_eq!(socket_cause("tcp://127.0.0.1:2375"), None);
+        let path = dir.path().join("live.sock");
+        let _l = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        assert_eq!(socket_cause(&format!("unix://{}", path.display())), None);
+    }
+}
