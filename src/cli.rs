@@ -211,11 +211,13 @@ pub struct PruneArgs {
     /// Build-cache records, least recently used first, until the rest fits in SIZE.
     #[arg(long, value_name = "SIZE", value_parser = size_arg)]
     pub build_cache_budget: Option<u64>,
-    /// Container logs over SIZE: reported with the fix (log-opts, daemon.json); nothing is deleted.
+    /// Container logs over SIZE: reported with the fix (log-opts, daemon.json); truncated only with
+    /// --truncate-logs.
     #[arg(long, value_name = "SIZE", value_parser = size_arg)]
     pub logs_over: Option<u64>,
     /// With --held: truncate deleted json-file/local logs dockerd still holds, through
-    /// /proc/PID/fd/N (their content is lost). With --logs-over: not implemented yet.
+    /// /proc/PID/fd/N. With --logs-over: truncate to 0 the json-file/local log files over SIZE.
+    /// Their content is lost.
     #[arg(long)]
     pub truncate_logs: bool,
     /// Deleted files still held open (`dredge df`'s held): restart the container holding them (only
