@@ -177,13 +177,14 @@ pub fn orphan(
     grace_s: u64,
     needs_stopped: bool,
 ) -> Verdict {
-    if st.existing.is_empty() {
-        return Verdict::Gone;
-    }
+    // Outside first: a path outside the data root is not looked at, so it is never "already gone".
     if let Some(p) = &st.outside {
         return skip(format!(
             "{p} is outside the data root or reached through a symlink"
         ));
+    }
+    if st.existing.is_empty() {
+        return Verdict::Gone;
     }
     if let Some(p) = &st.mount {
         return skip(format!("{p} is or holds a mount point"));
@@ -680,6 +681,15 @@ mod tests {
             }),
             Verdict::Gone
         );
+        // A path outside the data root is not looked at: skipped as outside, never "gone".
+        assert!(matches!(
+            v(OrphanState {
+                existing: vec![],
+                outside: Some("/elsewhere/x".into()),
+                ..ok.clone()
+            }),
+            Verdict::Skip(r) if r.contains("outside")
+        ));
         for (st, want) in [
             (
                 OrphanState {
