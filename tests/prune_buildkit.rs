@@ -1,6 +1,7 @@
 //! BuildKit builds in a loop while `dredge prune --orphans --grace 0s --yes` runs again and again, on a
 //! PRIVATE dockerd (`DOCKER_BUILDKIT=1`, `--network none`, from a busybox image made with `docker
-//! import`). Two leftovers are planted first (an overlay2 dir no record names and a `tmp/` scratch
+//! import`). BuildKit snapshots made before the daemon's restart have their times moved back an hour,
+//! so that only what names them protects them. Two leftovers are planted first (an overlay2 dir no record names and a `tmp/` scratch
 //! dir, their times moved back an hour, as an earlier daemon would have left them). Bounded: a fixed
 //! number of prune runs, builds until they are done. Then: every build succeeded, what was quarantined
 //! is exactly the planted leftovers (so no BuildKit snapshot dir, nor any layer being created, ever
@@ -42,9 +43,62 @@ fn overlay_dirs(root: &Path) -> BTreeSet<String> {
 #[test]
 #[ignore = "needs docker engine and root"]
 fn buildkit_builds_running_during_prune_orphans_lose_nothing() {
-    let d = PrivateDaemon::start().expect("a private dockerd (needs root and dockerd)");
+    let mut d = PrivateDaemon::start().expect("a private dockerd (needs root and dockerd)");
     let root = d.root();
     d.docker(&["import", "-", "base:1"], Some(&busybox_rootfs()));
+    let ctx = tempfile::tempdir().unwrap();
+    std::fs::write(ctx.path().join("data"), vec![b'd'; 200_000]).unwrap();
+    let dockerfile = |n: usize| {
+        std::fs::write(
+            ctx.path().join("Dockerfile"),
+            format!(
+                "FROM base:1\nCOPY data /payload\nRUN echo {n} > /n && head -c 300000 /dev/zero > /z\n\
+                 RUN cat /n /payload > /both\n"
+            ),
+        )
+        .unwrap();
+    };
+    let host = d.host();
+    let build = |tag: &str| {
+        Command::new(DOCKER)
+            .env("DOCKER_HOST", &host)
+            .env("DOCKER_BUILDKIT", "1")
+            .args([
+                "build",
+                "-q",
+                "--network",
+                "none",
+                "-t",
+                tag,
+                ctx.path().to_str().unwrap(),
+            ])
+            .output()
+            .unwrap()
+    };
+    // BuildKit snapshots from before this daemon started, all made to look an hour old: the grace
+    // period and "changed since the daemon started" protect none of them, only what names them does.
+    for n in [1000, 1001] {
+        dockerfile(n);
+        let out = build("bk:before");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    d.stop();
+    let out = Command::new("find")
+        .arg(root.join("overlay2"))
+        .args(["-exec", "touch", "-h", "-d", "1 hour ago", "{}", "+"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let old_snapshots: BTreeSet<String> = overlay_dirs(&root)
+        .into_iter()
+        .filter(|n| is_buildkit_key(n.trim_end_matches("-init")))
+        .collect();
+    assert!(!old_snapshots.is_empty(), "BuildKit made snapshot dirs");
+    d.spawn().expect("the daemon starts again");
 
     // The planted leftovers, an hour old.
     let dir = root.join("overlay2").join("e".repeat(64));
@@ -68,8 +122,6 @@ fn buildkit_builds_running_during_prune_orphans_lose_nothing() {
         .collect();
 
     let state = tempfile::tempdir().unwrap();
-    let ctx = tempfile::tempdir().unwrap();
-    std::fs::write(ctx.path().join("data"), vec![b'd'; 200_000]).unwrap();
     let done = AtomicBool::new(false);
     let mut failures: Vec<String> = Vec::new();
     let mut quarantined: Vec<String> = Vec::new();
@@ -81,28 +133,8 @@ fn buildkit_builds_running_during_prune_orphans_lose_nothing() {
             let mut n = 0;
             while !done.load(Ordering::SeqCst) && n < MAX_BUILDS {
                 // Each build differs (its RUN lines), so BuildKit makes new snapshots every time.
-                std::fs::write(
-                    ctx.path().join("Dockerfile"),
-                    format!(
-                        "FROM base:1\nCOPY data /data\nRUN echo {n} > /n && head -c 300000 /dev/zero > /z\n\
-                         RUN cat /n /data > /both\n"
-                    ),
-                )
-                .unwrap();
-                let out = Command::new(DOCKER)
-                    .env("DOCKER_HOST", d.host())
-                    .env("DOCKER_BUILDKIT", "1")
-                    .args([
-                        "build",
-                        "-q",
-                        "--network",
-                        "none",
-                        "-t",
-                        "bk:latest",
-                        ctx.path().to_str().unwrap(),
-                    ])
-                    .output()
-                    .unwrap();
+                dockerfile(n);
+                let out = build("bk:latest");
                 if !out.status.success() {
                     errs.push(format!(
                         "build {n}: {}",
@@ -162,10 +194,16 @@ fn buildkit_builds_running_during_prune_orphans_lose_nothing() {
         buildkit_dirs_seen > 0,
         "BuildKit made snapshot dirs under overlay2/ while prune ran"
     );
-    // Exactly the planted leftovers, each once: nothing of BuildKit's nor any layer being made.
+    // Exactly the planted leftovers, each once: nothing of BuildKit's (the old snapshots among them)
+    // nor any layer being made.
     let once: BTreeSet<String> = quarantined.iter().cloned().collect();
     assert_eq!(once.len(), quarantined.len(), "{quarantined:?}");
     assert_eq!(once, planted);
+    assert!(
+        quarantined
+            .iter()
+            .all(|q| !old_snapshots.iter().any(|s| Path::new(q).ends_with(s)))
+    );
     let qdirs: Vec<String> = std::fs::read_dir(root.join("dredge-quarantine"))
         .unwrap()
         .flatten()
@@ -183,26 +221,13 @@ fn buildkit_builds_running_during_prune_orphans_lose_nothing() {
             "bk:latest",
             "sh",
             "-c",
-            "cat /n; head -c 5 /data",
+            "cat /n; head -c 5 /payload",
         ],
         None,
     );
     assert_eq!(out.trim(), format!("{}\nddddd", builds - 1));
     // And the engine builds again from what BuildKit kept (its cache, its snapshots).
-    let out = Command::new(DOCKER)
-        .env("DOCKER_HOST", d.host())
-        .env("DOCKER_BUILDKIT", "1")
-        .args([
-            "build",
-            "-q",
-            "--network",
-            "none",
-            "-t",
-            "bk:again",
-            ctx.path().to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let out = build("bk:again");
     assert!(
         out.status.success(),
         "{}",
