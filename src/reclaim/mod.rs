@@ -6,4 +6,6 @@
 //! apply ([`crate::prune::apply_plan`]): the same re-checks, journal, lock and quarantine. Last use of
 //! images survives restarts in a state file ([`state`]).
 
+pub mod order;
 pub mod policy;
+pub mod state;
