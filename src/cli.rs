@@ -38,6 +38,10 @@ pub enum Command {
     /// --apply PLAN. Each object is re-checked just before it goes; orphans are quarantined.
     #[command(after_long_help = PRUNE_AFTER_HELP)]
     Prune(Box<PruneArgs>),
+    /// Keep the data root's filesystem under a watermark, by a policy file: for timers and fleets.
+    /// Built on prune's plan and apply (same re-checks, journal, lock and quarantine).
+    #[command(after_long_help = RECLAIM_AFTER_HELP, args_conflicts_with_subcommands = true)]
+    Reclaim(Box<ReclaimArgs>),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
     Completions {
         /// The shell.
@@ -68,6 +72,79 @@ Journal, lock and last-use memory live in --state-dir (default $DREDGE_STATE_DIR
 
 Exit status: 0 done (skipped items are reported), 2 usage or input error (nothing deleted),
 3 another dredge prune is running.";
+
+const RECLAIM_AFTER_HELP: &str = "\
+When used space on the data root's filesystem is at or above the policy's high mark, victims go in the
+policy's order (quarantine, orphans, build-cache, dangling-images, stopped-containers, unused-images,
+anonymous-volumes) until it is at or below low, measured with statvfs before and after each step.
+The state file (default <state-dir>/reclaim-state.json; the state dir is $DREDGE_STATE_DIR, else
+/var/lib/dredge) remembers when each image was first seen and last used.
+
+Exit status: 0 at or under low, or nothing to do; 1 low could not be reached (what still holds the
+space is printed); 2 bad policy or input (nothing deleted); 3 another run holds the lock.";
+
+/// `dredge reclaim`.
+#[derive(Debug, Args)]
+pub struct ReclaimArgs {
+    /// Write the systemd units that run it.
+    #[command(subcommand)]
+    pub command: Option<ReclaimCommand>,
+    /// The policy file (TOML: watermarks, order, keep rules; README "Keeping a host under its watermark").
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// The state file (default <state-dir>/reclaim-state.json).
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    /// Journal, lock and prune's memory (default $DREDGE_STATE_DIR, else /var/lib/dredge).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Write Prometheus textfile-collector metrics to FILE (atomically).
+    #[arg(long, value_name = "FILE")]
+    pub metrics: Option<PathBuf>,
+    /// Print the `dredge.reclaim` document.
+    #[arg(long)]
+    pub json: bool,
+    /// Say what would go; delete nothing, write no state.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Follow the engine's events and apply the policy when usage crosses high (not implemented yet).
+    #[arg(long)]
+    pub watch: bool,
+}
+
+/// `dredge reclaim`'s subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ReclaimCommand {
+    /// Print (or --write) a systemd service (oneshot, idle priority) and timer (persistent,
+    /// randomized delay) that run dredge reclaim.
+    InstallTimer(InstallTimerArgs),
+}
+
+/// `dredge reclaim install-timer`.
+#[derive(Debug, Args)]
+pub struct InstallTimerArgs {
+    /// When the timer fires (systemd.time(7) calendar event).
+    #[arg(long, value_name = "SPEC", default_value = "hourly")]
+    pub on_calendar: String,
+    /// Random delay before each run, to spread a fleet (DURATION: 90s, 30m, 1h).
+    #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = duration_arg)]
+    pub randomized_delay: u64,
+    /// The policy the service runs with.
+    #[arg(long, value_name = "FILE", default_value = "/etc/dredge/reclaim.toml")]
+    pub policy: PathBuf,
+    /// The metrics file the service writes.
+    #[arg(long, value_name = "FILE")]
+    pub metrics: Option<PathBuf>,
+    /// The state file the service uses.
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    /// Write the units into the unit dir (--unit-dir) instead of printing them.
+    #[arg(long)]
+    pub write: bool,
+    /// Where --write puts the units.
+    #[arg(long, value_name = "DIR", default_value = "/etc/systemd/system")]
+    pub unit_dir: PathBuf,
+}
 
 /// `dredge prune`.
 #[derive(Debug, Args)]

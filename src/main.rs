@@ -29,6 +29,7 @@ fn main() -> ExitCode {
         Command::Check(args) => run_check(&args),
         Command::Df(args) => run_df(&args),
         Command::Prune(args) => run_prune(&args),
+        Command::Reclaim(args) => run_reclaim(&args),
         Command::Advise(args) => run_advise(&args),
         Command::Lint(args) => run_lint(&args),
         Command::Completions { shell } => print(Exit::Done, |out| {
@@ -171,5 +172,81 @@ fn run_prune(args: &cli::PruneArgs) -> Result<Exit, Failure> {
     let _ = report::prune::write_recovered(&mut io::stderr().lock(), &outcome.recovered);
     print(Exit::Done, |out| {
         report::prune::write(out, &outcome, args.json)
+    })
+}
+
+/// `dredge reclaim`: one run (exit 0 under low, 1 low not reached, 2 bad input, 3 locked), or
+/// `install-timer`.
+fn run_reclaim(args: &cli::ReclaimArgs) -> Result<Exit, Failure> {
+    use dredge::{prune, reclaim};
+    if let Some(cli::ReclaimCommand::InstallTimer(t)) = &args.command {
+        let exe = std::env::current_exe()
+            .and_then(std::fs::canonicalize)
+            .map_err(|e| input(format!("cannot find this dredge binary: {e}")))?;
+        let o = reclaim::timer::TimerOptions {
+            exe,
+            policy: t.policy.clone(),
+            metrics: t.metrics.clone(),
+            state: t.state.clone(),
+            on_calendar: t.on_calendar.clone(),
+            randomized_delay: t.randomized_delay,
+        };
+        if t.write {
+            let written = reclaim::timer::install(&o, &t.unit_dir).map_err(input)?;
+            return print(Exit::Done, |out| {
+                for p in &written {
+                    writeln!(out, "wrote {}", p.display())?;
+                }
+                writeln!(
+                    out,
+                    "then: systemctl daemon-reload && systemctl enable --now {}",
+                    reclaim::timer::TIMER
+                )
+            });
+        }
+        let u = reclaim::timer::units(&o).map_err(input)?;
+        return print(Exit::Done, |out| {
+            writeln!(out, "# {}", reclaim::timer::SERVICE)?;
+            write!(out, "{}", u.service)?;
+            writeln!(out)?;
+            writeln!(out, "# {}", reclaim::timer::TIMER)?;
+            write!(out, "{}", u.timer)
+        });
+    }
+    let Some(policy) = &args.policy else {
+        return Err(input(
+            "dredge reclaim needs --policy FILE (or the install-timer command)",
+        ));
+    };
+    if args.watch {
+        return Err(input(
+            "--watch is not implemented yet: run dredge reclaim from a timer (dredge reclaim install-timer)",
+        ));
+    }
+    let state_dir = args
+        .state_dir
+        .clone()
+        .unwrap_or_else(prune::default_state_dir);
+    let opts = reclaim::Options {
+        policy: policy.clone(),
+        state_file: args
+            .state
+            .clone()
+            .unwrap_or_else(|| reclaim::default_state_file(&state_dir)),
+        state_dir,
+        metrics: args.metrics.clone(),
+        dry_run: args.dry_run,
+    };
+    let outcome = match reclaim::run(&opts) {
+        Ok(o) => o,
+        Err(e) if e.exit() == Exit::Input => return Err(input(e)),
+        Err(e) => {
+            eprintln!("dredge: error: {}", dredge::text::escape(&e.to_string()));
+            return Ok(e.exit());
+        }
+    };
+    warn(&outcome.warnings);
+    print(outcome.exit(), |out| {
+        report::reclaim::write(out, &outcome, args.json)
     })
 }
