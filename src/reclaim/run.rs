@@ -191,7 +191,7 @@ fn holding(f: &Facts, used: u64) -> Vec<Holding> {
         bytes: used.saturating_sub(known),
     });
     v.retain(|h| h.bytes > 0);
-    v.sort_by(|a, b| b.bytes.cmp(&a.bytes));
+    v.sort_by_key(|h| std::cmp::Reverse(h.bytes));
     v
 }
 

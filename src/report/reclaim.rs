@@ -238,7 +238,6 @@ pub fn units(o: &TimerOptions) -> Units {
          # low watermark (the unit then shows as failed; the metrics say what still holds the space).\n\
          [Unit]\n\
          Description=dredge reclaim: keep the Docker data root under its watermark\n\
-         Documentation=man:dredge(1)\n\
          After=docker.service\n\
          \n\
          [Service]\n\
