@@ -373,7 +373,10 @@ fn a_full_disk_comes_back_under_low_in_the_policy_order_and_nothing_kept_is_lost
         "{m}"
     );
     assert!(!dir.path().join("m/reclaim.prom.tmp").exists());
-    println!("before {before_used} after {after_used} (high {high}, low {low})\n{m}");
+    println!(
+        "before {before_used} after {after_used} (high {high}, low {low})\n{m}\n{}",
+        serde_json::to_string_pretty(&doc["steps"]).unwrap()
+    );
 
     // Restart safety: a corrupt state file, a disk past high again: a warning, and no image goes
     // (every one counts as just seen).

@@ -450,6 +450,25 @@ fn images(
             );
             continue;
         }
+        let Some(seen) = v.seen.get(&i.id) else {
+            why(Why::New, "first seen in this run".into());
+            continue;
+        };
+        if seen.first_seen >= v.run_start {
+            why(Why::New, "built or pulled since the last run".into());
+            continue;
+        }
+        let age = now - seen.first_seen;
+        if age < policy.image_min_age as i64 {
+            why(
+                Why::TooYoung,
+                format!(
+                    "first seen {} ago, less than images.min_age",
+                    human_secs(age.max(0) as u64)
+                ),
+            );
+            continue;
+        }
         if let Some(t) = i
             .tags
             .iter()
@@ -476,25 +495,6 @@ fn images(
                 format!(
                     "among the {} most recently used of its repository",
                     policy.keep_last
-                ),
-            );
-            continue;
-        }
-        let Some(seen) = v.seen.get(&i.id) else {
-            why(Why::New, "first seen in this run".into());
-            continue;
-        };
-        if seen.first_seen >= v.run_start {
-            why(Why::New, "built or pulled since the last run".into());
-            continue;
-        }
-        let age = now - seen.first_seen;
-        if age < policy.image_min_age as i64 {
-            why(
-                Why::TooYoung,
-                format!(
-                    "first seen {} ago, less than images.min_age",
-                    human_secs(age.max(0) as u64)
                 ),
             );
             continue;
