@@ -415,7 +415,7 @@ pub fn run(opts: &Options) -> Result<Outcome, ReclaimError> {
                 let done_before = sr.done.len();
                 // Prune names a run (and its journal) by the second and the pid: two applies of one
                 // process within a second would collide, so each starts in a new second.
-                let mut next_second = |last: &mut Option<i64>| {
+                let next_second = |last: &mut Option<i64>| {
                     while *last == Some(now()) {
                         std::thread::sleep(std::time::Duration::from_millis(50));
                     }
