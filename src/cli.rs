@@ -107,7 +107,8 @@ pub struct ReclaimArgs {
     /// Say what would go; delete nothing, write no state.
     #[arg(long)]
     pub dry_run: bool,
-    /// Follow the engine's events and apply the policy when usage crosses high (not implemented yet).
+    /// Keep running: follow the engine's events (last use), apply the policy whenever usage is at or
+    /// above high (checked on events and every minute); stop cleanly on SIGTERM.
     #[arg(long)]
     pub watch: bool,
 }

@@ -218,11 +218,6 @@ fn run_reclaim(args: &cli::ReclaimArgs) -> Result<Exit, Failure> {
             "dredge reclaim needs --policy FILE (or the install-timer command)",
         ));
     };
-    if args.watch {
-        return Err(input(
-            "--watch is not implemented yet: run dredge reclaim from a timer (dredge reclaim install-timer)",
-        ));
-    }
     let state_dir = args
         .state_dir
         .clone()
@@ -236,7 +231,28 @@ fn run_reclaim(args: &cli::ReclaimArgs) -> Result<Exit, Failure> {
         state_dir,
         metrics: args.metrics.clone(),
         dry_run: args.dry_run,
+        stop: None,
     };
+    if args.watch {
+        // Each run's report as it ends; exit 0 on SIGTERM/SIGINT.
+        let mut each = |r: &Result<reclaim::Outcome, reclaim::ReclaimError>| match r {
+            Ok(o) => {
+                warn(&o.warnings);
+                let mut out = io::stdout().lock();
+                let _ = report::reclaim::write(&mut out, o, args.json);
+                let _ = out.flush();
+            }
+            Err(e) => eprintln!("dredge: error: {}", dredge::text::escape(&e.to_string())),
+        };
+        return match reclaim::watch::watch(&opts, &mut each) {
+            Ok(()) => Ok(Exit::Done),
+            Err(e) if e.exit() == Exit::Input => Err(input(e)),
+            Err(e) => {
+                eprintln!("dredge: error: {}", dredge::text::escape(&e.to_string()));
+                Ok(e.exit())
+            }
+        };
+    }
     let outcome = match reclaim::run(&opts) {
         Ok(o) => o,
         Err(e) if e.exit() == Exit::Input => return Err(input(e)),

@@ -389,3 +389,125 @@ fn a_full_disk_comes_back_under_low_in_the_policy_order_and_nothing_kept_is_lost
     assert!(code == 0 || code == 1, "{code} {out}{err}");
     assert_eq!(tags(&d), before, "no image goes after a corrupt state file");
 }
+
+/// `--watch`: an image built while it watches is never a victim of the run its events start; a
+/// container that stopped meanwhile is; SIGTERM ends it cleanly (exit 0).
+#[test]
+#[ignore = "needs root and dockerd (a private daemon)"]
+fn watch_runs_on_events_keeps_a_build_made_meanwhile_and_stops_on_sigterm() {
+    use std::io::Read;
+    let d = PrivateDaemon::start().expect("a private dockerd (needs root and dockerd)");
+    d.docker(&["import", "-", "base:1"], Some(&busybox_rootfs()));
+    let dir = tempfile::tempdir().unwrap();
+    // 0%: every check is past high; images need an hour since first seen; containers none.
+    std::fs::write(
+        dir.path().join("policy.toml"),
+        "[watermarks]\nhigh = \"0%\"\nlow = \"0%\"\n[images]\nmin_age = \"1h\"\n\
+         [containers]\nfinished_for = \"0s\"\n",
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dredge"))
+        .arg("reclaim")
+        .args(["--policy", dir.path().join("policy.toml").to_str().unwrap()])
+        .args(["--state-dir", dir.path().join("state").to_str().unwrap()])
+        .args(["--watch", "--json"])
+        .env("DOCKER_HOST", d.host())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let out = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let mut stdout = child.stdout.take().unwrap();
+    let sink = out.clone();
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    let docs = |min: usize, why: &str| -> Vec<serde_json::Value> {
+        let t = Instant::now();
+        loop {
+            let text = out.lock().unwrap().clone();
+            let v: Vec<serde_json::Value> = serde_json::Deserializer::from_str(&text)
+                .into_iter()
+                .filter_map(Result::ok)
+                .collect();
+            if v.len() >= min {
+                return v;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(180),
+                "no {why} in 180 s: {text}"
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    };
+    let first = docs(1, "first run");
+    assert_eq!(first[0]["schema"], "dredge.reclaim");
+    // A build while it watches (a commit: its container stops, then is committed).
+    let built = image(&d, "built-during-watch:1", 1);
+    d.docker(
+        &[
+            "run",
+            "--network",
+            "none",
+            "--name",
+            "stopped",
+            "base:1",
+            "true",
+        ],
+        None,
+    );
+    // Events within 10 s of a run wait for the next one (or the minute's check): nudge after 11 s.
+    std::thread::sleep(Duration::from_secs(11));
+    d.docker(
+        &["run", "--network", "none", "--rm", "base:1", "true"],
+        None,
+    );
+    let all = docs(2, "run after the events");
+    let second = &all[1];
+    let left: Vec<&serde_json::Value> = second["left"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["id"] == built.as_str())
+        .collect();
+    assert_eq!(left.len(), 1, "{second:#}");
+    assert!(
+        left[0]["why"] == "new" || left[0]["why"] == "too-young",
+        "{second:#}"
+    );
+    assert!(!image_id(&d, &built).is_empty());
+    // The stopped container went.
+    let containers = set(&d.docker(&["ps", "-a", "--format", "{{.Names}}"], None));
+    assert!(!containers.contains("stopped"), "{containers:?}");
+
+    common::run("kill", &["-TERM", &pid.to_string()]);
+    let t = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "dredge reclaim --watch did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    reader.join().unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(status.code(), Some(0), "{err}");
+}

@@ -12,6 +12,7 @@ pub mod policy;
 pub mod run;
 pub mod state;
 pub mod timer;
+pub mod watch;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -72,6 +73,16 @@ pub struct Options {
     pub metrics: Option<PathBuf>,
     /// Plan the steps and say what would go; delete nothing, write no state.
     pub dry_run: bool,
+    /// Set (by SIGTERM in `--watch`): the run stops before its next step or round.
+    pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+}
+
+impl Options {
+    fn stopping(&self) -> bool {
+        self.stop
+            .as_ref()
+            .is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst))
+    }
 }
 
 /// The default state file: `<state-dir>/reclaim-state.json`.

@@ -361,6 +361,11 @@ pub fn run(opts: &Options) -> Result<Outcome, ReclaimError> {
                 if used <= low {
                     break;
                 }
+                if opts.stopping() {
+                    out.warnings
+                        .push("stopped (SIGTERM) before the next step".into());
+                    break 'steps;
+                }
                 facts = gather(
                     &engine,
                     &root,
