@@ -252,6 +252,37 @@ mod tests {
     }
 
     #[test]
+    fn a_write_killed_midway_leaves_the_old_file() {
+        // What a kill -9 between create and rename leaves: a partial temporary file beside the
+        // state file. The state file is the old one, whole; the next save replaces the leftover.
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("reclaim-state.json");
+        let mut s = State {
+            version: STATE_VERSION,
+            engine_id: "E".into(),
+            ..Default::default()
+        };
+        s.images.insert(
+            "sha256:a".into(),
+            Seen {
+                first_seen: 1,
+                last_used: 2,
+            },
+        );
+        save(&p, &s).unwrap();
+        std::fs::write(
+            dir.path().join(".reclaim-state.json.tmp"),
+            "{\"version\": 1, \"ima",
+        )
+        .unwrap();
+        assert_eq!(load(&p, "E"), (s.clone(), None));
+        s.last_run = Some(9);
+        save(&p, &s).unwrap();
+        assert_eq!(load(&p, "E"), (s, None));
+        assert!(!dir.path().join(".reclaim-state.json.tmp").exists());
+    }
+
+    #[test]
     fn corrupt_foreign_or_missing_files_start_afresh() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("state.json");
