@@ -111,8 +111,12 @@ fn a_full_disk_comes_back_under_low_in_the_policy_order_and_nothing_kept_is_lost
     d.docker(&["import", "-", "base:1"], Some(&busybox_rootfs()));
 
     // Phase 1: images a run sees before the disk fills.
+    // In three different seconds: the engine's `Created` (seconds) ranks them for keep_last.
     let old: Vec<String> = (1..=3)
-        .map(|i| image(&d, &format!("old:{i}"), 10))
+        .map(|i| {
+            std::thread::sleep(Duration::from_millis(1100));
+            image(&d, &format!("old:{i}"), 10)
+        })
         .collect();
     let keepme = image(&d, "keepme:1", 10);
     let used = image(&d, "used:1", 10);
