@@ -515,3 +515,66 @@ fn watch_runs_on_events_keeps_a_build_made_meanwhile_and_stops_on_sigterm() {
         .unwrap();
     assert_eq!(status.code(), Some(0), "{err}");
 }
+
+/// SIGTERM to a one-shot run stopped right after a step's intent is journaled (prune's test pause):
+/// the next run settles the interrupted run before it applies anything, and finishes the job.
+#[test]
+#[ignore = "needs root and dockerd (a private daemon)"]
+fn a_run_killed_mid_apply_leaves_a_journal_the_next_run_settles() {
+    use std::io::{BufRead, BufReader};
+    let d = PrivateDaemon::start().expect("a private dockerd (needs root and dockerd)");
+    d.docker(&["import", "-", "base:1"], Some(&busybox_rootfs()));
+    d.docker(
+        &[
+            "run",
+            "--network",
+            "none",
+            "--name",
+            "victim",
+            "base:1",
+            "true",
+        ],
+        None,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("policy.toml"),
+        "[watermarks]\nhigh = \"0%\"\nlow = \"0%\"\n[containers]\nfinished_for = \"0s\"\n",
+    )
+    .unwrap();
+    let cmd = |pause: Option<&str>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_dredge"));
+        c.arg("reclaim")
+            .args(["--policy", dir.path().join("policy.toml").to_str().unwrap()])
+            .args(["--state-dir", dir.path().join("state").to_str().unwrap()])
+            .env("DOCKER_HOST", d.host())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(p) = pause {
+            c.env("DREDGE_PRUNE_TEST_PAUSE", p);
+        }
+        c
+    };
+    let mut child = cmd(Some("intent:1")).spawn().unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(
+            err.read_line(&mut line).unwrap() > 0,
+            "the run ended before its pause"
+        );
+        if line.contains("test pause") {
+            break;
+        }
+    }
+    common::run("kill", &["-TERM", &child.id().to_string()]);
+    let status = child.wait().unwrap();
+    assert_ne!(status.code(), Some(0), "killed by SIGTERM");
+    assert!(set(&d.docker(&["ps", "-a", "--format", "{{.Names}}"], None)).contains("victim"));
+    let out = cmd(None).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("settled the interrupted run"), "{stderr}");
+    assert_eq!(out.status.code(), Some(1), "0% cannot be reached: {stderr}");
+    assert!(!set(&d.docker(&["ps", "-a", "--format", "{{.Names}}"], None)).contains("victim"));
+}
