@@ -10,38 +10,205 @@ use dredge::image::ImageOptions;
 use dredge::lint::LintOptions;
 use dredge::report;
 
+// Examples and exit status of each command: after `--help`, and the EXAMPLES and EXIT STATUS sections
+// of its man page ([`man_extra`]). Macros, so that `concat!` can join them into clap's attributes.
+macro_rules! examples {
+    (dredge) => {
+        "  dredge df                                  where the disk went (as root)
+  dredge prune --dangling-images --yes       remove untagged, unused images
+  dredge image app:1                         what an image ships for nothing
+  dredge advise app.tar --dockerfile Dockerfile --diff
+  dredge check app.tar --max-size 200MB      a size budget in CI"
+    };
+    (image) => {
+        "  dredge image app:1                         an image the engine knows
+  dredge image app.tar                       a `docker save` archive
+  docker save app:1 | dredge image -         from a pipe
+  dredge image oci-layout/ --json            JSON (dredge schema image)
+  dredge image app:1 --duplicates --top 20   also identical files"
+    };
+    (check) => {
+        "  dredge check app.tar --max-size 200MB --forbid '**/.git'
+  dredge check app:1 --dive-ci .dive-ci      dive's CI rules
+  dredge check app.tar --format markdown >> \"$GITHUB_STEP_SUMMARY\"
+  dredge check app.tar --baseline main.json --max-growth 5MB"
+    };
+    (advise) => {
+        "  dredge advise app:1 --dockerfile Dockerfile          what to change
+  dredge advise app.tar --dockerfile Dockerfile --diff  as a unified diff
+  dredge advise app.tar --dockerfile Dockerfile --write apply (keeps a backup)"
+    };
+    (lint) => {
+        "  dredge lint Dockerfile
+  dredge lint Dockerfile --json              JSON (dredge schema lint)"
+    };
+    (df) => {
+        "  sudo dredge df                             everything under the data root
+  dredge df --top 20                         the 20 largest items
+  dredge df --data-root /mnt/disk/docker     a data root offline
+  dredge df --json                           JSON (dredge schema df)"
+    };
+    (prune) => {
+        "  dredge prune --dangling-images --stopped-containers     the plan only
+  dredge prune --dangling-images --stopped-containers --yes
+  dredge prune --unused-images=30d --keep 'prod/*' --plan-out plan.json
+  dredge prune --apply plan.json             exactly that plan
+  dredge prune --orphans --yes; dredge prune --undo"
+    };
+    (reclaim) => {
+        "  dredge reclaim --policy /etc/dredge/reclaim.toml --dry-run    what would go
+  dredge reclaim --policy /etc/dredge/reclaim.toml --metrics /var/lib/node_exporter/textfile_collector/dredge_reclaim.prom
+  dredge reclaim install-timer --on-calendar hourly --write     a systemd timer
+  dredge reclaim --policy /etc/dredge/reclaim.toml --watch      hosts without timers"
+    };
+}
+
+macro_rules! exit_status {
+    (dredge) => {
+        "0 done; 1 a check or lint rule failed, or reclaim could not reach low; 2 usage error or
+unreadable input; 3 another dredge prune or reclaim holds the lock."
+    };
+    (image) => {
+        "0 done; 2 usage error or unreadable input."
+    };
+    (check) => {
+        "0 every budget holds; 1 a budget is broken; 2 usage error or unreadable input."
+    };
+    (advise) => {
+        "0 done; 2 usage error, unreadable input, or a Dockerfile that does not match the
+image with --diff or --write."
+    };
+    (lint) => {
+        "0 no rule fired; 1 a rule fired; 2 usage error or unreadable input."
+    };
+    (df) => {
+        "0 done (a partial report says so); 2 usage error, or no engine answers."
+    };
+    (prune) => {
+        "0 done (skipped items are reported); 2 usage or input error (nothing deleted);
+3 another dredge prune is running."
+    };
+    (reclaim) => {
+        "0 at or under low, or under high (nothing to do); 1 low could not be reached (what
+still holds the space is printed); 2 bad policy or input (nothing deleted); 3 another run holds the
+lock."
+    };
+}
+
+macro_rules! help {
+    ($c:tt) => {
+        concat!(
+            "Examples:\n",
+            examples!($c),
+            "\n\nExit status: ",
+            exit_status!($c)
+        )
+    };
+}
+
+macro_rules! check_notes {
+    () => {
+        "\
+Budgets come from, lowest precedence first: ./.dive-ci (only when nothing else sets a dive rule),
+dredge.toml (--config PATH, else ./dredge.toml), --dive-ci PATH, then flags. Sizes take units:
+500MB, 1.5GiB, 20kB (SI: kB = 1000; IEC: KiB = 1024); percents are 0-100; dive's rules keep dive's
+fractions (0-1) and \"disabled\"."
+    };
+}
+
+macro_rules! prune_notes {
+    () => {
+        "\
+Nothing is selected by default: name what to prune. A DURATION (90s, 30m, 12h, 7d, 2w) left out
+means any age. Engine objects are deleted through the engine API, one at a time, never with force;
+orphans are moved into <data-root>/dredge-quarantine (--undo restores, --purge-quarantine deletes).
+Journal, lock and last-use memory live in --state-dir (default $DREDGE_STATE_DIR, else
+/var/lib/dredge)."
+    };
+}
+
+macro_rules! reclaim_notes {
+    () => {
+        "\
+When used space on the data root's filesystem is at or above the policy's high mark, victims go in
+the policy's order (quarantine, orphans, build-cache, dangling-images, stopped-containers,
+unused-images, anonymous-volumes) until it is at or below low, measured with statvfs before and
+after each step. The state file (default <state-dir>/reclaim-state.json; the state dir is
+$DREDGE_STATE_DIR, else /var/lib/dredge) remembers when each image was first seen and last used."
+    };
+}
+
+/// The EXAMPLES and EXIT STATUS of a man page (None: the main page), and the notes of `--help`'s long
+/// form, if any.
+pub fn man_extra(
+    command: Option<&str>,
+) -> Option<(&'static str, &'static str, Option<&'static str>)> {
+    Some(match command {
+        None => (examples!(dredge), exit_status!(dredge), None),
+        Some("image") => (examples!(image), exit_status!(image), None),
+        Some("check") => (examples!(check), exit_status!(check), Some(check_notes!())),
+        Some("advise") => (examples!(advise), exit_status!(advise), None),
+        Some("lint") => (examples!(lint), exit_status!(lint), None),
+        Some("df") => (examples!(df), exit_status!(df), None),
+        Some("prune") => (examples!(prune), exit_status!(prune), Some(prune_notes!())),
+        Some("reclaim") => (
+            examples!(reclaim),
+            exit_status!(reclaim),
+            Some(reclaim_notes!()),
+        ),
+        Some(_) => return None,
+    })
+}
+
 /// Find where Docker's disk space went, and get it back.
 #[derive(Debug, Parser)]
-#[command(name = "dredge", version, about, long_about = None)]
+#[command(name = "dredge", version, about, long_about = None, after_help = help!(dredge))]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+    /// Do not cut tables to the terminal's width (piped output is never cut).
+    #[arg(long, global = true)]
+    pub wide: bool,
 }
 
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Per-layer waste of an image: invisible bytes by reason, caches, duplicates, dive's figures.
+    #[command(after_help = help!(image))]
     Image(ImageArgs),
     /// Check an image against size budgets (flags, dredge.toml, .dive-ci); exit 1 when one is broken.
-    #[command(after_long_help = CHECK_AFTER_HELP)]
+    #[command(after_help = help!(check), after_long_help = concat!(help!(check), "\n\n", check_notes!()))]
     Check(Box<CheckArgs>),
     /// Dockerfile changes that make an image smaller, each with the exact bytes it saves.
+    #[command(after_help = help!(advise))]
     Advise(AdviseArgs),
     /// Size rules checked on a Dockerfile's text alone (hadolint's ids where they correspond).
+    #[command(after_help = help!(lint))]
     Lint(LintArgs),
     /// Where a Docker host's disk went: images, containers (logs included), volumes, build cache,
-    /// orphans and everything else under the data root, with what reclaims each.
+    /// orphans and everything else under the data root, with what removes each.
+    #[command(after_help = help!(df))]
     Df(DfArgs),
     /// Get the space back: plan (the default: nothing is deleted), then apply with --yes or
     /// --apply PLAN. Each object is re-checked just before it goes; orphans are quarantined.
-    #[command(after_long_help = PRUNE_AFTER_HELP)]
+    #[command(after_help = help!(prune), after_long_help = concat!(help!(prune), "\n\n", prune_notes!()))]
     Prune(Box<PruneArgs>),
     /// Keep the data root's filesystem under a watermark, by a policy file: for timers and fleets.
     /// Built on prune's plan and apply (same re-checks, journal, lock and quarantine).
-    #[command(after_long_help = RECLAIM_AFTER_HELP, args_conflicts_with_subcommands = true)]
+    #[command(
+        after_help = help!(reclaim),
+        after_long_help = concat!(help!(reclaim), "\n\n", reclaim_notes!()),
+        args_conflicts_with_subcommands = true
+    )]
     Reclaim(Box<ReclaimArgs>),
+    /// Print the JSON Schema of a document dredge writes (image, check, advice, lint, df,
+    /// prune.plan, prune.result, reclaim).
+    Schema {
+        /// The document: `df` or `dredge.df`; none lists them.
+        name: Option<String>,
+    },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
     Completions {
         /// The shell.
@@ -54,34 +221,6 @@ pub enum Command {
         command: Option<String>,
     },
 }
-
-const CHECK_AFTER_HELP: &str = "\
-Budgets come from, lowest precedence first: ./.dive-ci (only when nothing else sets a dive rule),
-dredge.toml (--config PATH, else ./dredge.toml), --dive-ci PATH, then flags. Sizes take units:
-500MB, 1.5GiB, 20kB (SI: kB = 1000; IEC: KiB = 1024); percents are 0-100; dive's rules keep dive's
-fractions (0-1) and \"disabled\".
-
-Exit status: 0 every budget holds, 1 a budget is broken, 2 usage error or unreadable input.";
-
-const PRUNE_AFTER_HELP: &str = "\
-Nothing is selected by default: name what to prune. A DURATION (90s, 30m, 12h, 7d, 2w) left out
-means any age. Engine objects are deleted through the engine API, one at a time, never with force;
-orphans are moved into <data-root>/dredge-quarantine (--undo restores, --purge-quarantine deletes).
-Journal, lock and last-use memory live in --state-dir (default $DREDGE_STATE_DIR, else
-/var/lib/dredge).
-
-Exit status: 0 done (skipped items are reported), 2 usage or input error (nothing deleted),
-3 another dredge prune is running.";
-
-const RECLAIM_AFTER_HELP: &str = "\
-When used space on the data root's filesystem is at or above the policy's high mark, victims go in the
-policy's order (quarantine, orphans, build-cache, dangling-images, stopped-containers, unused-images,
-anonymous-volumes) until it is at or below low, measured with statvfs before and after each step.
-The state file (default <state-dir>/reclaim-state.json; the state dir is $DREDGE_STATE_DIR, else
-/var/lib/dredge) remembers when each image was first seen and last used.
-
-Exit status: 0 at or under low, or nothing to do; 1 low could not be reached (what still holds the
-space is printed); 2 bad policy or input (nothing deleted); 3 another run holds the lock.";
 
 /// `dredge reclaim`.
 #[derive(Debug, Args)]
@@ -171,11 +310,13 @@ pub struct PruneArgs {
     /// Build-cache records, least recently used first, until the rest fits in SIZE.
     #[arg(long, value_name = "SIZE", value_parser = size_arg)]
     pub build_cache_budget: Option<u64>,
-    /// Container logs over SIZE: reported with the fix (log-opts, daemon.json); nothing is deleted.
+    /// Container logs over SIZE: reported with the fix (log-opts, daemon.json); truncated only with
+    /// --truncate-logs.
     #[arg(long, value_name = "SIZE", value_parser = size_arg)]
     pub logs_over: Option<u64>,
     /// With --held: truncate deleted json-file/local logs dockerd still holds, through
-    /// /proc/PID/fd/N (their content is lost). With --logs-over: not implemented yet.
+    /// /proc/PID/fd/N. With --logs-over: truncate to 0 the json-file/local log files over SIZE.
+    /// Their content is lost.
     #[arg(long)]
     pub truncate_logs: bool,
     /// Deleted files still held open (`dredge df`'s held): restart the container holding them (only
@@ -294,7 +435,7 @@ fn duration_arg(s: &str) -> Result<u64, String> {
 pub enum Format {
     /// A line per rule when one fails, else a single summary line.
     Human,
-    /// The `dredge.check` document (docs/json.md).
+    /// The `dredge.check` document (its schema: `dredge schema check`).
     Json,
     /// JUnit XML: one test case per rule.
     Junit,
@@ -345,13 +486,13 @@ pub struct CheckArgs {
     /// Maximum number of layers.
     #[arg(long, value_name = "N")]
     pub max_layers: Option<u64>,
-    /// Maximum reclaimable bytes (shipped but invisible in the final filesystem).
+    /// Maximum invisible bytes (shipped, but hidden in the final filesystem: what a rebuild can drop).
     #[arg(long, value_name = "SIZE", value_parser = size_arg)]
     pub max_reclaimable: Option<u64>,
-    /// Maximum reclaimable bytes in percent of the bytes of layers 1.. (0-100).
+    /// Maximum invisible bytes in percent of the bytes of layers 1.. (0-100).
     #[arg(long, value_name = "PCT", value_parser = percent_arg)]
     pub max_reclaimable_percent: Option<f64>,
-    /// The percent rule fires only when reclaimable bytes exceed this (default 0).
+    /// The percent rule fires only when invisible bytes exceed this (default 0).
     #[arg(long, value_name = "SIZE", value_parser = size_arg)]
     pub reclaimable_floor: Option<u64>,
     /// Maximum bytes in package-manager caches, /tmp and logs left in the final filesystem.
@@ -472,7 +613,8 @@ impl CheckArgs {
 /// `dredge advise`.
 #[derive(Debug, Args)]
 pub struct AdviseArgs {
-    /// The image, as for `dredge image`: a `docker save` archive, an OCI layout or archive, or `-`.
+    /// The image, as for `dredge image`: a name the engine knows (`app:1`), a `docker save` archive,
+    /// an OCI layout or archive, or `-`.
     pub source: String,
     /// The Dockerfile the image was built from (its final stage is matched to the layers).
     #[arg(long, value_name = "PATH")]
@@ -483,7 +625,7 @@ pub struct AdviseArgs {
     /// Apply the mechanical suggestions in place (the originals are kept as `*.dredge-bak`).
     #[arg(long, requires = "dockerfile")]
     pub write: bool,
-    /// Print the advice as JSON (schema `dredge.advice`, see docs/json.md).
+    /// Print the advice as JSON (its schema: `dredge schema advice`).
     #[arg(long)]
     pub json: bool,
     /// Never show progress on stderr.
@@ -514,7 +656,7 @@ impl AdviseArgs {
 pub struct LintArgs {
     /// The Dockerfile to check.
     pub dockerfile: std::path::PathBuf,
-    /// Print the findings as JSON (schema `dredge.lint`, see docs/json.md).
+    /// Print the findings as JSON (its schema: `dredge schema lint`).
     #[arg(long)]
     pub json: bool,
 }
@@ -535,7 +677,7 @@ pub struct DfArgs {
     /// engine (`DOCKER_HOST` or /var/run/docker.sock).
     #[arg(long, value_name = "PATH")]
     pub data_root: Option<std::path::PathBuf>,
-    /// Print the report as JSON (schema `dredge.df`, see docs/json.md).
+    /// Print the report as JSON (its schema: `dredge schema df`).
     #[arg(long)]
     pub json: bool,
     /// How many of the largest items and orphans to list (0 = all).
@@ -560,9 +702,10 @@ pub struct DfArgs {
 /// `dredge image`.
 #[derive(Debug, Args)]
 pub struct ImageArgs {
-    /// A `docker save` archive (legacy or OCI-based), an OCI layout directory or archive, or `-` for stdin.
+    /// The image: a name or id the engine knows (`app:1`), a `docker save` archive (legacy or
+    /// OCI-based), an OCI layout directory or archive, or `-` for stdin.
     pub source: String,
-    /// Print the report as JSON (schema `dredge.image`, see docs/json.md).
+    /// Print the report as JSON (its schema: `dredge schema image`).
     #[arg(long)]
     pub json: bool,
     /// How many of the largest invisible paths and duplicate groups to list (0 = all).

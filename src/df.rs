@@ -86,6 +86,11 @@ pub struct DfReport {
     pub held_scan: HeldScan,
     /// When the data root is its own filesystem: its `statvfs` figures and the gap to the walk.
     pub filesystem: Option<FsGap>,
+    /// True when the categories are the engine's own `/system/df` figures (the data root was not
+    /// read here: no permission, another host, not proven to be the engine's). The JSON says it with
+    /// `partial` and a warning.
+    #[serde(skip)]
+    pub engine_figures: bool,
 }
 
 /// Why the data root was not scanned.
@@ -214,6 +219,7 @@ pub fn run(opts: DfOptions<'_>) -> Result<DfReport, DfError> {
         }
         a
     });
+    let engine_figures = scanned.is_err();
     let audit = match scanned {
         Ok(a) => a,
         Err(Unread::DataRoot(e)) if engine.is_none() => return Err(e.into()),
@@ -250,6 +256,7 @@ pub fn run(opts: DfOptions<'_>) -> Result<DfReport, DfError> {
         held_bytes: None,
         held_scan: HeldScan::default(),
         filesystem: None,
+        engine_figures,
     };
     match &report.data_root_proof {
         Some(_) => gather_held(&mut report, &root, daemon),

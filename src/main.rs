@@ -6,7 +6,7 @@ mod cli;
 use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser};
+use clap::{CommandFactory, FromArgMatches};
 
 use cli::{AdviseArgs, CheckArgs, Cli, Command, DfArgs, ImageArgs, LintArgs};
 use dredge::report;
@@ -23,7 +23,14 @@ fn input(e: impl std::fmt::Display) -> Failure {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Help wraps at the width tables fit in (COLUMNS first, then the terminal's).
+    let width = terminal_width(false);
+    let mut cmd = Cli::command();
+    if let Some(w) = width {
+        cmd = cmd.term_width(usize::from(w));
+    }
+    let cli = Cli::from_arg_matches(&cmd.get_matches()).unwrap_or_else(|e| e.exit());
+    report::fit::set_width(if cli.wide { None } else { width });
     let result = match cli.command {
         Command::Image(args) => run_image(&args),
         Command::Check(args) => run_check(&args),
@@ -37,19 +44,53 @@ fn main() -> ExitCode {
             Ok(())
         }),
         Command::Man { command } => run_man(command.as_deref()),
+        Command::Schema { name } => run_schema(name.as_deref()),
     };
     let exit = result.unwrap_or_else(|Failure::Input(msg)| {
-        eprintln!("dredge: error: {}", dredge::text::escape(&msg));
+        eprintln!("dredge: error: {}", report::errors::line(&msg));
         Exit::Input
     });
     ExitCode::from(exit.code())
 }
 
-type Out<'a> = BufWriter<io::StdoutLock<'a>>;
+/// How wide human output may be: the terminal's width (or `COLUMNS`) when stdout is one, unless
+/// `--wide`; piped output is not cut.
+fn terminal_width(wide: bool) -> Option<u16> {
+    use std::io::IsTerminal;
+    let stdout = io::stdout();
+    let tty = stdout.is_terminal();
+    let size = if tty {
+        rustix::termios::tcgetwinsize(&stdout)
+            .ok()
+            .map(|w| w.ws_col)
+    } else {
+        None
+    };
+    report::fit::decide(tty, wide, std::env::var("COLUMNS").ok().as_deref(), size)
+}
+
+type Out<'a> = report::fit::FitWriter<BufWriter<io::StdoutLock<'a>>>;
+
+/// Writes a document (JSON, XML, Markdown, a diff, roff) to stdout whole and ends with `exit`.
+fn print(exit: Exit, f: impl FnOnce(&mut Out<'_>) -> io::Result<()>) -> Result<Exit, Failure> {
+    write_out(exit, None, f)
+}
+
+/// Writes text for people to stdout, each line fitted to the terminal's width, and ends with `exit`.
+fn print_human(
+    exit: Exit,
+    f: impl FnOnce(&mut Out<'_>) -> io::Result<()>,
+) -> Result<Exit, Failure> {
+    write_out(exit, report::fit::width(), f)
+}
 
 /// Writes to stdout and ends with `exit`; a closed pipe (`dredge … | head`) is not an error.
-fn print(exit: Exit, f: impl FnOnce(&mut Out<'_>) -> io::Result<()>) -> Result<Exit, Failure> {
-    let mut out = BufWriter::new(io::stdout().lock());
+fn write_out(
+    exit: Exit,
+    width: Option<u16>,
+    f: impl FnOnce(&mut Out<'_>) -> io::Result<()>,
+) -> Result<Exit, Failure> {
+    let mut out = report::fit::FitWriter::new(BufWriter::new(io::stdout().lock()), width);
     match f(&mut out).and_then(|()| out.flush()) {
         Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
             Err(input(format!("cannot write output: {e}")))
@@ -60,20 +101,22 @@ fn print(exit: Exit, f: impl FnOnce(&mut Out<'_>) -> io::Result<()>) -> Result<E
 
 fn warn(warnings: &[String]) {
     for w in warnings {
-        eprintln!("dredge: warning: {}", dredge::text::escape(w));
+        eprintln!("dredge: warning: {}", report::errors::line(w));
     }
 }
 
 fn run_image(args: &ImageArgs) -> Result<Exit, Failure> {
     let done = image::run(&args.options()).map_err(input)?;
     warn(&done.warnings);
-    print(done.exit(), |out| {
-        if args.json {
+    if args.json {
+        print(done.exit(), |out| {
             report::json::write_image(out, &done.report, args.top)
-        } else {
+        })
+    } else {
+        print_human(done.exit(), |out| {
             report::table::write_image(out, &done.report, args.top)
-        }
-    })
+        })
+    }
 }
 
 fn run_check(args: &CheckArgs) -> Result<Exit, Failure> {
@@ -85,35 +128,91 @@ fn run_check(args: &CheckArgs) -> Result<Exit, Failure> {
     if report::check::annotations_on_stderr(format, github) {
         let _ = report::check::write_github_annotations(&mut io::stderr().lock(), &done.report);
     }
-    print(done.exit(), |out| {
-        report::check::write(out, format, github, &done.report)
-    })
+    let write = |out: &mut Out<'_>| report::check::write(out, format, github, &done.report);
+    if format == report::check::Format::Human {
+        print_human(done.exit(), write)
+    } else {
+        print(done.exit(), write)
+    }
 }
 
 fn run_advise(args: &AdviseArgs) -> Result<Exit, Failure> {
     let done = advise::run(&args.options()).map_err(input)?;
     warn(&done.warnings);
     let _ = report::advice::write_written(&mut io::stderr().lock(), &done.written);
-    print(done.exit(), |out| match &done.edits {
-        Some(edits) if args.diff => report::advice::write_edits(out, edits),
-        _ if args.json => report::advice::write_advice_json(out, &done.advice),
-        _ => report::advice::write_advice_table(out, &done.advice),
-    })
+    match &done.edits {
+        Some(edits) if args.diff => {
+            print(done.exit(), |out| report::advice::write_edits(out, edits))
+        }
+        _ if args.json => print(done.exit(), |out| {
+            report::advice::write_advice_json(out, &done.advice)
+        }),
+        _ => print_human(done.exit(), |out| {
+            report::advice::write_advice_table(out, &done.advice)
+        }),
+    }
 }
 
 fn run_lint(args: &LintArgs) -> Result<Exit, Failure> {
     let done = lint::run(&args.options()).map_err(input)?;
-    print(done.exit(), |out| {
+    let write = |out: &mut Out<'_>| {
         report::advice::write_lint(out, &done.dockerfile.path, &done.findings, args.json)
-    })
+    };
+    if args.json {
+        print(done.exit(), write)
+    } else {
+        print_human(done.exit(), write)
+    }
 }
 
-/// Renders dredge(1), or dredge-COMMAND(1), from the clap definitions.
+/// `dredge schema [NAME]`: the JSON Schema of a document, or the list of them.
+fn run_schema(name: Option<&str>) -> Result<Exit, Failure> {
+    let names = || {
+        report::json::SCHEMAS
+            .iter()
+            .map(|(n, v, _)| format!("{} (version {v})", n.trim_start_matches("dredge.")))
+            .collect::<Vec<_>>()
+    };
+    match name {
+        None => print(Exit::Done, |out| {
+            for n in names() {
+                writeln!(out, "{n}")?;
+            }
+            Ok(())
+        }),
+        Some(n) => {
+            let text = report::json::schema(n).ok_or_else(|| {
+                input(format!(
+                    "no document '{n}' (documents: {})",
+                    names().join(", ")
+                ))
+            })?;
+            print(Exit::Done, |out| out.write_all(text.as_bytes()))
+        }
+    }
+}
+
+/// Text for a roff page: backslashes escaped, no line read as a request.
+fn roff_text(s: &str) -> String {
+    s.lines()
+        .map(|l| {
+            let l = l.replace('\\', "\\e").replace('-', "\\-");
+            if l.starts_with(['.', '\'']) {
+                format!("\\&{l}")
+            } else {
+                l
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Renders dredge(1), or dredge-COMMAND(1), from the clap definitions, with EXAMPLES and EXIT STATUS.
 fn run_man(command: Option<&str>) -> Result<Exit, Failure> {
     let mut cmd = Cli::command();
     cmd.build();
-    let man = match command {
-        None => clap_mangen::Man::new(cmd),
+    let (man, sub) = match command {
+        None => (clap_mangen::Man::new(cmd.clone()), cmd),
         Some(name) => {
             let sub = cmd.find_subcommand(name).cloned().ok_or_else(|| {
                 let names: Vec<&str> = cmd.get_subcommands().map(|c| c.get_name()).collect();
@@ -122,11 +221,33 @@ fn run_man(command: Option<&str>) -> Result<Exit, Failure> {
                     names.join(", ")
                 ))
             })?;
-            clap_mangen::Man::new(sub.version(env!("CARGO_PKG_VERSION")))
-                .title(format!("dredge-{name}"))
+            let sub = sub.version(env!("CARGO_PKG_VERSION"));
+            (
+                clap_mangen::Man::new(sub.clone()).title(format!("dredge-{name}")),
+                sub,
+            )
         }
     };
-    print(Exit::Done, |out| man.render(out))
+    print(Exit::Done, |out| {
+        man.render_title(out)?;
+        man.render_name_section(out)?;
+        man.render_synopsis_section(out)?;
+        man.render_description_section(out)?;
+        if sub.get_arguments().any(|a| !a.is_hide_set()) {
+            man.render_options_section(out)?;
+        }
+        if sub.has_subcommands() {
+            man.render_subcommands_section(out)?;
+        }
+        if let Some((examples, exit, notes)) = cli::man_extra(command) {
+            writeln!(out, ".SH EXAMPLES\n.nf\n{}\n.fi", roff_text(examples))?;
+            writeln!(out, ".SH \"EXIT STATUS\"\n{}", roff_text(exit))?;
+            if let Some(notes) = notes {
+                writeln!(out, ".SH NOTES\n{}", roff_text(notes))?;
+            }
+        }
+        man.render_version_section(out)
+    })
 }
 
 fn run_df(args: &DfArgs) -> Result<Exit, Failure> {
@@ -145,13 +266,11 @@ fn run_df(args: &DfArgs) -> Result<Exit, Failure> {
     progress.finish();
     let report = report.map_err(input)?;
     let _ = table::write_warnings(&mut io::stderr().lock(), &report);
-    print(Exit::Done, |out| {
-        if args.json {
-            table::write_json(out, &report, args.top)
-        } else {
-            table::write_table(out, &report, args.top)
-        }
-    })
+    if args.json {
+        print(Exit::Done, |out| table::write_json(out, &report, args.top))
+    } else {
+        print_human(Exit::Done, |out| table::write_table(out, &report, args.top))
+    }
 }
 
 /// `dredge prune`: parse into options, run, print, exit code (3 when another run holds the lock).
@@ -161,7 +280,7 @@ fn run_prune(args: &cli::PruneArgs) -> Result<Exit, Failure> {
         Ok(o) => o,
         Err(e) if e.exit() == Exit::Input => return Err(input(e)),
         Err(e) => {
-            eprintln!("dredge: error: {}", dredge::text::escape(&e.to_string()));
+            eprintln!("dredge: error: {}", report::errors::line(&e.to_string()));
             return Ok(e.exit());
         }
     };
@@ -170,9 +289,12 @@ fn run_prune(args: &cli::PruneArgs) -> Result<Exit, Failure> {
         warn(&p.warnings);
     }
     let _ = report::prune::write_recovered(&mut io::stderr().lock(), &outcome.recovered);
-    print(Exit::Done, |out| {
-        report::prune::write(out, &outcome, args.json)
-    })
+    let write = |out: &mut Out<'_>| report::prune::write(out, &outcome, args.json);
+    if args.json {
+        print(Exit::Done, write)
+    } else {
+        print_human(Exit::Done, write)
+    }
 }
 
 /// `dredge reclaim`: one run (exit 0 under low, 1 low not reached, 2 bad input, 3 locked), or

@@ -513,7 +513,7 @@ fn table_lists_categories_orphans_and_top_items() {
     ] {
         assert!(text.contains(name), "{name} in\n{text}");
     }
-    assert!(text.contains("docker container prune"), "{text}");
+    assert!(text.contains("dredge prune --stopped-containers"), "{text}");
     assert!(
         text.contains(&r.orphan_dir),
         "the largest orphan is listed:\n{text}"

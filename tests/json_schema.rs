@@ -577,7 +577,13 @@ fn held_documents_as_dredge_writes_them_follow_the_schema() {
             {"kind": "held", "id": "1000:12", "bytes": 4_996_800,
              "rule": "deleted log held by dockerd; --truncate-logs", "refs": ["chatty"],
              "held_action": "truncate", "container": hex('b'),
-             "container_started": "2026-12-01T00:00:00Z", "files": [file(1000, 12)]}
+             "container_started": "2026-12-01T00:00:00Z", "files": [file(1000, 12)],
+             "data_loss": true},
+            {"kind": "log", "id": hex('d'), "bytes": 15_266_816,
+             "rule": "json-file log of container chatty holds 15.3 MB, over 1.0 MB: truncated to 0",
+             "refs": ["chatty"], "data_loss": true,
+             "log_file": {"path": "/var/lib/docker/containers/d/d-json.log", "driver": "json-file",
+                          "over": 1_000_000, "dev": 2049, "inode": 78, "size": 15_266_657}}
         ],
         "held": [
             {"id": "4400:3", "pid": 4400, "process": "sh", "fd": 3, "container": hex('c'),
@@ -603,6 +609,9 @@ fn held_documents_as_dredge_writes_them_follow_the_schema() {
         ("/items/0/files/0", "inode", json!("77")),
         ("/held/0", "fix", json!("reboot")),
         ("/held/0", "holders", json!([])),
+        ("/items/2/log_file", "driver", json!("syslog")),
+        ("/items/2/log_file", "size", json!(-1)),
+        ("/items/2", "data_loss", json!(false)),
     ] {
         let mut bad = doc.clone();
         bad.pointer_mut(at).unwrap()[field] = value;
@@ -619,6 +628,7 @@ fn held_documents_as_dredge_writes_them_follow_the_schema() {
         action,
         detail: vec!["the log's content is lost".into()],
         data_loss,
+        lost_bytes: data_loss.then_some(5_000_000),
     };
     let res = RunResult {
         run_id: "20261201T000000Z-1".into(),
@@ -639,7 +649,9 @@ fn held_documents_as_dredge_writes_them_follow_the_schema() {
     let doc: Value = serde_json::from_slice(&out).unwrap();
     assert_valid(&doc);
     assert_eq!(doc["deleted"][0]["data_loss"], true);
+    assert_eq!(doc["deleted"][0]["lost_bytes"], 5_000_000);
     assert!(doc["deleted"][1].get("data_loss").is_none(), "{doc:#}");
+    assert!(doc["deleted"][1].get("lost_bytes").is_none(), "{doc:#}");
     let mut bad = doc.clone();
     bad["deleted"][0]["data_loss"] = json!("yes");
     assert!(!violations(&bad).is_empty());
@@ -658,6 +670,18 @@ fn held_documents_as_dredge_writes_them_follow_the_schema() {
         let errs = schemacheck::journal_line_violations(&line);
         assert!(errs.is_empty(), "{line}: {}", errs.join("; "));
     }
+    let line = serde_json::to_value(Entry::Intent {
+        step: 2,
+        kind: Kind::Log,
+        id: hex('d'),
+        action: Action::Truncate,
+        reference: Some("/var/lib/docker/containers/d/d-json.log".into()),
+        from: None,
+        to: None,
+    })
+    .unwrap();
+    let errs = schemacheck::journal_line_violations(&line);
+    assert!(errs.is_empty(), "{line}: {}", errs.join("; "));
 }
 
 /// The schemas reject what the doc does not name, and wrong types: the test above means something.

@@ -3,7 +3,9 @@
 //! `dredge prune --dangling-images --stopped-containers --volumes --yes --grace 3s` runs again and
 //! again. Bounded iterations. Then: every build and run succeeded, the image in use and the kept image
 //! are intact (they run, and their `docker save` hashes are unchanged), and once the loop is over the
-//! engine's own `dangling=true` filters and dredge agree.
+//! engine's own `dangling=true` filters and dredge agree, and so do the engine's `docker system df`,
+//! `docker image ls -a`, `docker ps -a`, `docker volume ls` and `/system/df` sizes with `dredge df
+//! --json` (before and after the last prune).
 
 mod common;
 mod dfcommon;
@@ -175,6 +177,9 @@ fn prune_in_a_loop_beside_builds_and_runs_breaks_nothing() {
     );
     let holder = d.docker(&["inspect", "-f", "{{.State.Running}}", "holder"], None);
     assert_eq!(holder.trim(), "true");
+    // What the loop left (its last dangling images, stopped containers, volumes) is seen alike by
+    // the engine and by dredge df; and again once dredge has pruned it, below.
+    engine_and_dredge_df_agree(&d);
     // Quiet now: once the grace period is over, dredge plans exactly the engine's dangling images
     // (their stopped containers go first), and after applying, the engine has none left.
     std::thread::sleep(std::time::Duration::from_secs(4));
@@ -232,4 +237,124 @@ fn prune_in_a_loop_beside_builds_and_runs_breaks_nothing() {
             .trim(),
         "holder"
     );
+    engine_and_dredge_df_agree(&d);
+}
+
+/// A set of lines.
+fn lines(s: &str) -> BTreeSet<String> {
+    s.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+/// The `TotalCount` of each type of `docker system df` (`Images`, `Containers`, `Local Volumes`, …).
+fn system_df_counts(d: &PrivateDaemon) -> std::collections::BTreeMap<String, u64> {
+    d.docker(&["system", "df", "--format", "{{json .}}"], None)
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (
+                v["Type"].as_str().unwrap().to_string(),
+                v["TotalCount"].as_str().unwrap().parse().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// After the chaos, the daemon's own view (`docker system df`, `docker image ls -a`, `docker ps -a`,
+/// `docker volume ls`, and `/system/df`, the endpoint `docker system df` reads, for exact bytes) and
+/// `dredge df --json` agree on what exists and on the sizes both measure the same way:
+/// - the sets of image ids, container ids and volume names are equal; `docker system df`'s counts are
+///   those of `docker image ls` (without `-a`: it leaves out intermediate images, untagged parents
+///   of other images, which `dredge df` lists, as `docker image ls -a` does), `docker ps -a` and
+///   `docker volume ls`;
+/// - per image, `/system/df` `Size` (layerdb `size` summed over its layers) equals dredge's
+///   `apparent_bytes` (Σ `st_size` of its layers' `diff/`: the same walk the engine made when it
+///   recorded the layer); per container `SizeRw` equals `writable_apparent_bytes`; per volume
+///   `UsageData.Size` equals `apparent_bytes`;
+/// - not compared: dredge's allocated `bytes` (the engine counts no blocks); the engine's
+///   `LayersSize` (dredge's `images` category also holds image metadata: imagedb, layerdb, and the
+///   layers' link files); `SharedSize` (this test does not establish that both define sharing alike).
+fn engine_and_dredge_df_agree(d: &PrivateDaemon) {
+    let df = common::json_ok(
+        dredge()
+            .args(["df", "--json", "--no-progress", "--top", "0"])
+            .env("DOCKER_HOST", d.host()),
+    );
+    let field_set = |key: &str, field: &str| -> BTreeSet<String> {
+        df[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o[field].as_str().unwrap().to_string())
+            .collect()
+    };
+    let images_all = lines(&d.docker(&["image", "ls", "-a", "-q", "--no-trunc"], None));
+    let images_top = lines(&d.docker(&["image", "ls", "-q", "--no-trunc"], None));
+    let containers = lines(&d.docker(&["ps", "-a", "-q", "--no-trunc"], None));
+    let volumes = lines(&d.docker(&["volume", "ls", "-q"], None));
+    assert_eq!(field_set("images", "id"), images_all, "images");
+    assert_eq!(field_set("containers", "id"), containers, "containers");
+    assert_eq!(field_set("volumes", "name"), volumes, "volumes");
+    let counts = system_df_counts(d);
+    eprintln!(
+        "after chaos: docker system df {counts:?}; image ls -a {}, image ls {}, ps -a {}, volume ls {}",
+        images_all.len(),
+        images_top.len(),
+        containers.len(),
+        volumes.len()
+    );
+    assert_eq!(counts["Images"], images_top.len() as u64);
+    assert_eq!(counts["Containers"], containers.len() as u64);
+    assert_eq!(counts["Local Volumes"], volumes.len() as u64);
+
+    let out = Command::new("curl")
+        .args([
+            "-sf",
+            "--unix-socket",
+            d.sock().to_str().unwrap(),
+            "http://x/system/df",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "curl /system/df");
+    let sys: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let by = |doc: &serde_json::Value, key: &str, id: &str, size: &str| -> Vec<(String, i64)> {
+        doc[key]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .map(|o| {
+                let mut v = o;
+                for k in size.split('.') {
+                    v = &v[k];
+                }
+                // The engine leaves out a zero (`SizeRw` of a container that wrote nothing).
+                (o[id].as_str().unwrap().to_string(), v.as_i64().unwrap_or(0))
+            })
+            .collect()
+    };
+    let dredge_images: std::collections::BTreeMap<_, _> = by(&df, "images", "id", "apparent_bytes")
+        .into_iter()
+        .collect();
+    for (id, size) in by(&sys, "Images", "Id", "Size") {
+        assert_eq!(dredge_images.get(&id), Some(&size), "image {id}");
+    }
+    let dredge_containers: std::collections::BTreeMap<_, _> =
+        by(&df, "containers", "id", "writable_apparent_bytes")
+            .into_iter()
+            .collect();
+    for (id, size) in by(&sys, "Containers", "Id", "SizeRw") {
+        assert_eq!(dredge_containers.get(&id), Some(&size), "container {id}");
+    }
+    let dredge_volumes: std::collections::BTreeMap<_, _> =
+        by(&df, "volumes", "name", "apparent_bytes")
+            .into_iter()
+            .collect();
+    for (name, size) in by(&sys, "Volumes", "Name", "UsageData.Size") {
+        assert_eq!(dredge_volumes.get(&name), Some(&size), "volume {name}");
+    }
 }

@@ -188,7 +188,7 @@ pub const TABLE: [Spec; 13] = [
         CheckSection,
         Size,
         "--max-reclaimable",
-        rule("reclaimable bytes", Unit::Bytes, Max, max_reclaimable),
+        rule("invisible bytes", Unit::Bytes, Max, max_reclaimable),
     ),
     row(
         Key::MaxReclaimablePercent,
@@ -197,7 +197,7 @@ pub const TABLE: [Spec; 13] = [
         KPercent,
         "--max-reclaimable-percent",
         rule(
-            "reclaimable bytes in percent of layers 1..",
+            "invisible bytes in percent of layers 1..",
             Unit::Percent,
             Max,
             max_reclaimable_percent,

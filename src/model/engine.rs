@@ -49,4 +49,22 @@ pub struct EngineDiskUsage {
     pub container_sizes: Vec<(String, u64)>,
     /// Per-volume `_data` sizes.
     pub volume_sizes: Vec<(String, u64)>,
+    /// What `docker system df` calls reclaimable, computed as the docker CLI does, per category
+    /// (images, containers, volumes, build cache). Not in the JSON (its categories carry them when
+    /// they stand in for a scan).
+    #[serde(skip)]
+    pub reclaimable: EngineReclaimable,
+}
+
+/// `docker system df`'s RECLAIMABLE column, as the docker CLI computes it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EngineReclaimable {
+    /// `LayersSize` minus the unique size (`Size - SharedSize`) of images some container uses.
+    pub images_bytes: u64,
+    /// Σ `SizeRw` of containers that are not running, paused or restarting.
+    pub containers_bytes: u64,
+    /// Σ sizes of volumes no container refers to (`RefCount` 0).
+    pub volumes_bytes: u64,
+    /// Σ sizes of build-cache records neither shared nor in use.
+    pub build_cache_bytes: u64,
 }

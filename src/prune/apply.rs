@@ -31,6 +31,9 @@ pub struct DoneItem {
     /// True when content was discarded (a truncated log): data loss.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub data_loss: bool,
+    /// A truncated log: bytes of log content lost (its `st_size` just before the truncation).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lost_bytes: Option<u64>,
 }
 
 /// One item a run left, and why.
@@ -439,6 +442,7 @@ fn held_step(
             match (recheck::held(item, container.as_ref(), &[check]), file) {
                 (Verdict::Go { .. }, Some(f)) => {
                     let step = j.intent(Kind::Held, &item.id, Action::Truncate, None, None)?;
+                    let lost = f.metadata().ok().map(|m| m.len());
                     match f.set_len(0) {
                         Ok(()) => {
                             j.done(step, JOutcome::Done, None)?;
@@ -454,6 +458,7 @@ fn held_step(
                                     r.path
                                 )],
                                 data_loss: true,
+                                lost_bytes: lost,
                             });
                         }
                         Err(e) => {
@@ -484,6 +489,7 @@ fn held_step(
                                 action: "restarted",
                                 detail: item.refs.clone(),
                                 data_loss: false,
+                                lost_bytes: None,
                             });
                         }
                         Removal::Gone => {
@@ -507,6 +513,104 @@ fn held_step(
             item,
             "the plan does not say what to do with it".into(),
         )),
+    }
+    Ok(())
+}
+
+/// Applies a `log` item (`--logs-over --truncate-logs`): opens the planned log file write-only beneath
+/// the data root without following links, re-checks the container (inspected now) and the opened file
+/// itself (`fstat`: same inode, still over the size), then truncates it to 0. dockerd appends with
+/// `O_APPEND` (json-file and local alike), so its next entry starts the file again: nothing breaks, the
+/// old content is lost.
+fn log_step(
+    en: &Engine,
+    root: &Path,
+    j: &mut Journal,
+    item: &Item,
+    res: &mut RunResult,
+) -> Result<(), PruneError> {
+    use std::os::unix::fs::MetadataExt;
+    let container = match en.held_container(&item.id) {
+        Ok(c) => c,
+        Err(e) => {
+            res.skipped
+                .push(skipped(item, format!("cannot inspect the container: {e}")));
+            return Ok(());
+        }
+    };
+    let now_path = container.as_ref().and_then(|c| {
+        super::facts::live_log_path(
+            &c.log_driver,
+            &c.log_path,
+            &root.display().to_string(),
+            &c.id,
+        )
+    });
+    let planned = item
+        .log_file
+        .as_ref()
+        .map(|l| l.path.as_str())
+        .unwrap_or("");
+    // Only beneath the data root, opened relative to it.
+    let opened: Result<std::fs::File, String> = match Path::new(planned).strip_prefix(root) {
+        Ok(rel) if !planned.is_empty() => crate::source::rootfs::RootDir::open(root)
+            .map_err(|e| format!("{}: {e}", root.display()))
+            .and_then(|d| {
+                d.open_write(&rel.to_string_lossy())
+                    .map_err(|e| e.to_string())
+            })
+            .and_then(|f| f.ok_or_else(|| "no such file".to_string())),
+        _ => Err(format!("not beneath the data root {}", root.display())),
+    };
+    let now = opened.as_ref().map_err(String::clone).and_then(|f| {
+        f.metadata()
+            .map(|m| recheck::LogNow {
+                regular: m.file_type().is_file(),
+                dev: m.dev(),
+                inode: m.ino(),
+                size: m.len(),
+            })
+            .map_err(|e| e.to_string())
+    });
+    let verdict = recheck::log(
+        item,
+        container.as_ref(),
+        now_path.as_deref(),
+        now.as_ref().map_err(String::as_str),
+    );
+    match (verdict, opened, now) {
+        (Verdict::Go { .. }, Ok(f), Ok(n)) => {
+            let step = j.intent(Kind::Log, &item.id, Action::Truncate, Some(planned), None)?;
+            let lost = f.metadata().map_or(n.size, |m| m.len());
+            match f.set_len(0) {
+                Ok(()) => {
+                    j.done(step, JOutcome::Done, None)?;
+                    let name = item.refs.first().map_or("?", String::as_str);
+                    res.deleted.push(DoneItem {
+                        kind: Kind::Log,
+                        id: item.id.clone(),
+                        bytes: item.bytes,
+                        action: "truncated",
+                        detail: vec![format!(
+                            "data loss: {lost} bytes of the log of container {name} ({planned}) \
+                             were discarded (truncated to 0)"
+                        )],
+                        data_loss: true,
+                        lost_bytes: Some(lost),
+                    });
+                }
+                Err(e) => {
+                    j.done(step, JOutcome::Skipped, Some(e.to_string()))?;
+                    res.skipped
+                        .push(skipped(item, format!("truncation failed: {e}")));
+                }
+            }
+        }
+        (Verdict::Gone, _, _) => res.gone.push(skipped(item, "the container is gone".into())),
+        (Verdict::Skip(why), _, _) => res.skipped.push(skipped(item, why)),
+        (Verdict::Go { .. }, _, _) => res
+            .skipped
+            .push(skipped(item, "the log file could not be opened".into())),
     }
     Ok(())
 }
@@ -572,6 +676,20 @@ fn recover(opts: &Options, _root: Option<&Path>) -> Result<Vec<journal::Recovere
                 (false, "partly deleted: purge again".into())
             } else {
                 (true, "deleted".into())
+            }),
+            Action::Truncate if *kind == Kind::Log => Ok(match reference {
+                Some(p) => match std::fs::symlink_metadata(p) {
+                    Ok(m) if m.len() == 0 => (true, format!("{p} is empty")),
+                    Ok(m) => (
+                        false,
+                        format!(
+                            "{p} holds {} bytes: not truncated, or written to since",
+                            m.len()
+                        ),
+                    ),
+                    Err(e) => (false, format!("{p}: {e}")),
+                },
+                None => (false, "the journal names no log file".into()),
             }),
             Action::Truncate => Ok(truncated(id)),
             Action::Restart => Ok((
@@ -717,9 +835,18 @@ fn apply(opts: &Options, plan: &Plan) -> Result<RunResult, PruneError> {
                     }
                 }
             }
-            Kind::Log => res
-                .skipped
-                .push(skipped(item, "not implemented by this version".into())),
+            Kind::Log => {
+                let Some(en) = &engine else {
+                    res.skipped
+                        .push(skipped(item, "an offline plan holds container logs".into()));
+                    continue;
+                };
+                if let Some(why) = &root_unproven {
+                    res.skipped.push(skipped(item, why.clone()));
+                    continue;
+                }
+                log_step(en, &root, &mut j, item, &mut res)?;
+            }
             Kind::Held => {
                 let Some(en) = &engine else {
                     res.skipped
@@ -861,6 +988,7 @@ fn engine_step(
         action: "deleted",
         detail,
         data_loss: false,
+        lost_bytes: None,
     });
     Ok(())
 }
@@ -919,6 +1047,7 @@ fn quarantine(
         action: "quarantined",
         detail,
         data_loss: false,
+        lost_bytes: None,
     });
     Ok(())
 }
@@ -996,6 +1125,7 @@ fn undo(opts: &Options, run: Option<&str>) -> Result<RunResult, PruneError> {
                     action: "restored",
                     detail: vec![format!("from {to}")],
                     data_loss: false,
+                    lost_bytes: None,
                 });
             }
             Err(e) => {
@@ -1072,6 +1202,7 @@ fn purge(opts: &Options, older_than: u64) -> Result<RunResult, PruneError> {
                     action: "purged",
                     detail: vec![],
                     data_loss: false,
+                    lost_bytes: None,
                 });
             }
             Err(e) => {

@@ -52,6 +52,16 @@ fn removal(r: Result<(), BErr>) -> Removal {
     }
 }
 
+/// Why a `unix://` engine socket cannot be reached, as the OS says it (permission denied, no such
+/// file, connection refused): the HTTP client's own error names only "Connect". None when a plain
+/// connect works (the failure is further on) or the host is not a unix socket.
+fn socket_cause(host: &str) -> Option<String> {
+    let path = host.strip_prefix("unix://")?;
+    std::os::unix::net::UnixStream::connect(path)
+        .err()
+        .map(|e| format!("{path}: {e}"))
+}
+
 /// The engine's identity: its `ID` and `DockerRootDir`.
 #[derive(Debug, Clone)]
 pub struct Identity {
@@ -90,7 +100,7 @@ impl Engine {
                 let d = Docker::connect_with_defaults()?;
                 d.negotiate_version().await
             })
-            .map_err(|e| down(e.to_string()))?;
+            .map_err(|e| down(socket_cause(&host).unwrap_or_else(|| e.to_string())))?;
         Ok(Engine { rt, d, host })
     }
 
@@ -210,7 +220,16 @@ impl Engine {
                     .as_ref()
                     .and_then(|h| h.log_config.clone())
                     .unwrap_or_default();
+                let driver = log_config.typ.clone().unwrap_or_default();
+                let log_file = super::facts::live_log_path(
+                    &driver,
+                    inspected.log_path.as_deref().unwrap_or(""),
+                    &id.root,
+                    &cid,
+                )
+                .and_then(|p| log_file(&p));
                 containers.push(ContainerFact {
+                    log_file,
                     id: cid,
                     name: inspected
                         .name
@@ -241,7 +260,7 @@ impl Engine {
                         .collect(),
                     bytes: c.size_rw.filter(|s| *s > 0).map_or(0, |s| s as u64) + log,
                     log_bytes: log,
-                    log_driver: log_config.typ.unwrap_or_default(),
+                    log_driver: driver,
                     log_opts: log_config.config.unwrap_or_default().into_iter().collect(),
                 });
             }
@@ -541,6 +560,19 @@ fn log_bytes(log_path: Option<&str>, dir: &std::path::Path) -> u64 {
     total
 }
 
+/// The container's live log file, when it is a regular file (not followed through a link).
+fn log_file(path: &str) -> Option<super::facts::LogFile> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::symlink_metadata(path).ok()?;
+    m.is_file().then(|| super::facts::LogFile {
+        path: path.to_string(),
+        dev: m.dev(),
+        inode: m.ino(),
+        size: m.len(),
+        allocated: m.blocks() * 512,
+    })
+}
+
 /// Now, seconds since the epoch.
 pub fn now() -> i64 {
     std::time::SystemTime::now()
@@ -580,6 +612,7 @@ impl Engine {
                 .map(|n| n.to_string())
                 .unwrap_or_default(),
             log_driver: host.log_config.and_then(|l| l.typ).unwrap_or_default(),
+            log_path: c.log_path.unwrap_or_default(),
         }))
     }
 
@@ -605,5 +638,22 @@ fn image_fact(i: bollard::models::ImageSummary) -> ImageFact {
         created: i.created,
         labels: i.labels.into_iter().collect::<BTreeMap<_, _>>(),
         chain: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreachable_socket_names_the_os_cause() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = format!("unix://{}/d.sock", dir.path().display());
+        let why = socket_cause(&missing).unwrap();
+        assert!(why.contains("No such file"), "{why}");
+        assert_eq!(socket_cause("tcp://127.0.0.1:2375"), None);
+        let path = dir.path().join("live.sock");
+        let _l = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        assert_eq!(socket_cause(&format!("unix://{}", path.display())), None);
     }
 }

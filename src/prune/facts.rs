@@ -50,6 +50,38 @@ pub struct ContainerFact {
     pub log_driver: String,
     /// Its `log-opts`.
     pub log_opts: BTreeMap<String, String>,
+    /// The log file the driver writes now (json-file's `LogPath`, the local driver's
+    /// `local-logs/container.log`), where it is a regular file.
+    pub log_file: Option<LogFile>,
+}
+
+/// The log file a container's json-file or local driver writes now (rotated files aside).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogFile {
+    /// Its path.
+    pub path: String,
+    /// `st_dev`.
+    pub dev: u64,
+    /// `st_ino` (a rotation puts another file behind the path).
+    pub inode: u64,
+    /// `st_size`: the log content truncation discards.
+    pub size: u64,
+    /// Allocated bytes (`st_blocks × 512`): what truncation frees.
+    pub allocated: u64,
+}
+
+/// The path of the log file a container's driver writes now: json-file's `LogPath`; the local
+/// driver's `<data-root>/containers/<id>/local-logs/container.log` (the engine gives no `LogPath` for
+/// it); None for other drivers (their logs are not files of the data root). Pure.
+pub fn live_log_path(driver: &str, log_path: &str, data_root: &str, id: &str) -> Option<String> {
+    match driver {
+        "json-file" if !log_path.is_empty() => Some(log_path.to_string()),
+        "local" if !data_root.is_empty() && crate::model::dataroot::is_hex64(id) => Some(format!(
+            "{}/containers/{id}/local-logs/container.log",
+            data_root.trim_end_matches('/')
+        )),
+        _ => None,
+    }
 }
 
 /// One volume, as the engine knows it.
@@ -115,6 +147,8 @@ pub struct HeldContainer {
     pub restart_policy: String,
     /// `HostConfig.LogConfig.Type` (`json-file`, `local`, …).
     pub log_driver: String,
+    /// `LogPath` (json-file's log; empty for other drivers).
+    pub log_path: String,
 }
 
 impl HeldContainer {

@@ -69,7 +69,7 @@ pub enum Entry {
         id: String,
         /// What is done.
         action: Action,
-        /// Untag: the reference.
+        /// Untag: the reference; a `log` item's truncate: the log file.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reference: Option<String>,
         /// Renames: from where.

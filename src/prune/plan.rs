@@ -28,8 +28,8 @@ pub struct Selectors {
     pub build_cache_budget: Option<u64>,
     /// Container logs over this size: findings with the fix.
     pub logs_over: Option<u64>,
-    /// With `--held`: truncate deleted json-file/local logs dockerd still holds (data loss). With
-    /// `--logs-over`: not implemented yet.
+    /// With `--held`: truncate deleted json-file/local logs dockerd still holds; with `--logs-over`:
+    /// truncate to 0 the json-file/local log files over the size (data loss, both).
     pub truncate_logs: bool,
     /// Deleted files still held open: restart their container (restart policy) or truncate the log.
     pub held: bool,
@@ -122,6 +122,29 @@ pub struct Item {
     /// restart, one entry per descriptor holding them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<HeldRef>,
+    /// Log (`--logs-over --truncate-logs`): the file truncated, with what identifies it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_file: Option<LogRef>,
+    /// True when doing it discards content (a log truncated): data loss.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub data_loss: bool,
+}
+
+/// The log file a `log` item truncates, as planned (re-checked before it is truncated).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogRef {
+    /// Its path (beneath the data root).
+    pub path: String,
+    /// The container's log driver (`json-file` or `local`).
+    pub driver: String,
+    /// `--logs-over`: the file must still be over this many bytes.
+    pub over: u64,
+    /// `st_dev` when planned.
+    pub dev: u64,
+    /// `st_ino` when planned (a rotation since puts another file behind the path).
+    pub inode: u64,
+    /// `st_size` when planned: the log content lost.
+    pub size: u64,
 }
 
 /// What a `held` item does.
@@ -192,7 +215,8 @@ pub struct HeldFinding {
 }
 
 impl Item {
-    fn new(kind: Kind, id: &str, bytes: u64, rule: String) -> Item {
+    /// An item with only its kind, id, bytes and rule set (the rest empty).
+    pub fn new(kind: Kind, id: &str, bytes: u64, rule: String) -> Item {
         Item {
             kind,
             id: id.to_string(),
@@ -210,6 +234,8 @@ impl Item {
             container: None,
             container_started: None,
             files: Vec::new(),
+            log_file: None,
+            data_loss: false,
         }
     }
 }
@@ -658,7 +684,7 @@ fn finish(
     mut items: Vec<Item>,
     shared: Vec<Shared>,
     mut kept: Vec<Kept>,
-    mut warnings: Vec<String>,
+    warnings: Vec<String>,
 ) -> Plan {
     if sel.orphans {
         let now_ns = facts.now.saturating_mul(1_000_000_000);
@@ -712,17 +738,20 @@ fn finish(
                 log_bytes: c.log_bytes,
                 fix: log_fix(&c.log_driver, &c.log_opts),
             });
+            if sel.truncate_logs {
+                match truncate_log(c, over) {
+                    Ok(it) => items.push(it),
+                    Err(reason) => kept.push(Kept {
+                        kind: Kind::Log,
+                        id: c.id.clone(),
+                        reason,
+                    }),
+                }
+            }
         }
         logs.sort_by_key(|l| std::cmp::Reverse(l.log_bytes));
     }
     build_cache(facts, sel, &mut items, &mut kept);
-    if sel.truncate_logs && sel.logs_over.is_some() {
-        warnings.push(
-            "--truncate-logs with --logs-over is not implemented yet: live logs are reported with \
-             their fix, not truncated (with --held it truncates deleted logs dockerd still holds)"
-                .into(),
-        );
-    }
     let held_findings = if sel.held {
         held(facts, sel, &mut items)
     } else {
@@ -830,6 +859,54 @@ fn build_cache(facts: &Facts, sel: &Selectors, items: &mut Vec<Item>, kept: &mut
     }
 }
 
+/// `--logs-over SIZE --truncate-logs`: the item truncating a container's live log file to 0, or why
+/// not. Only the json-file and local drivers (their files are the data root's, and dockerd appends to
+/// them with `O_APPEND`, so it writes on at the new end); only the file the driver writes now (rotated
+/// files are bounded by `max-file`), and only when that file itself is over the size. Pure.
+pub fn truncate_log(c: &super::facts::ContainerFact, over: u64) -> Result<Item, String> {
+    if !matches!(c.log_driver.as_str(), "json-file" | "local") {
+        return Err(format!(
+            "the {} log driver is not json-file or local: its logs are not truncated",
+            c.log_driver
+        ));
+    }
+    let Some(f) = &c.log_file else {
+        return Err("its log file was not found (or is not a regular file)".into());
+    };
+    if f.size <= over {
+        return Err(format!(
+            "the file its driver writes now holds {}, not over --logs-over ({}); the rest is \
+             rotated files (bounded by max-file): lower max-size/max-file",
+            crate::report::size(f.size),
+            crate::report::size(over)
+        ));
+    }
+    let mut it = Item::new(
+        Kind::Log,
+        &c.id,
+        f.allocated,
+        format!(
+            "{} log of container {} holds {}, over {}: truncated to 0 (--truncate-logs, its \
+             content is lost)",
+            c.log_driver,
+            c.name,
+            crate::report::size(f.size),
+            crate::report::size(over)
+        ),
+    );
+    it.refs = vec![c.name.clone()];
+    it.log_file = Some(LogRef {
+        path: f.path.clone(),
+        driver: c.log_driver.clone(),
+        over,
+        dev: f.dev,
+        inode: f.inode,
+        size: f.size,
+    });
+    it.data_loss = true;
+    Ok(it)
+}
+
 /// `--held`: deleted files still held open become items (a container with a restart policy, or any
 /// with `--restart-any`, is restarted; a deleted json-file/local log dockerd holds is truncated with
 /// `--truncate-logs`); the rest are findings with the fix. Pure.
@@ -912,6 +989,7 @@ fn held(facts: &Facts, sel: &Selectors, items: &mut Vec<Item>) -> Vec<HeldFindin
                     it.container = Some(c.id.clone());
                     it.container_started = Some(c.started_at.clone());
                     it.files = vec![r];
+                    it.data_loss = true;
                     items.push(it);
                 }
             }
@@ -1405,6 +1483,98 @@ mod tests {
     }
 
     #[test]
+    fn truncate_logs_makes_a_data_loss_item_of_each_json_file_or_local_log_over_the_size() {
+        use crate::prune::facts::LogFile;
+        let mut f = facts();
+        let file = |path: &str, size: u64| LogFile {
+            path: path.into(),
+            dev: 1,
+            inode: 9,
+            size,
+            allocated: size + 100,
+        };
+        let mut json = ctr("json", "sha256:base", None, true);
+        json.log_bytes = 5_000_000;
+        json.log_driver = "json-file".into();
+        json.log_file = Some(file("/r/containers/json/json-json.log", 5_000_000));
+        let mut local = ctr("local", "sha256:base", None, false);
+        local.log_bytes = 3_000_000;
+        local.log_driver = "local".into();
+        local.log_file = Some(file(
+            "/r/containers/local/local-logs/container.log",
+            3_000_000,
+        ));
+        // Over the size only with its rotated files: truncating the live file would not help.
+        let mut rotated = ctr("rotated", "sha256:base", None, true);
+        rotated.log_bytes = 4_000_000;
+        rotated.log_driver = "json-file".into();
+        rotated.log_file = Some(file("/r/containers/rotated/rotated-json.log", 500_000));
+        let mut journald = ctr("journald", "sha256:base", None, true);
+        journald.log_bytes = 2_000_000;
+        journald.log_driver = "journald".into();
+        f.containers = vec![json, local, rotated, journald];
+        let sel = Selectors {
+            logs_over: Some(1_000_000),
+            truncate_logs: true,
+            ..Default::default()
+        };
+        let p = plan(&f, &sel, &none(), "live");
+        assert_eq!(p.logs.len(), 4, "the findings stay");
+        let ids: Vec<&str> = p.items.iter().map(|i| i.id.as_str()).collect();
+        assert_eq!(ids, ["json", "local"]);
+        for i in &p.items {
+            assert_eq!(i.kind, Kind::Log);
+            assert!(i.data_loss);
+            let l = i.log_file.as_ref().unwrap();
+            assert_eq!(i.bytes, l.size + 100, "allocated bytes are what it frees");
+            assert_eq!(l.over, 1_000_000);
+            assert!(i.rule.contains("content is lost"), "{}", i.rule);
+        }
+        assert_eq!(p.total_bytes, 5_000_100 + 3_000_100);
+        let why = |id: &str| {
+            p.kept
+                .iter()
+                .find(|k| k.id == id)
+                .map(|k| k.reason.clone())
+                .unwrap()
+        };
+        assert!(
+            why("rotated").contains("rotated files"),
+            "{}",
+            why("rotated")
+        );
+        assert!(why("journald").contains("not json-file or local"));
+        // Without the flag: findings only.
+        let p = plan(
+            &f,
+            &Selectors {
+                truncate_logs: false,
+                ..sel
+            },
+            &none(),
+            "live",
+        );
+        assert!(p.items.is_empty() && p.kept.is_empty());
+    }
+
+    #[test]
+    fn the_local_drivers_log_is_under_local_logs_and_other_drivers_have_none() {
+        use crate::prune::facts::live_log_path;
+        let id = "ab".repeat(32);
+        assert_eq!(
+            live_log_path("local", "", "/var/lib/docker/", &id).unwrap(),
+            format!("/var/lib/docker/containers/{id}/local-logs/container.log")
+        );
+        assert_eq!(
+            live_log_path("json-file", "/x/y-json.log", "/var/lib/docker", &id).as_deref(),
+            Some("/x/y-json.log")
+        );
+        assert_eq!(live_log_path("json-file", "", "/r", &id), None);
+        assert_eq!(live_log_path("local", "", "/r", "../../etc"), None);
+        assert_eq!(live_log_path("journald", "/x", "/r", &id), None);
+    }
+
+    #[test]
     fn build_cache_by_age_and_by_budget_never_in_use_or_shared() {
         use crate::prune::facts::BuildRecord;
         let mut f = facts();
@@ -1497,6 +1667,7 @@ mod tests {
             started_at: "S".into(),
             restart_policy: policy.into(),
             log_driver: driver.into(),
+            log_path: String::new(),
         };
         let mut f = Facts {
             held: vec![

@@ -5,7 +5,7 @@
 use super::Kind;
 use super::facts::HeldContainer;
 use super::facts::{Facts, format_time};
-use super::plan::{HeldAction, HeldRef, Item, Plan};
+use super::plan::{HeldAction, HeldRef, Item, LogRef, Plan};
 
 /// What to do with one planned item now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -304,6 +304,86 @@ pub fn held(
     }
 }
 
+/// A log file as it is now, through the descriptor opened to truncate it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogNow {
+    /// Regular file.
+    pub regular: bool,
+    /// `st_dev`.
+    pub dev: u64,
+    /// `st_ino`.
+    pub inode: u64,
+    /// `st_size`.
+    pub size: u64,
+}
+
+/// Re-checks a `log` item (`--logs-over --truncate-logs`) immediately before its truncation: the
+/// container still exists (`container` None: gone), with the same driver (json-file or local) and
+/// the same log path (`now_path`: the path the driver writes now, [`super::facts::live_log_path`]);
+/// the file opened (`file`: its `fstat`, or why it could not be opened) is the one planned (same dev
+/// and inode: not rotated since) and still over the size. Pure.
+pub fn log(
+    item: &Item,
+    container: Option<&HeldContainer>,
+    now_path: Option<&str>,
+    file: Result<&LogNow, &str>,
+) -> Verdict {
+    let Some(want) = &item.log_file else {
+        return skip("the plan names no log file for it".into());
+    };
+    let LogRef {
+        path,
+        driver,
+        over,
+        dev,
+        inode,
+        ..
+    } = want;
+    if !matches!(driver.as_str(), "json-file" | "local") {
+        return skip(format!(
+            "the {driver} log driver is not json-file or local: only their logs are truncated"
+        ));
+    }
+    let Some(c) = container else {
+        return Verdict::Gone;
+    };
+    if c.id != item.id {
+        return skip(format!("{} is another container now", c.id));
+    }
+    if &c.log_driver != driver {
+        return skip(format!(
+            "its log driver is {} now, {driver} when planned",
+            c.log_driver
+        ));
+    }
+    if now_path != Some(path.as_str()) {
+        return skip(format!(
+            "its log file is {} now, {path} when planned",
+            now_path.unwrap_or("unknown")
+        ));
+    }
+    let f = match file {
+        Ok(f) => f,
+        Err(why) => return skip(format!("{path}: {why}")),
+    };
+    if !f.regular {
+        return skip(format!("{path} is not a regular file"));
+    }
+    if (f.dev, f.inode) != (*dev, *inode) {
+        return skip(format!(
+            "{path} is another file now (inode {}, planned {inode}): rotated or replaced since planning",
+            f.inode
+        ));
+    }
+    if f.size <= *over {
+        return skip(format!(
+            "{path} holds {} bytes now, not over --logs-over ({over})",
+            f.size
+        ));
+    }
+    Verdict::Go { untag: vec![] }
+}
+
 /// The start time of a process: field 22 of `/proc/PID/stat` (after the `)` that ends its name, which
 /// may hold spaces and parentheses). Pure.
 pub fn proc_start(stat: &str) -> Option<u64> {
@@ -314,6 +394,87 @@ pub fn proc_start(stat: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_log_goes_only_if_container_driver_path_inode_and_size_are_as_planned() {
+        let mut it = item(Kind::Log, "c1");
+        it.log_file = Some(LogRef {
+            path: "/r/containers/c1/c1-json.log".into(),
+            driver: "json-file".into(),
+            over: 100,
+            dev: 7,
+            inode: 42,
+            size: 500,
+        });
+        let c = HeldContainer {
+            id: "c1".into(),
+            name: "chatty".into(),
+            running: true,
+            log_driver: "json-file".into(),
+            log_path: "/r/containers/c1/c1-json.log".into(),
+            ..Default::default()
+        };
+        let path = Some("/r/containers/c1/c1-json.log");
+        let f = LogNow {
+            regular: true,
+            dev: 7,
+            inode: 42,
+            size: 300,
+        };
+        assert_eq!(
+            log(&it, Some(&c), path, Ok(&f)),
+            Verdict::Go { untag: vec![] }
+        );
+        // Stopped containers' logs go too: nothing holds them but the file.
+        let stopped = HeldContainer {
+            running: false,
+            ..c.clone()
+        };
+        assert!(matches!(
+            log(&it, Some(&stopped), path, Ok(&f)),
+            Verdict::Go { .. }
+        ));
+        assert_eq!(log(&it, None, path, Ok(&f)), Verdict::Gone);
+        let why = |v: Verdict| match v {
+            Verdict::Skip(s) => s,
+            v => panic!("{v:?}"),
+        };
+        let other = HeldContainer {
+            id: "c2".into(),
+            ..c.clone()
+        };
+        assert!(why(log(&it, Some(&other), path, Ok(&f))).contains("another container"));
+        let local = HeldContainer {
+            log_driver: "local".into(),
+            ..c.clone()
+        };
+        assert!(why(log(&it, Some(&local), path, Ok(&f))).contains("driver is local now"));
+        assert!(why(log(&it, Some(&c), Some("/elsewhere"), Ok(&f))).contains("/elsewhere"));
+        assert!(why(log(&it, Some(&c), path, Err("a symbolic link"))).contains("symbolic"));
+        let rotated = LogNow {
+            inode: 43,
+            ..f.clone()
+        };
+        assert!(why(log(&it, Some(&c), path, Ok(&rotated))).contains("rotated"));
+        let small = LogNow {
+            size: 100,
+            ..f.clone()
+        };
+        assert!(why(log(&it, Some(&c), path, Ok(&small))).contains("not over"));
+        let fifo = LogNow {
+            regular: false,
+            ..f.clone()
+        };
+        assert!(why(log(&it, Some(&c), path, Ok(&fifo))).contains("regular"));
+        // Another driver in a (hand-made) plan is refused, whatever the container says.
+        let mut syslog = it.clone();
+        if let Some(l) = syslog.log_file.as_mut() {
+            l.driver = "syslog".into();
+        }
+        assert!(why(log(&syslog, Some(&c), path, Ok(&f))).contains("not json-file or local"));
+        let bare = item(Kind::Log, "c1");
+        assert!(why(log(&bare, Some(&c), path, Ok(&f))).contains("no log file"));
+    }
     use crate::prune::facts::{ContainerFact, ImageFact, VolumeFact};
 
     fn item(kind: Kind, id: &str) -> Item {
@@ -567,6 +728,7 @@ mod tests {
             started_at: "2026-12-01T10:00:00Z".into(),
             restart_policy: "always".into(),
             log_driver: "json-file".into(),
+            log_path: String::new(),
         };
         let mut i: Item = serde_json::from_value(serde_json::json!({
             "kind": "held", "id": "c1", "bytes": 5, "rule": "r"

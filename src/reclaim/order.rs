@@ -111,24 +111,7 @@ pub struct View<'a> {
 }
 
 fn item(kind: Kind, id: &str, bytes: u64, rule: String) -> Item {
-    Item {
-        kind,
-        id: id.to_string(),
-        bytes,
-        rule,
-        refs: Vec::new(),
-        last_used: None,
-        finished_at: None,
-        image: None,
-        created_at: None,
-        orphan_kind: None,
-        also: Vec::new(),
-        modified_ns: None,
-        held_action: None,
-        container: None,
-        container_started: None,
-        files: Vec::new(),
-    }
+    Item::new(kind, id, bytes, rule)
 }
 
 fn left(out: &mut Vec<Left>, kind: Kind, id: &str, why: Why, reason: String) {

@@ -47,7 +47,7 @@ pub fn write_advice_table<W: Write>(out: &mut W, a: &Advice) -> io::Result<()> {
     )?;
     writeln!(
         out,
-        "reclaimable (shipped but invisible): {}; addressed by the suggestions: {}",
+        "invisible (shipped, hidden in the final filesystem): {}; addressed by the suggestions: {}",
         size(a.reclaimable_bytes),
         size(a.addressed_bytes)
     )?;
@@ -98,6 +98,7 @@ pub fn write_advice_table<W: Write>(out: &mut W, a: &Advice) -> io::Result<()> {
                 ""
             }
         )?;
+        writeln!(out, "  {}", crate::text::escape(&s.title))?;
         for e in &s.evidence {
             let hidden = e
                 .hidden_by
@@ -114,8 +115,23 @@ pub fn write_advice_table<W: Write>(out: &mut W, a: &Advice) -> io::Result<()> {
         if s.evidence_more > 0 {
             writeln!(out, "  … and {} more", s.evidence_more)?;
         }
+        // The snippet is Dockerfile text: cut, never wrapped, to the terminal (--diff has it whole).
+        let width = super::fit::width().map(|w| usize::from(w) - 4);
+        let mut cut = false;
         for l in s.snippet.lines() {
-            writeln!(out, "    {l}")?;
+            match width {
+                Some(w) if super::fit::columns(l) > w => {
+                    cut = true;
+                    writeln!(out, "    {}", super::fit::cut(l, w))?;
+                }
+                _ => writeln!(out, "    {l}")?,
+            }
+        }
+        if cut {
+            writeln!(
+                out,
+                "  (lines cut to the terminal: --wide or --diff shows them whole)"
+            )?;
         }
         if let Some(n) = &s.note {
             writeln!(out, "  note: {n}")?;

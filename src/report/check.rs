@@ -26,11 +26,12 @@ pub enum Format {
     Markdown,
 }
 
-/// Where GitHub Actions annotations go, under GitHub Actions (`github`): on stdout with the report,
-/// where the runner reads workflow commands, unless stdout carries a document that must stay
-/// parseable (JSON, JUnit): then on stderr, which the runner reads too.
+/// Where GitHub Actions annotations go, under GitHub Actions (`github`): on stdout with the human
+/// report, where the runner reads workflow commands; on stderr (which the runner reads too) whenever
+/// stdout carries a document (JSON, JUnit, Markdown), so that the document stays clean: the README's
+/// recipe appends the Markdown to `$GITHUB_STEP_SUMMARY`, where a workflow command would show raw.
 pub fn annotations_on_stderr(format: Format, github: bool) -> bool {
-    github && matches!(format, Format::Json | Format::Junit)
+    github && format != Format::Human
 }
 
 /// Writes the report in `format`, preceded by GitHub Actions annotations when `github` and the
@@ -307,7 +308,8 @@ pub fn write_markdown<W: Write>(out: &mut W, r: &CheckReport) -> io::Result<()> 
     )?;
     writeln!(
         out,
-        "Image {}: {} in {} layers, {} reclaimable, {} in caches.\n",
+        "Image {}: {} in {} layers, {} invisible (shipped, hidden in the final filesystem), {} in \
+         caches.\n",
         md(&image_name(r)),
         size(r.image.size_bytes),
         r.image.layers.len(),

@@ -6,6 +6,7 @@ use comfy_table::Cell;
 
 use super::size;
 use super::table::{new_table, right};
+use crate::audit::{Audit, CategoryName, ContainerUsage, ImageUsage, ItemKind};
 pub use crate::df::DfReport;
 use crate::model::dataroot::Driver;
 use crate::model::held::HeldState;
@@ -46,7 +47,7 @@ pub fn cut(s: &str, max: usize) -> String {
 /// Writes the warnings, one escaped line each, as `dredge: warning: …`.
 pub fn write_warnings<W: Write>(out: &mut W, r: &DfReport) -> io::Result<()> {
     for w in &r.audit.warnings {
-        writeln!(out, "dredge: warning: {}", escape(w))?;
+        writeln!(out, "dredge: warning: {}", super::errors::line(w))?;
     }
     Ok(())
 }
@@ -79,15 +80,71 @@ fn driver(d: &Driver) -> String {
     }
 }
 
+/// The data root could not be read here: the engine's own figures, said to be the engine's, and
+/// what only a reader of the data root (root) would add.
+fn write_engine_figures<W: Write>(out: &mut W, r: &DfReport) -> io::Result<()> {
+    let a = &r.audit;
+    let engine = r.engine.as_ref();
+    writeln!(
+        out,
+        "Docker engine {} (API {}), data root {}: not read here",
+        engine
+            .and_then(|e| e.server_version.as_deref())
+            .map_or("?".into(), escape),
+        engine.map_or("?", |e| e.api_version.as_str()),
+        escape(&a.data_root),
+    )?;
+    write_held_line(out, r)?;
+    if engine.and_then(|e| e.disk_usage.as_ref()).is_none() {
+        writeln!(
+            out,
+            "  the engine gave no figures either (its /system/df answer is missing: see warnings)"
+        )?;
+        return write_missing(out);
+    }
+    writeln!(
+        out,
+        "The engine's own figures (docker system df: apparent sizes), {} in all:",
+        size(a.total_bytes)
+    )?;
+    let mut t = new_table(&["Category", "Size", "Count", "Reclaimable"]);
+    for c in &a.categories {
+        t.add_row(vec![
+            Cell::new(c.name.as_str()),
+            right(size(c.bytes)),
+            right(c.count.to_string()),
+            right(size(c.reclaimable_bytes)),
+        ]);
+    }
+    writeln!(out, "{t}")?;
+    for c in a.categories.iter().filter(|c| c.reclaimable_bytes > 0) {
+        writeln!(
+            out,
+            "  {:<12} {:>10}  {}",
+            c.name.as_str(),
+            size(c.reclaimable_bytes),
+            reclaim_with(c.name)
+        )?;
+    }
+    write_missing(out)
+}
+
+fn write_missing<W: Write>(out: &mut W) -> io::Result<()> {
+    writeln!(
+        out,
+        "Missing here: container logs, orphans, deleted files still held open, and the rest of the \
+         data root; root sees them (sudo dredge df)."
+    )
+}
+
 /// Writes the `dredge df` tables; `top` limits the orphans and largest-items tables (0 = all).
 pub fn write_table<W: Write>(out: &mut W, r: &DfReport, top: usize) -> io::Result<()> {
+    if r.engine_figures {
+        return write_engine_figures(out, r);
+    }
     let a = &r.audit;
     let engine = match &r.engine {
-        Some(e) => format!(
-            ", engine {} (API {})",
-            e.server_version.as_deref().unwrap_or("?"),
-            e.api_version
-        ),
+        Some(e) => format!(": engine {}", e.server_version.as_deref().unwrap_or("?")),
         None => String::new(),
     };
     writeln!(
@@ -109,14 +166,7 @@ pub fn write_table<W: Write>(out: &mut W, r: &DfReport, top: usize) -> io::Resul
         size(a.total_apparent_bytes)
     )?;
     write_held_line(out, r)?;
-    let mut t = new_table(&[
-        "Category",
-        "On disk",
-        "Apparent",
-        "Count",
-        "Reclaimable",
-        "Reclaim with",
-    ]);
+    let mut t = new_table(&["Category", "On disk", "Apparent", "Count", "Reclaimable"]);
     for c in &a.categories {
         t.add_row(vec![
             Cell::new(c.name.as_str()),
@@ -124,7 +174,6 @@ pub fn write_table<W: Write>(out: &mut W, r: &DfReport, top: usize) -> io::Resul
             right(size(c.apparent_bytes)),
             right(c.count.to_string()),
             right(size(c.reclaimable_bytes)),
-            Cell::new(c.reclaim),
         ]);
     }
     writeln!(out, "{t}")?;
@@ -141,10 +190,30 @@ pub fn write_table<W: Write>(out: &mut W, r: &DfReport, top: usize) -> io::Resul
         a.containers.len() - running,
         size(logs),
     )?;
+    writeln!(
+        out,
+        "  on disk: allocated blocks (as du counts); apparent: file sizes (as docker counts)"
+    )?;
+    if a.categories.iter().any(|c| c.reclaimable_bytes > 0) {
+        writeln!(
+            out,
+            "Reclaimable, and the command that frees it (a plan first; --yes deletes):"
+        )?;
+    }
+    for c in a.categories.iter().filter(|c| c.reclaimable_bytes > 0) {
+        writeln!(
+            out,
+            "  {:<12} {:>10}  {}",
+            c.name.as_str(),
+            size(c.reclaimable_bytes),
+            reclaim_with(c.name)
+        )?;
+    }
     if let Some(u) = r.engine.as_ref().and_then(|e| e.disk_usage.as_ref()) {
         writeln!(
             out,
-            "  docker system df (apparent, no logs, no orphans): images {}, containers {}, volumes {}, build cache {}",
+            "  the engine's own figures (docker system df: apparent, no logs, no orphans): images {}, \
+             containers {}, volumes {}, build cache {}",
             size(u.images_bytes),
             size(u.containers_bytes),
             size(u.volumes_bytes),
@@ -192,20 +261,214 @@ pub fn write_table<W: Write>(out: &mut W, r: &DfReport, top: usize) -> io::Resul
         }
         writeln!(out, "{t}")?;
     }
-    if !a.top.is_empty() {
-        writeln!(out, "\nLargest items")?;
-        let mut t = new_table(&["Kind", "Item", "On disk"]);
-        let n = if top == 0 { a.top.len() } else { top };
-        for i in a.top.iter().take(n) {
-            t.add_row(vec![
-                Cell::new(i.kind.as_str()),
-                Cell::new(cut(&i.name, CELL_CHARS)),
-                right(size(i.bytes)),
-            ]);
+    write_images(out, a, top)?;
+    let items = removable(a);
+    if !items.is_empty() {
+        let n = if top == 0 { items.len() } else { top };
+        writeln!(
+            out,
+            "\nLargest items you can remove ({} of {}), each with the command that removes it:",
+            n.min(items.len()),
+            items.len()
+        )?;
+        for i in items.iter().take(n) {
+            writeln!(
+                out,
+                "  {:>10}  {:<11} {}",
+                size(i.bytes),
+                i.kind,
+                cut(&i.name, CELL_CHARS)
+            )?;
+            writeln!(out, "{:>26}{}", "", cut(&i.command, CELL_CHARS))?;
         }
-        writeln!(out, "{t}")?;
     }
     Ok(())
+}
+
+/// The command `dredge df` shows beside a category: the `dredge prune` selector that frees it.
+pub fn reclaim_with(c: CategoryName) -> &'static str {
+    match c {
+        CategoryName::Images => "dredge prune --unused-images",
+        CategoryName::Containers => "dredge prune --stopped-containers",
+        CategoryName::Volumes => "dredge prune --volumes --named-volumes",
+        CategoryName::BuildCache => "dredge prune --build-cache",
+        CategoryName::Orphans => "dredge prune --orphans",
+        CategoryName::Other => "-",
+        CategoryName::Quarantine => "dredge prune --purge-quarantine",
+    }
+}
+
+/// The name commands accept for an image: its first tag, else its short id.
+fn image_name(i: &ImageUsage) -> String {
+    match i.tags.iter().find(|t| !t.contains('@')).or(i.tags.first()) {
+        Some(t) => t.clone(),
+        None => short_id(&i.id),
+    }
+}
+
+fn short_id(id: &str) -> String {
+    let hex = id.strip_prefix("sha256:").unwrap_or(id);
+    hex.chars().take(12).collect()
+}
+
+/// The command that removes one image, or the containers to remove first.
+fn image_command(i: &ImageUsage, containers: &[ContainerUsage]) -> String {
+    match (i.containers, i.dangling) {
+        (0, true) => "dredge prune --dangling-images".into(),
+        (0, false) => format!("docker rmi {}", image_name(i)),
+        (n, _) => {
+            let users: Vec<String> = containers
+                .iter()
+                .filter(|c| c.image.as_deref() == Some(i.id.as_str()))
+                .map(|c| {
+                    format!(
+                        "{} ({})",
+                        container_name(c),
+                        if c.running { "running" } else { "stopped" }
+                    )
+                })
+                .collect();
+            if users.is_empty() {
+                format!("in use by {n} container{}", if n == 1 { "" } else { "s" })
+            } else {
+                format!("in use by {}: remove it first", users.join(", "))
+            }
+        }
+    }
+}
+
+fn container_name(c: &ContainerUsage) -> String {
+    c.name.clone().unwrap_or_else(|| short_id(&c.id))
+}
+
+/// The images, most unique bytes first: what removing each frees (unique) and what stays for the
+/// others (shared).
+fn write_images<W: Write>(out: &mut W, a: &Audit, top: usize) -> io::Result<()> {
+    if a.images.is_empty() {
+        return Ok(());
+    }
+    let mut images: Vec<&ImageUsage> = a.images.iter().collect();
+    images.sort_by(|x, y| y.unique_bytes.cmp(&x.unique_bytes).then(x.id.cmp(&y.id)));
+    let n = if top == 0 { images.len() } else { top };
+    writeln!(
+        out,
+        "\nImages ({} of {}): unique bytes are freed by removing the image, shared ones are used \
+         by other images too",
+        n.min(images.len()),
+        images.len()
+    )?;
+    let mut t = new_table(&["Image", "Unique", "Shared", "Containers"]);
+    for i in images.into_iter().take(n) {
+        t.add_row(vec![
+            Cell::new(cut(&image_name(i), CELL_CHARS)),
+            right(size(i.unique_bytes)),
+            right(size(i.shared_bytes)),
+            right(i.containers.to_string()),
+        ]);
+    }
+    writeln!(out, "{t}")
+}
+
+/// One row of "Largest items you can remove".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Removable {
+    /// `image`, `container`, `log`, `volume`, `orphan`, `build-cache`, `quarantine`, `held`.
+    pub kind: &'static str,
+    /// A name the command accepts (a tag, a container or volume name, a path for orphans).
+    pub name: String,
+    /// Allocated bytes removing it frees.
+    pub bytes: u64,
+    /// The command, or why there is none.
+    pub command: String,
+}
+
+/// Everything a command can remove, largest first: images by their unique bytes, containers' writable
+/// layers and their logs apart, volumes, orphans, the build cache as one item, quarantine runs, and
+/// what the running daemon holds. Shared layers, image metadata and "other" are not removable one by
+/// one and are left out (the categories have them; `--json`'s `top[]` lists every item).
+pub fn removable(a: &Audit) -> Vec<Removable> {
+    let mut v = Vec::new();
+    for i in &a.images {
+        v.push(Removable {
+            kind: "image",
+            name: image_name(i),
+            bytes: i.unique_bytes,
+            command: image_command(i, &a.containers),
+        });
+    }
+    for c in &a.containers {
+        let name = container_name(c);
+        v.push(Removable {
+            kind: "container",
+            name: name.clone(),
+            bytes: c.bytes.saturating_sub(c.log_bytes),
+            command: if c.running {
+                format!("docker stop {name} && docker rm {name}")
+            } else {
+                format!("docker rm {name}")
+            },
+        });
+        if c.log_bytes > 0 {
+            v.push(Removable {
+                kind: "log",
+                name: format!("{name} (its log)"),
+                bytes: c.log_bytes,
+                command: format!("truncate -s 0 $(docker inspect -f '{{{{.LogPath}}}}' {name})"),
+            });
+        }
+    }
+    for vol in &a.volumes {
+        v.push(Removable {
+            kind: "volume",
+            name: vol.name.clone(),
+            bytes: vol.bytes,
+            command: if vol.containers > 0 {
+                format!("in use by {} container(s)", vol.containers)
+            } else {
+                format!("docker volume rm {}", vol.name)
+            },
+        });
+    }
+    for o in &a.orphans {
+        v.push(Removable {
+            kind: "orphan",
+            name: o.path.clone(),
+            bytes: o.bytes,
+            command: "dredge prune --orphans".into(),
+        });
+    }
+    let by_kind = |k: ItemKind| a.top.iter().filter(move |i| i.kind == k);
+    let cache: u64 = by_kind(ItemKind::BuildCache).map(|i| i.bytes).sum();
+    if cache > 0 {
+        v.push(Removable {
+            kind: "build-cache",
+            name: "the build cache".into(),
+            bytes: cache,
+            command: "dredge prune --build-cache".into(),
+        });
+    }
+    for q in by_kind(ItemKind::Quarantine) {
+        v.push(Removable {
+            kind: "quarantine",
+            name: q.name.clone(),
+            bytes: q.bytes,
+            command: "dredge prune --purge-quarantine".into(),
+        });
+    }
+    for h in &a.held_by_daemon {
+        v.push(Removable {
+            kind: "held",
+            name: h.path.clone(),
+            bytes: h.bytes,
+            command: format!(
+                "stop dockerd, then dredge prune --data-root {} --orphans",
+                a.data_root
+            ),
+        });
+    }
+    v.retain(|r| r.bytes > 0);
+    v.sort_by(|x, y| y.bytes.cmp(&x.bytes).then(x.name.cmp(&y.name)));
+    v
 }
 
 /// The held line under the totals: outside the categories, and the total with it.
@@ -217,6 +480,9 @@ fn write_held_line<W: Write>(out: &mut W, r: &DfReport) -> io::Result<()> {
             "  held by deleted files: not scanned: {}",
             escape(s.reason.as_deref().unwrap_or("-"))
         ),
+        Some(0) if r.held_scan.state != HeldState::Partial => {
+            writeln!(out, "  held by deleted files: none")
+        }
         Some(b) => writeln!(
             out,
             "  held by deleted files {} ({} file{}, not in the categories){}; on disk under the data \
@@ -299,6 +565,72 @@ fn write_held<W: Write>(out: &mut W, r: &DfReport, top: usize) -> io::Result<()>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn image(id: &str, tags: &[&str], unique: u64, containers: u64, dangling: bool) -> ImageUsage {
+        ImageUsage {
+            id: id.into(),
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+            bytes: unique,
+            apparent_bytes: unique,
+            unique_bytes: unique,
+            shared_bytes: 0,
+            containers,
+            dangling,
+        }
+    }
+
+    #[test]
+    fn every_removable_item_carries_a_name_its_command_accepts() {
+        let a = Audit {
+            images: vec![
+                image("sha256:aaaaaaaaaaaaaaaa", &["app:1"], 500, 1, false),
+                image("sha256:bbbbbbbbbbbbbbbb", &["old:1"], 300, 0, false),
+                image("sha256:cccccccccccccccc", &[], 200, 0, true),
+            ],
+            containers: vec![ContainerUsage {
+                id: "dddd".into(),
+                name: Some("web".into()),
+                image: Some("sha256:aaaaaaaaaaaaaaaa".into()),
+                running: false,
+                writable_bytes: 50,
+                writable_apparent_bytes: 50,
+                log_bytes: 1000,
+                log_apparent_bytes: 1000,
+                dir_bytes: 1010,
+                bytes: 1060,
+            }],
+            ..Audit::default()
+        };
+        let got: Vec<(&str, String, u64, String)> = removable(&a)
+            .into_iter()
+            .map(|r| (r.kind, r.name, r.bytes, r.command))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    "log",
+                    "web (its log)".into(),
+                    1000,
+                    "truncate -s 0 $(docker inspect -f '{{.LogPath}}' web)".into()
+                ),
+                (
+                    "image",
+                    "app:1".into(),
+                    500,
+                    "in use by web (stopped): remove it first".into()
+                ),
+                ("image", "old:1".into(), 300, "docker rmi old:1".into()),
+                (
+                    "image",
+                    "cccccccccccc".into(),
+                    200,
+                    "dredge prune --dangling-images".into()
+                ),
+                ("container", "web".into(), 60, "docker rm web".into()),
+            ]
+        );
+    }
 
     #[test]
     fn long_names_are_cut_and_control_characters_escaped() {

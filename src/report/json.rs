@@ -1,5 +1,6 @@
 //! The JSON documents. Every document carries `schema` (its name) and `schema_version`; a field is only
-//! ever added within a version. The schemas are described in `docs/json.md`.
+//! ever added within a version. The schemas ship in the binary ([`SCHEMAS`], `dredge schema NAME`) and
+//! are described in `docs/json.md`.
 
 use std::io::{self, Write};
 
@@ -43,4 +44,83 @@ pub fn write_image<W: Write>(out: &mut W, report: &ImageReport, top: usize) -> i
     let mut r = report.clone();
     r.wasted.truncate(top);
     write_versioned(out, "dredge.image", IMAGE_SCHEMA_VERSION, &r)
+}
+
+/// The JSON Schemas of every document, shipped in the binary (`dredge schema NAME` prints one): the
+/// document's name, its version, and the schema's text (`docs/schema/NAME.vVERSION.json`).
+pub const SCHEMAS: [(&str, u32, &str); 8] = [
+    (
+        "dredge.image",
+        IMAGE_SCHEMA_VERSION,
+        include_str!("../../docs/schema/dredge.image.v1.json"),
+    ),
+    (
+        "dredge.check",
+        super::check::CHECK_SCHEMA_VERSION,
+        include_str!("../../docs/schema/dredge.check.v1.json"),
+    ),
+    (
+        "dredge.advice",
+        super::advice::ADVICE_SCHEMA_VERSION,
+        include_str!("../../docs/schema/dredge.advice.v1.json"),
+    ),
+    (
+        "dredge.lint",
+        super::advice::LINT_SCHEMA_VERSION,
+        include_str!("../../docs/schema/dredge.lint.v1.json"),
+    ),
+    (
+        "dredge.df",
+        super::df::DF_SCHEMA_VERSION,
+        include_str!("../../docs/schema/dredge.df.v2.json"),
+    ),
+    (
+        "dredge.prune.plan",
+        crate::prune::SCHEMA_VERSION,
+        include_str!("../../docs/schema/dredge.prune.plan.v1.json"),
+    ),
+    (
+        "dredge.prune.result",
+        crate::prune::SCHEMA_VERSION,
+        include_str!("../../docs/schema/dredge.prune.result.v1.json"),
+    ),
+    (
+        "dredge.reclaim",
+        crate::reclaim::SCHEMA_VERSION,
+        include_str!("../../docs/schema/dredge.reclaim.v1.json"),
+    ),
+];
+
+/// The schema of document `name` (`df`, `dredge.df`, `prune.plan` …).
+pub fn schema(name: &str) -> Option<&'static str> {
+    let full = if name.starts_with("dredge.") {
+        name.to_string()
+    } else {
+        format!("dredge.{name}")
+    };
+    SCHEMAS
+        .iter()
+        .find(|(n, _, _)| *n == full)
+        .map(|(_, _, text)| *text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_shipped_schema_is_the_file_of_its_current_version() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/schema");
+        for (name, version, text) in SCHEMAS {
+            let file = dir.join(format!("{name}.v{version}.json"));
+            let on_disk = std::fs::read_to_string(&file)
+                .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+            assert_eq!(text, on_disk, "{name}: bump the include_str! in SCHEMAS");
+            let v: serde_json::Value = serde_json::from_str(text).unwrap();
+            assert!(v["$schema"].is_string(), "{name}");
+        }
+        assert_eq!(schema("df"), Some(SCHEMAS[4].2));
+        assert_eq!(schema("dredge.prune.plan"), Some(SCHEMAS[5].2));
+        assert_eq!(schema("nope"), None);
+    }
 }

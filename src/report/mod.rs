@@ -3,6 +3,8 @@
 pub mod advice;
 pub mod check;
 pub mod df;
+pub mod errors;
+pub mod fit;
 pub mod json;
 pub mod progress;
 pub mod prune;

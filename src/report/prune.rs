@@ -68,8 +68,28 @@ pub fn write_plan_table<W: Write>(out: &mut W, p: &Plan) -> io::Result<()> {
         size(p.total_bytes),
         p.items.len()
     )?;
+    let lost: Vec<_> = p.items.iter().filter(|i| i.data_loss).collect();
+    if !lost.is_empty() {
+        writeln!(
+            out,
+            "DATA LOSS: {} of these item(s) discard content (logs truncated to 0{}).",
+            lost.len(),
+            match lost
+                .iter()
+                .filter_map(|i| i.log_file.as_ref())
+                .map(|l| l.size)
+                .sum::<u64>()
+            {
+                0 => String::new(),
+                n => format!(": {} of log content", size(n)),
+            }
+        )?;
+    }
     if !p.logs.is_empty() {
-        writeln!(out, "\nLogs over the limit (nothing is deleted for them):")?;
+        writeln!(
+            out,
+            "\nLogs over the limit (truncated only with --truncate-logs; the fix bounds them):"
+        )?;
         for l in &p.logs {
             writeln!(
                 out,

@@ -3,7 +3,7 @@
 use std::io::{self, Write};
 
 use comfy_table::presets::UTF8_FULL_CONDENSED;
-use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
+use comfy_table::{Cell, CellAlignment, ColumnConstraint, ContentArrangement, Table};
 
 use super::size;
 use crate::advice::history::{Step, parse_created_by};
@@ -52,13 +52,56 @@ pub fn name_cell(s: &str) -> Cell {
     Cell::new(text::cell(s, NAME_WIDTH))
 }
 
-/// A table in the house style (condensed UTF-8 lines, no wrapping) with this header.
-pub(crate) fn new_table(header: &[&str]) -> Table {
+/// A table in the house style (condensed UTF-8 lines) with this header.
+pub(crate) fn new_table(header: &[&str]) -> Grid {
     let mut t = Table::new();
     t.load_style(UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Disabled)
         .set_header(header.iter().map(Cell::new));
-    t
+    Grid(t)
+}
+
+/// Columns at most this wide (figures, kinds, short names) are never cut to fit the terminal; the
+/// wider ones (paths, instructions, fixes) share what is left.
+const KEEP_WHOLE: u16 = 16;
+
+/// A table that fits the width set by [`super::fit::set_width`] when it is shown: each row one line,
+/// its wide columns cut with `…`. Without a width (piped, `--wide`) it is shown whole.
+pub struct Grid(Table);
+
+impl std::ops::Deref for Grid {
+    type Target = Table;
+    fn deref(&self) -> &Table {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Grid {
+    fn deref_mut(&mut self) -> &mut Table {
+        &mut self.0
+    }
+}
+
+impl std::fmt::Display for Grid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Some(width) = super::fit::width() else {
+            return write!(f, "{}", self.0);
+        };
+        let mut t = self.0.clone();
+        let widths = t.column_max_content_widths();
+        for (column, w) in t.column_iter_mut().zip(widths) {
+            if w <= KEEP_WHOLE {
+                column.set_constraint(ColumnConstraint::ContentWidth);
+            }
+        }
+        t.set_content_arrangement(ContentArrangement::Dynamic)
+            .set_width(width)
+            .set_truncation_indicator("…");
+        for row in t.row_iter_mut() {
+            row.max_height(1);
+        }
+        write!(f, "{t}")
+    }
 }
 
 /// A right-aligned cell (figures).
@@ -93,52 +136,63 @@ pub fn write_image<W: Write>(out: &mut W, r: &ImageReport, top: usize) -> io::Re
     )?;
     writeln!(
         out,
-        "  size {}  visible {}  invisible {} (deleted {}, opaque {}, overwritten {})",
+        "  size {} = visible {} + invisible {}",
         size(r.size_bytes),
         size(r.visible_bytes),
         size(r.invisible_bytes),
+    )?;
+    writeln!(
+        out,
+        "  invisible: deleted {}, opaque {}, overwritten {}",
         size(r.invisible.deleted),
         size(r.invisible.opaque),
         size(r.invisible.overwritten),
     )?;
     writeln!(
         out,
-        "  reclaimable {}  caches {}  efficiency {:.2} %",
-        size(r.reclaimable_bytes),
+        "  caches {}  efficiency {:.2} % (visible / size)",
         size(r.cache_bytes),
         r.efficiency * 100.0
     )?;
     let pct = r
         .dive
         .user_wasted_percent
-        .map_or("n/a".to_string(), |p| format!("{:.4} %", p * 100.0));
+        .map_or("n/a".to_string(), |p| format!("{:.2} %", p * 100.0));
     writeln!(
         out,
-        "  dive-compatible: efficiency {:.4} %, wasted bytes {}, user wasted {pct}",
+        "dive's figures (as dive computes them, for .dive-ci rules):"
+    )?;
+    writeln!(
+        out,
+        "  efficiency {:.2} %  wasted {} ({} bytes)  user wasted {pct}",
         r.dive.efficiency * 100.0,
+        size(r.dive.wasted_bytes),
         r.dive.wasted_bytes
     )?;
     writeln!(out)?;
 
-    let mut t = new_table(&[
-        "#",
-        "size",
-        "invisible",
-        "deleted",
-        "opaque",
-        "overwritten",
-        "cache",
-        "+/~/-",
-        "instruction",
-    ]);
+    // The per-reason columns only when there is room for them and the instruction.
+    let breakdown = super::fit::width().is_none_or(|w| w >= 120);
+    let mut header = vec!["#", "size", "invisible"];
+    if breakdown {
+        header.extend(["deleted", "opaque", "overwritten"]);
+    }
+    header.extend(["cache", "+/~/-", "instruction"]);
+    let mut t = new_table(&header);
     for l in &r.layers {
-        t.add_row(vec![
+        let mut row = vec![
             right(l.index.to_string()),
             right(size(l.size_bytes)),
             right(size(l.invisible_bytes)),
-            right(size(l.invisible.deleted)),
-            right(size(l.invisible.opaque)),
-            right(size(l.invisible.overwritten)),
+        ];
+        if breakdown {
+            row.extend([
+                right(size(l.invisible.deleted)),
+                right(size(l.invisible.opaque)),
+                right(size(l.invisible.overwritten)),
+            ]);
+        }
+        row.extend([
             right(size(l.cache_bytes)),
             right(format!(
                 "{}/{}/{}",
@@ -149,8 +203,18 @@ pub fn write_image<W: Write>(out: &mut W, r: &ImageReport, top: usize) -> io::Re
                 (by, _) => instruction_label(by.as_deref()),
             }),
         ]);
+        t.add_row(row);
     }
     writeln!(out, "{t}")?;
+    writeln!(
+        out,
+        "  +/~/-: files added / modified / deleted by the layer{}",
+        if breakdown {
+            ""
+        } else {
+            "; invisible by reason: --wide or --json"
+        }
+    )?;
 
     if !r.wasted.is_empty() {
         let shown = if top == 0 {
@@ -163,15 +227,15 @@ pub fn write_image<W: Write>(out: &mut W, r: &ImageReport, top: usize) -> io::Re
             "\nLargest invisible bytes ({shown} of {}):",
             r.wasted_total
         )?;
-        let mut t = new_table(&["bytes", "files", "path", "why", "written by", "hidden by"]);
+        let mut t = new_table(&["bytes", "files", "path", "why", "layer", "hidden by"]);
         for w in r.wasted.iter().take(shown) {
             t.add_row(vec![
                 right(size(w.bytes)),
                 right(w.files.to_string()),
                 name_cell(&w.path),
                 Cell::new(reason_label(w.reason)),
-                right(format!("layer {}", w.added_in)),
-                right(format!("layer {}", w.hidden_by)),
+                right(w.added_in.to_string()),
+                right(w.hidden_by.to_string()),
             ]);
         }
         writeln!(out, "{t}")?;
@@ -201,9 +265,10 @@ pub fn write_image<W: Write>(out: &mut W, r: &ImageReport, top: usize) -> io::Re
     if let Some(d) = &r.duplicates {
         writeln!(
             out,
-            "\nDuplicate content: {} reclaimable in {} groups",
+            "\nDuplicate content: {} group{}; keeping one copy of each would save {}",
+            d.groups.len(),
+            if d.groups.len() == 1 { "" } else { "s" },
             size(d.reclaimable_bytes),
-            d.groups.len()
         )?;
         if !d.groups.is_empty() {
             let shown = if top == 0 {
@@ -212,18 +277,20 @@ pub fn write_image<W: Write>(out: &mut W, r: &ImageReport, top: usize) -> io::Re
                 top.min(d.groups.len())
             };
             let mut t = new_table(&["each", "copies", "paths"]);
+            // One row per path: a row is one line when cut to the terminal.
             for g in d.groups.iter().take(shown) {
-                t.add_row(vec![
-                    right(size(g.size)),
-                    right(g.paths.len().to_string()),
-                    Cell::new(
-                        g.paths
-                            .iter()
-                            .map(|p| text::cell(p, NAME_WIDTH))
-                            .collect::<Vec<_>>()
-                            .join("\n"),
-                    ),
-                ]);
+                for (i, p) in g.paths.iter().enumerate() {
+                    let first = i == 0;
+                    t.add_row(vec![
+                        right(if first { size(g.size) } else { String::new() }),
+                        right(if first {
+                            g.paths.len().to_string()
+                        } else {
+                            String::new()
+                        }),
+                        name_cell(p),
+                    ]);
+                }
             }
             writeln!(out, "{t}")?;
         }

@@ -282,6 +282,18 @@ pub(crate) struct TarFile {
     members: HashMap<Vec<u8>, Member>,
 }
 
+/// Why a tar could not be read, without the tar reader's own message: it quotes header bytes (a text
+/// file given as an image would be echoed back line by line).
+fn tar_failure(last: &str, e: &io::Error) -> String {
+    if last == "(start)" {
+        "not a tar archive".into()
+    } else if e.kind() == io::ErrorKind::UnexpectedEof {
+        format!("not a readable tar (truncated after member {last})")
+    } else {
+        format!("not a readable tar (corrupt after member {last})")
+    }
+}
+
 impl TarFile {
     pub(crate) fn open(path: &Path) -> Result<Self, SourceError> {
         let label = path.display().to_string();
@@ -303,11 +315,7 @@ impl TarFile {
             .map_err(|e| not_image(e.to_string()))?;
         let mut last = String::from("(start)");
         for item in entries {
-            let entry = item.map_err(|e| {
-                not_image(format!(
-                    "not a readable tar (truncated or corrupt after member {last}): {e}"
-                ))
-            })?;
+            let entry = item.map_err(|e| not_image(tar_failure(&last, &e)))?;
             let name = member_name(&entry, &label)?;
             last = display_path(&name);
             let ty = entry.header().entry_type();
@@ -475,11 +483,7 @@ impl StreamContainer {
         let mut links = HashMap::new();
         let mut last = String::from("(start)");
         for item in archive.entries().map_err(|e| not_image(e.to_string()))? {
-            let mut entry = item.map_err(|e| {
-                not_image(format!(
-                    "not a readable tar (truncated or corrupt after member {last}): {e}"
-                ))
-            })?;
+            let mut entry = item.map_err(|e| not_image(tar_failure(&last, &e)))?;
             let name = member_name(&entry, &label)?;
             last = display_path(&name);
             let ty = entry.header().entry_type();

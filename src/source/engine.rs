@@ -140,11 +140,22 @@ pub fn facts(disk_usage: bool) -> Result<EngineFacts, EngineError> {
                 };
                 let images = df.images.unwrap_or_default();
                 u.images = images.len() as u64;
+                // As the docker CLI: what no container's image keeps for itself.
+                let used: u64 = images
+                    .iter()
+                    .filter(|i| i.containers > 0 && i.size >= 0 && i.shared_size >= 0)
+                    .map(|i| nonneg(Some(i.size - i.shared_size)))
+                    .sum();
+                u.reclaimable.images_bytes = u.images_bytes.saturating_sub(used);
                 let containers = df.containers.unwrap_or_default();
                 u.containers = containers.len() as u64;
                 for c in containers {
+                    use bollard::models::ContainerSummaryStateEnum as S;
                     let size = nonneg(c.size_rw);
                     u.containers_bytes += size;
+                    if !matches!(c.state, Some(S::RUNNING | S::PAUSED | S::RESTARTING)) {
+                        u.reclaimable.containers_bytes += size;
+                    }
                     if let Some(id) = c.id {
                         u.container_sizes.push((id, size));
                     }
@@ -152,8 +163,12 @@ pub fn facts(disk_usage: bool) -> Result<EngineFacts, EngineError> {
                 let volumes = df.volumes.unwrap_or_default();
                 u.volumes = volumes.len() as u64;
                 for v in volumes {
+                    let unused = v.usage_data.as_ref().is_some_and(|d| d.ref_count == 0);
                     let size = nonneg(v.usage_data.map(|d| d.size));
                     u.volumes_bytes += size;
+                    if unused {
+                        u.reclaimable.volumes_bytes += size;
+                    }
                     u.volume_sizes.push((v.name, size));
                 }
                 let cache = df.build_cache.unwrap_or_default();
@@ -161,6 +176,11 @@ pub fn facts(disk_usage: bool) -> Result<EngineFacts, EngineError> {
                 u.build_cache_bytes = cache
                     .iter()
                     .filter(|c| c.shared != Some(true))
+                    .map(|c| nonneg(c.size))
+                    .sum();
+                u.reclaimable.build_cache_bytes = cache
+                    .iter()
+                    .filter(|c| c.shared != Some(true) && c.in_use != Some(true))
                     .map(|c| nonneg(c.size))
                     .sum();
                 f.disk_usage = Some(u);

@@ -293,6 +293,16 @@ impl RootDir {
         Ok(Some((File::from(fd), limit)))
     }
 
+    /// Opens an existing file of the data root write-only (`dredge prune --truncate-logs`), never
+    /// following a link and never leaving the data root, `O_NONBLOCK | O_NOCTTY` (a FIFO cannot block
+    /// nor a terminal become ours); `Ok(None)` when absent. The caller checks what it opened with
+    /// `fstat` before writing.
+    pub fn open_write(&self, rel: &str) -> Result<Option<File>, FileError> {
+        Ok(self
+            .open_at(rel, OFlags::WRONLY | OFlags::NONBLOCK)?
+            .map(File::from))
+    }
+
     /// Reads a whole regular file of at most `limit` bytes; `Ok(None)` when absent.
     pub fn read(&self, rel: &str, limit: u64) -> Result<Option<Vec<u8>>, FileError> {
         let Some((f, limit)) = self.open_file(rel, limit)? else {
