@@ -56,10 +56,10 @@ macro_rules! examples {
   dredge prune --orphans --yes; dredge prune --undo"
     };
     (reclaim) => {
-        "  dredge reclaim --policy /etc/dredge/reclaim.toml --dry-run    what would go
-  dredge reclaim --policy /etc/dredge/reclaim.toml --metrics /var/lib/node_exporter/textfile_collector/dredge_reclaim.prom
-  dredge reclaim install-timer --on-calendar hourly --write     a systemd timer
-  dredge reclaim --policy /etc/dredge/reclaim.toml --watch      hosts without timers"
+        "  dredge reclaim --policy /etc/dredge/reclaim.toml --dry-run   what would go
+  dredge reclaim --policy reclaim.toml --metrics reclaim.prom  one run, for a timer
+  dredge reclaim install-timer --on-calendar hourly --write    the systemd units
+  dredge reclaim --policy reclaim.toml --watch                 hosts without timers"
     };
 }
 
