@@ -104,8 +104,9 @@ pub struct View<'a> {
     pub facts: &'a Facts,
     /// First detection and last use of each image (this run's state).
     pub seen: &'a BTreeMap<String, Seen>,
-    /// Start of this run: an image first seen at or after it is new since the last run.
-    pub run_start: i64,
+    /// Images the previous run did not know (built or pulled since, or every image after a lost
+    /// state file): never victims in this run.
+    pub new: &'a BTreeSet<String>,
     /// Quarantine run dirs.
     pub quarantined: &'a [Quarantined],
 }
@@ -437,7 +438,7 @@ fn images(
             why(Why::New, "first seen in this run".into());
             continue;
         };
-        if seen.first_seen >= v.run_start {
+        if v.new.contains(&i.id) {
             why(Why::New, "built or pulled since the last run".into());
             continue;
         }

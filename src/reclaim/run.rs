@@ -319,6 +319,12 @@ pub fn run(opts: &Options) -> Result<Outcome, ReclaimError> {
         }
     }
     let mut st = state::updated(&prev, &facts, &uses, run_start);
+    let new: BTreeSet<String> = st
+        .images
+        .keys()
+        .filter(|k| !prev.images.contains_key(*k))
+        .cloned()
+        .collect();
     let save = |st: &State, warnings: &mut Vec<String>| {
         if !opts.dry_run
             && let Err(e) = state::save(&opts.state_file, st)
@@ -383,7 +389,7 @@ pub fn run(opts: &Options) -> Result<Outcome, ReclaimError> {
                 let v = View {
                     facts: &facts,
                     seen: &st.images,
-                    run_start,
+                    new: &new,
                     quarantined: &q,
                 };
                 let mut plan = order::plan_step(&policy, &globs, step, &v, used - low);

@@ -85,6 +85,12 @@ impl Sim {
         let (prev, _) = state::load(file, "E");
         let uses: Vec<(String, i64)> = uses.iter().map(|(i, t)| (i.to_string(), *t)).collect();
         let st = state::updated(&prev, &self.facts(now, &prev), &uses, now);
+        let new: std::collections::BTreeSet<String> = st
+            .images
+            .keys()
+            .filter(|k| !prev.images.contains_key(*k))
+            .cloned()
+            .collect();
         state::save(file, &st).unwrap();
         let (high, low) = (p.high.bytes(0), p.low.bytes(0));
         let globs = crate::prune::plan::keep_globs(&p.keep).unwrap();
@@ -98,7 +104,7 @@ impl Sim {
                 let v = View {
                     facts: &facts,
                     seen: &st.images,
-                    run_start: now,
+                    new: &new,
                     quarantined: &[],
                 };
                 let plan = plan_step(p, &globs, step, &v, self.used() - low);
@@ -272,10 +278,11 @@ fn a_parent_goes_after_its_child_in_the_same_step_and_counts_its_own_layer() {
         layer_bytes: [("x".to_string(), 7), ("y".to_string(), 3)].into(),
         ..Default::default()
     };
+    let none = std::collections::BTreeSet::new();
     let v = View {
         facts: &facts,
         seen: &seen,
-        run_start: 100,
+        new: &none,
         quarantined: &[],
     };
     let globs = crate::prune::plan::keep_globs(&[]).unwrap();
@@ -307,7 +314,12 @@ fn a_parent_goes_after_its_child_in_the_same_step_and_counts_its_own_layer() {
         ),
     ]
     .into();
-    let v = View { seen: &young, ..v };
+    let c_new: std::collections::BTreeSet<String> = ["sha256:c".to_string()].into();
+    let v = View {
+        seen: &young,
+        new: &c_new,
+        ..v
+    };
     let plan = plan_step(&p, &globs, Step::UnusedImages, &v, 10);
     assert!(plan.items.is_empty());
     let whys: Vec<Why> = plan.left.iter().map(|l| l.why).collect();
