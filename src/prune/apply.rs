@@ -204,6 +204,19 @@ pub fn read_plan(path: &Path) -> Result<Plan, PruneError> {
     serde_json::from_value(v).map_err(|e| PruneError::Input(format!("plan {name} is corrupt: {e}")))
 }
 
+/// Applies a plan made by the caller (`dredge reclaim`) exactly as `--apply FILE` applies a saved one:
+/// takes the lock, settles interrupted runs, then re-checks and applies item by item, journaled.
+pub fn apply_plan(opts: &Options, plan: &Plan) -> Result<Outcome, PruneError> {
+    let _lock = lock::take(&opts.state_dir)?;
+    let recovered = recover(opts, plan_root(plan).as_deref())?;
+    let result = apply(opts, plan)?;
+    Ok(Outcome {
+        result: Some(result),
+        recovered,
+        ..Default::default()
+    })
+}
+
 /// Gathers the facts (engine and data root) and plans.
 fn make_plan(opts: &Options, warnings: &mut Vec<String>) -> Result<Plan, PruneError> {
     let sel = &opts.selectors;

@@ -215,7 +215,8 @@ pub struct HeldFinding {
 }
 
 impl Item {
-    fn new(kind: Kind, id: &str, bytes: u64, rule: String) -> Item {
+    /// An item with only its kind, id, bytes and rule set (the rest empty).
+    pub fn new(kind: Kind, id: &str, bytes: u64, rule: String) -> Item {
         Item {
             kind,
             id: id.to_string(),
