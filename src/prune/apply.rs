@@ -81,9 +81,14 @@ fn usage(s: &str) -> PruneError {
     PruneError::Usage(s.to_string())
 }
 
+/// A run's id: the time to the second, the pid, and the run's number within the process (reclaim
+/// applies several plans in one process, often within one second, and each needs its own journal).
+/// Ids of one process sort in the order they were made (`T-PID-000`, `T-PID-001`, …).
 fn run_id() -> String {
+    static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let t = format_time(now()).replace(['-', ':'], "");
-    format!("{t}-{}", std::process::id())
+    let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{t}-{}-{n:03}", std::process::id())
 }
 
 /// Free bytes (for unprivileged users too, `f_bavail`) of the filesystem holding `p`.
@@ -1263,4 +1268,17 @@ fn purge(opts: &Options, older_than: u64) -> Result<RunResult, PruneError> {
     res.freed_bytes = before.zip(free_bytes(&root)).map(|(b, a)| a - b);
     j.end(now())?;
     Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn run_ids_of_one_process_differ_and_sort_in_the_order_they_were_made() {
+        let ids: Vec<String> = (0..12).map(|_| super::run_id()).collect();
+        let mut sorted = ids.clone();
+        sorted.sort();
+        sorted.dedup();
+        // Made within the same second or across a second boundary: either way unique and ordered.
+        assert_eq!(sorted, ids);
+    }
 }

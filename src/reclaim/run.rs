@@ -346,7 +346,6 @@ pub fn run(opts: &Options) -> Result<Outcome, ReclaimError> {
     };
     let mut used = before.used_bytes;
     let mut seen_left: HashSet<(Kind, String)> = HashSet::new();
-    let mut last_apply: Option<i64> = None;
     out.acted = used >= high;
     if out.acted {
         'steps: for &step in policy.steps.iter().filter(|s| policy.runs(**s)) {
@@ -424,16 +423,7 @@ pub fn run(opts: &Options) -> Result<Outcome, ReclaimError> {
                     break;
                 }
                 let done_before = sr.done.len();
-                // Prune names a run (and its journal) by the second and the pid: two applies of one
-                // process within a second would collide, so each starts in a new second.
-                let next_second = |last: &mut Option<i64>| {
-                    while *last == Some(now()) {
-                        std::thread::sleep(std::time::Duration::from_millis(50));
-                    }
-                    *last = Some(now());
-                };
                 if let Some(older) = plan.purge_older_than {
-                    next_second(&mut last_apply);
                     let o = prune::run(&prune::Options {
                         mode: Mode::Purge { older_than: older },
                         ..prune_opts.clone()
@@ -442,7 +432,6 @@ pub fn run(opts: &Options) -> Result<Outcome, ReclaimError> {
                 }
                 if !plan.items.is_empty() {
                     let p = plan_of(&facts, &policy, std::mem::take(&mut plan.items));
-                    next_second(&mut last_apply);
                     let o = prune::apply::apply_plan(&prune_opts, &p)?;
                     take(&mut sr, o, &mut out);
                 }
