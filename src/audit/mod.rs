@@ -31,7 +31,7 @@ pub use from_engine::from_engine;
 pub use measure::{AuditOptions, audit};
 pub use types::{
     Audit, Category, CategoryName, ContainerUsage, ImageUsage, Item, ItemKind, Orphan, OrphanKind,
-    VolumeUsage,
+    QuarantineRun, VolumeUsage,
 };
 
 #[cfg(test)]

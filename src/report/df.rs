@@ -235,6 +235,25 @@ pub fn write_table<W: Write>(out: &mut W, r: &DfReport, top: usize) -> io::Resul
         }
         writeln!(out, "{t}")?;
     }
+    if !a.quarantine.is_empty() {
+        let items: u64 = a.quarantine.iter().map(|q| q.items).sum();
+        writeln!(
+            out,
+            "\nQuarantine ({} run(s), {items} item(s)): what `dredge prune --purge-quarantine` deletes \
+             (`--older-than` by age); `dredge prune --undo RUN` restores a run",
+            a.quarantine.len()
+        )?;
+        let mut t = new_table(&["Run", "Items", "On disk", "Age"]);
+        for q in &a.quarantine {
+            t.add_row(vec![
+                Cell::new(cut(&q.run, CELL_CHARS)),
+                right(q.items.to_string()),
+                right(size(q.bytes)),
+                right(age(q.age_seconds)),
+            ]);
+        }
+        writeln!(out, "{t}")?;
+    }
     if !a.held_by_daemon.is_empty() {
         let bytes: u64 = a.held_by_daemon.iter().map(|o| o.bytes).sum();
         writeln!(
@@ -447,12 +466,15 @@ pub fn removable(a: &Audit) -> Vec<Removable> {
             command: "dredge prune --build-cache".into(),
         });
     }
-    for q in by_kind(ItemKind::Quarantine) {
+    for q in &a.quarantine {
         v.push(Removable {
             kind: "quarantine",
-            name: q.name.clone(),
+            name: q.path.clone(),
             bytes: q.bytes,
-            command: "dredge prune --purge-quarantine".into(),
+            command: format!(
+                "dredge prune --purge-quarantine (every run; dredge prune --undo {} restores this one)",
+                q.run
+            ),
         });
     }
     for h in &a.held_by_daemon {

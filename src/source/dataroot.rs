@@ -21,7 +21,7 @@ use super::rootfs::{Entry, FileError, Kind, RootDir, is_plain_component, limit};
 use crate::model::dataroot::{
     ConfigState, ContainerRecord, DaemonEvidence, DaemonFact, DataRoot, DataRootProof, Driver,
     EngineIdCheck, ImageRecord, Inconsistency, LayerRecord, Listing, MountRecord, ProofHow,
-    Unknowns, VolumeRecord, is_hex64,
+    QUARANTINE_DIR, QuarantinedRun, Unknowns, VolumeRecord, is_hex64,
 };
 
 /// Why a data root could not be read at all.
@@ -706,6 +706,9 @@ fn read_listing(rd: &RootDir, f: &mut Found) -> Listing {
             .filter(|c| is_plain_component(c));
         l.removing.push((e.name, cache));
     }
+    if l.top.iter().any(|(n, d)| n == QUARANTINE_DIR && *d) {
+        l.quarantine = quarantined_runs(rd, f);
+    }
     let (names, read, unknown) = buildkit_names(rd, f);
     l.buildkit_names = names;
     l.buildkit_db_read = read;
@@ -714,6 +717,28 @@ fn read_listing(rd: &RootDir, f: &mut Found) -> Listing {
         f.unknowns.chain_refs = true;
     }
     l
+}
+
+/// The run dirs of `dredge-quarantine/`, with how many entries each holds and its mtime. A run dir that
+/// cannot be listed warns and counts 0 items (its bytes are still measured).
+fn quarantined_runs(rd: &RootDir, f: &mut Found) -> Vec<QuarantinedRun> {
+    use std::os::unix::fs::MetadataExt;
+    let mut runs: Vec<QuarantinedRun> = list(rd, QUARANTINE_DIR, f)
+        .into_iter()
+        .filter(|e| e.kind == Kind::Dir)
+        .map(|e| {
+            let rel = format!("{QUARANTINE_DIR}/{}", e.name);
+            QuarantinedRun {
+                items: list(rd, &rel, f).len() as u64,
+                modified_ns: fs::symlink_metadata(rd.join(&rel))
+                    .ok()
+                    .map(|m| m.mtime() * 1_000_000_000 + m.mtime_nsec()),
+                run: e.name,
+            }
+        })
+        .collect();
+    runs.sort_by(|a, b| a.run.cmp(&b.run));
+    runs
 }
 
 /// Names written in BuildKit's databases (`buildkit/*.db`): 64-hex and 25-char base-36 runs, read by
