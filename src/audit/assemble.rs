@@ -153,6 +153,8 @@ pub(crate) fn assemble(
                 shared_bytes: bytes - unique,
                 containers: containers_of.get(img.id.as_str()).copied().unwrap_or(0),
                 dangling: img.tags.is_empty() && !parents.contains(img.id.as_str()),
+                last_used: None,
+                last_used_source: None,
             }
         })
         .collect();

@@ -164,6 +164,34 @@ pub struct ImageUsage {
     pub containers: u64,
     /// Untagged and no image's parent.
     pub dangling: bool,
+    /// When it was last used, seconds since the epoch, where known (see `last_used_source`).
+    pub last_used: Option<i64>,
+    /// Where `last_used` comes from; None when it was not looked for (offline, engine not reached).
+    pub last_used_source: Option<LastUsedSource>,
+}
+
+/// Where an image's last use comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LastUsedSource {
+    /// The newest `State.StartedAt` or `State.FinishedAt` of its containers, as the engine has them.
+    Containers,
+    /// `dredge prune`'s memory (its state dir's `last-used-<engine>.json`): the newest container use
+    /// it saw, else when it first saw the image.
+    StateFile,
+    /// Neither: no container the engine has now ever ran it, and nothing remembers a use.
+    NoneSeen,
+}
+
+impl LastUsedSource {
+    /// The name used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LastUsedSource::Containers => "containers",
+            LastUsedSource::StateFile => "state-file",
+            LastUsedSource::NoneSeen => "none-seen",
+        }
+    }
 }
 
 /// One container.
