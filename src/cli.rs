@@ -55,12 +55,18 @@ macro_rules! examples {
   dredge prune --apply plan.json             exactly that plan
   dredge prune --orphans --yes; dredge prune --undo"
     };
+    (reclaim) => {
+        "  dredge reclaim --policy /etc/dredge/reclaim.toml --dry-run   what would go
+  dredge reclaim --policy reclaim.toml --metrics reclaim.prom  one run, for a timer
+  dredge reclaim install-timer --on-calendar hourly --write    the systemd units
+  dredge reclaim --policy reclaim.toml --watch                 hosts without timers"
+    };
 }
 
 macro_rules! exit_status {
     (dredge) => {
-        "0 done; 1 a check or lint rule failed; 2 usage error or unreadable input; 3 another
-dredge prune holds the lock."
+        "0 done; 1 a check or lint rule failed, or reclaim could not reach low; 2 usage error or
+unreadable input; 3 another dredge prune or reclaim holds the lock."
     };
     (image) => {
         "0 done; 2 usage error or unreadable input."
@@ -81,6 +87,11 @@ image with --diff or --write."
     (prune) => {
         "0 done (skipped items are reported); 2 usage or input error (nothing deleted);
 3 another dredge prune is running."
+    };
+    (reclaim) => {
+        "0 at or under low, or under high (nothing to do); 1 low could not be reached (what
+still holds the space is printed); 2 bad policy or input (nothing deleted); 3 another run holds the
+lock."
     };
 }
 
@@ -116,6 +127,17 @@ Journal, lock and last-use memory live in --state-dir (default $DREDGE_STATE_DIR
     };
 }
 
+macro_rules! reclaim_notes {
+    () => {
+        "\
+When used space on the data root's filesystem is at or above the policy's high mark, victims go in
+the policy's order (quarantine, orphans, build-cache, dangling-images, stopped-containers,
+unused-images, anonymous-volumes) until it is at or below low, measured with statvfs before and
+after each step. The state file (default <state-dir>/reclaim-state.json; the state dir is
+$DREDGE_STATE_DIR, else /var/lib/dredge) remembers when each image was first seen and last used."
+    };
+}
+
 /// The EXAMPLES and EXIT STATUS of a man page (None: the main page), and the notes of `--help`'s long
 /// form, if any.
 pub fn man_extra(
@@ -129,6 +151,11 @@ pub fn man_extra(
         Some("lint") => (examples!(lint), exit_status!(lint), None),
         Some("df") => (examples!(df), exit_status!(df), None),
         Some("prune") => (examples!(prune), exit_status!(prune), Some(prune_notes!())),
+        Some("reclaim") => (
+            examples!(reclaim),
+            exit_status!(reclaim),
+            Some(reclaim_notes!()),
+        ),
         Some(_) => return None,
     })
 }
@@ -168,8 +195,16 @@ pub enum Command {
     /// --apply PLAN. Each object is re-checked just before it goes; orphans are quarantined.
     #[command(after_help = help!(prune), after_long_help = concat!(help!(prune), "\n\n", prune_notes!()))]
     Prune(Box<PruneArgs>),
+    /// Keep the data root's filesystem under a watermark, by a policy file: for timers and fleets.
+    /// Built on prune's plan and apply (same re-checks, journal, lock and quarantine).
+    #[command(
+        after_help = help!(reclaim),
+        after_long_help = concat!(help!(reclaim), "\n\n", reclaim_notes!()),
+        args_conflicts_with_subcommands = true
+    )]
+    Reclaim(Box<ReclaimArgs>),
     /// Print the JSON Schema of a document dredge writes (image, check, advice, lint, df,
-    /// prune.plan, prune.result).
+    /// prune.plan, prune.result, reclaim).
     Schema {
         /// The document: `df` or `dredge.df`; none lists them.
         name: Option<String>,
@@ -185,6 +220,70 @@ pub enum Command {
         /// A command (`image`, `check`, …); none for the main page.
         command: Option<String>,
     },
+}
+
+/// `dredge reclaim`.
+#[derive(Debug, Args)]
+pub struct ReclaimArgs {
+    /// Write the systemd units that run it.
+    #[command(subcommand)]
+    pub command: Option<ReclaimCommand>,
+    /// The policy file (TOML: watermarks, order, keep rules; README "Keeping a host under its watermark").
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// The state file (default <state-dir>/reclaim-state.json).
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    /// Journal, lock and prune's memory (default $DREDGE_STATE_DIR, else /var/lib/dredge).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Write Prometheus textfile-collector metrics to FILE (atomically).
+    #[arg(long, value_name = "FILE")]
+    pub metrics: Option<PathBuf>,
+    /// Print the `dredge.reclaim` document.
+    #[arg(long)]
+    pub json: bool,
+    /// Say what would go; delete nothing, write no state.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Keep running: follow the engine's events (last use), apply the policy whenever usage is at or
+    /// above high (checked on events and every minute); stop cleanly on SIGTERM.
+    #[arg(long)]
+    pub watch: bool,
+}
+
+/// `dredge reclaim`'s subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ReclaimCommand {
+    /// Print (or --write) a systemd service (oneshot, idle priority) and timer (persistent,
+    /// randomized delay) that run dredge reclaim.
+    InstallTimer(InstallTimerArgs),
+}
+
+/// `dredge reclaim install-timer`.
+#[derive(Debug, Args)]
+pub struct InstallTimerArgs {
+    /// When the timer fires (systemd.time(7) calendar event).
+    #[arg(long, value_name = "SPEC", default_value = "hourly")]
+    pub on_calendar: String,
+    /// Random delay before each run, to spread a fleet (DURATION: 90s, 30m, 1h).
+    #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = duration_arg)]
+    pub randomized_delay: u64,
+    /// The policy the service runs with.
+    #[arg(long, value_name = "FILE", default_value = "/etc/dredge/reclaim.toml")]
+    pub policy: PathBuf,
+    /// The metrics file the service writes.
+    #[arg(long, value_name = "FILE")]
+    pub metrics: Option<PathBuf>,
+    /// The state file the service uses.
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    /// Write the units into the unit dir (--unit-dir) instead of printing them.
+    #[arg(long)]
+    pub write: bool,
+    /// Where --write puts the units.
+    #[arg(long, value_name = "DIR", default_value = "/etc/systemd/system")]
+    pub unit_dir: PathBuf,
 }
 
 /// `dredge prune`.

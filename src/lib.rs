@@ -21,6 +21,7 @@ pub mod lint;
 pub mod model;
 mod par;
 pub mod prune;
+pub mod reclaim;
 pub mod report;
 pub mod source;
 pub mod text;

@@ -36,6 +36,7 @@ fn main() -> ExitCode {
         Command::Check(args) => run_check(&args),
         Command::Df(args) => run_df(&args),
         Command::Prune(args) => run_prune(&args),
+        Command::Reclaim(args) => run_reclaim(&args),
         Command::Advise(args) => run_advise(&args),
         Command::Lint(args) => run_lint(&args),
         Command::Completions { shell } => print(Exit::Done, |out| {
@@ -295,4 +296,96 @@ fn run_prune(args: &cli::PruneArgs) -> Result<Exit, Failure> {
     } else {
         print_human(Exit::Done, write)
     }
+}
+
+/// `dredge reclaim`: one run (exit 0 under low, 1 low not reached, 2 bad input, 3 locked), or
+/// `install-timer`.
+fn run_reclaim(args: &cli::ReclaimArgs) -> Result<Exit, Failure> {
+    use dredge::{prune, reclaim};
+    if let Some(cli::ReclaimCommand::InstallTimer(t)) = &args.command {
+        let exe = std::env::current_exe()
+            .and_then(std::fs::canonicalize)
+            .map_err(|e| input(format!("cannot find this dredge binary: {e}")))?;
+        let o = reclaim::timer::TimerOptions {
+            exe,
+            policy: t.policy.clone(),
+            metrics: t.metrics.clone(),
+            state: t.state.clone(),
+            on_calendar: t.on_calendar.clone(),
+            randomized_delay: t.randomized_delay,
+        };
+        if t.write {
+            let written = reclaim::timer::install(&o, &t.unit_dir).map_err(input)?;
+            return print(Exit::Done, |out| {
+                for p in &written {
+                    writeln!(out, "wrote {}", p.display())?;
+                }
+                writeln!(
+                    out,
+                    "then: systemctl daemon-reload && systemctl enable --now {}",
+                    reclaim::timer::TIMER
+                )
+            });
+        }
+        let u = reclaim::timer::units(&o).map_err(input)?;
+        return print(Exit::Done, |out| {
+            writeln!(out, "# {}", reclaim::timer::SERVICE)?;
+            write!(out, "{}", u.service)?;
+            writeln!(out)?;
+            writeln!(out, "# {}", reclaim::timer::TIMER)?;
+            write!(out, "{}", u.timer)
+        });
+    }
+    let Some(policy) = &args.policy else {
+        return Err(input(
+            "dredge reclaim needs --policy FILE (or the install-timer command)",
+        ));
+    };
+    let state_dir = args
+        .state_dir
+        .clone()
+        .unwrap_or_else(prune::default_state_dir);
+    let opts = reclaim::Options {
+        policy: policy.clone(),
+        state_file: args
+            .state
+            .clone()
+            .unwrap_or_else(|| reclaim::default_state_file(&state_dir)),
+        state_dir,
+        metrics: args.metrics.clone(),
+        dry_run: args.dry_run,
+        stop: None,
+    };
+    if args.watch {
+        // Each run's report as it ends; exit 0 on SIGTERM/SIGINT.
+        let mut each = |r: &Result<reclaim::Outcome, reclaim::ReclaimError>| match r {
+            Ok(o) => {
+                warn(&o.warnings);
+                let mut out = io::stdout().lock();
+                let _ = report::reclaim::write(&mut out, o, args.json);
+                let _ = out.flush();
+            }
+            Err(e) => eprintln!("dredge: error: {}", dredge::text::escape(&e.to_string())),
+        };
+        return match reclaim::watch::watch(&opts, &mut each) {
+            Ok(()) => Ok(Exit::Done),
+            Err(e) if e.exit() == Exit::Input => Err(input(e)),
+            Err(e) => {
+                eprintln!("dredge: error: {}", dredge::text::escape(&e.to_string()));
+                Ok(e.exit())
+            }
+        };
+    }
+    let outcome = match reclaim::run(&opts) {
+        Ok(o) => o,
+        Err(e) if e.exit() == Exit::Input => return Err(input(e)),
+        Err(e) => {
+            eprintln!("dredge: error: {}", dredge::text::escape(&e.to_string()));
+            return Ok(e.exit());
+        }
+    };
+    warn(&outcome.warnings);
+    print(outcome.exit(), |out| {
+        report::reclaim::write(out, &outcome, args.json)
+    })
 }

@@ -7,7 +7,7 @@ mod common;
 
 use common::dredge;
 
-const COMMANDS: [&str; 6] = ["image", "check", "advise", "lint", "df", "prune"];
+const COMMANDS: [&str; 7] = ["image", "check", "advise", "lint", "df", "prune", "reclaim"];
 
 fn stdout(args: &[&str]) -> String {
     let out = dredge().args(args).env_remove("COLUMNS").output().unwrap();
@@ -53,6 +53,7 @@ fn the_schemas_ship_in_the_binary() {
         "df",
         "prune.plan",
         "prune.result",
+        "reclaim",
     ] {
         assert!(list.contains(&format!("{name} (version ")), "{list}");
         let doc: serde_json::Value = serde_json::from_str(&stdout(&["schema", name])).unwrap();

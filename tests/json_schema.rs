@@ -804,3 +804,74 @@ fn schema_enums_are_the_code_tables() {
     in_schema.sort();
     assert_eq!(in_schema, rules);
 }
+
+/// On a private dockerd: `dredge reclaim` documents (a dry run, a run that cannot reach low, with
+/// victims, left objects and what still holds the space).
+#[test]
+#[ignore = "needs docker engine and root"]
+fn reclaim_documents_follow_the_schema() {
+    let d = dfcommon::PrivateDaemon::start().expect("a private dockerd (needs root and dockerd)");
+    d.docker(
+        &["import", "-", "base:1"],
+        Some(&dfcommon::busybox_rootfs()),
+    );
+    for (i, word) in ["one", "two"].iter().enumerate() {
+        let name = format!("mk{i}");
+        d.docker(
+            &[
+                "run",
+                "--network",
+                "none",
+                "--name",
+                &name,
+                "base:1",
+                "sh",
+                "-c",
+                &format!("echo {word} > /f"),
+            ],
+            None,
+        );
+        d.docker(&["commit", &name, "app:1"], None);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.toml");
+    // 0%: always past high, never at low: every step runs, and the run ends with exit 1.
+    fs::write(
+        &policy,
+        "[watermarks]\nhigh = \"0%\"\nlow = \"0%\"\n[images]\nmin_age = \"0s\"\n[containers]\nfinished_for = \"0s\"\n",
+    )
+    .unwrap();
+    let run = |extra: &[&str]| -> (i32, Value) {
+        let out = dredge()
+            .args(["reclaim", "--json", "--policy", policy.to_str().unwrap()])
+            .args(["--state-dir", dir.path().join("state").to_str().unwrap()])
+            .args(extra)
+            .env("DOCKER_HOST", d.host())
+            .output()
+            .unwrap();
+        let doc: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+        (out.status.code().unwrap_or(-1), doc)
+    };
+    let (code, dry) = run(&["--dry-run"]);
+    assert_eq!(code, 1);
+    assert_valid(&dry);
+    assert_eq!(dry["dry_run"], true);
+    let (code, first) = run(&[]);
+    assert_eq!(code, 1);
+    assert_valid(&first);
+    // The images are new in the first run: only the stopped containers went.
+    assert_eq!(first["steps"][0]["step"], "stopped-containers", "{first:#}");
+    assert!(first["skipped"]["new"].as_u64().unwrap() >= 1, "{first:#}");
+    assert!(!first["holding"].as_array().unwrap().is_empty());
+    let (code, second) = run(&[]);
+    assert_eq!(code, 1);
+    assert_valid(&second);
+    let steps: Vec<&str> = second["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["step"].as_str().unwrap())
+        .collect();
+    assert!(steps.contains(&"dangling-images"), "{second:#}");
+}

@@ -431,6 +431,18 @@ fn bad_input_is_one_line_exit_2_or_3_and_nothing_is_deleted() {
         2,
         "another engine",
     );
+    // A plan from another data root (the same engine id).
+    let mut p: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&plan_path).unwrap()).unwrap();
+    p["data_root"] = "/srv/another/docker".into();
+    let other_root = st.join("other-root.json");
+    std::fs::write(&other_root, serde_json::to_vec(&p).unwrap()).unwrap();
+    check(
+        &["--apply", other_root.to_str().unwrap()],
+        None,
+        2,
+        "data root",
+    );
     // A daemon that is down.
     check(
         &["--apply", plan_path.to_str().unwrap()],

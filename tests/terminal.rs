@@ -237,7 +237,7 @@ fn every_command_fits_80_columns_in_a_terminal() {
     ]);
     runs.push(vec!["--help".into()]);
     for c in [
-        "image", "check", "advise", "lint", "df", "prune", "man", "schema",
+        "image", "check", "advise", "lint", "df", "prune", "reclaim", "man", "schema",
     ] {
         runs.push(vec![c.into(), "--help".into()]);
     }

@@ -27,7 +27,7 @@ pub mod plan;
 pub mod types;
 pub mod walk;
 
-pub use confirm::confirm_orphans;
+pub use confirm::{Recheck, confirm_orphans};
 pub use from_engine::from_engine;
 pub use measure::{AuditOptions, audit};
 pub use types::{

@@ -45,6 +45,54 @@ pub(crate) enum Owner {
     Other(String),
 }
 
+impl Owner {
+    /// What owning a path means, in words (why a path it owns is not an orphan).
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            Owner::Layer(c) => {
+                format!("the cache-id of layer {c}, which an image or a container reaches")
+            }
+            Owner::ImageMeta => "the image store's metadata".into(),
+            Owner::Writable(c) => format!("a mount-id of container {c}'s layer"),
+            Owner::ContainerDir(c) => format!("container {c} exists"),
+            Owner::Volume(v) => format!("volume {v}"),
+            Owner::Build(what) => format!("BuildKit's {what}"),
+            Owner::Orphan(_) => "another orphan".into(),
+            Owner::Kept => {
+                "kept: metadata in doubt may name it, or the engine lists its container".into()
+            }
+            Owner::Quarantine => "the quarantine".into(),
+            Owner::Other(what) => format!("not an orphan: {what}"),
+        }
+    }
+}
+
+/// Containers the engine lists (its API, asked live) count as known, whatever their files say: the
+/// engine may have one in memory before its `config.v2.json` is written. One not in `dr` yet is added
+/// without a config (then its mount and, once made, its dir are kept). Pure.
+pub(crate) fn with_engine_containers(dr: &mut DataRoot, ids: &HashSet<String>) {
+    for c in &mut dr.containers {
+        if ids.contains(&c.id) {
+            c.known = true;
+        }
+    }
+    let have: HashSet<String> = dr.containers.iter().map(|c| c.id.clone()).collect();
+    let mut new: Vec<&String> = ids.iter().filter(|i| !have.contains(*i)).collect();
+    new.sort();
+    for id in new {
+        dr.containers.push(crate::model::dataroot::ContainerRecord {
+            id: id.clone(),
+            name: None,
+            image: None,
+            running: false,
+            log_driver: None,
+            volumes: Vec::new(),
+            known: true,
+            config: ConfigState::Missing,
+        });
+    }
+}
+
 /// Which part of a unit is measured separately (a layer's `diff/`, a container's logs, a volume's data).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Part {
@@ -321,6 +369,12 @@ pub(crate) fn plan(dr: &DataRoot, daemon: DaemonFact) -> Plan {
             ConfigState::Read => p.add(path, Owner::ContainerDir(c.id.clone()), Part::Logs),
             // Recorded as inconsistent by the reader.
             ConfigState::Unreadable => p.add(path, Owner::Kept, Part::None),
+            // The engine lists it (prune's re-check asks): a container being created or one whose
+            // config went missing, never an orphan.
+            ConfigState::Missing if c.known => p.keep(
+                path,
+                "the engine lists this container, but its config.v2.json is missing: kept",
+            ),
             ConfigState::Missing => p.candidate(
                 OrphanKind::UnknownContainerDir,
                 Verdict::Orphan,
@@ -372,24 +426,25 @@ pub(crate) fn plan(dr: &DataRoot, daemon: DaemonFact) -> Plan {
     p
 }
 
+/// A data root in memory for the tests of the audit's rules (here and in `confirm`).
 #[cfg(test)]
-mod tests {
+pub(crate) mod fixture {
     use super::*;
     use crate::model::dataroot::{
         ContainerRecord, DaemonEvidence, ImageRecord, LayerRecord, MountRecord, QuarantinedRun,
     };
 
-    fn hex(c: char) -> String {
+    pub(crate) fn hex(c: char) -> String {
         std::iter::repeat_n(c, 64).collect()
     }
 
-    const RUNNING: DaemonFact = DaemonFact::Running {
+    pub(crate) const RUNNING: DaemonFact = DaemonFact::Running {
         pid: Some(1),
         started_ns: Some(0),
         evidence: DaemonEvidence::Process,
     };
 
-    fn layer(chain: &str, cache: &str, parent: Option<&str>) -> LayerRecord {
+    pub(crate) fn layer(chain: &str, cache: &str, parent: Option<&str>) -> LayerRecord {
         LayerRecord {
             chain_id: chain.into(),
             diff_id: Some(format!("sha256:{chain}")),
@@ -400,7 +455,7 @@ mod tests {
         }
     }
 
-    fn container(id: &str, config: ConfigState) -> ContainerRecord {
+    pub(crate) fn container(id: &str, config: ConfigState) -> ContainerRecord {
         ContainerRecord {
             id: id.into(),
             name: None,
@@ -413,7 +468,7 @@ mod tests {
         }
     }
 
-    fn mount(id: &str, rw: &str, parent: Option<&str>) -> MountRecord {
+    pub(crate) fn mount(id: &str, rw: &str, parent: Option<&str>) -> MountRecord {
         MountRecord {
             id: id.into(),
             mount_id: Some(rw.into()),
@@ -424,7 +479,7 @@ mod tests {
 
     /// A root: image `i` on chains a ← b (dirs 1, 2); a leaked chain c (dir 3); container `k` on b
     /// (dirs 4, 4-init); overlay2 also holds 9 (named by nothing) and `l`.
-    fn root() -> DataRoot {
+    pub(crate) fn root() -> DataRoot {
         let mut dr = DataRoot {
             path: PathBuf::from("/r"),
             ..DataRoot::default()
@@ -454,6 +509,12 @@ mod tests {
         ];
         dr
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixture::*;
+    use super::*;
 
     fn owner_of(p: &Plan, name: &str) -> Option<Owner> {
         p.units

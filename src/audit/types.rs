@@ -28,6 +28,22 @@ pub enum OrphanKind {
 }
 
 impl OrphanKind {
+    /// Every kind.
+    pub const ALL: [OrphanKind; 7] = [
+        OrphanKind::UnreferencedLayer,
+        OrphanKind::UnreferencedDir,
+        OrphanKind::UnreferencedMount,
+        OrphanKind::RemovingLayer,
+        OrphanKind::LayerdbTmp,
+        OrphanKind::Tmp,
+        OrphanKind::UnknownContainerDir,
+    ];
+
+    /// The kind [`as_str`](Self::as_str) names.
+    pub fn from_name(name: &str) -> Option<OrphanKind> {
+        OrphanKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
     /// The kebab-case name used in JSON and tables.
     pub fn as_str(self) -> &'static str {
         match self {

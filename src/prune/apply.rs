@@ -1,13 +1,14 @@
 //! The run: gather facts, plan, and apply the plan one item at a time, each re-checked immediately
 //! before it goes and journaled before and after. Also `--undo` and `--purge-quarantine`.
 
-use crate::model::dataroot::ProofHow;
+use crate::model::dataroot::{DaemonEvidence, DaemonFact, ProofHow};
+use crate::source::dataroot;
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::engine::{Engine, Need, Removal, now};
+use super::engine::{Engine, Need, Removal, now, now_ns};
 use super::facts::{Facts, format_time};
 use super::journal::{self, Action, Entry, Journal, Outcome as JOutcome};
 use super::plan::{self, Item, Plan};
@@ -203,6 +204,19 @@ pub fn read_plan(path: &Path) -> Result<Plan, PruneError> {
     serde_json::from_value(v).map_err(|e| PruneError::Input(format!("plan {name} is corrupt: {e}")))
 }
 
+/// Applies a plan made by the caller (`dredge reclaim`) exactly as `--apply FILE` applies a saved one:
+/// takes the lock, settles interrupted runs, then re-checks and applies item by item, journaled.
+pub fn apply_plan(opts: &Options, plan: &Plan) -> Result<Outcome, PruneError> {
+    let _lock = lock::take(&opts.state_dir)?;
+    let recovered = recover(opts, plan_root(plan).as_deref())?;
+    let result = apply(opts, plan)?;
+    Ok(Outcome {
+        result: Some(result),
+        recovered,
+        ..Default::default()
+    })
+}
+
 /// Gathers the facts (engine and data root) and plans.
 fn make_plan(opts: &Options, warnings: &mut Vec<String>) -> Result<Plan, PruneError> {
     let sel = &opts.selectors;
@@ -221,6 +235,7 @@ fn make_plan(opts: &Options, warnings: &mut Vec<String>) -> Result<Plan, PruneEr
             engine_id: "offline".into(),
             data_root: root.display().to_string(),
             now: now(),
+            now_ns: now_ns(),
             orphans: o,
             ..Default::default()
         };
@@ -281,6 +296,7 @@ fn make_plan(opts: &Options, warnings: &mut Vec<String>) -> Result<Plan, PruneEr
         let (o, w) = orphans::gather(root)?;
         warnings.extend(w);
         facts.orphans = o;
+        facts.now_ns = now_ns();
     }
     match (sel.held, &root) {
         (true, Some(root)) => gather_held(&engine, &mut facts, root, warnings),
@@ -731,7 +747,9 @@ fn apply(opts: &Options, plan: &Plan) -> Result<RunResult, PruneError> {
             .map_err(|why| PruneError::Input(format!("{why}: nothing was deleted")))?;
         Some(e)
     };
-    // Live orphans are moved only inside a data root proven, now, to be this engine's own directory.
+    // Live orphans are moved only inside a data root proven, now, to be this engine's own directory;
+    // the dockerd the proof names is the daemon their re-check takes into account.
+    let mut live_daemon: Option<DaemonFact> = None;
     let root_unproven: Option<String> = if offline {
         None
     } else {
@@ -742,7 +760,17 @@ fn apply(opts: &Options, plan: &Plan) -> Result<RunResult, PruneError> {
             Some(&plan.data_root),
             Some(&plan.engine_id),
         ) {
-            Ok(p) if matches!(p.how, ProofHow::SameNamespace | ProofHow::SameInode) => None,
+            Ok(p) if matches!(p.how, ProofHow::SameNamespace | ProofHow::SameInode) => {
+                live_daemon = Some(match p.pid {
+                    Some(pid) => crate::source::dataroot::engine_daemon(pid),
+                    None => DaemonFact::Running {
+                        pid: None,
+                        started_ns: None,
+                        evidence: DaemonEvidence::Engine,
+                    },
+                });
+                None
+            }
             Ok(p) => Some(format!(
                 "the data root is seen only through {} (another mount namespace)",
                 p.path.display()
@@ -778,6 +806,9 @@ fn apply(opts: &Options, plan: &Plan) -> Result<RunResult, PruneError> {
         ..Default::default()
     };
     let (last, _) = state::load(&opts.state_dir, &plan.engine_id);
+    // What names the orphans: read at the first one (after every engine deletion, before any move),
+    // again once it is too old (see `orphans::Fresh`).
+    let mut fresh: Option<orphans::Fresh> = None;
     for (seq, item) in plan.items.iter().enumerate() {
         match item.kind {
             Kind::Image | Kind::Container | Kind::Volume | Kind::BuildCache => {
@@ -799,21 +830,48 @@ fn apply(opts: &Options, plan: &Plan) -> Result<RunResult, PruneError> {
                     res.skipped.push(skipped(item, why.clone()));
                     continue;
                 }
-                let refs = orphans::Refs::read(&root)?;
-                let mounts = orphans::mount_points();
-                let mut st = orphans::inspect(&root, item, &refs, &mounts);
-                let chain = item.orphan_kind.as_deref() == Some("unreferenced-layer");
-                if chain {
-                    if !offline {
-                        res.skipped.push(skipped(
-                            item,
-                            "a layer chain with a complete record is removed only offline".into(),
-                        ));
-                        continue;
+                let chain = item.orphan_kind.as_deref()
+                    == Some(crate::audit::OrphanKind::UnreferencedLayer.as_str());
+                if chain && !offline {
+                    res.skipped.push(skipped(
+                        item,
+                        "a layer chain with a complete record is removed only offline".into(),
+                    ));
+                    continue;
+                }
+                if fresh.as_ref().is_none_or(orphans::Fresh::stale) {
+                    let daemon = live_daemon.unwrap_or_else(|| dataroot::daemon_on(&root));
+                    let ids = match &engine {
+                        Some(en) => match en.container_ids() {
+                            Ok(ids) => Some(ids),
+                            Err(e) => {
+                                fresh = None;
+                                res.skipped.push(skipped(item, e.to_string()));
+                                continue;
+                            }
+                        },
+                        None => None,
+                    };
+                    match orphans::Fresh::read(&root, daemon, ids.as_ref(), now_ns()) {
+                        Ok(f) => fresh = Some(f),
+                        Err(e) => {
+                            fresh = None;
+                            res.skipped.push(skipped(
+                                item,
+                                format!("cannot read the data root again to re-check it: {e}"),
+                            ));
+                            continue;
+                        }
                     }
+                }
+                let Some(names) = &fresh else { continue };
+                let mounts = orphans::mount_points();
+                let mut st = orphans::inspect(&root, item, &mounts);
+                let now_ns = now_ns();
+                st.named_by = names.named_by(item, st.modified_ns, now_ns);
+                if chain {
                     st.daemon = orphans::daemon_on(&root, &mounts).map(|_| 0);
                 }
-                let now_ns = now().saturating_mul(1_000_000_000);
                 match recheck::orphan(item, &st, now_ns, plan.grace_seconds, chain) {
                     Verdict::Gone => res.gone.push(skipped(item, "already gone".into())),
                     Verdict::Skip(r) => res.skipped.push(skipped(item, r)),

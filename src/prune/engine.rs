@@ -303,6 +303,7 @@ impl Engine {
                 engine_id: id.id.clone(),
                 data_root: id.root.clone(),
                 now: now(),
+                now_ns: now_ns(),
                 images,
                 containers,
                 volumes,
@@ -359,6 +360,7 @@ impl Engine {
                 .collect();
             let mut f = Facts {
                 now: now(),
+                now_ns: now_ns(),
                 ..Default::default()
             };
             match kind {
@@ -493,6 +495,21 @@ impl Engine {
             .map_err(|e| e.to_string())
     }
 
+    /// Ids of every container the engine lists now (`/containers/json?all=1`, no sizes): for the
+    /// orphans' re-check, a container the engine knows is never an orphan, whatever its files say.
+    pub fn container_ids(&self) -> Result<std::collections::HashSet<String>, PruneError> {
+        self.rt.block_on(async {
+            self.d
+                .list_containers(Some(ListContainersOptions {
+                    all: true,
+                    ..Default::default()
+                }))
+                .await
+                .map(|l| l.into_iter().filter_map(|c| c.id).collect())
+                .map_err(|e| self.answer("/containers/json", e))
+        })
+    }
+
     /// Whether an object still exists (for settling an interrupted step).
     pub fn exists(&self, kind: super::Kind, id: &str) -> Result<bool, String> {
         use super::Kind;
@@ -578,6 +595,14 @@ pub fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Now, nanoseconds since the epoch: what modification times (`st_mtim`, nanoseconds) are compared
+/// with, so that a grace period is measured to the nanosecond and not from the start of this second.
+pub fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
 // `dredge prune --held`: what the engine knows of a container holding deleted files, and its restart.

@@ -167,6 +167,9 @@ pub struct Facts {
     pub data_root: String,
     /// Now, seconds since the epoch.
     pub now: i64,
+    /// Now, nanoseconds since the epoch, taken once the orphans were measured: their grace period is
+    /// measured from it, to the nanosecond (see [`super::recheck::past_grace`]).
+    pub now_ns: i64,
     /// Images (with intermediates).
     pub images: Vec<ImageFact>,
     /// Containers, running or not.

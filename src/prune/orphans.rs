@@ -1,9 +1,10 @@
 //! Orphans of the data root: what `dredge df` finds ([`from_audit`], the one narrow adapter over the
-//! audit), what names them now ([`Refs`], [`named_by`]), and the file-system steps: quarantine (one
+//! audit), what names them now ([`Fresh`]: the audit's own rule on a fresh read), and the file-system
+//! steps: quarantine (one
 //! rename, same filesystem), restore, purge. Never follows a symlink out of the data root; never acts
 //! on a path with a mount point at or below it, or on another filesystem.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 
@@ -13,10 +14,9 @@ use super::PruneError;
 use super::facts::OrphanFact;
 use super::plan::Item;
 use super::recheck::OrphanState;
-use crate::audit::{Audit, OrphanKind};
-use crate::model::dataroot::DaemonFact;
-use crate::model::dataroot::QUARANTINE_DIR;
-use crate::model::dataroot::{ConfigState, DataRoot, Unknowns, is_buildkit_key};
+use crate::audit::plan::with_engine_containers;
+use crate::audit::{Audit, Orphan, OrphanKind, Recheck};
+use crate::model::dataroot::{DaemonFact, QUARANTINE_DIR};
 use crate::source::dataroot;
 
 /// THE adapter: the audit's orphan list as prune facts. `modified_ns` is measured here, by the same
@@ -76,185 +76,74 @@ pub fn newest_mtime(paths: &[String]) -> Option<i64> {
     newest
 }
 
-/// What names things in the data root now.
-#[derive(Debug, Clone, Default)]
-pub struct Refs {
-    /// overlay2 dir name → (the record that names it, relative to the data root; what it is).
-    pub dirs: HashMap<String, (String, String)>,
-    /// Chains an image or a container mount reaches (with their parents).
-    pub live_chains: HashSet<String>,
-    /// Containers whose `config.v2.json` the engine loads.
-    pub known_containers: HashSet<String>,
-    /// Raw bytes of `buildkit/*.db` (bbolt keeps keys and values uncompressed).
-    pub buildkit: Vec<(String, Vec<u8>)>,
-    /// What the metadata could not say (each widens what counts as referenced).
-    pub unknowns: Unknowns,
-    /// Paths (relative to the data root) whose metadata contradicts itself: never touched.
-    pub inconsistent: Vec<String>,
+/// What names things in the data root, read once for a batch of moves (after the plan, immediately
+/// before the first move): the data root's metadata again (layerdb cache-ids, `mounts/*/mount-id` and
+/// `init-id`, container configs, BuildKit's `buildkit/*.db`), live the containers the engine lists,
+/// and whether a daemon runs on the root; decided on by the audit's own rule ([`Recheck`]: `dredge
+/// df`'s plan and classify), so that the re-check and `dredge df` never disagree.
+///
+/// The window: a reference written after this read and before an item's rename is not seen. Each item
+/// is still stat'ed just before it moves ([`inspect`]: it exists, is inside the root on its
+/// filesystem, holds no mount point (`/proc/self/mountinfo` read then), and nothing in it changed
+/// since planning), and the read is made again once it is [`Fresh::MAX_AGE`] old, so the window is
+/// at most that long; and nothing a daemon does names an existing unnamed dir (new layers, mounts and
+/// snapshots get new random names; only complete layer chains are adopted again, and those move only
+/// with the daemon stopped).
+pub struct Fresh {
+    recheck: Recheck,
+    read_at: std::time::Instant,
 }
 
-impl Refs {
-    /// From a fresh read of the data root's metadata.
-    pub fn read(root: &Path) -> Result<Refs, PruneError> {
-        let dr = dataroot::read(root).map_err(|e| PruneError::Input(e.to_string()))?;
-        let mut r = Refs::from_dataroot(&dr);
-        if let Ok(rd) = std::fs::read_dir(root.join("buildkit")) {
-            for e in rd.flatten() {
-                let p = e.path();
-                if p.extension().is_some_and(|x| x == "db") {
-                    let bytes = std::fs::read(&p).map_err(|err| {
-                        PruneError::Input(format!(
-                            "{}: {err}: cannot tell what BuildKit uses",
-                            p.display()
-                        ))
-                    })?;
-                    r.buildkit.push((
-                        format!("buildkit/{}", e.file_name().to_string_lossy()),
-                        bytes,
-                    ));
-                }
-            }
-        }
-        Ok(r)
-    }
+impl Fresh {
+    /// How long one read stands for the moves that follow it.
+    pub const MAX_AGE: std::time::Duration = std::time::Duration::from_secs(1);
 
-    /// The references a data root's metadata makes. Pure.
-    pub fn from_dataroot(dr: &DataRoot) -> Refs {
-        let mut r = Refs::default();
-        for (chain, l) in &dr.layers {
-            if let Some(c) = &l.cache_id {
-                r.dirs.insert(
-                    c.clone(),
-                    (
-                        format!("image/overlay2/layerdb/sha256/{chain}"),
-                        format!("the cache-id of layer {chain}"),
-                    ),
-                );
-            }
+    /// Reads the data root's metadata again; `engine_containers`: what the engine lists (live).
+    pub fn read(
+        root: &Path,
+        daemon: DaemonFact,
+        engine_containers: Option<&HashSet<String>>,
+        now_ns: i64,
+    ) -> Result<Fresh, PruneError> {
+        let mut dr = dataroot::read(root).map_err(|e| PruneError::Input(e.to_string()))?;
+        if let Some(ids) = engine_containers {
+            with_engine_containers(&mut dr, ids);
         }
-        for m in &dr.mounts {
-            for id in m.mount_id.iter().chain(m.init_id.iter()) {
-                r.dirs.insert(
-                    id.clone(),
-                    (
-                        format!("image/overlay2/layerdb/mounts/{}", m.id),
-                        format!("a mount-id of container mount {}", m.id),
-                    ),
-                );
-            }
-        }
-        let mut stack: Vec<String> = dr
-            .images
-            .iter()
-            .flat_map(|i| i.chain.iter().cloned())
-            .chain(dr.mounts.iter().filter_map(|m| m.parent.clone()))
-            .collect();
-        while let Some(c) = stack.pop() {
-            if r.live_chains.insert(c.clone())
-                && let Some(p) = dr.layers.get(&c).and_then(|l| l.parent.clone())
-            {
-                stack.push(p);
-            }
-        }
-        // A config that is there but unreadable describes a container too.
-        r.known_containers = dr
-            .containers
-            .iter()
-            .filter(|c| c.known || c.config != ConfigState::Missing)
-            .map(|c| c.id.clone())
-            .collect();
-        r.unknowns = dr.unknowns;
-        r.inconsistent = dr
-            .inconsistent
-            .iter()
-            .map(|i| {
-                Path::new(&i.path)
-                    .strip_prefix(&dr.path)
-                    .unwrap_or(Path::new(&i.path))
-                    .display()
-                    .to_string()
-            })
-            .collect();
-        r
-    }
-
-    fn buildkit_names(&self, name: &str) -> Option<String> {
-        let f = memchr::memmem::Finder::new(name.as_bytes());
-        self.buildkit
-            .iter()
-            .find(|(_, b)| f.find(b).is_some())
-            .map(|(n, _)| format!("{n} names {name}"))
-    }
-}
-
-/// What names any path of an orphan item now (its own records excepted). Pure.
-pub fn named_by(root: &Path, item: &Item, refs: &Refs) -> Vec<String> {
-    let own: HashSet<PathBuf> = std::iter::once(&item.id)
-        .chain(&item.also)
-        .map(|p| {
-            Path::new(p)
-                .strip_prefix(root)
-                .unwrap_or(Path::new(p))
-                .to_path_buf()
+        Ok(Fresh {
+            recheck: Recheck::new(&dr, daemon, now_ns),
+            read_at: std::time::Instant::now(),
         })
-        .collect();
-    let mut found = Vec::new();
-    for rel in &own {
-        if let Some(i) = refs
-            .inconsistent
-            .iter()
-            .find(|i| rel.starts_with(i) || Path::new(i).starts_with(rel))
-        {
-            found.push(format!("metadata in doubt at {i}"));
-        }
-        let parts: Vec<String> = rel
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy().into_owned())
-            .collect();
-        let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
-        match parts.as_slice() {
-            ["overlay2", name] => {
-                if refs.unknowns.dir_refs {
-                    found.push(
-                        "some cache-id or mount-id is unreadable: any dir may be named".into(),
-                    );
-                }
-                if let Some((record, what)) = refs.dirs.get(*name)
-                    && !own.contains(Path::new(record))
-                {
-                    found.push(what.clone());
-                }
-                if is_buildkit_key(name.trim_end_matches("-init")) {
-                    found.push(format!("{name} is a BuildKit snapshot key"));
-                }
-                found.extend(refs.buildkit_names(name));
-            }
-            ["image", "overlay2", "layerdb", "sha256", chain] if !chain.ends_with("-removing") => {
-                if refs.unknowns.chain_refs {
-                    found.push("some image config is unreadable: any chain may be live".into());
-                }
-                if refs.live_chains.contains(*chain) {
-                    found.push(format!(
-                        "layer {chain} is reached by an image or a container"
-                    ));
-                }
-                found.extend(refs.buildkit_names(chain));
-            }
-            ["image", "overlay2", "layerdb", "mounts", id] | ["containers", id] => {
-                if refs.unknowns.containers {
-                    found.push(
-                        "containers/ cannot be listed: any mount may be a container's".into(),
-                    );
-                }
-                if refs.known_containers.contains(*id) {
-                    found.push(format!("container {id} exists"));
-                }
-                found.extend(refs.buildkit_names(id));
-            }
-            _ => {}
+    }
+
+    /// True once this read is too old to stand for another move.
+    pub fn stale(&self) -> bool {
+        self.read_at.elapsed() > Fresh::MAX_AGE
+    }
+
+    /// What names the item now, per the audit's rule, given its paths' newest change as measured now
+    /// (empty: still an orphan).
+    pub fn named_by(&self, item: &Item, modified_ns: Option<i64>, now_ns: i64) -> Vec<String> {
+        match as_orphan(item, modified_ns) {
+            Ok(o) => self.recheck.why_not(&o, now_ns).into_iter().collect(),
+            Err(e) => vec![e],
         }
     }
-    found
+}
+
+/// An orphan item of a plan as the audit's [`Orphan`], with its newest change as measured now. Pure.
+pub fn as_orphan(item: &Item, modified_ns: Option<i64>) -> Result<Orphan, String> {
+    let name = item.orphan_kind.as_deref().unwrap_or("");
+    let kind = OrphanKind::from_name(name)
+        .ok_or_else(|| format!("the plan gives no known orphan kind ({name:?})"))?;
+    Ok(Orphan {
+        path: item.id.clone(),
+        also: item.also.clone(),
+        kind,
+        bytes: item.bytes,
+        apparent_bytes: item.bytes,
+        age_seconds: None,
+        modified_ns,
+    })
 }
 
 /// Mount points (unescaped) from `/proc/self/mountinfo`.
@@ -296,8 +185,9 @@ fn inside(root: &Path, p: &Path) -> bool {
     true
 }
 
-/// Looks at an orphan item now: which paths exist, where they are, what names them, when it changed.
-pub fn inspect(root: &Path, item: &Item, refs: &Refs, mounts: &[String]) -> OrphanState {
+/// Looks at an orphan item now (a stat of each of its paths, and of what is inside for its newest
+/// change): which paths exist, where they are, when it changed. What names it is [`Fresh::named_by`].
+pub fn inspect(root: &Path, item: &Item, mounts: &[String]) -> OrphanState {
     let mut st = OrphanState::default();
     let root_dev = std::fs::metadata(root).map(|m| m.dev()).ok();
     let paths: Vec<String> = std::iter::once(item.id.clone())
@@ -320,7 +210,6 @@ pub fn inspect(root: &Path, item: &Item, refs: &Refs, mounts: &[String]) -> Orph
             st.mount.get_or_insert(mp.clone());
         }
     }
-    st.named_by = named_by(root, item, refs);
     st.modified_ns = newest_mtime(&paths);
     st
 }
@@ -458,57 +347,8 @@ pub fn daemon_on(root: &Path, mounts: &[String]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::dataroot::{ContainerRecord, Driver, ImageRecord, LayerRecord, MountRecord};
     use crate::prune::Kind;
 
-    fn dr() -> DataRoot {
-        let mut layers = std::collections::BTreeMap::new();
-        for (c, cache, parent) in [
-            ("c0", "d0", None),
-            ("c1", "d1", Some("c0")),
-            ("cx", "dx", None),
-        ] {
-            layers.insert(
-                c.to_string(),
-                LayerRecord {
-                    chain_id: c.into(),
-                    diff_id: None,
-                    parent: parent.map(String::from),
-                    cache_id: Some(cache.into()),
-                    size: None,
-                    complete: true,
-                },
-            );
-        }
-        DataRoot {
-            path: "/r".into(),
-            driver: Driver::Overlay2,
-            images: vec![ImageRecord {
-                id: "sha256:i".into(),
-                tags: vec![],
-                chain: vec!["c1".into()],
-                parent: None,
-            }],
-            layers,
-            mounts: vec![MountRecord {
-                id: "k".into(),
-                mount_id: Some("m".into()),
-                init_id: Some("m-init".into()),
-                parent: Some("c0".into()),
-            }],
-            containers: vec![ContainerRecord {
-                id: "k".into(),
-                name: None,
-                image: None,
-                running: false,
-                log_driver: None,
-                volumes: vec![],
-                known: true,
-                config: ConfigState::Read,
-            }],
-            ..Default::default()
-        }
-    }
     fn orphan(path: &str, also: &[&str]) -> Item {
         let mut i: Item = serde_json::from_value(serde_json::json!({
             "kind": Kind::Orphan, "id": path, "bytes": 1, "rule": "r"
@@ -519,59 +359,60 @@ mod tests {
     }
 
     #[test]
-    fn what_names_an_orphan() {
-        let mut refs = Refs::from_dataroot(&dr());
-        let root = Path::new("/r");
-        assert!(refs.live_chains.contains("c0") && refs.live_chains.contains("c1"));
-        assert!(!refs.live_chains.contains("cx"));
-        // An unreferenced dir nothing names.
-        assert!(named_by(root, &orphan("/r/overlay2/free", &[]), &refs).is_empty());
-        // A dir a live layer names.
-        let n = named_by(root, &orphan("/r/overlay2/d1", &[]), &refs);
-        assert!(n[0].contains("cache-id of layer c1"), "{n:?}");
-        // An unreferenced chain with its own dir: its own record does not count.
-        let own = orphan("/r/overlay2/dx", &["/r/image/overlay2/layerdb/sha256/cx"]);
-        assert!(named_by(root, &own, &refs).is_empty());
-        // A container's mount dirs, and the container.
-        let n = named_by(root, &orphan("/r/overlay2/m-init", &[]), &refs);
-        assert!(n[0].contains("mount k"), "{n:?}");
-        let n = named_by(root, &orphan("/r/containers/k", &[]), &refs);
-        assert!(n[0].contains("container k exists"), "{n:?}");
-        // BuildKit: by key shape, and by name in its db.
-        let n = named_by(
-            root,
-            &orphan("/r/overlay2/0t8qkhpx2mwvp1ifzcfbm3qbg", &[]),
-            &refs,
+    fn a_planned_orphan_is_asked_about_as_the_audit_knows_it() {
+        let mut i = orphan("/r/overlay2/x", &["/r/image/overlay2/layerdb/sha256/c"]);
+        i.orphan_kind = Some("unreferenced-layer".into());
+        let o = as_orphan(&i, Some(5)).unwrap();
+        assert_eq!(o.kind, OrphanKind::UnreferencedLayer);
+        assert_eq!(
+            (o.path.as_str(), o.also.len(), o.modified_ns),
+            ("/r/overlay2/x", 1, Some(5))
         );
-        assert!(n[0].contains("BuildKit"), "{n:?}");
-        refs.buildkit
-            .push(("buildkit/snapshots.db".into(), b"\0\x01free\0".to_vec()));
-        let n = named_by(root, &orphan("/r/overlay2/free", &[]), &refs);
-        assert!(n[0].contains("snapshots.db names free"), "{n:?}");
+        // A hand-edited kind is no orphan: said, never guessed.
+        i.orphan_kind = Some("everything".into());
+        assert!(as_orphan(&i, None).unwrap_err().contains("\"everything\""));
+        i.orphan_kind = None;
+        assert!(as_orphan(&i, None).is_err());
     }
 
+    /// The fresh read on a real directory: what the audit's rule says of a data root made by hand.
     #[test]
-    fn unknown_or_inconsistent_metadata_names_everything_it_could() {
-        let root = Path::new("/r");
-        let mut d = dr();
-        d.unknowns.dir_refs = true;
-        let refs = Refs::from_dataroot(&d);
-        let n = named_by(root, &orphan("/r/overlay2/free", &[]), &refs);
-        assert!(n[0].contains("unreadable"), "{n:?}");
-        let mut d = dr();
-        d.inconsistent.push(crate::model::dataroot::Inconsistency {
-            path: "/r/overlay2/free".into(),
-            detail: "x".into(),
-        });
-        let refs = Refs::from_dataroot(&d);
-        let n = named_by(root, &orphan("/r/overlay2/free", &[]), &refs);
-        assert!(n[0].contains("in doubt"), "{n:?}");
-        // An unreadable config is a container too.
-        let mut d = dr();
-        d.containers[0].known = false;
-        d.containers[0].config = ConfigState::Unreadable;
-        let refs = Refs::from_dataroot(&d);
-        assert!(!named_by(root, &orphan("/r/containers/k", &[]), &refs).is_empty());
+    fn a_fresh_read_names_what_gained_a_reference() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        let free = "a".repeat(64);
+        for p in [
+            "image/overlay2/layerdb/sha256",
+            "image/overlay2/imagedb/content/sha256",
+        ] {
+            std::fs::create_dir_all(root.join(p)).unwrap();
+        }
+        std::fs::create_dir_all(root.join("overlay2").join(&free).join("diff")).unwrap();
+        let mut item = orphan(
+            &root.join("overlay2").join(&free).display().to_string(),
+            &[],
+        );
+        item.orphan_kind = Some("unreferenced-dir".into());
+        let f = Fresh::read(root, DaemonFact::NotFound, None, 0).unwrap();
+        assert!(f.named_by(&item, Some(0), 0).is_empty());
+        assert!(!f.stale());
+        // A layer record now names the dir.
+        let rec = root
+            .join("image/overlay2/layerdb/sha256")
+            .join("c".repeat(64));
+        std::fs::create_dir(&rec).unwrap();
+        std::fs::write(rec.join("cache-id"), &free).unwrap();
+        std::fs::write(rec.join("diff"), format!("sha256:{}", "c".repeat(64))).unwrap();
+        let f = Fresh::read(root, DaemonFact::NotFound, None, 0).unwrap();
+        let n = f.named_by(&item, Some(0), 0);
+        assert!(n[0].contains("unreferenced-layer"), "{n:?}");
+        // BuildKit's database names it.
+        std::fs::remove_dir_all(&rec).unwrap();
+        std::fs::create_dir(root.join("buildkit")).unwrap();
+        std::fs::write(root.join("buildkit/snapshots.db"), format!("\0k{free}\0")).unwrap();
+        let f = Fresh::read(root, DaemonFact::NotFound, None, 0).unwrap();
+        let n = f.named_by(&item, Some(0), 0);
+        assert!(n[0].contains("BuildKit"), "{n:?}");
     }
 
     #[test]

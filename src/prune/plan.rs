@@ -215,7 +215,8 @@ pub struct HeldFinding {
 }
 
 impl Item {
-    fn new(kind: Kind, id: &str, bytes: u64, rule: String) -> Item {
+    /// An item with only its kind, id, bytes and rule set (the rest empty).
+    pub fn new(kind: Kind, id: &str, bytes: u64, rule: String) -> Item {
         Item {
             kind,
             id: id.to_string(),
@@ -686,7 +687,6 @@ fn finish(
     warnings: Vec<String>,
 ) -> Plan {
     if sel.orphans {
-        let now_ns = facts.now.saturating_mul(1_000_000_000);
         for o in &facts.orphans {
             if o.needs_daemon_stopped && mode == "live" {
                 kept.push(Kept {
@@ -699,21 +699,13 @@ fn finish(
                 });
                 continue;
             }
-            let age_ns = o.modified_ns.map(|m| now_ns.saturating_sub(m));
-            let grace_ns = (sel.grace as i64).saturating_mul(1_000_000_000);
-            match age_ns {
-                Some(a) if a >= grace_ns => {}
-                _ => {
-                    kept.push(Kept {
-                        kind: Kind::Orphan,
-                        id: o.path.clone(),
-                        reason: format!(
-                            "changed less than {} ago (--grace)",
-                            human_secs(sel.grace)
-                        ),
-                    });
-                    continue;
-                }
+            if !super::recheck::past_grace(o.modified_ns, facts.now_ns, sel.grace) {
+                kept.push(Kept {
+                    kind: Kind::Orphan,
+                    id: o.path.clone(),
+                    reason: format!("changed less than {} ago (--grace)", human_secs(sel.grace)),
+                });
+                continue;
             }
             let mut it = Item::new(
                 Kind::Orphan,
@@ -1114,6 +1106,7 @@ mod tests {
             engine_id: "E".into(),
             data_root: "/var/lib/docker".into(),
             now: NOW,
+            now_ns: NOW * 1_000_000_000,
             ..Default::default()
         };
         f.images = vec![
@@ -1453,6 +1446,19 @@ mod tests {
             ["/r/overlay2/old", "/r/overlay2/chain"]
         );
         assert!(sel.only_orphans() && !sel.engine_objects());
+        // --grace 0s, to the nanosecond: an orphan changed 0.4 s ago, within the current second of
+        // the clock, is planned; one "changed" after now (a clock step) is kept.
+        f.now_ns = now_ns + 500_000_000;
+        f.orphans = vec![OrphanFact {
+            modified_ns: Some(now_ns + 100_000_000),
+            ..o("/r/overlay2/fresh", 0, false)
+        }];
+        let zero = Selectors { grace: 0, ..sel };
+        let p = plan(&f, &zero, &none(), "offline");
+        assert_eq!(ids(&p, Kind::Orphan), ["/r/overlay2/fresh"]);
+        f.orphans[0].modified_ns = Some(f.now_ns + 1);
+        let p = plan(&f, &zero, &none(), "offline");
+        assert!(ids(&p, Kind::Orphan).is_empty());
     }
 
     #[test]

@@ -177,13 +177,14 @@ pub fn orphan(
     grace_s: u64,
     needs_stopped: bool,
 ) -> Verdict {
-    if st.existing.is_empty() {
-        return Verdict::Gone;
-    }
+    // Outside first: a path outside the data root is not looked at, so it is never "already gone".
     if let Some(p) = &st.outside {
         return skip(format!(
             "{p} is outside the data root or reached through a symlink"
         ));
+    }
+    if st.existing.is_empty() {
+        return Verdict::Gone;
     }
     if let Some(p) = &st.mount {
         return skip(format!("{p} is or holds a mount point"));
@@ -199,14 +200,22 @@ pub fn orphan(
     if st.modified_ns != item.modified_ns {
         return skip("newer: it changed after planning".into());
     }
-    let grace_ns = (grace_s as i64).saturating_mul(1_000_000_000);
-    if st
-        .modified_ns
-        .is_none_or(|m| now_ns.saturating_sub(m) < grace_ns)
-    {
+    if !past_grace(st.modified_ns, now_ns, grace_s) {
         return skip("changed within the grace period".into());
     }
     Verdict::Go { untag: Vec::new() }
+}
+
+/// Whether what last changed at `modified_ns` has been left alone for the grace period at `now_ns`:
+/// its age, to the nanosecond (`st_mtim` against the clock's nanoseconds, never whole seconds), is at
+/// least `grace_s` seconds. `--grace 0s` thus takes what changed a moment ago, even within the current
+/// second; a change time unknown, or ahead of the clock, is never past any grace. Pure: the one
+/// comparison planning and the re-check before each move make.
+pub fn past_grace(modified_ns: Option<i64>, now_ns: i64, grace_s: u64) -> bool {
+    let grace_ns = i64::try_from(grace_s)
+        .unwrap_or(i64::MAX)
+        .saturating_mul(1_000_000_000);
+    modified_ns.is_some_and(|m| m <= now_ns && now_ns.saturating_sub(m) >= grace_ns)
 }
 
 /// A descriptor as it is now: read through the file `/proc/PID/fd/N` opens (`fstat`), and the start
@@ -672,6 +681,15 @@ mod tests {
             }),
             Verdict::Gone
         );
+        // A path outside the data root is not looked at: skipped as outside, never "gone".
+        assert!(matches!(
+            v(OrphanState {
+                existing: vec![],
+                outside: Some("/elsewhere/x".into()),
+                ..ok.clone()
+            }),
+            Verdict::Skip(r) if r.contains("outside")
+        ));
         for (st, want) in [
             (
                 OrphanState {
@@ -718,6 +736,41 @@ mod tests {
         assert!(
             matches!(orphan(&i, &ok, 11 * S, 3600, false), Verdict::Skip(r) if r.contains("grace"))
         );
+    }
+
+    #[test]
+    fn the_grace_period_is_measured_to_the_nanosecond() {
+        const S: i64 = 1_000_000_000;
+        let now = 1_700_000_000 * S + 500_000_000; // half way through a second
+        // --grace 0s: what changed a moment ago, in this very second, is past it (whole seconds
+        // would have put `now` at the start of the second, after the change: kept).
+        assert!(past_grace(Some(now - 300_000_000), now, 0));
+        assert!(past_grace(Some(now - 1), now, 0));
+        assert!(past_grace(Some(now), now, 0));
+        // Ahead of the clock, or unknown: never past.
+        assert!(!past_grace(Some(now + 1), now, 0));
+        assert!(!past_grace(None, now, 0));
+        // --grace 1s, at the boundary: exactly 1 s old is past it, one nanosecond younger is not.
+        assert!(past_grace(Some(now - S), now, 1));
+        assert!(!past_grace(Some(now - S + 1), now, 1));
+        // --grace 1h.
+        assert!(past_grace(Some(now - 3600 * S), now, 3600));
+        assert!(!past_grace(Some(now - 3600 * S + 1), now, 3600));
+        // A grace too long for the clock never overflows into "past".
+        assert!(!past_grace(Some(0), now, u64::MAX));
+        // The re-check before a move uses it: a change 0.3 s ago passes --grace 0s.
+        let mut i = item(Kind::Orphan, "/r/overlay2/x");
+        i.modified_ns = Some(now - 300_000_000);
+        let st = OrphanState {
+            existing: vec!["/r/overlay2/x".into()],
+            modified_ns: i.modified_ns,
+            ..Default::default()
+        };
+        assert_eq!(
+            orphan(&i, &st, now, 0, false),
+            Verdict::Go { untag: vec![] }
+        );
+        assert!(matches!(orphan(&i, &st, now, 1, false), Verdict::Skip(_)));
     }
 
     fn held_item(action: HeldAction) -> (Item, HeldContainer) {

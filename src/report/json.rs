@@ -48,7 +48,7 @@ pub fn write_image<W: Write>(out: &mut W, report: &ImageReport, top: usize) -> i
 
 /// The JSON Schemas of every document, shipped in the binary (`dredge schema NAME` prints one): the
 /// document's name, its version, and the schema's text (`docs/schema/NAME.vVERSION.json`).
-pub const SCHEMAS: [(&str, u32, &str); 7] = [
+pub const SCHEMAS: [(&str, u32, &str); 8] = [
     (
         "dredge.image",
         IMAGE_SCHEMA_VERSION,
@@ -83,6 +83,11 @@ pub const SCHEMAS: [(&str, u32, &str); 7] = [
         "dredge.prune.result",
         crate::prune::SCHEMA_VERSION,
         include_str!("../../docs/schema/dredge.prune.result.v1.json"),
+    ),
+    (
+        "dredge.reclaim",
+        crate::reclaim::SCHEMA_VERSION,
+        include_str!("../../docs/schema/dredge.reclaim.v1.json"),
     ),
 ];
 

@@ -8,6 +8,7 @@ pub mod fit;
 pub mod json;
 pub mod progress;
 pub mod prune;
+pub mod reclaim;
 pub mod table;
 
 /// Formats a byte count for people (decimal units, like `docker`).
