@@ -61,7 +61,7 @@ impl Owner {
             Owner::Kept => {
                 "kept: metadata in doubt may name it, or the engine lists its container".into()
             }
-            Owner::Quarantine => "the quarantine".into(),
+            Owner::Quarantine(_) => "the quarantine".into(),
             Owner::Other(what) => format!("not an orphan: {what}"),
         }
     }
@@ -431,7 +431,7 @@ pub(crate) fn plan(dr: &DataRoot, daemon: DaemonFact) -> Plan {
 pub(crate) mod fixture {
     use super::*;
     use crate::model::dataroot::{
-        ContainerRecord, DaemonEvidence, ImageRecord, LayerRecord, MountRecord, QuarantinedRun,
+        ContainerRecord, DaemonEvidence, ImageRecord, LayerRecord, MountRecord,
     };
 
     pub(crate) fn hex(c: char) -> String {
@@ -515,6 +515,7 @@ pub(crate) mod fixture {
 mod tests {
     use super::fixture::*;
     use super::*;
+    use crate::model::dataroot::QuarantinedRun;
 
     fn owner_of(p: &Plan, name: &str) -> Option<Owner> {
         p.units
