@@ -262,6 +262,7 @@ fn run_df(args: &DfArgs) -> Result<Exit, Failure> {
         threads: args.threads,
         engine_df: args.engine_df,
         progress: Some(&update),
+        last_use: true,
     });
     progress.finish();
     let report = report.map_err(input)?;

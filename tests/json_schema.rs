@@ -425,7 +425,8 @@ fn df_counts_the_quarantine_apart() {
     let root = t.path().join("docker");
     data_root(&root);
     let q = root.join("dredge-quarantine");
-    // What prune leaves: a run dir holding renamed orphans (an overlay2 dir, a tmp leftover).
+    // What prune leaves: run dirs holding renamed orphans (an overlay2 dir and a tmp leftover; an
+    // overlay2 dir and its layerdb record), and a stray file beside the runs (bytes, not an item).
     let run = q.join("20260101T000000Z-1");
     write(
         &run.join(format!("0-overlay2%{}", hex('9')))
@@ -433,6 +434,29 @@ fn df_counts_the_quarantine_apart() {
         &[b'q'; 70_000],
     );
     write(&run.join("1-tmp%docker-import-7/x"), &[b'x'; 5000]);
+    let run2 = q.join("20260102T000000Z-2");
+    write(
+        &run2.join(format!("0-overlay2%{}", hex('8'))).join("diff/f"),
+        &[b'r'; 20_000],
+    );
+    write(
+        &run2
+            .join(format!("1-image%overlay2%layerdb%sha256%{}", hex('7')))
+            .join("cache-id"),
+        hex('8').as_bytes(),
+    );
+    write(&q.join("stray"), b"s");
+    // The runs' mtimes, as prune's last rename in leaves them: two days and one hour ago.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    for (d, ago) in [(&run, 2 * 86_400), (&run2, 3600)] {
+        common::run(
+            "touch",
+            &["-d", &format!("@{}", now - ago), d.to_str().unwrap()],
+        );
+    }
     let expected = du(&q);
     let doc = json_ok(
         dredge()
@@ -443,7 +467,51 @@ fn df_counts_the_quarantine_apart() {
     let c = category(&doc, "quarantine");
     assert_eq!(c["bytes"], expected, "{doc:#}");
     assert_eq!(c["reclaimable_bytes"], expected);
-    assert_eq!(c["count"], 1);
+    // Four quarantined items (ls of the run dirs), the stray file not one of them.
+    let items = |d: &Path| fs::read_dir(d).unwrap().count() as u64;
+    assert_eq!(c["count"], items(&run) + items(&run2), "{doc:#}");
+    assert_eq!(c["count"], 4);
+    // One entry per run, by run id: its items, du of it, its age from the mtime set above.
+    let runs = doc["quarantine"].as_array().unwrap();
+    assert_eq!(runs.len(), 2, "{doc:#}");
+    for (r, d, ago) in [(&runs[0], &run, 2 * 86_400), (&runs[1], &run2, 3600)] {
+        assert_eq!(r["run"], d.file_name().unwrap().to_str().unwrap());
+        assert_eq!(r["path"], d.display().to_string());
+        assert_eq!(r["items"], items(d));
+        assert_eq!(r["bytes"], du(d), "{r:#}");
+        // The age is counted from a clock read after `now` above: not less, and not absurdly more.
+        let age = r["age_seconds"].as_u64().unwrap();
+        assert!((ago..ago + 3600).contains(&age), "{r:#}");
+    }
+    // Each run is a top item of kind quarantine; the dir itself is not.
+    let top_q: Vec<&str> = doc["top"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["kind"] == "quarantine")
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(top_q.len(), 2, "{doc:#}");
+    // The table lists the runs with their item counts.
+    let out = dredge()
+        .args(["df", "--no-progress", "--data-root"])
+        .arg(&root)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains("Quarantine (2 run(s), 4 item(s))"),
+        "{table}"
+    );
+    assert!(
+        table.contains("20260101T000000Z-1") && table.contains("2 d"),
+        "{table}"
+    );
     assert!(
         c["reclaim"]
             .as_str()

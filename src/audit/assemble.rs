@@ -5,7 +5,8 @@ use std::collections::{HashMap, HashSet};
 use super::classify::Sorted;
 use super::plan::{Owner, Plan, closure};
 use super::types::{
-    Audit, Category, CategoryName, ContainerUsage, ImageUsage, Item, ItemKind, VolumeUsage,
+    Audit, Category, CategoryName, ContainerUsage, ImageUsage, Item, ItemKind, QuarantineRun,
+    VolumeUsage,
 };
 use super::walk::Usage;
 use crate::model::dataroot::DataRoot;
@@ -27,6 +28,7 @@ pub(crate) fn assemble(
     let mut other_count = 0u64;
     let mut quarantine = Usage::default();
     let mut quarantine_count = 0u64;
+    let mut runs: Vec<QuarantineRun> = Vec::new();
     let mut top: Vec<Item> = Vec::new();
     let mut total = Usage::default();
     for (u, (all, part)) in plan.units.iter().zip(results) {
@@ -53,14 +55,26 @@ pub(crate) fn assemble(
                 });
             }
             Owner::Orphan(_) => {} // given below, once sorted
-            Owner::Quarantine => {
+            Owner::Quarantine(run) => {
                 quarantine.add(all);
-                quarantine_count += 1;
-                top.push(Item {
-                    kind: ItemKind::Quarantine,
-                    name: u.path.display().to_string(),
-                    bytes: all.bytes,
-                });
+                // The dir itself (and strays in it) is counted in the category, not as an item.
+                if let Some(r) = run.and_then(|i| dr.listing.quarantine.get(i)) {
+                    quarantine_count += r.items;
+                    runs.push(QuarantineRun {
+                        run: r.run.clone(),
+                        path: u.path.display().to_string(),
+                        items: r.items,
+                        bytes: all.bytes,
+                        apparent_bytes: all.apparent_bytes,
+                        age_seconds: None,
+                        modified_ns: r.modified_ns,
+                    });
+                    top.push(Item {
+                        kind: ItemKind::Quarantine,
+                        name: u.path.display().to_string(),
+                        bytes: all.bytes,
+                    });
+                }
             }
             Owner::Kept => {
                 other.add(all);
@@ -139,6 +153,8 @@ pub(crate) fn assemble(
                 shared_bytes: bytes - unique,
                 containers: containers_of.get(img.id.as_str()).copied().unwrap_or(0),
                 dangling: img.tags.is_empty() && !parents.contains(img.id.as_str()),
+                last_used: None,
+                last_used_source: None,
             }
         })
         .collect();
@@ -339,6 +355,7 @@ pub(crate) fn assemble(
             .cloned()
             .collect(),
         top,
+        quarantine: runs,
         ..Audit::default()
     }
 }

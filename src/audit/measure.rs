@@ -200,6 +200,11 @@ pub fn audit(
         .collect();
     let sorted = classify(measured_candidates, daemon, dr.listing.tmp_born_ns, now);
     let mut a = assemble(dr, &plan, &results, sorted);
+    for q in &mut a.quarantine {
+        q.age_seconds = q
+            .modified_ns
+            .map(|t| ((now - t).max(0) / 1_000_000_000) as u64);
+    }
     a.buildkit_db_read = dr.listing.buildkit_db_read;
     a.cached_layers = hits;
     a.warnings = warnings;

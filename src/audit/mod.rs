@@ -21,6 +21,7 @@ pub mod cache;
 pub mod classify;
 pub mod confirm;
 pub mod from_engine;
+pub mod last_used;
 pub mod measure;
 pub mod plan;
 pub mod types;
@@ -30,8 +31,8 @@ pub use confirm::{Recheck, confirm_orphans};
 pub use from_engine::from_engine;
 pub use measure::{AuditOptions, audit};
 pub use types::{
-    Audit, Category, CategoryName, ContainerUsage, ImageUsage, Item, ItemKind, Orphan, OrphanKind,
-    VolumeUsage,
+    Audit, Category, CategoryName, ContainerUsage, ImageUsage, Item, ItemKind, LastUsedSource,
+    Orphan, OrphanKind, QuarantineRun, VolumeUsage,
 };
 
 #[cfg(test)]
@@ -56,6 +57,13 @@ mod tests {
         assert!(CategoryName::ALL.iter().all(|c| !c.reclaim().is_empty()));
         for c in CategoryName::ALL {
             assert_eq!(serde_json::to_value(c).unwrap(), c.as_str());
+        }
+        for s in [
+            LastUsedSource::Containers,
+            LastUsedSource::StateFile,
+            LastUsedSource::NoneSeen,
+        ] {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
         }
         for k in [
             ItemKind::BuildCache,

@@ -13,7 +13,7 @@
 //!   every chain; a container whose `config.v2.json` is there but unreadable keeps its dir and mount.
 //!   What is kept this way is counted under "other" and listed as inconsistent, never as an orphan.
 //! - `dredge-quarantine/` (a dir) is the quarantine of `dredge prune`: its own category, never an
-//!   orphan, nothing inside it is looked at.
+//!   orphan; each run dir in it is measured apart, nothing deeper is looked at.
 //! - `-removing` records, `layerdb/tmp`, `tmp/`, `tmp-old` and container dirs without a config are
 //!   orphans; an unnamed overlay2 dir is one too (while a daemon runs, only once its age is checked:
 //!   see `classify`).
@@ -39,8 +39,9 @@ pub(crate) enum Owner {
     Orphan(usize),
     /// Kept because metadata is in doubt (counted as "other").
     Kept,
-    /// `dredge-quarantine/`: what `dredge prune` moved aside (its own category).
-    Quarantine,
+    /// `dredge-quarantine/`: what `dredge prune` moved aside (its own category). `Some(i)`: the run dir
+    /// `listing.quarantine[i]`; `None`: the dir itself and any stray in it.
+    Quarantine(Option<usize>),
     Other(String),
 }
 
@@ -60,7 +61,7 @@ impl Owner {
             Owner::Kept => {
                 "kept: metadata in doubt may name it, or the engine lists its container".into()
             }
-            Owner::Quarantine => "the quarantine".into(),
+            Owner::Quarantine(_) => "the quarantine".into(),
             Owner::Other(what) => format!("not an orphan: {what}"),
         }
     }
@@ -403,8 +404,13 @@ pub(crate) fn plan(dr: &DataRoot, daemon: DaemonFact) -> Plan {
             continue;
         }
         if name == QUARANTINE_DIR && *is_dir {
-            // Orphans prune moved aside: restorable, so never an orphan again, and theirs alone.
-            p.add(root.join(name), Owner::Quarantine, Part::None);
+            // Orphans prune moved aside: restorable, so never an orphan again, and theirs alone. Each
+            // run dir is measured apart (what `--purge-quarantine` deletes run by run).
+            let q = root.join(name);
+            for (i, r) in listing.quarantine.iter().enumerate() {
+                p.add(q.join(&r.run), Owner::Quarantine(Some(i)), Part::None);
+            }
+            p.add(q, Owner::Quarantine(None), Part::None);
         } else if name == "tmp-old" {
             p.candidate(
                 OrphanKind::Tmp,
@@ -509,6 +515,7 @@ pub(crate) mod fixture {
 mod tests {
     use super::fixture::*;
     use super::*;
+    use crate::model::dataroot::QuarantinedRun;
 
     fn owner_of(p: &Plan, name: &str) -> Option<Owner> {
         p.units
@@ -703,12 +710,21 @@ mod tests {
                 ("tmp-old".into(), true),
                 ("network".into(), true),
             ];
+            dr.listing.quarantine = ["run-a", "run-b"]
+                .map(|r| QuarantinedRun {
+                    run: r.into(),
+                    items: 2,
+                    modified_ns: None,
+                })
+                .to_vec();
             let p = plan(&dr, daemon);
-            assert_eq!(owner_of(&p, QUARANTINE_DIR), Some(Owner::Quarantine));
-            // One unit, the dir whole: nothing inside it is planned apart.
+            assert_eq!(owner_of(&p, QUARANTINE_DIR), Some(Owner::Quarantine(None)));
+            assert_eq!(owner_of(&p, "run-a"), Some(Owner::Quarantine(Some(0))));
+            assert_eq!(owner_of(&p, "run-b"), Some(Owner::Quarantine(Some(1))));
+            // The dir and one unit per run: nothing deeper is planned apart.
             let q = PathBuf::from("/r").join(QUARANTINE_DIR);
             let under: Vec<&Unit> = p.units.iter().filter(|u| u.path.starts_with(&q)).collect();
-            assert_eq!(under.len(), 1);
+            assert_eq!(under.len(), 3);
             assert!(
                 p.candidates
                     .iter()

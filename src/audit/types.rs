@@ -152,7 +152,8 @@ pub struct Category {
     pub bytes: u64,
     /// Apparent bytes.
     pub apparent_bytes: u64,
-    /// Objects counted (images, containers, volumes, build-cache dirs, orphans, other entries).
+    /// Objects counted (images, containers, volumes, build-cache dirs, orphans, other entries,
+    /// quarantined items).
     pub count: u64,
     /// Allocated bytes the reclaim command frees.
     pub reclaimable_bytes: u64,
@@ -179,6 +180,34 @@ pub struct ImageUsage {
     pub containers: u64,
     /// Untagged and no image's parent.
     pub dangling: bool,
+    /// When it was last used, seconds since the epoch, where known (see `last_used_source`).
+    pub last_used: Option<i64>,
+    /// Where `last_used` comes from; None when it was not looked for (offline, engine not reached).
+    pub last_used_source: Option<LastUsedSource>,
+}
+
+/// Where an image's last use comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LastUsedSource {
+    /// The newest `State.StartedAt` or `State.FinishedAt` of its containers, as the engine has them.
+    Containers,
+    /// `dredge prune`'s memory (its state dir's `last-used-<engine>.json`): the newest container use
+    /// it saw, else when it first saw the image.
+    StateFile,
+    /// Neither: no container the engine has now ever ran it, and nothing remembers a use.
+    NoneSeen,
+}
+
+impl LastUsedSource {
+    /// The name used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LastUsedSource::Containers => "containers",
+            LastUsedSource::StateFile => "state-file",
+            LastUsedSource::NoneSeen => "none-seen",
+        }
+    }
 }
 
 /// One container.
@@ -219,6 +248,28 @@ pub struct VolumeUsage {
     pub apparent_bytes: u64,
     /// Containers that mount it.
     pub containers: u64,
+}
+
+/// One run dir of `dredge-quarantine/`: what one `dredge prune` run moved aside, restorable with
+/// `dredge prune --undo RUN` until `dredge prune --purge-quarantine` deletes it.
+#[derive(Debug, Clone, Serialize)]
+pub struct QuarantineRun {
+    /// The run id (the dir's name).
+    pub run: String,
+    /// The run dir.
+    pub path: String,
+    /// Quarantined items in it (one per path prune moved aside).
+    pub items: u64,
+    /// Allocated bytes.
+    pub bytes: u64,
+    /// Apparent bytes.
+    pub apparent_bytes: u64,
+    /// Seconds since the run dir was last modified (the last rename in): what
+    /// `--purge-quarantine --older-than` compares.
+    pub age_seconds: Option<u64>,
+    /// The run dir's modification time, nanoseconds since the epoch.
+    #[serde(skip)]
+    pub modified_ns: Option<i64>,
 }
 
 /// What a largest item is.
@@ -311,6 +362,8 @@ pub struct Audit {
     pub inconsistent: Vec<Inconsistency>,
     /// Every item, largest first (cut to `--top` by the report).
     pub top: Vec<Item>,
+    /// The run dirs of `dredge-quarantine/`, by run id: what `dredge prune --purge-quarantine` deletes.
+    pub quarantine: Vec<QuarantineRun>,
     /// True when BuildKit's databases were searched for the names they hold.
     pub buildkit_db_read: bool,
     /// Layers whose sizes came from `--cache` instead of a walk.

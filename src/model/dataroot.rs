@@ -145,6 +145,21 @@ pub struct Listing {
     pub buildkit_db_read: bool,
     /// Birth time of `tmp/`, nanoseconds since the epoch (dockerd re-creates it at every start).
     pub tmp_born_ns: Option<i64>,
+    /// The run dirs of `dredge-quarantine/` (when it is a dir), sorted by name.
+    pub quarantine: Vec<QuarantinedRun>,
+}
+
+/// One run dir of `dredge-quarantine/`: what one `dredge prune` run moved aside
+/// (`<root>/dredge-quarantine/<run>/<item>`, see `prune::orphans::quarantine_target`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct QuarantinedRun {
+    /// The run id (the dir's name).
+    pub run: String,
+    /// Entries in it: one per quarantined path.
+    pub items: u64,
+    /// The dir's modification time (the last rename in), nanoseconds since the epoch: what
+    /// `dredge prune --purge-quarantine --older-than` goes by.
+    pub modified_ns: Option<i64>,
 }
 
 /// Whether a Docker daemon uses this data root, and how that was found out (docs: data root §10).

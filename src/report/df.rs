@@ -6,7 +6,7 @@ use comfy_table::Cell;
 
 use super::size;
 use super::table::{new_table, right};
-use crate::audit::{Audit, CategoryName, ContainerUsage, ImageUsage, ItemKind};
+use crate::audit::{Audit, CategoryName, ContainerUsage, ImageUsage, ItemKind, LastUsedSource};
 pub use crate::df::DfReport;
 use crate::model::dataroot::Driver;
 use crate::model::held::HeldState;
@@ -235,6 +235,25 @@ pub fn write_table<W: Write>(out: &mut W, r: &DfReport, top: usize) -> io::Resul
         }
         writeln!(out, "{t}")?;
     }
+    if !a.quarantine.is_empty() {
+        let items: u64 = a.quarantine.iter().map(|q| q.items).sum();
+        writeln!(
+            out,
+            "\nQuarantine ({} run(s), {items} item(s)): what `dredge prune --purge-quarantine` deletes \
+             (`--older-than` by age); `dredge prune --undo RUN` restores a run",
+            a.quarantine.len()
+        )?;
+        let mut t = new_table(&["Run", "Items", "On disk", "Age"]);
+        for q in &a.quarantine {
+            t.add_row(vec![
+                Cell::new(cut(&q.run, CELL_CHARS)),
+                right(q.items.to_string()),
+                right(size(q.bytes)),
+                right(age(q.age_seconds)),
+            ]);
+        }
+        writeln!(out, "{t}")?;
+    }
     if !a.held_by_daemon.is_empty() {
         let bytes: u64 = a.held_by_daemon.iter().map(|o| o.bytes).sum();
         writeln!(
@@ -357,16 +376,49 @@ fn write_images<W: Write>(out: &mut W, a: &Audit, top: usize) -> io::Result<()> 
         n.min(images.len()),
         images.len()
     )?;
-    let mut t = new_table(&["Image", "Unique", "Shared", "Containers"]);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let mut t = new_table(&["Image", "Unique", "Shared", "Containers", "Last used"]);
     for i in images.into_iter().take(n) {
+        let running = a
+            .containers
+            .iter()
+            .any(|c| c.running && c.image.as_deref() == Some(i.id.as_str()));
         t.add_row(vec![
             Cell::new(cut(&image_name(i), CELL_CHARS)),
             right(size(i.unique_bytes)),
             right(size(i.shared_bytes)),
             right(i.containers.to_string()),
+            Cell::new(last_used(i, running, now)),
         ]);
     }
     writeln!(out, "{t}")
+}
+
+/// An image's last use for the table: `in use` while a container of it runs, else how long ago
+/// (`3 days ago`), `never used` (no container the engine has ran it, nothing remembers a use) or
+/// `unknown` (not looked for: offline, or the engine not asked). `now` in seconds since the epoch.
+pub fn last_used(i: &ImageUsage, running: bool, now: i64) -> String {
+    if running {
+        return "in use".into();
+    }
+    match (i.last_used, i.last_used_source) {
+        (Some(t), _) => ago(now - t),
+        (None, Some(LastUsedSource::NoneSeen)) => "never used".into(),
+        (None, _) => "unknown".into(),
+    }
+}
+
+/// A duration in the past, humanised: `just now`, `5 minutes ago`, `1 hour ago`, `3 days ago`.
+fn ago(secs: i64) -> String {
+    let n = |v: i64, unit: &str| format!("{v} {unit}{} ago", if v == 1 { "" } else { "s" });
+    match secs {
+        s if s < 60 => "just now".into(),
+        s if s < 3600 => n(s / 60, "minute"),
+        s if s < 86_400 => n(s / 3600, "hour"),
+        s => n(s / 86_400, "day"),
+    }
 }
 
 /// One row of "Largest items you can remove".
@@ -447,12 +499,15 @@ pub fn removable(a: &Audit) -> Vec<Removable> {
             command: "dredge prune --build-cache".into(),
         });
     }
-    for q in by_kind(ItemKind::Quarantine) {
+    for q in &a.quarantine {
         v.push(Removable {
             kind: "quarantine",
-            name: q.name.clone(),
+            name: q.path.clone(),
             bytes: q.bytes,
-            command: "dredge prune --purge-quarantine".into(),
+            command: format!(
+                "dredge prune --purge-quarantine (every run; dredge prune --undo {} restores this one)",
+                q.run
+            ),
         });
     }
     for h in &a.held_by_daemon {
@@ -576,6 +631,33 @@ mod tests {
             shared_bytes: 0,
             containers,
             dangling,
+            last_used: None,
+            last_used_source: None,
+        }
+    }
+
+    #[test]
+    fn last_use_is_humanised() {
+        let now = 10_000_000;
+        let mut i = image("sha256:a", &[], 1, 0, false);
+        assert_eq!(last_used(&i, false, now), "unknown");
+        i.last_used_source = Some(LastUsedSource::NoneSeen);
+        assert_eq!(last_used(&i, false, now), "never used");
+        assert_eq!(last_used(&i, true, now), "in use");
+        i.last_used_source = Some(LastUsedSource::Containers);
+        for (ago, text) in [
+            (0, "just now"),
+            (-5, "just now"),
+            (59, "just now"),
+            (60, "1 minute ago"),
+            (3599, "59 minutes ago"),
+            (3600, "1 hour ago"),
+            (86_399, "23 hours ago"),
+            (86_400, "1 day ago"),
+            (3 * 86_400 + 5, "3 days ago"),
+        ] {
+            i.last_used = Some(now - ago);
+            assert_eq!(last_used(&i, false, now), text, "{ago} s");
         }
     }
 

@@ -21,7 +21,7 @@ use super::rootfs::{Entry, FileError, Kind, RootDir, is_plain_component, limit};
 use crate::model::dataroot::{
     ConfigState, ContainerRecord, DaemonEvidence, DaemonFact, DataRoot, DataRootProof, Driver,
     EngineIdCheck, ImageRecord, Inconsistency, LayerRecord, Listing, MountRecord, ProofHow,
-    Unknowns, VolumeRecord, is_hex64,
+    QUARANTINE_DIR, QuarantinedRun, Unknowns, VolumeRecord, is_hex64,
 };
 
 /// Why a data root could not be read at all.
@@ -706,6 +706,9 @@ fn read_listing(rd: &RootDir, f: &mut Found) -> Listing {
             .filter(|c| is_plain_component(c));
         l.removing.push((e.name, cache));
     }
+    if l.top.iter().any(|(n, d)| n == QUARANTINE_DIR && *d) {
+        l.quarantine = quarantined_runs(rd, f);
+    }
     let (names, read, unknown) = buildkit_names(rd, f);
     l.buildkit_names = names;
     l.buildkit_db_read = read;
@@ -714,6 +717,28 @@ fn read_listing(rd: &RootDir, f: &mut Found) -> Listing {
         f.unknowns.chain_refs = true;
     }
     l
+}
+
+/// The run dirs of `dredge-quarantine/`, with how many entries each holds and its mtime. A run dir that
+/// cannot be listed warns and counts 0 items (its bytes are still measured).
+fn quarantined_runs(rd: &RootDir, f: &mut Found) -> Vec<QuarantinedRun> {
+    use std::os::unix::fs::MetadataExt;
+    let mut runs: Vec<QuarantinedRun> = list(rd, QUARANTINE_DIR, f)
+        .into_iter()
+        .filter(|e| e.kind == Kind::Dir)
+        .map(|e| {
+            let rel = format!("{QUARANTINE_DIR}/{}", e.name);
+            QuarantinedRun {
+                items: list(rd, &rel, f).len() as u64,
+                modified_ns: fs::symlink_metadata(rd.join(&rel))
+                    .ok()
+                    .map(|m| m.mtime() * 1_000_000_000 + m.mtime_nsec()),
+                run: e.name,
+            }
+        })
+        .collect();
+    runs.sort_by(|a, b| a.run.cmp(&b.run));
+    runs
 }
 
 /// Names written in BuildKit's databases (`buildkit/*.db`): 64-hex and 25-char base-36 runs, read by
@@ -919,21 +944,43 @@ pub fn daemon_on(root: &Path) -> DaemonFact {
     DaemonFact::NotFound
 }
 
-/// When process `pid` started, nanoseconds since the epoch: field 22 of `/proc/<pid>/stat` (clock
-/// ticks since boot, USER_HZ = 100 on Linux) plus `btime` of `/proc/stat`.
+/// When process `pid` started, nanoseconds since the epoch, to the clock tick (10 ms): field 22 of
+/// `/proc/<pid>/stat` (clock ticks since boot, CLOCK_BOOTTIME) turned into wall-clock time with the
+/// realtime and boot-time clocks read now ([`start_from_ticks`]). Never later than the true start (see
+/// there). `btime` of `/proc/stat` would do the same at whole-second precision.
 fn started_ns(pid: u32) -> Option<i64> {
+    use rustix::time::{ClockId, clock_gettime};
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
     let after = &stat[stat.rfind(')')? + 1..];
-    let ticks: i64 = after.split_whitespace().nth(19)?.parse().ok()?;
-    let btime: i64 = fs::read_to_string("/proc/stat")
-        .ok()?
-        .lines()
-        .find_map(|l| l.strip_prefix("btime "))?
-        .trim()
-        .parse()
-        .ok()?;
-    Some(btime * 1_000_000_000 + ticks * 10_000_000)
+    let ticks: u64 = after.split_whitespace().nth(19)?.parse().ok()?;
+    // Realtime first, boot time second: the gap between the reads makes the offset smaller, and the
+    // start earlier, never later.
+    let ns = |t: rustix::time::Timespec| t.tv_sec as i128 * 1_000_000_000 + t.tv_nsec as i128;
+    let realtime = ns(clock_gettime(ClockId::Realtime));
+    let boottime = ns(clock_gettime(ClockId::Boottime));
+    start_from_ticks(
+        ticks,
+        rustix::param::clock_ticks_per_second(),
+        realtime,
+        boottime,
+    )
+}
+
+/// The wall-clock instant (nanoseconds since the epoch) of `ticks` clock ticks (`hz` a second) after
+/// boot, given the realtime and CLOCK_BOOTTIME clocks read at one moment (nanoseconds). The kernel
+/// truncates a start time to whole ticks (`nsec_to_clock_t`), so the result is at most one tick
+/// early (under 10 ms at USER_HZ 100, plus the microseconds between the two clock reads), never late:
+/// the safe side, as an earlier daemon start only makes fewer leftovers old enough to be orphans.
+/// None when `hz` is 0 or the result is out of range.
+pub fn start_from_ticks(ticks: u64, hz: u64, realtime_ns: i128, boottime_ns: i128) -> Option<i64> {
+    if hz == 0 {
+        return None;
+    }
+    // Floor division: a tick length that does not divide a second rounds the start down (by under
+    // 1 ns more; USER_HZ is 100 on Linux, 10 ms exactly).
+    let since_boot = (ticks as i128 * 1_000_000_000).div_euclid(hz as i128);
+    i64::try_from(realtime_ns - boottime_ns + since_boot).ok()
 }
 
 /// Why no local directory could be proven to be the asked engine's data root: one line each.
@@ -1271,6 +1318,78 @@ mod tests {
         scan_names(&bytes[..], &mut names).unwrap();
         assert!(names.contains(&hex));
         assert!(names.contains(key));
+    }
+
+    const S: i128 = 1_000_000_000;
+
+    #[test]
+    fn start_ticks_become_wall_clock_to_the_tick() {
+        // Booted at 1 699 999 000.25 s (realtime 1 700 000 000.5 s when boot time read 1000.25 s);
+        // started 50 012 ticks (500.12 s) after boot.
+        let real = 1_700_000_000 * S + S / 2;
+        let boot = 1000 * S + S / 4;
+        assert_eq!(
+            start_from_ticks(50_012, 100, real, boot),
+            Some((1_699_999_500 * S + 370_000_000) as i64)
+        );
+        // A tick length that does not divide a second rounds down (early): 1 tick of 3 Hz.
+        assert_eq!(start_from_ticks(1, 3, 0, 0), Some(333_333_333));
+        assert_eq!(start_from_ticks(0, 0, real, boot), None);
+        assert_eq!(start_from_ticks(0, 100, i128::MAX, 0), None);
+    }
+
+    #[test]
+    fn a_start_is_at_most_one_tick_early_and_never_late() {
+        // The kernel's tick count is the true start (ns after boot) truncated to whole ticks.
+        let boot_wall = 1_750_000_000 * S + 123_456_789;
+        let boottime_now = 90_000 * S + 7;
+        let real_now = boot_wall + boottime_now;
+        for hz in [100u64, 250, 300, 1000] {
+            for since_boot in [
+                0,
+                1,
+                9_999_999,
+                10_000_000,
+                10_000_001,
+                4_321 * S + 987_654_321,
+            ] {
+                let ticks = (since_boot * hz as i128 / S) as u64;
+                let got = start_from_ticks(ticks, hz, real_now, boottime_now).unwrap() as i128;
+                let truth = boot_wall + since_boot;
+                assert!(got <= truth, "late: hz {hz}, {since_boot} ns");
+                // Under one tick, (truth − got) < 1 s / hz, plus the nanosecond of rounding down
+                // when a tick is not a whole number of nanoseconds.
+                let slack = i128::from(S % hz as i128 != 0);
+                assert!(
+                    (truth - got - slack) * (hz as i128) < S,
+                    "more than a tick early: hz {hz}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_child_started_between_two_clock_reads() {
+        let now = || {
+            std::time::SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as i64
+        };
+        let before = now();
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        let after = now();
+        let got = started_ns(child.id());
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let got = got.expect("a start time");
+        let tick = 1_000_000_000 / rustix::param::clock_ticks_per_second() as i64;
+        // At most one tick early (and a millisecond for the clock reads), never after it was running.
+        assert!(got >= before - tick - 1_000_000, "{got} vs {before}");
+        assert!(got <= after, "{got} vs {after}");
     }
 
     #[test]
