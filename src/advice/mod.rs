@@ -6,6 +6,7 @@
 //! detectors (`detect/`) look at; `shell` reads commands; `edit` and `snippet` turn suggestions into
 //! Dockerfile text.
 
+pub mod command;
 mod context;
 mod detect;
 pub mod dockerfile;
