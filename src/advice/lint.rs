@@ -6,9 +6,9 @@
 
 use serde::Serialize;
 
-use super::dockerfile::{Dockerfile, Instruction, squash};
-use super::edit;
-use super::rules::{CACHE_FIXES, CacheFix};
+use super::command::{self, Amount, Start, Tool, Write};
+use super::dockerfile::{Dockerfile, Form, Instruction};
+use super::rules::CACHE_FIXES;
 use crate::analysis::caches::CacheKind;
 
 /// A lint rule. Its id, hadolint's id and its summary are in [`LintRule::spec`].
@@ -32,10 +32,14 @@ pub enum LintRule {
     CacheDnf,
     /// `cache-zypper`.
     CacheZypper,
+    /// `no-install-recommends`.
+    NoInstallRecommends,
     /// `merge-cleanup`.
     MergeCleanup,
     /// `separate-cleanup`.
     SeparateCleanup,
+    /// `copy-then-delete`.
+    CopyThenDelete,
     /// `copy-chown`.
     CopyChown,
 }
@@ -54,7 +58,7 @@ pub struct LintSpec {
 
 impl LintRule {
     /// Every rule.
-    pub const ALL: [LintRule; 12] = [
+    pub const ALL: [LintRule; 14] = [
         LintRule::CacheApk,
         LintRule::CacheAptLists,
         LintRule::CacheAptArchives,
@@ -64,8 +68,10 @@ impl LintRule {
         LintRule::CacheYum,
         LintRule::CacheDnf,
         LintRule::CacheZypper,
+        LintRule::NoInstallRecommends,
         LintRule::MergeCleanup,
         LintRule::SeparateCleanup,
+        LintRule::CopyThenDelete,
         LintRule::CopyChown,
     ];
 
@@ -118,15 +124,25 @@ impl LintRule {
                 Some("DL3036"),
                 "`zypper install` without `zypper clean`",
             ),
+            LintRule::NoInstallRecommends => (
+                "no-install-recommends",
+                Some("DL3015"),
+                "`apt-get install`/`apt install` without --no-install-recommends",
+            ),
             LintRule::MergeCleanup => (
                 "merge-cleanup",
                 Some("DL3059"),
-                "a RUN that deletes files right after another RUN with the same flags: merge them",
+                "a RUN deletes files an earlier RUN wrote, and the RUNs between can be merged: merge them",
             ),
             LintRule::SeparateCleanup => (
                 "separate-cleanup",
                 None,
-                "a RUN that only deletes files saves nothing: delete in the RUN that made them",
+                "a RUN deletes files an earlier RUN wrote (the bytes still ship): delete them in that RUN",
+            ),
+            LintRule::CopyThenDelete => (
+                "copy-then-delete",
+                None,
+                "a RUN deletes files a COPY/ADD put in its layer (the bytes still ship): do not copy them",
             ),
             LintRule::CopyChown => (
                 "copy-chown",
@@ -197,114 +213,80 @@ fn finding(rule: LintRule, line: usize, message: String) -> Finding {
     }
 }
 
-/// ENV (or ARG) values in force for a stage, as a flat text (`PIP_NO_CACHE_DIR=1 …`).
-fn stage_env(df: &Dockerfile, upto: usize) -> String {
-    let stage = df.instructions[upto].stage;
-    df.instructions[..upto]
+/// Values of the ARGs declared before the first FROM (their defaults), which FROM may use.
+fn global_args(df: &Dockerfile) -> Vec<(String, String)> {
+    df.instructions
         .iter()
-        .filter(|i| i.stage == stage && matches!(i.keyword.as_str(), "ENV" | "ARG"))
-        .map(|i| i.args.clone())
-        .collect::<Vec<_>>()
-        .join(" ")
+        .filter(|i| i.stage.is_none() && i.keyword == "ARG")
+        .flat_map(|i| assignments(&i.args, &[]))
+        .collect()
 }
 
-/// True when a variable is set to a truthy value in `text` (`NAME=1`, `NAME=true`, `NAME 1`).
-fn truthy(text: &str, name: &str) -> bool {
-    let words: Vec<&str> = text.split_whitespace().collect();
-    words.iter().enumerate().any(|(i, w)| {
-        let v = match w.strip_prefix(name) {
-            Some(rest) if rest.starts_with('=') => rest[1..].trim_matches('"').to_string(),
-            Some("") => words.get(i + 1).map_or(String::new(), |s| s.to_string()),
-            _ => return false,
-        };
-        !matches!(
-            v.to_ascii_lowercase().as_str(),
-            "" | "0" | "false" | "no" | "off"
-        )
-    })
+/// `K=V K2="V 2"` (ENV, ARG) or the legacy `K V` (ENV); values expanded from `env` where they can be.
+fn assignments(args: &str, env: &[(String, String)]) -> Vec<(String, String)> {
+    let words: Vec<String> = command::split(args)
+        .into_iter()
+        .flat_map(|c| {
+            c.env
+                .into_iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .chain(c.words)
+        })
+        .collect();
+    if words.len() >= 2 && !words[0].contains('=') {
+        let v = words[1..].join(" ");
+        return vec![(words[0].clone(), command::expand(&v, env).unwrap_or(v))];
+    }
+    words
+        .iter()
+        .filter_map(|w| {
+            let (k, v) = w.split_once('=')?;
+            Some((
+                k.to_string(),
+                command::expand(v, env).unwrap_or_else(|| v.to_string()),
+            ))
+        })
+        .collect()
 }
 
-fn mounts_on(ins: &Instruction, target: &str) -> bool {
-    ins.flags.iter().any(|f| {
-        f.name == "mount"
-            && f.value.as_deref().is_some_and(|v| {
-                (v.contains("type=cache") || v.contains("type=tmpfs")) && v.contains(target)
-            })
-    })
+/// A stage's base with the global ARGs' defaults put in (`FROM ${BASE}-slim`), lower-cased.
+pub fn resolved_base(df: &Dockerfile, stage: usize) -> String {
+    let raw = &df.stages[stage].base;
+    command::expand(raw, &global_args(df))
+        .unwrap_or_else(|| raw.clone())
+        .to_ascii_lowercase()
 }
 
-fn cache_findings(
-    df: &Dockerfile,
-    idx: usize,
-    ins: &Instruction,
-    fix: &CacheFix,
-    out: &mut Vec<Finding>,
-) {
-    let text = squash(&ins.args);
-    let hits = edit::tool_sub_ends(&text, fix.tools, fix.sub, &[]);
-    if hits.is_empty() || mounts_on(ins, fix.mount) {
-        return;
-    }
-    let Some(id) = LintRule::for_cache(fix.rule) else {
-        return;
-    };
-    // Only stages whose layers ship: the final one and the stages it is built FROM.
-    let shipping = shipping_stages(df);
-    if !ins.stage.is_some_and(|s| shipping.contains(&s)) {
-        return;
-    }
-    // Debian's and Ubuntu's images delete downloaded .debs after each install (docker-clean); from
-    // the text alone, the archives are known to be kept only where the Dockerfile deletes that hook.
-    if id == LintRule::CacheAptArchives && !keeps_debs(df, idx, &shipping) {
-        return;
-    }
-    let cleaned = fix.cleaned_by.iter().any(|c| text.contains(c));
-    let missing = match fix.flag {
-        Some(_) => {
-            let lacking = edit::tool_sub_ends(&text, fix.tools, fix.sub, fix.flag_equivalents);
-            let env_ok = fix.rule == CacheKind::Pip
-                && (truthy(&stage_env(df, idx), "PIP_NO_CACHE_DIR")
-                    || truthy(&text, "PIP_NO_CACHE_DIR"));
-            let no_network = fix.rule == CacheKind::Apk && text.contains("--no-network");
-            !lacking.is_empty() && !env_ok && !no_network && !cleaned
+/// The stage `COPY --from=NAME` (ARG defaults resolved) names, if it is a stage of this file.
+pub fn copy_from_stage(df: &Dockerfile, idx: usize) -> Option<usize> {
+    let ins = &df.instructions[idx];
+    let from = ins.flag("from")?;
+    let mut env = global_args(df);
+    env.extend(stage_env_before(df, idx));
+    let name = command::expand(from, &env)?.to_ascii_lowercase();
+    let upto = ins.stage?;
+    df.stages[..upto]
+        .iter()
+        .position(|s| s.name.as_deref() == Some(name.as_str()))
+        .or_else(|| name.parse::<usize>().ok().filter(|&i| i < upto))
+}
+
+/// ENV/ARG values set in the instruction's stage before it.
+fn stage_env_before(df: &Dockerfile, idx: usize) -> Vec<(String, String)> {
+    let stage = df.instructions[idx].stage;
+    let mut env = Vec::new();
+    for i in &df.instructions[..idx] {
+        if i.stage == stage && matches!(i.keyword.as_str(), "ENV" | "ARG") {
+            let found = assignments(&i.args, &env);
+            env.extend(found);
         }
-        None => !cleaned,
-    };
-    if missing {
-        let how = match fix.flag {
-            Some(f) => format!("add {f}"),
-            None => format!(
-                "end the RUN with `&& {}`",
-                fix.cleanup.replace("{dir}", "~/.cache/pip")
-            ),
-        };
-        out.push(finding(
-            id,
-            ins.start_line,
-            format!(
-                "{}: {how} (or RUN --mount=type=cache,target={})",
-                id.spec().summary,
-                fix.mount
-            ),
-        ));
     }
+    env
 }
 
-/// True when a RUN of the shipping stages, up to instruction `upto` (included), deletes
-/// `/etc/apt/apt.conf.d/docker-clean`, the hook by which Debian's and Ubuntu's images delete the
-/// downloaded .debs after each `apt-get install`.
-fn keeps_debs(df: &Dockerfile, upto: usize, shipping: &[usize]) -> bool {
-    df.instructions[..=upto].iter().any(|i| {
-        let t = squash(&i.args);
-        i.keyword == "RUN"
-            && i.stage.is_some_and(|s| shipping.contains(&s))
-            && deletes(&t)
-            && t.contains("apt.conf.d/docker-clean")
-    })
-}
-
-/// The final stage and, transitively, the stages it starts FROM (their layers are the image's too).
-fn shipping_stages(df: &Dockerfile) -> Vec<usize> {
+/// The final stage and, transitively, the stages it starts FROM (their layers are the image's too),
+/// the final one first.
+pub fn shipping_stages(df: &Dockerfile) -> Vec<usize> {
     let mut out = Vec::new();
     let mut cur = df.stages.len().checked_sub(1);
     while let Some(s) = cur {
@@ -312,7 +294,7 @@ fn shipping_stages(df: &Dockerfile) -> Vec<usize> {
             break;
         }
         out.push(s);
-        let base = df.stages[s].base.to_ascii_lowercase();
+        let base = resolved_base(df, s);
         cur = df.stages[..s]
             .iter()
             .rposition(|st| st.name.as_deref() == Some(base.as_str()))
@@ -321,93 +303,478 @@ fn shipping_stages(df: &Dockerfile) -> Vec<usize> {
     out
 }
 
-/// Every command of a RUN is `rm`.
-fn only_deletes(text: &str) -> bool {
-    let cmds: Vec<&str> = text
-        .split("&&")
-        .flat_map(|c| c.split(';'))
-        .map(str::trim)
-        .filter(|c| !c.is_empty() && *c != "set -e" && *c != "set -eux")
-        .collect();
-    !cmds.is_empty()
-        && cmds
-            .iter()
-            .all(|c| c.starts_with("rm ") || c.starts_with("/bin/rm "))
+/// The shell script of a RUN: its arguments, its heredoc bodies, or the command of an exec form.
+pub fn run_script(df: &Dockerfile, ins: &Instruction) -> String {
+    if !ins.heredocs.is_empty() {
+        let mut s = String::new();
+        for h in &ins.heredocs {
+            for l in h.body_lines.0..=h.body_lines.1 {
+                if let Some(line) = df.lines.get(l.wrapping_sub(1)) {
+                    s.push_str(line);
+                    s.push('\n');
+                }
+            }
+        }
+        return s;
+    }
+    match &ins.form {
+        Form::Exec(v) => match v.as_slice() {
+            [sh, c, script] if sh.ends_with("sh") && c == "-c" => script.clone(),
+            _ => v.join(" "),
+        },
+        Form::Shell => ins.args.clone(),
+    }
 }
 
-fn deletes(text: &str) -> bool {
-    text.split([';', '&', '|']).any(|c| {
-        let w = c.split_whitespace().next().unwrap_or("");
-        w == "rm" || w.ends_with("/rm")
-    })
+/// Targets of the RUN's cache and tmpfs mounts (what is written there never reaches the layer).
+fn mount_targets(ins: &Instruction) -> Vec<String> {
+    ins.flags
+        .iter()
+        .filter(|f| f.name == "mount")
+        .filter_map(|f| {
+            let v = f.value.as_deref()?;
+            let parts: Vec<(&str, &str)> = v.split(',').filter_map(|p| p.split_once('=')).collect();
+            let ty = parts
+                .iter()
+                .find(|(k, _)| *k == "type")
+                .map_or("bind", |p| p.1);
+            if !matches!(ty, "cache" | "tmpfs" | "bind") {
+                return None;
+            }
+            parts
+                .iter()
+                .find(|(k, _)| matches!(*k, "target" | "dst" | "destination"))
+                .map(|(_, t)| command::normalise(t))
+        })
+        .collect()
+}
+
+/// What an earlier instruction of the shipping stages wrote, as far as the text tells.
+#[derive(Debug, Clone)]
+struct Written {
+    /// Index of the instruction.
+    instr: usize,
+    /// What and where.
+    write: Write,
+}
+
+/// A COPY/ADD destination (for copy-chown).
+#[derive(Debug, Clone)]
+struct Copied {
+    instr: usize,
+    dst: String,
+    chown: bool,
+    chmod: bool,
+}
+
+/// Where a COPY/ADD puts its files: the destination, or the file in a destination directory when
+/// one plain file is copied there.
+fn copy_destination(
+    ins: &Instruction,
+    cwd: Option<&str>,
+    env: &[(String, String)],
+) -> Option<String> {
+    let words: Vec<String> = match &ins.form {
+        Form::Exec(v) => v.clone(),
+        Form::Shell => command::split(&ins.args)
+            .into_iter()
+            .flat_map(|c| c.words)
+            .collect(),
+    };
+    let (dst, srcs) = words.split_last()?;
+    let dst_abs = command::resolve(dst, cwd, None, env)?;
+    if let [src] = srcs
+        && dst.ends_with('/')
+    {
+        let name = src
+            .trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .unwrap_or("")
+            .split(['?', '#'])
+            .next()
+            .unwrap_or("");
+        let file_like = name.contains('.')
+            && !name.starts_with('.')
+            && !name.contains(['*', '?', '[', '$'])
+            && (ins.keyword != "ADD" || !is_local_archive(name));
+        if file_like {
+            return Some(command::normalise(&format!("{dst_abs}/{name}")));
+        }
+    }
+    Some(dst_abs)
+}
+
+/// `ADD x.tar.gz /dst` extracts a local archive: its files are below `/dst`, not at `/dst/x.tar.gz`.
+fn is_local_archive(name: &str) -> bool {
+    [
+        ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".tar.zst",
+    ]
+    .iter()
+    .any(|e| name.ends_with(e))
+}
+
+/// The stage's state while walking it.
+#[derive(Debug, Clone, Default)]
+struct State {
+    cwd: Option<String>,
+    home: Option<String>,
+    env: Vec<(String, String)>,
 }
 
 /// Checks one Dockerfile.
 pub fn lint(df: &Dockerfile) -> Vec<Finding> {
     let mut out = Vec::new();
-    for (idx, ins) in df.instructions.iter().enumerate() {
-        if ins.keyword != "RUN" {
-            continue;
+    let shipping = shipping_stages(df);
+    let globals = global_args(df);
+    let mut history: Vec<Written> = Vec::new();
+    let mut copies: Vec<Copied> = Vec::new();
+    let mut st = State {
+        cwd: Some("/".into()),
+        home: Some("/root".into()),
+        env: Vec::new(),
+    };
+    // The chain from its root stage to the final one: each inherits the previous one's state.
+    for &s in shipping.iter().rev() {
+        let stage = &df.stages[s];
+        let base_is_stage = df.stages[..s]
+            .iter()
+            .any(|x| x.name.as_deref() == Some(resolved_base(df, s).as_str()));
+        if !base_is_stage {
+            // An image: its WORKDIR and USER are not known from here.
+            st = State {
+                cwd: None,
+                home: Some("/root".into()),
+                env: Vec::new(),
+            };
+            history.clear();
+            copies.clear();
         }
-        for fix in CACHE_FIXES {
-            cache_findings(df, idx, ins, fix, &mut out);
-        }
-        let text = squash(&ins.args);
-        let prev = idx.checked_sub(1).map(|p| &df.instructions[p]);
-        let prev_run = prev.filter(|p| p.keyword == "RUN" && p.stage == ins.stage);
-        if let Some(p) = prev_run
-            && deletes(&text)
-            && ["mount", "network", "security"]
-                .iter()
-                .all(|f| p.flag(f) == ins.flag(f))
-            && p.is_plain_shell()
-            && ins.is_plain_shell()
-        {
-            out.push(finding(
-                LintRule::MergeCleanup,
-                ins.start_line,
-                format!(
-                    "merge with the RUN at line {}: files it deletes still ship in that layer",
-                    p.start_line
-                ),
-            ));
-        } else if only_deletes(&text) && prev_run.is_none() {
-            out.push(finding(
-                LintRule::SeparateCleanup,
-                ins.start_line,
-                "this RUN only deletes files: the bytes still ship in the layer that made them"
-                    .into(),
-            ));
-        }
-        if let Some((flag, value)) = super::recursive_owner_change(&text) {
-            let targets: Vec<&str> = text.split_whitespace().collect();
-            let copied = df.instructions[..idx]
-                .iter()
-                .rev()
-                .take_while(|i| i.stage == ins.stage)
-                .any(|i| {
-                    matches!(i.keyword.as_str(), "COPY" | "ADD")
-                        && i.flag(flag).is_none()
-                        && i.args.split_whitespace().last().is_some_and(|dst| {
-                            let dst = dst.trim_end_matches('/');
-                            targets.iter().any(|t| {
-                                let t = t.trim_end_matches('/');
-                                t == dst
-                                    || (t != "/" && dst.starts_with(&format!("{t}/")))
-                                    || (t == "." || t == "./")
-                            })
-                        })
-                });
-            if copied {
-                out.push(finding(
-                    LintRule::CopyChown,
-                    ins.start_line,
-                    format!("`{flag} -R` duplicates the COPYed files in a new layer: COPY --{flag}={value}"),
-                ));
+        for idx in stage.from + 1..stage.end {
+            let ins = &df.instructions[idx];
+            match ins.keyword.as_str() {
+                "WORKDIR" => {
+                    st.cwd = command::resolve(ins.args.trim(), st.cwd.as_deref(), None, &st.env);
+                }
+                "ENV" => {
+                    let found = assignments(&ins.args, &st.env);
+                    st.env.extend(found);
+                }
+                "ARG" => {
+                    for w in ins.args.split_whitespace() {
+                        match w.split_once('=') {
+                            Some(_) => st.env.extend(assignments(w, &st.env)),
+                            None => {
+                                if let Some(g) = globals.iter().rev().find(|(k, _)| k == w) {
+                                    st.env.push(g.clone());
+                                }
+                            }
+                        }
+                    }
+                }
+                "USER" => {
+                    let user = ins.args.split(':').next().unwrap_or("").trim();
+                    st.home = match user {
+                        "root" | "0" => Some("/root".into()),
+                        u if !u.is_empty()
+                            && !u.contains('$')
+                            && !u.chars().all(|c| c.is_ascii_digit()) =>
+                        {
+                            Some(format!("/home/{u}"))
+                        }
+                        _ => None,
+                    };
+                }
+                "COPY" | "ADD" => {
+                    if let Some(dst) = copy_destination(ins, st.cwd.as_deref(), &st.env) {
+                        history.push(Written {
+                            instr: idx,
+                            write: Write {
+                                path: dst.clone(),
+                                amount: Amount::Files,
+                                cmd: 0,
+                            },
+                        });
+                        copies.push(Copied {
+                            instr: idx,
+                            dst,
+                            chown: ins.flag("chown").is_some(),
+                            chmod: ins.flag("chmod").is_some(),
+                        });
+                    }
+                }
+                "RUN" => run_findings(df, idx, &st, &mut history, &copies, &mut out),
+                _ => {}
             }
         }
     }
+    out.sort_by_key(|f| f.line);
     out
+}
+
+/// The findings of one RUN of a shipping stage; records what it writes.
+fn run_findings(
+    df: &Dockerfile,
+    idx: usize,
+    st: &State,
+    history: &mut Vec<Written>,
+    copies: &[Copied],
+    out: &mut Vec<Finding>,
+) {
+    let ins = &df.instructions[idx];
+    let script = run_script(df, ins);
+    let start = Start {
+        cwd: st.cwd.clone(),
+        home: st.home.clone(),
+        env: st.env.clone(),
+    };
+    let fx = command::effects(&script, &start);
+    let mounts = mount_targets(ins);
+    let under_mount = |p: &str| mounts.iter().any(|m| command::covers(m, p));
+    // A write is gone by the end of the RUN when a later command of it deletes or cleans it.
+    let gone = |w: &Write| {
+        fx.deletes
+            .iter()
+            .any(|d| d.cmd > w.cmd && command::covers(&d.path, &w.path))
+            || matches!(w.amount, Amount::Cache(k) if fx.cleaned.iter().any(|(c, at)| *c == k && *at > w.cmd))
+    };
+    // Caches.
+    let mut fired: Vec<LintRule> = Vec::new();
+    for w in &fx.writes {
+        let Amount::Cache(kind) = w.amount else {
+            continue;
+        };
+        let Some(rule) = LintRule::for_cache(kind) else {
+            continue;
+        };
+        if fired.contains(&rule) || under_mount(&w.path) || gone(w) {
+            continue;
+        }
+        if rule == LintRule::CacheAptArchives && !keeps_debs(df, idx) {
+            continue;
+        }
+        // `apt-get clean` also covers what `apt` installs and the reverse.
+        let Some(fix) = CACHE_FIXES.iter().find(|f| f.rule == kind) else {
+            continue;
+        };
+        fired.push(rule);
+        let how = match fix.flag {
+            Some(f) => format!("add {f}"),
+            None => format!(
+                "end the RUN with `&& {}`",
+                fix.cleanup.replace("{dir}", "~/.cache/pip")
+            ),
+        };
+        out.push(finding(
+            rule,
+            ins.start_line,
+            format!(
+                "{}: {how} (or RUN --mount=type=cache,target={})",
+                rule.spec().summary,
+                fix.mount
+            ),
+        ));
+    }
+    // --no-install-recommends.
+    let cmds = command::split(&script);
+    let config_off = recommends_off(df, idx) || script.contains("Install-Recommends");
+    for c in &cmds {
+        if let Some(inv) = command::invocation(c)
+            && matches!(inv.tool, Tool::AptGet | Tool::Apt)
+            && inv.sub == "install"
+            && !inv.operands.is_empty()
+            && !inv.has(&["--no-install-recommends"])
+            && !config_off
+        {
+            out.push(finding(
+                LintRule::NoInstallRecommends,
+                ins.start_line,
+                format!(
+                    "`{} install` without --no-install-recommends also installs the packages' \
+                     recommendations: add --no-install-recommends to it",
+                    c.name()
+                ),
+            ));
+            break;
+        }
+    }
+    // Deletions of what earlier instructions wrote.
+    let mut writers: Vec<(usize, Vec<String>)> = Vec::new();
+    for d in &fx.deletes {
+        let own = fx
+            .writes
+            .iter()
+            .any(|w| w.cmd < d.cmd && command::overlaps(&d.path, &w.path));
+        if own {
+            continue;
+        }
+        for h in history.iter() {
+            if h.write.amount == Amount::Tiny || !command::overlaps(&d.path, &h.write.path) {
+                continue;
+            }
+            match writers.iter_mut().find(|w| w.0 == h.instr) {
+                Some(w) => {
+                    if !w.1.contains(&d.path) {
+                        w.1.push(d.path.clone());
+                    }
+                }
+                None => writers.push((h.instr, vec![d.path.clone()])),
+            }
+        }
+    }
+    writers.sort();
+    for (w, paths) in &writers {
+        let writer = &df.instructions[*w];
+        let what = paths.join(" ");
+        let (rule, message) = if writer.keyword != "RUN" {
+            (
+                LintRule::CopyThenDelete,
+                format!(
+                    "deletes {what}, which the {} at line {} put in its layer, where the bytes still \
+                     ship: leave it out of the {} (.dockerignore, a narrower source) or use it through \
+                     RUN --mount=type=bind",
+                    writer.keyword, writer.start_line, writer.keyword
+                ),
+            )
+        } else if mergeable(df, *w, idx) {
+            (
+                LintRule::MergeCleanup,
+                format!(
+                    "deletes {what}, which the RUN at line {} wrote: merge the RUNs of lines {}-{} so \
+                     the files never reach a layer",
+                    writer.start_line, writer.start_line, ins.start_line
+                ),
+            )
+        } else {
+            (
+                LintRule::SeparateCleanup,
+                format!(
+                    "deletes {what}, which the RUN at line {} wrote: the bytes still ship in that \
+                     layer; delete them in that RUN",
+                    writer.start_line
+                ),
+            )
+        };
+        out.push(finding(rule, ins.start_line, message));
+    }
+    // chown/chmod -R over COPYed files.
+    for (ci, c) in cmds.iter().enumerate() {
+        let name = c.name();
+        if name != "chown" && name != "chmod" {
+            continue;
+        }
+        let opts: Vec<&String> = c.words[1..].iter().filter(|w| w.starts_with('-')).collect();
+        let recursive = opts
+            .iter()
+            .any(|o| *o == "--recursive" || (!o.starts_with("--") && o.contains('R')));
+        let operands: Vec<&String> = c.words[1..]
+            .iter()
+            .filter(|w| !w.starts_with('-'))
+            .collect();
+        if !recursive || operands.len() < 2 {
+            continue;
+        }
+        let value = operands[0].clone();
+        let targets: Vec<String> = operands[1..]
+            .iter()
+            .filter_map(|t| command::resolve(t, st.cwd.as_deref(), st.home.as_deref(), &st.env))
+            .collect();
+        // Written by this RUN before the chown (a tarball it extracted): not a COPY's files.
+        let own = |t: &str| {
+            fx.writes
+                .iter()
+                .any(|w| w.cmd < ci && command::overlaps(t, &w.path))
+        };
+        let hit = copies.iter().find(|cp| {
+            let flagged = if name == "chown" { cp.chown } else { cp.chmod };
+            !flagged
+                && targets
+                    .iter()
+                    .any(|t| !own(t) && t != "/" && command::covers(t, &cp.dst))
+        });
+        if let Some(cp) = hit {
+            let copy = &df.instructions[cp.instr];
+            let flag = if name == "chown" {
+                format!("--chown={value}")
+            } else if value.len() >= 3
+                && value.len() <= 4
+                && value.chars().all(|c| ('0'..='7').contains(&c))
+            {
+                format!("--chmod={value}")
+            } else {
+                "--chmod=<octal mode> (what `chmod {value}` gives is not one mode for files and \
+                 directories alike)"
+                    .to_string()
+            };
+            out.push(finding(
+                LintRule::CopyChown,
+                ins.start_line,
+                format!(
+                    "`{name} -R` copies what the {} at line {} put in {} into a new layer: \
+                     {} {flag} instead",
+                    copy.keyword, copy.start_line, cp.dst, copy.keyword
+                ),
+            ));
+        }
+    }
+    // What this RUN leaves behind is history for later instructions.
+    let deletes = fx.deletes.clone();
+    history.retain(|h| {
+        !deletes
+            .iter()
+            .any(|d| command::covers(&d.path, &h.write.path))
+    });
+    for w in &fx.writes {
+        if !under_mount(&w.path) && !gone(w) {
+            history.push(Written {
+                instr: idx,
+                write: w.clone(),
+            });
+        }
+    }
+}
+
+/// True when the instructions from `first` to `last` are RUNs (comments aside) that can be merged:
+/// same `--mount`/`--network`/`--security` flags, shell form without heredocs.
+fn mergeable(df: &Dockerfile, first: usize, last: usize) -> bool {
+    let a = &df.instructions[first];
+    (first..=last).all(|k| {
+        let i = &df.instructions[k];
+        i.keyword == "RUN"
+            && i.stage == a.stage
+            && i.is_plain_shell()
+            && ["mount", "network", "security"]
+                .iter()
+                .all(|f| i.flag(f) == a.flag(f))
+    })
+}
+
+/// True when an earlier RUN of the shipping stages writes an apt configuration that turns
+/// recommendations off.
+fn recommends_off(df: &Dockerfile, upto: usize) -> bool {
+    let shipping = shipping_stages(df);
+    df.instructions[..upto].iter().any(|i| {
+        matches!(i.keyword.as_str(), "RUN" | "COPY")
+            && i.stage.is_some_and(|s| shipping.contains(&s))
+            && (i.args.contains("Install-Recommends") || i.args.contains("apt.conf.d/"))
+    })
+}
+
+/// True when a RUN of the shipping stages, up to instruction `upto` (included), deletes
+/// `/etc/apt/apt.conf.d/docker-clean`, the hook by which Debian's and Ubuntu's images delete the
+/// downloaded .debs after each `apt-get install`.
+fn keeps_debs(df: &Dockerfile, upto: usize) -> bool {
+    let shipping = shipping_stages(df);
+    df.instructions[..=upto].iter().any(|i| {
+        i.keyword == "RUN"
+            && i.stage.is_some_and(|s| shipping.contains(&s))
+            && command::split(&run_script(df, i)).iter().any(|c| {
+                matches!(c.name(), "rm" | "mv")
+                    && c.words
+                        .iter()
+                        .any(|w| w.ends_with("apt.conf.d/docker-clean"))
+            })
+    })
 }
 
 #[cfg(test)]
@@ -456,8 +823,14 @@ mod tests {
             LintRule::CacheYum => "FROM centos\nRUN yum install -y curl\n",
             LintRule::CacheDnf => "FROM fedora\nRUN dnf install -y curl\n",
             LintRule::CacheZypper => "FROM opensuse\nRUN zypper install -y curl\n",
-            LintRule::MergeCleanup => "FROM a\nRUN make\nRUN rm -rf /src\n",
-            LintRule::SeparateCleanup => "FROM a\nCOPY x /x\nRUN rm -rf /x\n",
+            LintRule::NoInstallRecommends => "FROM debian\nRUN apt-get install -y curl\n",
+            LintRule::MergeCleanup => {
+                "FROM a\nRUN git clone https://x/src.git /src && make -C /src\nRUN rm -rf /src\n"
+            }
+            LintRule::SeparateCleanup => {
+                "FROM a\nRUN git clone https://x/src.git /src\nENV A=1\nRUN rm -rf /src\n"
+            }
+            LintRule::CopyThenDelete => "FROM a\nCOPY x /x\nRUN rm -rf /x\n",
             LintRule::CopyChown => "FROM a\nCOPY . /app\nRUN chown -R 1:1 /app\n",
         }
     }
@@ -541,11 +914,11 @@ mod tests {
         );
         assert_eq!(
             ids("FROM a\nRUN apt-get update && apt-get install -y x\n"),
-            vec![("cache-apt-lists", 2)]
+            vec![("cache-apt-lists", 2), ("no-install-recommends", 2)]
         );
         assert_eq!(
             ids(
-                "FROM a\nRUN apt-get update && apt-get install -y x && rm -rf /var/lib/apt/lists/*\n"
+                "FROM a\nRUN apt-get update && apt-get install -y --no-install-recommends x && rm -rf /var/lib/apt/lists/*\n"
             ),
             vec![]
         );
@@ -559,24 +932,164 @@ mod tests {
     #[test]
     fn merges_only_when_they_can_and_it_pays() {
         assert_eq!(ids("FROM a\nRUN make\nRUN echo done\n"), vec![]);
+        // What a RUN deletes must have been written by an earlier instruction, named in the finding.
+        let f = lint(&parse(
+            "D",
+            "FROM a\nRUN curl -fsSLo /tmp/t.tgz https://x/t.tgz\nRUN tar -C /opt -xzf /tmp/t.tgz\n\
+             # c\nRUN rm -f /tmp/t.tgz\n",
+        )
+        .unwrap());
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!((f[0].rule, f[0].line), (LintRule::MergeCleanup, 5));
+        assert!(f[0].message.contains("line 2"), "{}", f[0].message);
+        // A RUN deleting its own files: nothing.
         assert_eq!(
-            ids("FROM a\nRUN make\n# c\nRUN rm -rf /src\n"),
-            vec![("merge-cleanup", 4)]
-        );
-        assert_eq!(
-            ids("FROM a\nRUN --mount=type=cache,target=/c make\nRUN rm -rf /src\n"),
+            ids(
+                "FROM a\nRUN make\nRUN export GNUPGHOME=\"$(mktemp -d)\" && gpg --batch x && rm -rf \"$GNUPGHOME\"\n"
+            ),
             vec![]
         );
         assert_eq!(
-            ids("FROM a\nCOPY x /x\nRUN rm -rf /x\n"),
+            ids(
+                "FROM a\nRUN apt-get update && apt-get install -y --no-install-recommends x && rm -rf /var/lib/apt/lists/*\nRUN rm -rf /var/lib/apt/lists/*\n"
+            ),
+            vec![]
+        );
+        assert_eq!(
+            ids(
+                "FROM a\nWORKDIR /b\nRUN git clone https://g/x.git && cd x && make && cd .. && rm -rf x\n"
+            ),
+            vec![]
+        );
+        // Deleting what the base image shipped: nothing to gain here.
+        assert_eq!(
+            ids("FROM a\nRUN echo x\nRUN rm -rf /usr/share/doc\n"),
+            vec![]
+        );
+        // A symlink or a line of text: not worth it.
+        assert_eq!(ids("FROM a\nRUN ln -s /a /b\nRUN rm /b\n"), vec![]);
+        assert_eq!(ids("FROM a\nRUN echo x > /etc/x\nRUN rm /etc/x\n"), vec![]);
+        // Other flags in between: not mergeable, delete where written.
+        assert_eq!(
+            ids(
+                "FROM a\nRUN --mount=type=cache,target=/c git clone https://x/s.git /s\nRUN rm -rf /s\n"
+            ),
             vec![("separate-cleanup", 3)]
         );
+        assert_eq!(
+            ids("FROM a\nRUN apk add --virtual .b gcc\nRUN make\nRUN apk del .b\n"),
+            vec![("cache-apk", 2), ("merge-cleanup", 4)]
+        );
+        // Files a COPY put in its layer.
+        assert_eq!(
+            ids("FROM a\nWORKDIR /app\nCOPY . .\nRUN rm -rf tests\n"),
+            vec![("copy-then-delete", 4)]
+        );
+        assert_eq!(
+            ids("FROM a\nCOPY pkg.deb /tmp/\nRUN dpkg -i /tmp/pkg.deb && rm /tmp/pkg.deb\n"),
+            vec![("copy-then-delete", 3)]
+        );
+        // Only shipping stages.
+        assert_eq!(
+            ids("FROM a AS b\nCOPY x /x\nRUN rm -rf /x\nFROM c\nCOPY --from=b /y /y\n"),
+            vec![]
+        );
+    }
+
+    #[test]
+    fn copy_chown_reads_only_its_own_arguments() {
         assert_eq!(
             ids("FROM a\nCOPY . /app\nRUN chown -R 1:1 /app\n"),
             vec![("copy-chown", 3)]
         );
         assert_eq!(
             ids("FROM a\nCOPY --chown=1:1 . /app\nRUN chown -R 1:1 /app\n"),
+            vec![]
+        );
+        // `cd /opt/x/` is not a chown target.
+        assert_eq!(
+            ids("FROM a\nCOPY x /opt/x/\nRUN cd /opt/x/ && chown -R u /var/log/u\n"),
+            vec![]
+        );
+        // A tarball extracted by the same RUN.
+        assert_eq!(
+            ids(
+                "FROM a\nCOPY t.tgz /tmp/\nRUN tar -xzf /tmp/t.tgz -C /opt/t && rm /tmp/t.tgz && chmod -R 755 /opt/t\n"
+            ),
+            vec![("copy-then-delete", 3)]
+        );
+        // A builder stage that is only copied from.
+        assert_eq!(
+            ids("FROM a AS b\nCOPY . /src\nRUN chown -R u /src\nFROM c\nCOPY --from=b /src/x /x\n"),
+            vec![]
+        );
+        let msg = |src: &str| lint(&parse("D", src).unwrap())[0].message.clone();
+        assert!(msg("FROM a\nCOPY . /app\nRUN chmod -R 755 /app\n").contains("--chmod=755"));
+        assert!(
+            msg("FROM a\nCOPY . /app\nRUN chmod -R +x /app\n").contains("--chmod=<octal mode>")
+        );
+    }
+
+    #[test]
+    fn arg_defaults_pick_the_shipping_stages() {
+        let src =
+            "ARG BASE=builder\nFROM alpine AS builder\nRUN apk add gcc\nFROM ${BASE}\nRUN echo\n";
+        assert_eq!(shipping_stages(&parse("D", src).unwrap()), [1, 0]);
+        assert_eq!(ids(src), vec![("cache-apk", 3)]);
+        let src = "ARG V=3.19\nARG S=b\nFROM alpine:${V} AS b\nRUN echo\nFROM scratch\nCOPY --from=${S} /x /x\n";
+        let df = parse("D", src).unwrap();
+        assert_eq!(resolved_base(&df, 0), "alpine:3.19");
+        assert_eq!(copy_from_stage(&df, 5), Some(0));
+    }
+
+    #[test]
+    fn no_install_recommends() {
+        assert_eq!(
+            ids("FROM a\nRUN apt install -y python3-pip && rm -rf /var/lib/apt/lists/*\n"),
+            vec![("no-install-recommends", 2)]
+        );
+        assert_eq!(
+            ids("FROM a\nRUN apt-get -y install --no-install-recommends x\n"),
+            vec![]
+        );
+        assert_eq!(
+            ids("FROM a\nRUN apt-get -o APT::Install-Recommends=false install x\n"),
+            vec![]
+        );
+        assert_eq!(
+            ids(
+                "FROM a\nRUN echo 'APT::Install-Recommends \"0\";' > /etc/apt/apt.conf.d/01norec\nRUN apt-get install -y x\n"
+            ),
+            vec![]
+        );
+    }
+
+    #[test]
+    fn global_options_and_aliases() {
+        assert_eq!(
+            ids("FROM a\nRUN apt-get -qq update\n"),
+            vec![("cache-apt-lists", 2)]
+        );
+        assert_eq!(
+            ids("FROM a\nRUN yum -y install x\n"),
+            vec![("cache-yum", 2)]
+        );
+        assert_eq!(
+            ids("FROM a\nRUN dnf --enablerepo=crb install -y x\n"),
+            vec![("cache-dnf", 2)]
+        );
+        assert_eq!(
+            ids("FROM a\nRUN zypper --non-interactive in x\n"),
+            vec![("cache-zypper", 2)]
+        );
+        assert_eq!(ids("FROM a\nRUN zypper -n in x && zypper cc -a\n"), vec![]);
+        assert_eq!(ids("FROM a\nRUN apk -U add x\n"), vec![("cache-apk", 2)]);
+        assert_eq!(
+            ids("FROM a\nRUN apk update && apk add x && apk cache clean\n"),
+            vec![("cache-apk", 2)]
+        );
+        assert_eq!(
+            ids("FROM a\nRUN apk update && apk add x && rm -rf /var/cache/apk/*\n"),
             vec![]
         );
     }
