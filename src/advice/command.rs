@@ -632,6 +632,10 @@ fn finish(words: &mut Vec<String>, out: &mut Vec<Command>) {
                 }
                 continue;
             }
+            if (w == "su-exec" || w == "gosu") && it.peek().is_some() {
+                it.next();
+                continue;
+            }
             if w == "env" {
                 while let Some(n) = it.peek() {
                     if let Some((k, v)) = assignment(n) {
@@ -1332,11 +1336,20 @@ pub fn effects(script: &str, start: &Start) -> Effects {
                     write(&mut fx, f, Amount::Files, &cwd);
                 }
             }
-            "make" | "cmake" | "ninja" | "configure" | "./configure" | "autoreconf" | "python"
-            | "python3" | "meson" | "bundle" | "mvn" | "gradle" | "./gradlew" | "composer" => {
+            // Build tools write below the working directory.
+            "make" | "cmake" | "ninja" | "configure" | "./configure" | "autoreconf" | "meson" => {
                 if let Some(d) = cwd.clone() {
                     write(&mut fx, &d, Amount::Files, &cwd);
                 }
+            }
+            "mvn" | "./mvnw" => write(&mut fx, "target", Amount::Files, &cwd),
+            "gradle" | "./gradlew" => write(&mut fx, "build", Amount::Files, &cwd),
+            "composer"
+                if args
+                    .first()
+                    .is_some_and(|a| *a == "install" || *a == "update") =>
+            {
+                write(&mut fx, "vendor", Amount::Files, &cwd)
             }
             _ => {
                 if first.starts_with("./")

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::command::{self, Amount, Start, Tool, Write};
 use super::dockerfile::{Dockerfile, Form, Instruction};
-use super::rules::CACHE_FIXES;
+use super::rules::{BUILDPACK_PACKAGES, CACHE_FIXES, is_buildpack_image};
 use crate::analysis::caches::CacheKind;
 
 /// A lint rule. Its id, hadolint's id and its summary are in [`LintRule::spec`].
@@ -396,7 +396,7 @@ fn copy_destination(
             .unwrap_or("");
         let file_like = name.contains('.')
             && !name.starts_with('.')
-            && !name.contains(['*', '?', '[', '$'])
+            && !name.contains('$')
             && (ins.keyword != "ADD" || !is_local_archive(name));
         if file_like {
             return Some(command::normalise(&format!("{dst_abs}/{name}")));
@@ -583,6 +583,12 @@ fn run_findings(
             && matches!(inv.tool, Tool::AptGet | Tool::Apt)
             && inv.sub == "install"
             && !inv.operands.is_empty()
+            && !inv.operands.iter().all(|o| is_local_package(o))
+            && !(in_buildpack(df)
+                && inv
+                    .operands
+                    .iter()
+                    .all(|o| BUILDPACK_PACKAGES.contains(&o.as_str())))
             && !inv.has(&["--no-install-recommends"])
             && !config_off
         {
@@ -598,13 +604,13 @@ fn run_findings(
             break;
         }
     }
-    // Deletions of what earlier instructions wrote.
+    // Deletions of what earlier instructions wrote: one finding per rule, naming every writer.
     let mut writers: Vec<(usize, Vec<String>)> = Vec::new();
     for d in &fx.deletes {
-        let own = fx
-            .writes
-            .iter()
-            .any(|w| w.cmd < d.cmd && command::overlaps(&d.path, &w.path));
+        // What this RUN made itself (its own build tree, its own apt lists) is its own business.
+        let own = fx.writes.iter().any(|w| {
+            w.cmd < d.cmd && !command::broad(&w.path) && command::covers(&w.path, &d.path)
+        });
         if own {
             continue;
         }
@@ -622,40 +628,102 @@ fn run_findings(
             }
         }
     }
+    // `chown -R`/`chmod -R` over what an earlier RUN wrote copies those files into this layer.
+    for (ci, c) in cmds.iter().enumerate() {
+        let Some((_, targets)) = recursive_change(c, st) else {
+            continue;
+        };
+        for t in &targets {
+            let own = fx
+                .writes
+                .iter()
+                .any(|w| w.cmd < ci && !command::broad(&w.path) && command::covers(&w.path, t));
+            if own {
+                continue;
+            }
+            for h in history.iter() {
+                let run_made = df.instructions[h.instr].keyword == "RUN";
+                if !run_made
+                    || h.write.amount == Amount::Tiny
+                    || matches!(h.write.amount, Amount::Package | Amount::Cache(_))
+                    || !command::covers(t, &h.write.path)
+                {
+                    continue;
+                }
+                match writers.iter_mut().find(|w| w.0 == h.instr) {
+                    Some(w) => {
+                        if !w.1.contains(t) {
+                            w.1.push(t.clone());
+                        }
+                    }
+                    None => writers.push((h.instr, vec![t.clone()])),
+                }
+            }
+        }
+    }
     writers.sort();
-    for (w, paths) in &writers {
-        let writer = &df.instructions[*w];
-        let what = paths.join(" ");
-        let (rule, message) = if writer.keyword != "RUN" {
-            (
-                LintRule::CopyThenDelete,
-                format!(
-                    "deletes {what}, which the {} at line {} put in its layer, where the bytes still \
-                     ship: leave it out of the {} (.dockerignore, a narrower source) or use it through \
-                     RUN --mount=type=bind",
-                    writer.keyword, writer.start_line, writer.keyword
-                ),
-            )
-        } else if mergeable(df, *w, idx) {
+    let lines = |ws: &[&(usize, Vec<String>)]| -> String {
+        ws.iter()
+            .map(|w| df.instructions[w.0].start_line.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let paths = |ws: &[&(usize, Vec<String>)]| -> String {
+        let mut p: Vec<&str> = ws
+            .iter()
+            .flat_map(|w| w.1.iter().map(String::as_str))
+            .collect();
+        p.sort_unstable();
+        p.dedup();
+        p.join(" ")
+    };
+    let copies_w: Vec<&(usize, Vec<String>)> = writers
+        .iter()
+        .filter(|w| df.instructions[w.0].keyword != "RUN")
+        .collect();
+    let runs_w: Vec<&(usize, Vec<String>)> = writers
+        .iter()
+        .filter(|w| df.instructions[w.0].keyword == "RUN")
+        .collect();
+    if !copies_w.is_empty() {
+        out.push(finding(
+            LintRule::CopyThenDelete,
+            ins.start_line,
+            format!(
+                "deletes {}, which the COPY/ADD at line(s) {} put in its layer, where the bytes \
+                 still ship: leave it out of the COPY (.dockerignore, a narrower source) or use it \
+                 through RUN --mount=type=bind",
+                paths(&copies_w),
+                lines(&copies_w)
+            ),
+        ));
+    }
+    if let Some(first) = runs_w.first() {
+        let (rule, how) = if mergeable(df, first.0, idx) {
             (
                 LintRule::MergeCleanup,
                 format!(
-                    "deletes {what}, which the RUN at line {} wrote: merge the RUNs of lines {}-{} so \
-                     the files never reach a layer",
-                    writer.start_line, writer.start_line, ins.start_line
+                    "merge the RUNs of lines {}-{} so the files never reach a layer",
+                    df.instructions[first.0].start_line, ins.start_line
                 ),
             )
         } else {
             (
                 LintRule::SeparateCleanup,
-                format!(
-                    "deletes {what}, which the RUN at line {} wrote: the bytes still ship in that \
-                     layer; delete them in that RUN",
-                    writer.start_line
-                ),
+                "the bytes still ship in that layer: delete them (or change their owner or mode) in \
+                 the RUN that wrote them"
+                    .into(),
             )
         };
-        out.push(finding(rule, ins.start_line, message));
+        out.push(finding(
+            rule,
+            ins.start_line,
+            format!(
+                "deletes (or changes the owner or mode of) {}, which the RUN at line(s) {} wrote: {how}",
+                paths(&runs_w),
+                lines(&runs_w)
+            ),
+        ));
     }
     // chown/chmod -R over COPYed files.
     for (ci, c) in cmds.iter().enumerate() {
@@ -681,9 +749,12 @@ fn run_findings(
             .collect();
         // Written by this RUN before the chown (a tarball it extracted): not a COPY's files.
         let own = |t: &str| {
-            fx.writes
-                .iter()
-                .any(|w| w.cmd < ci && command::overlaps(t, &w.path))
+            fx.writes.iter().any(|w| {
+                w.cmd < ci
+                    && w.amount != Amount::Tiny
+                    && !command::broad(&w.path)
+                    && command::covers(&w.path, t)
+            })
         };
         let hit = copies.iter().find(|cp| {
             let flagged = if name == "chown" { cp.chown } else { cp.chmod };
@@ -724,14 +795,53 @@ fn run_findings(
             .iter()
             .any(|d| command::covers(&d.path, &h.write.path))
     });
+    let debs_kept = keeps_debs(df, idx);
     for w in &fx.writes {
-        if !under_mount(&w.path) && !gone(w) {
+        let dropped = w.amount == Amount::Cache(CacheKind::AptArchives) && !debs_kept;
+        if !under_mount(&w.path) && !gone(w) && !dropped {
             history.push(Written {
                 instr: idx,
                 write: w.clone(),
             });
         }
     }
+}
+
+/// `chown -R OWNER paths…`/`chmod -R MODE paths…`: (the owner or mode, the resolved paths).
+fn recursive_change(c: &command::Command, st: &State) -> Option<(String, Vec<String>)> {
+    let name = c.name();
+    if name != "chown" && name != "chmod" {
+        return None;
+    }
+    let recursive = c.words[1..].iter().any(|o| {
+        o == "--recursive" || (o.starts_with('-') && !o.starts_with("--") && o.contains('R'))
+    });
+    let operands: Vec<&String> = c.words[1..]
+        .iter()
+        .filter(|w| !w.starts_with('-'))
+        .collect();
+    if !recursive || operands.len() < 2 {
+        return None;
+    }
+    let targets = operands[1..]
+        .iter()
+        .filter_map(|t| command::resolve(t, st.cwd.as_deref(), st.home.as_deref(), &st.env))
+        .filter(|t| t != "/")
+        .collect();
+    Some((operands[0].clone(), targets))
+}
+
+/// True when the shipping chain starts from an image built FROM buildpack-deps.
+fn in_buildpack(df: &Dockerfile) -> bool {
+    shipping_stages(df)
+        .last()
+        .is_some_and(|&root| is_buildpack_image(&resolved_base(df, root)))
+}
+
+/// A package file rather than a name (`./x.deb`, `/tmp/*.deb`): its recommendations are not known
+/// from the text.
+fn is_local_package(op: &str) -> bool {
+    op.starts_with("./") || op.starts_with('/') || op.ends_with(".deb")
 }
 
 /// True when the instructions from `first` to `last` are RUNs (comments aside) that can be merged:
