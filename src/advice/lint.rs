@@ -81,7 +81,7 @@ impl LintRule {
             LintRule::CacheApk => (
                 "cache-apk",
                 Some("DL3019"),
-                "`apk add` without --no-cache (or a cache mount on /var/cache/apk) keeps the index",
+                "`apk update`, or `apk add`/`upgrade` without --no-cache, leaves the index in /var/cache/apk",
             ),
             LintRule::CacheAptLists => (
                 "cache-apt-lists",
@@ -112,17 +112,17 @@ impl LintRule {
             LintRule::CacheYum => (
                 "cache-yum",
                 Some("DL3032"),
-                "`yum install` without `yum clean all`",
+                "`yum install`/`update` without `yum clean all`",
             ),
             LintRule::CacheDnf => (
                 "cache-dnf",
                 Some("DL3040"),
-                "`dnf install` without `dnf clean all`",
+                "`dnf`/`microdnf` install/update without `clean all`",
             ),
             LintRule::CacheZypper => (
                 "cache-zypper",
                 Some("DL3036"),
-                "`zypper install` without `zypper clean`",
+                "`zypper install`/`update`/`refresh` without `zypper clean`",
             ),
             LintRule::NoInstallRecommends => (
                 "no-install-recommends",
@@ -559,6 +559,10 @@ fn run_findings(
         };
         fired.push(rule);
         let how = match fix.flag {
+            Some(f) if rule == LintRule::CacheApk => format!(
+                "use `apk add {f}` (it needs no `apk update`), or end the RUN with `&& {}`",
+                fix.cleanup
+            ),
             Some(f) => format!("add {f}"),
             None => format!(
                 "end the RUN with `&& {}`",
@@ -629,6 +633,7 @@ fn run_findings(
         }
     }
     // `chown -R`/`chmod -R` over what an earlier RUN wrote copies those files into this layer.
+    let mut changed: Vec<String> = Vec::new();
     for (ci, c) in cmds.iter().enumerate() {
         let Some((_, targets)) = recursive_change(c, st) else {
             continue;
@@ -658,15 +663,21 @@ fn run_findings(
                     }
                     None => writers.push((h.instr, vec![t.clone()])),
                 }
+                changed.push(t.clone());
             }
         }
     }
     writers.sort();
     let lines = |ws: &[&(usize, Vec<String>)]| -> String {
-        ws.iter()
+        let l: Vec<String> = ws
+            .iter()
             .map(|w| df.instructions[w.0].start_line.to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
+            .collect();
+        format!(
+            "line{} {}",
+            if l.len() > 1 { "s" } else { "" },
+            l.join(", ")
+        )
     };
     let paths = |ws: &[&(usize, Vec<String>)]| -> String {
         let mut p: Vec<&str> = ws
@@ -690,7 +701,7 @@ fn run_findings(
             LintRule::CopyThenDelete,
             ins.start_line,
             format!(
-                "deletes {}, which the COPY/ADD at line(s) {} put in its layer, where the bytes \
+                "deletes {}, which the COPY/ADD at {} put in its layer, where the bytes \
                  still ship: leave it out of the COPY (.dockerignore, a narrower source) or use it \
                  through RUN --mount=type=bind",
                 paths(&copies_w),
@@ -719,7 +730,15 @@ fn run_findings(
             rule,
             ins.start_line,
             format!(
-                "deletes (or changes the owner or mode of) {}, which the RUN at line(s) {} wrote: {how}",
+                "{} {}, which the RUN at {} wrote: {how}",
+                if runs_w
+                    .iter()
+                    .any(|w| w.1.iter().any(|p| changed.contains(p)))
+                {
+                    "changes the owner or mode of (or deletes)"
+                } else {
+                    "deletes"
+                },
                 paths(&runs_w),
                 lines(&runs_w)
             ),
