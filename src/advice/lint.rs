@@ -786,10 +786,7 @@ fn run_findings(
             let copy = &df.instructions[cp.instr];
             let flag = if name == "chown" {
                 format!("--chown={value}")
-            } else if value.len() >= 3
-                && value.len() <= 4
-                && value.chars().all(|c| ('0'..='7').contains(&c))
-            {
+            } else if super::shell::octal_mode(&value) {
                 format!("--chmod={value}")
             } else {
                 "--chmod=<octal mode> (what `chmod {value}` gives is not one mode for files and \
