@@ -811,6 +811,22 @@ fn run_findings(
             .iter()
             .any(|d| command::covers(&d.path, &h.write.path))
     });
+    // A recursive chown/chmod rewrites the files: this RUN is now their latest writer.
+    for c in &cmds {
+        if let Some((_, targets)) = recursive_change(c, st) {
+            for t in targets {
+                history.retain(|h| !command::covers(&t, &h.write.path));
+                history.push(Written {
+                    instr: idx,
+                    write: Write {
+                        path: t,
+                        amount: Amount::Files,
+                        cmd: 0,
+                    },
+                });
+            }
+        }
+    }
     let debs_kept = keeps_debs(df, idx);
     for w in &fx.writes {
         let dropped = w.amount == Amount::Cache(CacheKind::AptArchives) && !debs_kept;
@@ -1120,6 +1136,22 @@ mod tests {
             ids("FROM a AS b\nCOPY x /x\nRUN rm -rf /x\nFROM c\nCOPY --from=b /y /y\n"),
             vec![]
         );
+    }
+
+    #[test]
+    fn a_chown_is_the_latest_writer_of_what_it_changes() {
+        // advise merges the chown RUN with the rm (the COPY's copy of b is hidden by the chown
+        // already): lint names the same RUN.
+        let f = lint(
+            &parse(
+                "D",
+                "FROM a\nCOPY app /app\nRUN chown -R 1:1 /app\nRUN rm -f /app/sub/b.bin\n",
+            )
+            .unwrap(),
+        );
+        let got: Vec<(&str, usize)> = f.iter().map(|f| (f.rule.id(), f.line)).collect();
+        assert_eq!(got, [("copy-chown", 3), ("merge-cleanup", 4)]);
+        assert!(f[1].message.contains("lines 3-4"), "{}", f[1].message);
     }
 
     #[test]
