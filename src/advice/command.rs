@@ -973,8 +973,7 @@ pub fn overlaps(del: &str, written: &str) -> bool {
     if del.starts_with("pkg:") {
         return false;
     }
-    covers(del, written)
-        || (!broad(written) && glob_prefix(del).starts_with(&format!("{written}/")))
+    covers(del, written) || (below(glob_prefix(del), written) && !broad(written))
 }
 
 /// True when deleting `del` removes everything at `written` (at or below it).
@@ -989,7 +988,14 @@ pub fn covers(del: &str, written: &str) -> bool {
         return glob_match(del, written);
     }
     let d = if d.is_empty() { "/" } else { d };
-    written == d || written.starts_with(&format!("{}/", d.trim_end_matches('/')))
+    written == d || below(written, d)
+}
+
+/// True when `path` lies strictly below directory `dir` (`/a/b` below `/a`; everything below `/`).
+fn below(path: &str, dir: &str) -> bool {
+    let dir = dir.trim_end_matches('/');
+    path.strip_prefix(dir)
+        .is_some_and(|rest| rest.starts_with('/') && (rest.len() > 1 || !dir.is_empty()))
 }
 
 /// The part of a glob before its first wildcard.
@@ -1507,6 +1513,9 @@ mod tests {
         assert!(overlaps("/app/tests", "/app"));
         assert!(!overlaps("/usr/local/lib/x", "/usr/local"));
         assert!(overlaps("pkg:gcc", "pkg:gcc"));
+        assert!(
+            below("/a/b", "/a") && below("/a/b", "/") && !below("/ab", "/a") && !below("/a", "/a")
+        );
         assert!(!overlaps("/gcc", "pkg:gcc"));
     }
 

@@ -420,6 +420,12 @@ struct State {
     cwd: Option<String>,
     home: Option<String>,
     env: Vec<(String, String)>,
+    /// The chain starts from a buildpack-deps based image.
+    buildpack: bool,
+    /// A RUN so far deleted /etc/apt/apt.conf.d/docker-clean (downloaded .debs are kept).
+    debs_kept: bool,
+    /// An instruction so far wrote an apt configuration about recommendations.
+    recommends_off: bool,
 }
 
 /// Checks one Dockerfile.
@@ -429,10 +435,14 @@ pub fn lint(df: &Dockerfile) -> Vec<Finding> {
     let globals = global_args(df);
     let mut history: Vec<Written> = Vec::new();
     let mut copies: Vec<Copied> = Vec::new();
+    let buildpack = shipping
+        .last()
+        .is_some_and(|&root| is_buildpack_image(&resolved_base(df, root)));
     let mut st = State {
         cwd: Some("/".into()),
         home: Some("/root".into()),
-        env: Vec::new(),
+        buildpack,
+        ..State::default()
     };
     // The chain from its root stage to the final one: each inherits the previous one's state.
     for &s in shipping.iter().rev() {
@@ -445,7 +455,8 @@ pub fn lint(df: &Dockerfile) -> Vec<Finding> {
             st = State {
                 cwd: None,
                 home: Some("/root".into()),
-                env: Vec::new(),
+                buildpack,
+                ..State::default()
             };
             history.clear();
             copies.clear();
@@ -486,6 +497,7 @@ pub fn lint(df: &Dockerfile) -> Vec<Finding> {
                     };
                 }
                 "COPY" | "ADD" => {
+                    st.recommends_off |= ins.args.contains("apt.conf.d/");
                     if let Some(dst) = copy_destination(ins, st.cwd.as_deref(), &st.env) {
                         history.push(Written {
                             instr: idx,
@@ -503,7 +515,7 @@ pub fn lint(df: &Dockerfile) -> Vec<Finding> {
                         });
                     }
                 }
-                "RUN" => run_findings(df, idx, &st, &mut history, &copies, &mut out),
+                "RUN" => run_findings(df, idx, &mut st, &mut history, &copies, &mut out),
                 _ => {}
             }
         }
@@ -516,7 +528,7 @@ pub fn lint(df: &Dockerfile) -> Vec<Finding> {
 fn run_findings(
     df: &Dockerfile,
     idx: usize,
-    st: &State,
+    st: &mut State,
     history: &mut Vec<Written>,
     copies: &[Copied],
     out: &mut Vec<Finding>,
@@ -529,6 +541,13 @@ fn run_findings(
         env: st.env.clone(),
     };
     let fx = command::effects(&script, &start);
+    let cmds = command::split(&script);
+    st.debs_kept |= cmds.iter().any(|c| {
+        matches!(c.name(), "rm" | "mv")
+            && c.words
+                .iter()
+                .any(|w| w.ends_with("apt.conf.d/docker-clean"))
+    });
     let mounts = mount_targets(ins);
     let under_mount = |p: &str| mounts.iter().any(|m| command::covers(m, p));
     // A write is gone by the end of the RUN when a later command of it deletes or cleans it.
@@ -550,7 +569,7 @@ fn run_findings(
         if fired.contains(&rule) || under_mount(&w.path) || gone(w) {
             continue;
         }
-        if rule == LintRule::CacheAptArchives && !keeps_debs(df, idx) {
+        if rule == LintRule::CacheAptArchives && !st.debs_kept {
             continue;
         }
         // `apt-get clean` also covers what `apt` installs and the reverse.
@@ -580,15 +599,14 @@ fn run_findings(
         ));
     }
     // --no-install-recommends.
-    let cmds = command::split(&script);
-    let config_off = recommends_off(df, idx) || script.contains("Install-Recommends");
+    let config_off = st.recommends_off || script.contains("Install-Recommends");
     for c in &cmds {
         if let Some(inv) = command::invocation(c)
             && matches!(inv.tool, Tool::AptGet | Tool::Apt)
             && inv.sub == "install"
             && !inv.operands.is_empty()
             && !inv.operands.iter().all(|o| is_local_package(o))
-            && !(in_buildpack(df)
+            && !(st.buildpack
                 && inv
                     .operands
                     .iter()
@@ -827,7 +845,9 @@ fn run_findings(
             }
         }
     }
-    let debs_kept = keeps_debs(df, idx);
+    let debs_kept = st.debs_kept;
+    st.recommends_off |=
+        ins.args.contains("Install-Recommends") || ins.args.contains("apt.conf.d/");
     for w in &fx.writes {
         let dropped = w.amount == Amount::Cache(CacheKind::AptArchives) && !debs_kept;
         if !under_mount(&w.path) && !gone(w) && !dropped {
@@ -863,13 +883,6 @@ fn recursive_change(c: &command::Command, st: &State) -> Option<(String, Vec<Str
     Some((operands[0].clone(), targets))
 }
 
-/// True when the shipping chain starts from an image built FROM buildpack-deps.
-fn in_buildpack(df: &Dockerfile) -> bool {
-    shipping_stages(df)
-        .last()
-        .is_some_and(|&root| is_buildpack_image(&resolved_base(df, root)))
-}
-
 /// A package file rather than a name (`./x.deb`, `/tmp/*.deb`): its recommendations are not known
 /// from the text.
 fn is_local_package(op: &str) -> bool {
@@ -888,34 +901,6 @@ fn mergeable(df: &Dockerfile, first: usize, last: usize) -> bool {
             && ["mount", "network", "security"]
                 .iter()
                 .all(|f| i.flag(f) == a.flag(f))
-    })
-}
-
-/// True when an earlier RUN of the shipping stages writes an apt configuration that turns
-/// recommendations off.
-fn recommends_off(df: &Dockerfile, upto: usize) -> bool {
-    let shipping = shipping_stages(df);
-    df.instructions[..upto].iter().any(|i| {
-        matches!(i.keyword.as_str(), "RUN" | "COPY")
-            && i.stage.is_some_and(|s| shipping.contains(&s))
-            && (i.args.contains("Install-Recommends") || i.args.contains("apt.conf.d/"))
-    })
-}
-
-/// True when a RUN of the shipping stages, up to instruction `upto` (included), deletes
-/// `/etc/apt/apt.conf.d/docker-clean`, the hook by which Debian's and Ubuntu's images delete the
-/// downloaded .debs after each `apt-get install`.
-fn keeps_debs(df: &Dockerfile, upto: usize) -> bool {
-    let shipping = shipping_stages(df);
-    df.instructions[..=upto].iter().any(|i| {
-        i.keyword == "RUN"
-            && i.stage.is_some_and(|s| shipping.contains(&s))
-            && command::split(&run_script(df, i)).iter().any(|c| {
-                matches!(c.name(), "rm" | "mv")
-                    && c.words
-                        .iter()
-                        .any(|w| w.ends_with("apt.conf.d/docker-clean"))
-            })
     })
 }
 
