@@ -177,7 +177,7 @@ fn table(tool: &str, s: &BTreeMap<String, [u32; 3]>) -> String {
 
 /// What dredge reached when the corpus was judged: (family, precision, recall). It must not do worse.
 const FLOORS: &[(&str, f64, f64)] = &[
-    ("all", 0.98, 0.98),
+    ("all", 0.98, 1.0),
     ("cache-apk", 1.0, 1.0),
     ("cache-apt-lists", 1.0, 1.0),
     ("cache-dnf", 1.0, 1.0),
@@ -186,7 +186,7 @@ const FLOORS: &[(&str, f64, f64)] = &[
     ("cache-yarn", 1.0, 1.0),
     ("cache-yum", 1.0, 1.0),
     ("cache-zypper", 1.0, 1.0),
-    ("cleanup", 1.0, 0.88),
+    ("cleanup", 1.0, 1.0),
     ("copy-chown", 1.0, 1.0),
     ("no-install-recommends", 0.90, 1.0),
 ];

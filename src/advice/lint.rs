@@ -8,7 +8,9 @@ use serde::Serialize;
 
 use super::command::{self, Amount, Start, Tool, Write};
 use super::dockerfile::{Dockerfile, Form, Instruction};
-use super::rules::{BUILDPACK_PACKAGES, CACHE_FIXES, is_buildpack_image};
+use super::rules::{
+    BUILDPACK_PACKAGES, CACHE_FIXES, ROOT_WORKDIR_IMAGES, image_name, is_buildpack_image,
+};
 use crate::analysis::caches::CacheKind;
 
 /// A lint rule. Its id, hadolint's id and its summary are in [`LintRule::spec`].
@@ -367,13 +369,13 @@ struct Copied {
     chmod: bool,
 }
 
-/// Where a COPY/ADD puts its files: the destination, or the file in a destination directory when
-/// one plain file is copied there.
-fn copy_destination(
+/// Where a COPY/ADD puts its files: the destination, or, for sources copied into a directory, each
+/// plain file's path there (the directory itself for directories, globs and archives ADD extracts).
+fn copy_destinations(
     ins: &Instruction,
     cwd: Option<&str>,
     env: &[(String, String)],
-) -> Option<String> {
+) -> Vec<String> {
     let words: Vec<String> = match &ins.form {
         Form::Exec(v) => v.clone(),
         Form::Shell => command::split(&ins.args)
@@ -381,11 +383,18 @@ fn copy_destination(
             .flat_map(|c| c.words)
             .collect(),
     };
-    let (dst, srcs) = words.split_last()?;
-    let dst_abs = command::resolve(dst, cwd, None, env)?;
-    if let [src] = srcs
-        && dst.ends_with('/')
-    {
+    let Some((dst, srcs)) = words.split_last() else {
+        return Vec::new();
+    };
+    let Some(dst_abs) = command::resolve(dst, cwd, None, env) else {
+        return Vec::new();
+    };
+    let into_dir = dst.ends_with('/') || dst == "." || srcs.len() > 1;
+    if !into_dir {
+        return vec![dst_abs];
+    }
+    let mut out = Vec::new();
+    for src in srcs {
         let name = src
             .trim_end_matches('/')
             .rsplit('/')
@@ -398,11 +407,16 @@ fn copy_destination(
             && !name.starts_with('.')
             && !name.contains('$')
             && (ins.keyword != "ADD" || !is_local_archive(name));
-        if file_like {
-            return Some(command::normalise(&format!("{dst_abs}/{name}")));
+        let at = if file_like {
+            command::normalise(&format!("{dst_abs}/{name}"))
+        } else {
+            dst_abs.clone()
+        };
+        if !out.contains(&at) {
+            out.push(at);
         }
     }
-    Some(dst_abs)
+    out
 }
 
 /// `ADD x.tar.gz /dst` extracts a local archive: its files are below `/dst`, not at `/dst/x.tar.gz`.
@@ -451,9 +465,10 @@ pub fn lint(df: &Dockerfile) -> Vec<Finding> {
             .iter()
             .any(|x| x.name.as_deref() == Some(resolved_base(df, s).as_str()));
         if !base_is_stage {
-            // An image: its WORKDIR and USER are not known from here.
+            // An image: its WORKDIR is `/` for the official images that set none, else unknown.
+            let root_wd = ROOT_WORKDIR_IMAGES.contains(&image_name(&resolved_base(df, s)).as_str());
             st = State {
-                cwd: None,
+                cwd: root_wd.then(|| "/".to_string()),
                 home: Some("/root".into()),
                 buildpack,
                 ..State::default()
@@ -498,7 +513,7 @@ pub fn lint(df: &Dockerfile) -> Vec<Finding> {
                 }
                 "COPY" | "ADD" => {
                     st.recommends_off |= ins.args.contains("apt.conf.d/");
-                    if let Some(dst) = copy_destination(ins, st.cwd.as_deref(), &st.env) {
+                    for dst in copy_destinations(ins, st.cwd.as_deref(), &st.env) {
                         history.push(Written {
                             instr: idx,
                             write: Write {
@@ -1119,6 +1134,24 @@ mod tests {
         // Only shipping stages.
         assert_eq!(
             ids("FROM a AS b\nCOPY x /x\nRUN rm -rf /x\nFROM c\nCOPY --from=b /y /y\n"),
+            vec![]
+        );
+    }
+
+    #[test]
+    fn base_workdir_and_files_copied_into_a_directory() {
+        // python sets no WORKDIR: `.` is `/`, and the file is /requirements.txt.
+        let src = "FROM python:3-slim\nCOPY requirements.txt .\nRUN pip install --no-cache-dir -r requirements.txt && rm requirements.txt\n";
+        assert_eq!(ids(src), vec![("copy-then-delete", 3)]);
+        // An image whose WORKDIR is not known: relative paths are left out.
+        assert_eq!(ids(&src.replace("python:3-slim", "example/app")), vec![]);
+        // Several files into a directory: each at its own path.
+        assert_eq!(
+            ids("FROM debian\nCOPY a.txt b.txt /srv/\nRUN rm /srv/b.txt\n"),
+            vec![("copy-then-delete", 3)]
+        );
+        assert_eq!(
+            ids("FROM debian\nCOPY a.txt b.txt /srv/\nRUN rm /srv/c.txt\n"),
             vec![]
         );
     }

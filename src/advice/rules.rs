@@ -210,6 +210,39 @@ pub const BUILDPACK_PACKAGES: &[&str] = &[
     "default-libmysqlclient-dev",
 ];
 
+/// Official images whose Dockerfiles set no WORKDIR: a build starting from them runs in `/`.
+pub const ROOT_WORKDIR_IMAGES: &[&str] = &[
+    "alpine",
+    "debian",
+    "ubuntu",
+    "centos",
+    "fedora",
+    "rockylinux",
+    "almalinux",
+    "busybox",
+    "buildpack-deps",
+    "python",
+    "node",
+    "ruby",
+    "perl",
+    "rust",
+    "opensuse/leap",
+    "opensuse/tumbleweed",
+];
+
+/// The image's name without registry, `library/`, tag or digest (`docker.io/library/node:20` → `node`).
+pub fn image_name(image: &str) -> String {
+    let image = image.to_ascii_lowercase();
+    let image = image.strip_prefix("docker.io/").unwrap_or(&image);
+    let image = image.strip_prefix("library/").unwrap_or(image);
+    let image = image.split('@').next().unwrap_or(image);
+    // A tag follows the last `:` after the last `/` (a registry port comes before a `/`).
+    match image.rsplit_once(':') {
+        Some((n, t)) if !t.contains('/') => n.to_string(),
+        _ => image.to_string(),
+    }
+}
+
 /// True when `image` (`python:3.9`, `docker.io/library/node:20`) is built FROM buildpack-deps.
 pub fn is_buildpack_image(image: &str) -> bool {
     let image = image.to_ascii_lowercase();
@@ -320,6 +353,9 @@ mod tests {
         assert!(!is_buildpack_image("python:3.12-slim"));
         assert!(!is_buildpack_image("node:20-alpine"));
         assert!(!is_buildpack_image("debian:bookworm"));
+        assert_eq!(image_name("docker.io/library/node:20@sha256:ab"), "node");
+        assert_eq!(image_name("localhost:5000/x/y:1"), "localhost:5000/x/y");
+        assert_eq!(image_name("opensuse/leap"), "opensuse/leap");
     }
 
     #[test]
