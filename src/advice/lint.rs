@@ -273,6 +273,15 @@ pub fn copy_from_stage(df: &Dockerfile, idx: usize) -> Option<usize> {
         .or_else(|| name.parse::<usize>().ok().filter(|&i| i < upto))
 }
 
+/// The value of `COPY --from` with ARG defaults put in (`--from=${STAGE}` → `build`), as written when
+/// it cannot be expanded.
+pub fn copy_from(df: &Dockerfile, idx: usize) -> Option<String> {
+    let from = df.instructions[idx].flag("from")?;
+    let mut env = global_args(df);
+    env.extend(stage_env_before(df, idx));
+    Some(command::expand(from, &env).unwrap_or_else(|| from.to_string()))
+}
+
 /// ENV/ARG values set in the instruction's stage before it.
 fn stage_env_before(df: &Dockerfile, idx: usize) -> Vec<(String, String)> {
     let stage = df.instructions[idx].stage;
@@ -1216,6 +1225,7 @@ mod tests {
         let df = parse("D", src).unwrap();
         assert_eq!(resolved_base(&df, 0), "alpine:3.19");
         assert_eq!(copy_from_stage(&df, 5), Some(0));
+        assert_eq!(copy_from(&df, 5).as_deref(), Some("b"));
     }
 
     #[test]
