@@ -539,7 +539,7 @@ pub fn lint(df: &Dockerfile) -> Vec<Finding> {
                         });
                     }
                 }
-                "RUN" => run_findings(df, idx, &mut st, &mut history, &copies, &mut out),
+                "RUN" => run_findings(df, idx, &mut st, &mut history, &mut copies, &mut out),
                 _ => {}
             }
         }
@@ -554,7 +554,7 @@ fn run_findings(
     idx: usize,
     st: &mut State,
     history: &mut Vec<Written>,
-    copies: &[Copied],
+    copies: &mut Vec<Copied>,
     out: &mut Vec<Finding>,
 ) {
     let ins = &df.instructions[idx];
@@ -817,37 +817,51 @@ fn run_findings(
                     && command::covers(&w.path, t)
             })
         };
-        let hit = copies.iter().find(|cp| {
-            let flagged = if name == "chown" { cp.chown } else { cp.chmod };
-            !flagged
-                && targets
-                    .iter()
-                    .any(|t| !own(t) && t != "/" && command::covers(t, &cp.dst))
-        });
-        if let Some(cp) = hit {
-            let copy = &df.instructions[cp.instr];
+        let hits: Vec<&Copied> = copies
+            .iter()
+            .filter(|cp| {
+                let flagged = if name == "chown" { cp.chown } else { cp.chmod };
+                !flagged
+                    && targets
+                        .iter()
+                        .any(|t| !own(t) && t != "/" && command::covers(t, &cp.dst))
+            })
+            .collect();
+        if let Some(first) = hits.first() {
+            let keyword = &df.instructions[first.instr].keyword;
             let flag = if name == "chown" {
                 format!("--chown={value}")
             } else if super::shell::octal_mode(&value) {
                 format!("--chmod={value}")
             } else {
-                "--chmod=<octal mode> (what `chmod {value}` gives is not one mode for files and \
-                 directories alike)"
-                    .to_string()
+                format!(
+                    "--chmod=<octal mode> (`chmod {value}` is not one mode for files and \
+                     directories alike)"
+                )
             };
+            let mut lines: Vec<String> = hits
+                .iter()
+                .map(|cp| df.instructions[cp.instr].start_line.to_string())
+                .collect();
+            lines.dedup();
+            let mut dsts: Vec<&str> = hits.iter().map(|cp| cp.dst.as_str()).collect();
+            dsts.dedup();
             out.push(finding(
                 LintRule::CopyChown,
                 ins.start_line,
                 format!(
-                    "`{name} -R` copies what the {} at line {} put in {} into a new layer: \
-                     {} {flag} instead",
-                    copy.keyword, copy.start_line, cp.dst, copy.keyword
+                    "`{name} -R` copies what the {keyword} at line{} {} put in {} into a new layer: \
+                     {keyword} {flag} instead",
+                    if lines.len() > 1 { "s" } else { "" },
+                    lines.join(", "),
+                    dsts.join(" ")
                 ),
             ));
         }
     }
     // What this RUN leaves behind is history for later instructions.
     let deletes = fx.deletes.clone();
+    copies.retain(|cp| !deletes.iter().any(|d| command::covers(&d.path, &cp.dst)));
     history.retain(|h| {
         !deletes
             .iter()
@@ -1211,7 +1225,18 @@ mod tests {
         let msg = |src: &str| lint(&parse("D", src).unwrap())[0].message.clone();
         assert!(msg("FROM a\nCOPY . /app\nRUN chmod -R 755 /app\n").contains("--chmod=755"));
         assert!(
-            msg("FROM a\nCOPY . /app\nRUN chmod -R +x /app\n").contains("--chmod=<octal mode>")
+            msg("FROM a\nCOPY . /app\nRUN chmod -R +x /app\n")
+                .contains("`chmod +x` is not one mode")
+        );
+        // Deleted, then chowned: nothing of the COPY's is left to copy.
+        assert_eq!(
+            ids("FROM a\nCOPY x /x\nRUN rm -rf /x && mkdir /x\nRUN chown -R u /x\n"),
+            vec![("copy-then-delete", 3)]
+        );
+        // Every COPY it covers is named.
+        assert!(
+            msg("FROM a\nWORKDIR /app\nCOPY r.txt .\nCOPY src ./src\nRUN chown -R u /app\n")
+                .contains("lines 3, 4")
         );
     }
 
