@@ -1004,22 +1004,30 @@ fn glob_prefix(p: &str) -> &str {
 }
 
 /// Matches `*` and `?` in `pat` against `s`, `*` not crossing `/`; a match of a directory also covers
-/// what is below it.
+/// what is below it. Dynamic programming over (pattern, text) prefixes: linear in each, never
+/// exponential; inputs too long to match in a bounded time do not match.
 fn glob_match(pat: &str, s: &str) -> bool {
-    fn m(p: &[u8], s: &[u8]) -> bool {
-        match (p.first(), s.first()) {
-            (None, None) => true,
-            (None, Some(b'/')) => true,
-            (None, Some(_)) => false,
-            (Some(b'*'), _) => {
-                m(&p[1..], s) || (s.first().is_some_and(|&c| c != b'/') && m(p, &s[1..]))
-            }
-            (Some(b'?'), Some(&c)) => c != b'/' && m(&p[1..], &s[1..]),
-            (Some(&a), Some(&b)) => a == b && m(&p[1..], &s[1..]),
-            (Some(_), None) => false,
-        }
+    let (p, t) = (pat.as_bytes(), s.as_bytes());
+    if p.len().saturating_mul(t.len() + 1) > 4_000_000 {
+        return false;
     }
-    m(pat.as_bytes(), s.as_bytes())
+    // dp[j]: the pattern read so far matches t[..j].
+    let mut dp = vec![false; t.len() + 1];
+    dp[0] = true;
+    let mut next = vec![false; t.len() + 1];
+    for &c in p {
+        next[0] = c == b'*' && dp[0];
+        for j in 1..=t.len() {
+            let ch = t[j - 1];
+            next[j] = match c {
+                b'*' => dp[j] || (next[j - 1] && ch != b'/'),
+                b'?' => dp[j - 1] && ch != b'/',
+                _ => dp[j - 1] && ch == c,
+            };
+        }
+        std::mem::swap(&mut dp, &mut next);
+    }
+    dp[t.len()] || (0..t.len()).any(|j| dp[j] && t[j] == b'/')
 }
 
 /// True when a variable is set to a truthy value (`1`, `true`, `yes`, `on`, anything but false-like).
@@ -1509,6 +1517,11 @@ mod tests {
         assert!(covers("/tmp/*", "/tmp/x.tgz"));
         assert!(covers("/tmp/*.tgz", "/tmp/x.tgz"));
         assert!(!covers("/tmp/*.zip", "/tmp/x.tgz"));
+        assert!(covers("/tmp/*/x", "/tmp/a/x/y") && !covers("/tmp/*/x", "/tmp/a/b/x"));
+        assert!(covers("/a?c", "/abc") && !covers("/a?c", "/a/c"));
+        // Many stars against a long name: answered at once (this used to backtrack exponentially).
+        let long = format!("/{}", "a".repeat(300));
+        assert!(!covers(&format!("/{}b", "*a".repeat(40)), &long));
         assert!(!covers("/var/lib/apt/lists/partial", "/var/lib/apt/lists"));
         assert!(overlaps("/app/tests", "/app"));
         assert!(!overlaps("/usr/local/lib/x", "/usr/local"));
