@@ -458,6 +458,69 @@ const CASES: &[Case] = &[
     },
 ];
 
+/// The line spans of a suggestion: (start, end).
+fn spans(s: &serde_json::Value) -> Vec<(u64, u64)> {
+    s["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| (l["start"].as_u64().unwrap(), l["end"].as_u64().unwrap()))
+        .collect()
+}
+
+/// Issue 17: lint and advise do not contradict each other on the same Dockerfile. Every lint finding
+/// of a rule advise also measures is backed by an advise suggestion of the matching kind over the
+/// same line, and a merge lint proposes starts at the RUN advise's merge starts at (the RUN that
+/// wrote the files, not the one just before the cleanup).
+fn lint_agrees_with_advise(name: &str, dockerfile: &Path, advice: &serde_json::Value) {
+    let out = dredge()
+        .args(["lint", "--json"])
+        .arg(dockerfile)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let sugg = advice["suggestions"].as_array().unwrap();
+    for f in v["findings"].as_array().unwrap() {
+        let rule = f["rule"].as_str().unwrap();
+        let line = f["line"].as_u64().unwrap();
+        let kinds: &[&str] = match rule {
+            "merge-cleanup" => &["merge-runs"],
+            "separate-cleanup" => &["cleanup-in-creating-run"],
+            "copy-then-delete" => &["copy-then-delete", "copied-cache"],
+            "copy-chown" => &["copy-chown"],
+            r if r.starts_with("cache-") => &["cache"],
+            // Recommendations are not in the image: advise cannot see them.
+            _ => continue,
+        };
+        let backing: Vec<&serde_json::Value> = sugg
+            .iter()
+            .filter(|s| {
+                kinds.contains(&s["kind"].as_str().unwrap())
+                    && spans(s).iter().any(|(a, b)| (*a..=*b).contains(&line))
+            })
+            .collect();
+        assert!(
+            !backing.is_empty(),
+            "{name}: lint's {rule} at line {line} has no advise counterpart: {f}\n{sugg:#?}"
+        );
+        if rule == "merge-cleanup" {
+            let msg = f["message"].as_str().unwrap();
+            let first: u64 = msg
+                .rsplit("lines ")
+                .next()
+                .and_then(|t| t.split('-').next())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("{name}: no merge range in {msg}"));
+            assert!(
+                backing
+                    .iter()
+                    .any(|s| spans(s).first().map(|x| x.0) == Some(first)),
+                "{name}: lint merges from line {first}, advise: {backing:#?}"
+            );
+        }
+    }
+}
+
 /// A tar archive holding one file `payload` of `n` bytes (the tar crate: 512-byte header, data
 /// padded to 512, 1024 zero bytes at the end).
 fn tar_of(n: usize) -> Vec<u8> {
@@ -525,6 +588,7 @@ fn every_mechanical_suggestion_is_proved_by_a_rebuild() {
             "{}: {}",
             case.name, v["mismatch"]
         );
+        lint_agrees_with_advise(case.name, &dockerfile, &v);
         let mut got: Vec<(String, u64)> = v["suggestions"]
             .as_array()
             .unwrap()

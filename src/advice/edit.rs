@@ -162,7 +162,7 @@ pub fn tool_sub_ends(line: &str, tools: &[&str], sub: &str, have: &[&str]) -> Ve
     }
     let mut out = Vec::new();
     for k in 1..words.len() {
-        if words[k].1 == sub && tools.iter().any(|t| is_tool(words[k - 1].1, t)) {
+        if words[k].1 == sub && tool_before(&words[..k], tools) {
             // The rest of this simple command: up to the next separator.
             let rest: Vec<&str> = words[k + 1..]
                 .iter()
@@ -175,6 +175,30 @@ pub fn tool_sub_ends(line: &str, tools: &[&str], sub: &str, have: &[&str]) -> Ve
         }
     }
     out
+}
+
+/// True when the words before a subcommand end with one of `tools` followed only by its global options
+/// (`apk -U add`, `yum -y install`, `apt-get -o Dpkg::Options::=x install`), as the shell-command
+/// model reads them ([`super::command::TOOLS`]).
+fn tool_before(before: &[(usize, &str)], tools: &[&str]) -> bool {
+    let mut j = before.len();
+    while j > 0 {
+        let w = before[j - 1].1;
+        if tools.iter().any(|t| is_tool(w, t)) {
+            return true;
+        }
+        let is_opt = w.starts_with('-') && w.len() > 1;
+        // The value of an option that takes one (`-o X`, `--enablerepo crb`).
+        let is_value = j >= 2
+            && super::command::TOOLS
+                .iter()
+                .any(|t| t.value_options.contains(&before[j - 2].1));
+        if !(is_opt || is_value) || matches!(w, ";" | "&" | "|" | "(" | ")") {
+            return false;
+        }
+        j -= if is_value && !is_opt { 2 } else { 1 };
+    }
+    false
 }
 
 /// Applies `changes` and returns the new Dockerfile text and, when patterns were added, the new
@@ -400,6 +424,18 @@ pub fn apply(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn global_options_before_the_subcommand() {
+        let at = |l: &str, t: &[&str], sub: &str| tool_sub_ends(l, t, sub, &[]);
+        assert_eq!(at("apk -U add curl", &["apk"], "add"), [10]);
+        assert_eq!(at("yum -y install x", &["yum"], "install"), [14]);
+        assert_eq!(
+            at("dnf --enablerepo crb install x", &["dnf"], "install"),
+            [28]
+        );
+        assert_eq!(at("echo -n add", &["apk"], "add"), [0usize; 0]);
+    }
+
     use super::super::dockerfile::{parse, squash};
     use super::*;
 

@@ -6,6 +6,7 @@
 //! detectors (`detect/`) look at; `shell` reads commands; `edit` and `snippet` turn suggestions into
 //! Dockerfile text.
 
+pub mod command;
 mod context;
 mod detect;
 pub mod dockerfile;
@@ -24,8 +25,6 @@ use crate::model::Image;
 use context::Ctx;
 use dockerfile::Dockerfile;
 use edit::Change;
-// lint.rs reads `chown -R`/`chmod -R` as the detectors do.
-use shell::recursive_owner_change;
 
 /// Works out the suggestions for `image`; with a Dockerfile, also their edits and line numbers.
 pub fn advise(source: &str, image: &Image, df: Option<&Dockerfile>) -> Advice {

@@ -140,6 +140,122 @@ pub fn cache_fix(rule: CacheKind) -> Option<&'static CacheFix> {
     CACHE_FIXES.iter().find(|f| f.rule == rule)
 }
 
+/// Official images whose default tags (not `-slim`, `-alpine`, Windows) are built FROM
+/// `buildpack-deps`, so that [`BUILDPACK_PACKAGES`] are already installed.
+pub const BUILDPACK_IMAGES: &[&str] = &[
+    "buildpack-deps",
+    "python",
+    "node",
+    "ruby",
+    "golang",
+    "rust",
+    "perl",
+];
+
+/// The Debian packages `buildpack-deps` installs (its curl, scm and full layers; docker-library/
+/// buildpack-deps `debian/bookworm/{curl,scm,}/Dockerfile`). Installing only these in such an image
+/// installs nothing, recommendations included.
+pub const BUILDPACK_PACKAGES: &[&str] = &[
+    "ca-certificates",
+    "curl",
+    "netbase",
+    "wget",
+    "gnupg",
+    "dirmngr",
+    "git",
+    "mercurial",
+    "openssh-client",
+    "subversion",
+    "procps",
+    "autoconf",
+    "automake",
+    "bzip2",
+    "dpkg-dev",
+    "file",
+    "g++",
+    "gcc",
+    "imagemagick",
+    "libbz2-dev",
+    "libc6-dev",
+    "libcurl4-openssl-dev",
+    "libdb-dev",
+    "libevent-dev",
+    "libffi-dev",
+    "libgdbm-dev",
+    "libglib2.0-dev",
+    "libgmp-dev",
+    "libjpeg-dev",
+    "libkrb5-dev",
+    "liblzma-dev",
+    "libmagickcore-dev",
+    "libmagickwand-dev",
+    "libmaxminddb-dev",
+    "libncurses5-dev",
+    "libncursesw5-dev",
+    "libpng-dev",
+    "libpq-dev",
+    "libreadline-dev",
+    "libsqlite3-dev",
+    "libssl-dev",
+    "libtool",
+    "libwebp-dev",
+    "libxml2-dev",
+    "libxslt-dev",
+    "libyaml-dev",
+    "make",
+    "patch",
+    "unzip",
+    "xz-utils",
+    "zlib1g-dev",
+    "default-libmysqlclient-dev",
+];
+
+/// Official images whose Dockerfiles set no WORKDIR: a build starting from them runs in `/`.
+pub const ROOT_WORKDIR_IMAGES: &[&str] = &[
+    "alpine",
+    "debian",
+    "ubuntu",
+    "centos",
+    "fedora",
+    "rockylinux",
+    "almalinux",
+    "busybox",
+    "buildpack-deps",
+    "python",
+    "node",
+    "ruby",
+    "perl",
+    "rust",
+    "opensuse/leap",
+    "opensuse/tumbleweed",
+];
+
+/// The image's name without registry, `library/`, tag or digest (`docker.io/library/node:20` → `node`).
+pub fn image_name(image: &str) -> String {
+    let image = image.to_ascii_lowercase();
+    let image = image.strip_prefix("docker.io/").unwrap_or(&image);
+    let image = image.strip_prefix("library/").unwrap_or(image);
+    let image = image.split('@').next().unwrap_or(image);
+    // A tag follows the last `:` after the last `/` (a registry port comes before a `/`).
+    match image.rsplit_once(':') {
+        Some((n, t)) if !t.contains('/') => n.to_string(),
+        _ => image.to_string(),
+    }
+}
+
+/// True when `image` (`python:3.9`, `docker.io/library/node:20`) is built FROM buildpack-deps.
+pub fn is_buildpack_image(image: &str) -> bool {
+    let image = image.to_ascii_lowercase();
+    let image = image.strip_prefix("docker.io/").unwrap_or(&image);
+    let image = image.strip_prefix("library/").unwrap_or(image);
+    let (name, tag) = image.split_once(':').unwrap_or((image, "latest"));
+    let tag = tag.split('@').next().unwrap_or(tag);
+    BUILDPACK_IMAGES.contains(&name)
+        && !["slim", "alpine", "windows", "nanoserver"]
+            .iter()
+            .any(|t| tag.contains(t))
+}
+
 /// How a build-tool path is recognised.
 #[derive(Debug, Clone, Copy)]
 pub enum PathMatch {
@@ -227,6 +343,19 @@ mod tests {
         for (_, pat) in CONTEXT_JUNK {
             assert!(pat.starts_with("**/"));
         }
+    }
+
+    #[test]
+    fn buildpack_images() {
+        assert!(is_buildpack_image("python:3.9"));
+        assert!(is_buildpack_image("docker.io/library/node:20-bookworm"));
+        assert!(is_buildpack_image("ruby"));
+        assert!(!is_buildpack_image("python:3.12-slim"));
+        assert!(!is_buildpack_image("node:20-alpine"));
+        assert!(!is_buildpack_image("debian:bookworm"));
+        assert_eq!(image_name("docker.io/library/node:20@sha256:ab"), "node");
+        assert_eq!(image_name("localhost:5000/x/y:1"), "localhost:5000/x/y");
+        assert_eq!(image_name("opensuse/leap"), "opensuse/leap");
     }
 
     #[test]

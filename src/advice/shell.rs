@@ -24,33 +24,28 @@ pub(super) fn has_forced_rm(command: &str) -> bool {
     })
 }
 
-/// `chown -R OWNER` / `chmod -R MODE` in a command: (flag name, value).
+/// `chown -R OWNER` / `chmod -R MODE` in a command: (flag name, value), read from the chown or
+/// chmod command's own words ([`super::command::split`]), never from another command's arguments.
 pub(super) fn recursive_owner_change(command: &str) -> Option<(&'static str, String)> {
-    let words: Vec<&str> = command.split_whitespace().collect();
-    for (i, w) in words.iter().enumerate() {
-        let flag = match basename(w) {
+    super::command::split(command).iter().find_map(|c| {
+        let flag = match c.name() {
             "chown" => "chown",
             "chmod" => "chmod",
-            _ => continue,
+            _ => return None,
         };
-        let opts: Vec<&&str> = words[i + 1..]
-            .iter()
-            .take_while(|x| x.starts_with('-'))
-            .collect();
-        if opts
-            .iter()
-            .any(|o| **o == "--recursive" || (!o.starts_with("--") && o.contains('R')))
-            && let Some(v) = words.get(i + 1 + opts.len())
-        {
-            return Some((flag, (*v).to_string()));
-        }
-    }
-    None
+        let args = &c.words[1..];
+        let recursive = args.iter().any(|o| {
+            o == "--recursive" || (o.starts_with('-') && !o.starts_with("--") && o.contains('R'))
+        });
+        let value = args.iter().find(|w| !w.starts_with('-'))?;
+        recursive.then(|| (flag, value.clone()))
+    })
 }
 
-/// The last component of a command word (`/bin/chown` → `chown`).
-fn basename(w: &str) -> &str {
-    w.rsplit('/').next().unwrap_or(w)
+/// True when `mode` is an octal mode that `COPY --chmod` takes as it is (`755`, `0644`); a symbolic
+/// mode (`+x`, `u=rwX`) gives files and directories different modes and is not one value.
+pub(super) fn octal_mode(mode: &str) -> bool {
+    (3..=4).contains(&mode.len()) && mode.chars().all(|c| ('0'..='7').contains(&c))
 }
 
 #[cfg(test)]
@@ -71,6 +66,15 @@ mod tests {
             Some(("chmod", "755".into()))
         );
         assert_eq!(recursive_owner_change("chown 1:1 /app"), None);
+        // Another command's words are not a chown.
+        assert_eq!(recursive_owner_change("echo chown -R x /app"), None);
+        assert_eq!(
+            recursive_owner_change("cd /opt/x/ && chmod -R +x bin"),
+            Some(("chmod", "+x".into()))
+        );
+        assert!(
+            octal_mode("755") && octal_mode("0644") && !octal_mode("+x") && !octal_mode("u=rwX")
+        );
     }
 
     #[test]

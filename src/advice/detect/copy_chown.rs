@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::advice::context::{Ctx, hidden_evidence};
 use crate::advice::edit::{self, Change};
-use crate::advice::shell::recursive_owner_change;
+use crate::advice::shell::{octal_mode, recursive_owner_change};
 use crate::advice::types::{Kind, Suggestion};
 use crate::analysis::stack::{HiddenItem, Reason};
 
@@ -52,7 +52,13 @@ pub(super) fn copy_chown(ctx: &Ctx<'_>, out: &mut Vec<Suggestion>) {
             let flagged = copy_instrs
                 .iter()
                 .any(|&c| df.instructions[c].flag(flag).is_some());
-            if only_copies && !single && !flagged && copy_instrs.len() == copies.len() {
+            let provable = flag == "chown" || octal_mode(&value);
+            if !provable {
+                note = Some(format!(
+                    "`chmod {value}` is not one octal mode for files and directories alike: pick the \
+                     mode for COPY --chmod by hand"
+                ));
+            } else if only_copies && !single && !flagged && copy_instrs.len() == copies.len() {
                 for c in copy_instrs {
                     changes.push(Change::AddFlag {
                         instr: c,

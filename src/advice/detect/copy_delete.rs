@@ -164,8 +164,8 @@ pub(super) fn copy_then_delete(ctx: &Ctx<'_>, out: &mut Vec<Suggestion>) {
                 });
                 let mount_target = format!("/dev/.dredge-src-{}", copy.start_line);
                 if let (Some(f), Some((src, placed))) = (first_run, &placed) {
-                    let from = copy
-                        .flag("from")
+                    // ARG defaults put in: `RUN --mount` does not see the COPY's `--from=${STAGE}`.
+                    let from = crate::advice::lint::copy_from(df, ci)
                         .map(|s| format!(",from={s}"))
                         .unwrap_or_default();
                     let flag =

@@ -1,0 +1,5 @@
+FROM python:3.7.0
+
+RUN apt-get update \
+&& apt-get install gcc -y \
+&& apt-get clean
