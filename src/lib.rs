@@ -14,6 +14,7 @@ pub mod advise;
 pub mod analysis;
 pub mod audit;
 pub mod check;
+pub mod config_file;
 pub mod df;
 mod exit;
 pub mod image;

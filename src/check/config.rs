@@ -18,42 +18,11 @@ use toml::de::{DeTable, DeValue};
 use yaml_rust2::{Yaml, YamlLoader};
 
 use super::{Budgets, Key, Kind, Section, Setting, Spec, TABLE, Value};
+use crate::config_file::{self, FileError, line_of};
 use crate::units::parse_size;
 
 /// A config that cannot be used. Messages name the file, the line and the key.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ConfigError {
-    /// The file cannot be read.
-    #[error("cannot read {file}: {reason}")]
-    Read {
-        /// The file.
-        file: String,
-        /// Why.
-        reason: String,
-    },
-    /// The file is not valid TOML or YAML.
-    #[error("{file}:{line}: {message}")]
-    Syntax {
-        /// The file.
-        file: String,
-        /// 1-based line.
-        line: usize,
-        /// The parser's message.
-        message: String,
-    },
-    /// A key that does not exist, or a value it cannot take.
-    #[error("{file}:{line}: {key}: {message}")]
-    Key {
-        /// The file, or `command line`.
-        file: String,
-        /// 1-based line (0 on the command line).
-        line: usize,
-        /// The key (`check.max_size`) or flag.
-        key: String,
-        /// What is wrong.
-        message: String,
-    },
-}
+pub type ConfigError = FileError;
 
 /// dive's defaults for a `.dive-ci` file that does not name a rule.
 const DIVE_DEFAULTS: &[(Key, Value)] = &[
@@ -61,10 +30,6 @@ const DIVE_DEFAULTS: &[(Key, Value)] = &[
     (Key::HighestWastedBytes, Value::Disabled),
     (Key::HighestUserWastedPercent, Value::Fraction(0.1)),
 ];
-
-fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].matches('\n').count() + 1
-}
 
 /// Checks a number against its kind's range (percent 0-100, fraction 0-1).
 pub fn check_range(kind: Kind, x: f64) -> Result<f64, String> {
@@ -168,18 +133,9 @@ fn toml_value(k: &Spec, v: &DeValue<'_>) -> Result<Value, String> {
 
 /// Parses `dredge.toml` text; `file` names it in messages and origins.
 pub fn parse_toml(text: &str, file: &str) -> Result<Budgets, ConfigError> {
-    let doc = DeTable::parse(text).map_err(|e| ConfigError::Syntax {
-        file: file.to_string(),
-        line: e.span().map_or(1, |s| line_of(text, s.start)),
-        message: e.message().trim().to_string(),
-    })?;
+    let doc = config_file::parse_toml(text, file)?;
     let key_error = |key: &Spanned<std::borrow::Cow<'_, str>>, name: String, message: String| {
-        ConfigError::Key {
-            file: file.to_string(),
-            line: line_of(text, key.span().start),
-            key: name,
-            message,
-        }
+        config_file::key_error(text, file, key.span(), name, message)
     };
     let mut budgets = Budgets::default();
     for (top, value) in doc.get_ref() {
@@ -374,10 +330,7 @@ pub struct Resolved {
 }
 
 fn read(path: &Path) -> Result<String, ConfigError> {
-    std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
-        file: path.display().to_string(),
-        reason: e.to_string(),
-    })
+    config_file::read(path, "")
 }
 
 /// Merges the sources (see the module notes for the precedence).

@@ -1,46 +1,15 @@
 //! The reclaim policy: a TOML file of watermarks, steps and keep rules, validated with `FILE:LINE`
-//! errors (like `dredge.toml`'s loader in `check::config`). Parsing is pure: [`parse`] takes the text.
+//! errors (shared with `dredge.toml`'s loader through [`crate::config_file`]). Parsing is pure: [`parse`] takes the text.
 
 use toml::Spanned;
-use toml::de::{DeTable, DeValue};
+use toml::de::DeValue;
 
+use crate::config_file::{self, FileError};
 use crate::prune::facts::parse_duration;
 use crate::units::parse_size;
 
 /// A policy that cannot be used. Messages name the file, the line and the key.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PolicyError {
-    /// The file cannot be read.
-    #[error("cannot read the policy {file}: {reason}")]
-    Read {
-        /// The file.
-        file: String,
-        /// Why.
-        reason: String,
-    },
-    /// Not valid TOML.
-    #[error("{file}:{line}: {message}")]
-    Syntax {
-        /// The file.
-        file: String,
-        /// 1-based line.
-        line: usize,
-        /// The parser's message.
-        message: String,
-    },
-    /// A key that does not exist, or a value it cannot take.
-    #[error("{file}:{line}: {key}: {message}")]
-    Key {
-        /// The file.
-        file: String,
-        /// 1-based line.
-        line: usize,
-        /// The key (`watermarks.low`).
-        key: String,
-        /// What is wrong.
-        message: String,
-    },
-}
+pub type PolicyError = FileError;
 
 /// A watermark on the data root's filesystem: a percent of its size, or bytes of used space.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -176,16 +145,8 @@ impl Policy {
 
 /// Reads and parses a policy file.
 pub fn load(path: &std::path::Path) -> Result<Policy, PolicyError> {
-    let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| PolicyError::Read {
-        file: file.clone(),
-        reason: e.to_string(),
-    })?;
-    parse(&text, &file)
-}
-
-fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].matches('\n').count() + 1
+    let text = config_file::read(path, "the policy ")?;
+    parse(&text, &path.display().to_string())
 }
 
 /// The keys of each table, for "unknown key" messages.
@@ -245,16 +206,9 @@ fn strings(v: &DeValue<'_>) -> Result<Vec<String>, String> {
 
 /// Parses policy text; `file` names it in messages.
 pub fn parse(text: &str, file: &str) -> Result<Policy, PolicyError> {
-    let doc = DeTable::parse(text).map_err(|e| PolicyError::Syntax {
-        file: file.to_string(),
-        line: e.span().map_or(1, |s| line_of(text, s.start)),
-        message: e.message().trim().to_string(),
-    })?;
-    let err = |span: std::ops::Range<usize>, key: String, message: String| PolicyError::Key {
-        file: file.to_string(),
-        line: line_of(text, span.start),
-        key,
-        message,
+    let doc = config_file::parse_toml(text, file)?;
+    let err = |span: std::ops::Range<usize>, key: String, message: String| {
+        config_file::key_error(text, file, span, key, message)
     };
     let mut p = Policy::default();
     let mut high_at = None;
