@@ -290,7 +290,7 @@ fn make_plan(opts: &Options, warnings: &mut Vec<String>) -> Result<Plan, PruneEr
     };
     // Chains and layer sizes count only images' bytes.
     if let (true, Some(root)) = (sel.dangling_images || sel.unused_images.is_some(), &root) {
-        fill_from_dataroot(&mut facts, root, warnings);
+        warnings.extend(fill_from_dataroot(&mut facts, root));
     }
     let (last, w) = state::load(&opts.state_dir, &facts.engine_id);
     warnings.extend(w);
@@ -451,30 +451,13 @@ fn held_step(
                 (Verdict::Go { .. }, Some(f)) => {
                     let step = j.intent(Kind::Held, &item.id, Action::Truncate, None, None)?;
                     let lost = f.metadata().ok().map(|m| m.len());
-                    match f.set_len(0) {
-                        Ok(()) => {
-                            j.done(step, JOutcome::Done, None)?;
-                            let name = item.refs.first().map_or("?", String::as_str);
-                            res.deleted.push(DoneItem {
-                                kind: Kind::Held,
-                                id: item.id.clone(),
-                                bytes: item.bytes,
-                                action: "truncated",
-                                detail: vec![format!(
-                                    "data loss: the deleted log of container {name} ({}) was \
-                                     truncated to 0 through {path}",
-                                    r.path
-                                )],
-                                data_loss: true,
-                                lost_bytes: lost,
-                            });
-                        }
-                        Err(e) => {
-                            j.done(step, JOutcome::Skipped, Some(e.to_string()))?;
-                            res.skipped
-                                .push(skipped(item, format!("truncation failed: {e}")));
-                        }
-                    }
+                    let name = item.refs.first().map_or("?", String::as_str);
+                    let detail = format!(
+                        "data loss: the deleted log of container {name} ({}) was truncated to 0 \
+                         through {path}",
+                        r.path
+                    );
+                    truncate(j, res, step, (Kind::Held, item), &f, detail, lost)?;
                 }
                 (Verdict::Skip(why), _) => res.skipped.push(skipped(item, why)),
                 (_, _) => res
@@ -590,29 +573,12 @@ fn log_step(
         (Verdict::Go { .. }, Ok(f), Ok(n)) => {
             let step = j.intent(Kind::Log, &item.id, Action::Truncate, Some(planned), None)?;
             let lost = f.metadata().map_or(n.size, |m| m.len());
-            match f.set_len(0) {
-                Ok(()) => {
-                    j.done(step, JOutcome::Done, None)?;
-                    let name = item.refs.first().map_or("?", String::as_str);
-                    res.deleted.push(DoneItem {
-                        kind: Kind::Log,
-                        id: item.id.clone(),
-                        bytes: item.bytes,
-                        action: "truncated",
-                        detail: vec![format!(
-                            "data loss: {lost} bytes of the log of container {name} ({planned}) \
-                             were discarded (truncated to 0)"
-                        )],
-                        data_loss: true,
-                        lost_bytes: Some(lost),
-                    });
-                }
-                Err(e) => {
-                    j.done(step, JOutcome::Skipped, Some(e.to_string()))?;
-                    res.skipped
-                        .push(skipped(item, format!("truncation failed: {e}")));
-                }
-            }
+            let name = item.refs.first().map_or("?", String::as_str);
+            let detail = format!(
+                "data loss: {lost} bytes of the log of container {name} ({planned}) were \
+                 discarded (truncated to 0)"
+            );
+            truncate(j, res, step, (Kind::Log, item), &f, detail, Some(lost))?;
         }
         (Verdict::Gone, _, _) => res.gone.push(skipped(item, "the container is gone".into())),
         (Verdict::Skip(why), _, _) => res.skipped.push(skipped(item, why)),
@@ -623,8 +589,9 @@ fn log_step(
     Ok(())
 }
 
-/// Image chains and layer sizes from the data root's metadata, where readable.
-fn fill_from_dataroot(facts: &mut Facts, root: &Path, warnings: &mut Vec<String>) {
+/// Image chains and layer sizes from the data root's metadata, where readable; else the warning to give.
+/// Prune's plan and reclaim's gathering share it.
+pub(crate) fn fill_from_dataroot(facts: &mut Facts, root: &Path) -> Option<String> {
     match crate::source::dataroot::read(root) {
         Ok(dr) => {
             let chains: BTreeMap<&str, &Vec<String>> = dr
@@ -642,8 +609,9 @@ fn fill_from_dataroot(facts: &mut Facts, root: &Path, warnings: &mut Vec<String>
                 .iter()
                 .filter_map(|(c, l)| l.size.map(|s| (c.clone(), s)))
                 .collect();
+            None
         }
-        Err(e) => warnings.push(format!(
+        Err(e) => Some(format!(
             "data root not readable here ({e}): image bytes are not counted"
         )),
     }
@@ -933,6 +901,39 @@ fn truncated(id: &str) -> (bool, String) {
         ),
         Err(e) => (false, format!("/proc/{pid}/fd/{fd}: {e}")),
     }
+}
+
+/// Truncates an opened file to 0 under journal `step`: a data-loss deletion saying `detail`, or
+/// skipped with the reason. Held files and logs share it.
+fn truncate(
+    j: &mut Journal,
+    res: &mut RunResult,
+    step: u64,
+    (kind, item): (Kind, &Item),
+    f: &std::fs::File,
+    detail: String,
+    lost_bytes: Option<u64>,
+) -> Result<(), PruneError> {
+    match f.set_len(0) {
+        Ok(()) => {
+            j.done(step, JOutcome::Done, None)?;
+            res.deleted.push(DoneItem {
+                kind,
+                id: item.id.clone(),
+                bytes: item.bytes,
+                action: "truncated",
+                detail: vec![detail],
+                data_loss: true,
+                lost_bytes,
+            });
+        }
+        Err(e) => {
+            j.done(step, JOutcome::Skipped, Some(e.to_string()))?;
+            res.skipped
+                .push(skipped(item, format!("truncation failed: {e}")));
+        }
+    }
+    Ok(())
 }
 
 fn skipped(item: &Item, reason: String) -> SkippedItem {

@@ -72,28 +72,8 @@ fn gather(
         df: true,
         container_sizes: true,
     })?;
-    match crate::source::dataroot::read(root) {
-        Ok(dr) => {
-            let chains: BTreeMap<&str, &Vec<String>> = dr
-                .images
-                .iter()
-                .map(|i| (i.id.as_str(), &i.chain))
-                .collect();
-            for i in &mut facts.images {
-                if let Some(c) = chains.get(i.id.as_str()) {
-                    i.chain = (*c).clone();
-                }
-            }
-            facts.layer_bytes = dr
-                .layers
-                .iter()
-                .filter_map(|(c, l)| l.size.map(|s| (c.clone(), s)))
-                .collect();
-        }
-        Err(e) => push_once(
-            warnings,
-            format!("data root not readable here ({e}): image bytes are not counted"),
-        ),
+    if let Some(w) = prune::apply::fill_from_dataroot(&mut facts, root) {
+        push_once(warnings, w);
     }
     // Apply re-checks an image against prune's own memory of last uses: plan with the newer of both.
     let (pruned, _) = prune::state::load(prune_dir, &facts.engine_id);
