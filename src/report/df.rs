@@ -117,6 +117,12 @@ fn write_engine_figures<W: Write>(out: &mut W, r: &DfReport) -> io::Result<()> {
         ]);
     }
     writeln!(out, "{t}")?;
+    write_reclaim_lines(out, a)?;
+    write_missing(out)
+}
+
+/// One line per category with reclaimable bytes: its name, the bytes and the command that frees them.
+fn write_reclaim_lines<W: Write>(out: &mut W, a: &Audit) -> io::Result<()> {
     for c in a.categories.iter().filter(|c| c.reclaimable_bytes > 0) {
         writeln!(
             out,
@@ -126,7 +132,7 @@ fn write_engine_figures<W: Write>(out: &mut W, r: &DfReport) -> io::Result<()> {
             reclaim_with(c.name)
         )?;
     }
-    write_missing(out)
+    Ok(())
 }
 
 fn write_missing<W: Write>(out: &mut W) -> io::Result<()> {
@@ -200,15 +206,7 @@ pub fn write_table<W: Write>(out: &mut W, r: &DfReport, top: usize) -> io::Resul
             "Reclaimable, and the command that frees it (a plan first; --yes deletes):"
         )?;
     }
-    for c in a.categories.iter().filter(|c| c.reclaimable_bytes > 0) {
-        writeln!(
-            out,
-            "  {:<12} {:>10}  {}",
-            c.name.as_str(),
-            size(c.reclaimable_bytes),
-            reclaim_with(c.name)
-        )?;
-    }
+    write_reclaim_lines(out, a)?;
     if let Some(u) = r.engine.as_ref().and_then(|e| e.disk_usage.as_ref()) {
         writeln!(
             out,

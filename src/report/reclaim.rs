@@ -99,6 +99,11 @@ pub fn metrics(o: &Outcome) -> String {
         let _ = writeln!(t, "# HELP {name} {help}");
         let _ = writeln!(t, "# TYPE {name} gauge");
     };
+    let before_after = |t: &mut String, name: &str, before: u64, after: u64| {
+        for (when, v) in [("before", before), ("after", after)] {
+            let _ = writeln!(t, "{name}{{when=\"{when}\"}} {v}");
+        }
+    };
     head(
         &mut t,
         "dredge_reclaim_reclaimed_bytes",
@@ -122,30 +127,22 @@ pub fn metrics(o: &Outcome) -> String {
         "dredge_reclaim_used_bytes",
         "Used bytes of the data root's filesystem (statvfs, as df's Used).",
     );
-    let _ = writeln!(
-        t,
-        "dredge_reclaim_used_bytes{{when=\"before\"}} {}",
-        o.before.used_bytes
-    );
-    let _ = writeln!(
-        t,
-        "dredge_reclaim_used_bytes{{when=\"after\"}} {}",
-        o.after.used_bytes
+    before_after(
+        &mut t,
+        "dredge_reclaim_used_bytes",
+        o.before.used_bytes,
+        o.after.used_bytes,
     );
     head(
         &mut t,
         "dredge_reclaim_free_bytes",
         "Bytes available to unprivileged users on the data root's filesystem (statvfs, as df's Avail).",
     );
-    let _ = writeln!(
-        t,
-        "dredge_reclaim_free_bytes{{when=\"before\"}} {}",
-        o.before.free_bytes
-    );
-    let _ = writeln!(
-        t,
-        "dredge_reclaim_free_bytes{{when=\"after\"}} {}",
-        o.after.free_bytes
+    before_after(
+        &mut t,
+        "dredge_reclaim_free_bytes",
+        o.before.free_bytes,
+        o.after.free_bytes,
     );
     head(
         &mut t,
