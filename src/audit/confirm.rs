@@ -230,21 +230,7 @@ mod tests {
             let measured: Vec<(Candidate, Orphan)> = p
                 .candidates
                 .iter()
-                .map(|c| {
-                    let o = Orphan {
-                        path: c.paths[0].display().to_string(),
-                        also: c.paths[1..]
-                            .iter()
-                            .map(|p| p.display().to_string())
-                            .collect(),
-                        kind: c.kind,
-                        bytes: 1,
-                        apparent_bytes: 1,
-                        age_seconds: None,
-                        modified_ns: Some(modified),
-                    };
-                    (c.clone(), o)
-                })
+                .map(|c| (c.clone(), c.orphan((1, 1), None, Some(modified))))
                 .collect();
             let sorted = classify(measured.clone(), daemon, None, NOW);
             let rc = Recheck::new(&dr, daemon, NOW);

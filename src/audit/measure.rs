@@ -11,7 +11,7 @@ use super::assemble::assemble;
 use super::cache;
 use super::classify::classify;
 use super::plan::{Owner, Part, plan};
-use super::types::{Audit, Orphan};
+use super::types::Audit;
 use super::walk::{self, Usage, Walker};
 use crate::model::dataroot::{DaemonFact, DataRoot};
 
@@ -183,18 +183,8 @@ pub fn audit(
         .iter()
         .zip(&use_of)
         .map(|(c, u)| {
-            let o = Orphan {
-                path: c.paths[0].display().to_string(),
-                also: c.paths[1..]
-                    .iter()
-                    .map(|p| p.display().to_string())
-                    .collect(),
-                kind: c.kind,
-                bytes: u.bytes,
-                apparent_bytes: u.apparent_bytes,
-                age_seconds: u.newest.map(|t| ((now - t).max(0) / 1_000_000_000) as u64),
-                modified_ns: u.newest,
-            };
+            let age = u.newest.map(|t| ((now - t).max(0) / 1_000_000_000) as u64);
+            let o = c.orphan((u.bytes, u.apparent_bytes), age, u.newest);
             (c.clone(), o)
         })
         .collect();

@@ -21,7 +21,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
-use super::types::OrphanKind;
+use super::types::{Orphan, OrphanKind};
 use crate::model::dataroot::{
     ConfigState, DaemonFact, DataRoot, Inconsistency, QUARANTINE_DIR, is_buildkit_key,
 };
@@ -125,6 +125,29 @@ pub(crate) struct Candidate {
     pub paths: Vec<PathBuf>,
     pub kind: OrphanKind,
     pub verdict: Verdict,
+}
+
+impl Candidate {
+    /// The candidate as an [`Orphan`], with its measured sizes and times.
+    pub fn orphan(
+        &self,
+        (bytes, apparent_bytes): (u64, u64),
+        age_seconds: Option<u64>,
+        modified_ns: Option<i64>,
+    ) -> Orphan {
+        Orphan {
+            path: self.paths[0].display().to_string(),
+            also: self.paths[1..]
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect(),
+            kind: self.kind,
+            bytes,
+            apparent_bytes,
+            age_seconds,
+            modified_ns,
+        }
+    }
 }
 
 /// The ownership of every measured path.
