@@ -41,48 +41,6 @@ fn df_table(args: &[&str], env: &[(&str, String)]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// `(st_size, st_blocks × 512, st_ino)` of what `/proc/PID/fd/N` points to, by `stat -L`.
-fn stat_fd(pid: u32, fd: u32) -> (u64, u64, u64) {
-    let out = Command::new("stat")
-        .args(["-L", "-c", "%s %b %B %i", &format!("/proc/{pid}/fd/{fd}")])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "stat: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Vec<u64> = String::from_utf8(out.stdout)
-        .unwrap()
-        .split_whitespace()
-        .map(|s| s.parse().unwrap())
-        .collect();
-    (v[0], v[1] * v[2], v[3])
-}
-
-/// The descriptor of `pid` whose link is exactly `target`, waiting up to 60 s for it.
-fn fd_to(pid: u32, target: &str) -> u32 {
-    let t = Instant::now();
-    while t.elapsed() < Duration::from_secs(60) {
-        if let Ok(rd) = std::fs::read_dir(format!("/proc/{pid}/fd")) {
-            for e in rd.flatten() {
-                if std::fs::read_link(e.path()).is_ok_and(|l| l == Path::new(target)) {
-                    return e.file_name().to_str().unwrap().parse().unwrap();
-                }
-            }
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    panic!("no descriptor of pid {pid} points to {target:?}");
-}
-
-fn container_pid(d: &PrivateDaemon, id: &str) -> u32 {
-    d.docker(&["inspect", "-f", "{{.State.Pid}}", id], None)
-        .trim()
-        .parse()
-        .unwrap()
-}
-
 /// A container that writes 50 MB to `/big`, opens it on fd 3, deletes it and sleeps.
 const HOLDER: &str = "head -c 50000000 /dev/zero > /big; exec 3</big; rm /big; sleep 600";
 
@@ -107,7 +65,7 @@ fn holds(h: &serde_json::Value, pid: u32, fd: u32) -> bool {
 #[ignore = "needs docker engine and root"]
 fn a_container_holding_a_deleted_file_is_named_with_its_bytes() {
     let d = PrivateDaemon::start().expect("a private dockerd (needs root and dockerd)");
-    d.docker(&["import", "-", "held/base:1"], Some(&busybox_rootfs()));
+    d.import_base("held/base:1");
     let id = d
         .docker(
             &[
@@ -126,7 +84,7 @@ fn a_container_holding_a_deleted_file_is_named_with_its_bytes() {
         )
         .trim()
         .to_string();
-    let pid = container_pid(&d, &id);
+    let pid = d.container_pid(&id);
     let fd = fd_to(pid, "/big (deleted)");
     let (size, allocated, ino) = stat_fd(pid, fd);
     assert_eq!(size, 50_000_000);
@@ -172,7 +130,7 @@ fn a_container_holding_a_deleted_file_is_named_with_its_bytes() {
 #[ignore = "needs docker engine and root"]
 fn a_log_deleted_by_hand_is_held_by_dockerd_for_its_container() {
     let d = PrivateDaemon::start().expect("a private dockerd (needs root and dockerd)");
-    d.docker(&["import", "-", "held/base:1"], Some(&busybox_rootfs()));
+    d.import_base("held/base:1");
     let id = d
         .docker(
             &[
@@ -258,24 +216,12 @@ fn fs_used(p: &Path) -> (u64, u64) {
     ((v[1] - v[2]) * v[0], v[0])
 }
 
-/// Allocated bytes under `p` by `du -sxB1`.
-fn du(p: &Path) -> u64 {
-    let out = Command::new("du").arg("-sxB1").arg(p).output().unwrap();
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap()
-}
-
 #[test]
 #[ignore = "needs docker engine and root"]
 fn on_its_own_filesystem_the_gap_is_the_held_bytes_within_a_few_blocks() {
     let d = PrivateDaemon::on_loop_fs(400);
     let root: PathBuf = d.root();
-    d.docker(&["import", "-", "held/base:1"], Some(&busybox_rootfs()));
+    d.import_base("held/base:1");
     let before = df_table(&[], &d.env());
     eprintln!("before:\n{before}");
     let id = d
@@ -296,7 +242,7 @@ fn on_its_own_filesystem_the_gap_is_the_held_bytes_within_a_few_blocks() {
         )
         .trim()
         .to_string();
-    let pid = container_pid(&d, &id);
+    let pid = d.container_pid(&id);
     let fd = fd_to(pid, "/big (deleted)");
     // Written back first: ext4 allocates the extent tree's index block (a 50 MB file on 1 KiB blocks
     // spans several block groups) at writeback, so `st_blocks` grows by it then.
@@ -418,7 +364,7 @@ fn live_without_proc_there_is_no_held_section_and_one_line_why() {
 #[ignore = "needs docker engine and root"]
 fn without_permission_to_read_descriptors_the_scan_says_so_and_guesses_nothing() {
     let d = PrivateDaemon::start().expect("a private dockerd (needs root and dockerd)");
-    d.docker(&["import", "-", "held/base:1"], Some(&busybox_rootfs()));
+    d.import_base("held/base:1");
     let id = d
         .docker(
             &[
@@ -435,7 +381,7 @@ fn without_permission_to_read_descriptors_the_scan_says_so_and_guesses_nothing()
         )
         .trim()
         .to_string();
-    let pid = container_pid(&d, &id);
+    let pid = d.container_pid(&id);
     fd_to(pid, "/big (deleted)");
     // The data root readable (its top) by nobody, who cannot read root's descriptors.
     for p in [d.dir.path().to_path_buf(), d.root()] {

@@ -241,16 +241,6 @@ fn df_live_document_follows_the_schema() {
     assert!(doc["engine"].is_object(), "{doc:#}");
 }
 
-/// `du -sx --block-size=1`: allocated bytes, directories included, one filesystem.
-fn du(p: &Path) -> u64 {
-    run("du", &["-sx", "--block-size=1", p.to_str().unwrap()])
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap()
-}
-
 /// The category named `name` of a df document.
 fn category<'a>(doc: &'a Value, name: &str) -> &'a Value {
     doc["categories"]
@@ -259,30 +249,6 @@ fn category<'a>(doc: &'a Value, name: &str) -> &'a Value {
         .iter()
         .find(|c| c["name"] == name)
         .unwrap_or_else(|| panic!("no category {name}: {doc:#}"))
-}
-
-/// `dredge prune` with its own state dir: (exit code, stdout, stderr).
-fn prune(state: &Path, host: Option<&str>, args: &[&str]) -> (i32, String, String) {
-    let mut cmd = dredge();
-    cmd.arg("prune").args(args).arg("--state-dir").arg(state);
-    if let Some(h) = host {
-        cmd.env("DOCKER_HOST", h);
-    }
-    let out = cmd.output().expect("dredge runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-/// `dredge prune … --json`, which must succeed; its document.
-fn prune_doc(state: &Path, host: Option<&str>, args: &[&str]) -> Value {
-    let mut a = args.to_vec();
-    a.push("--json");
-    let (code, out, err) = prune(state, host, &a);
-    assert_eq!(code, 0, "dredge prune {a:?}: {err}");
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
 }
 
 fn ids_of(doc: &Value, list: &str, kind: &str) -> Vec<String> {
@@ -316,7 +282,7 @@ fn prune_offline_documents_follow_the_schema() {
     expected.sort();
 
     // Default grace (1 h): everything is seconds old, so kept, each with its reason.
-    let young = prune_doc(&state, None, &["--orphans", "--data-root", r]);
+    let young = dfcommon::dredge_prune_json(None, &state, &["--orphans", "--data-root", r]);
     assert_valid(&young);
     assert_eq!(young["schema"], "dredge.prune.plan");
     assert_eq!(young["mode"], "offline");
@@ -338,7 +304,7 @@ fn prune_offline_documents_follow_the_schema() {
         "--plan-out",
         saved.to_str().unwrap(),
     ];
-    let (code, out, err) = prune(&state, None, &[&args[..], &["--json"]].concat());
+    let (code, out, err) = dfcommon::dredge_prune(None, &state, &[&args[..], &["--json"]].concat());
     assert_eq!(code, 0, "{err}");
     let plan: Value = serde_json::from_str(&out).unwrap();
     assert_valid(&plan);
@@ -347,7 +313,7 @@ fn prune_offline_documents_follow_the_schema() {
     assert_eq!(file, out, "--plan-out writes what --json prints");
 
     // Applied: a result that quarantined the three, under <root>/dredge-quarantine/<run_id>.
-    let res = prune_doc(&state, None, &["--apply", saved.to_str().unwrap()]);
+    let res = dfcommon::dredge_prune_json(None, &state, &["--apply", saved.to_str().unwrap()]);
     assert_valid(&res);
     assert_journal(res["journal"].as_str().unwrap());
     assert_eq!(res["schema"], "dredge.prune.result");
@@ -366,11 +332,15 @@ fn prune_offline_documents_follow_the_schema() {
     );
     assert_valid(&df);
     let qc = category(&df, "quarantine");
-    assert_eq!(qc["bytes"], du(&root.join("dredge-quarantine")), "{df:#}");
+    assert_eq!(
+        qc["bytes"],
+        dfcommon::du(&root.join("dredge-quarantine")),
+        "{df:#}"
+    );
     assert!(df["orphans"].as_array().unwrap().is_empty(), "{df:#}");
 
     // Undo: a result that restored them.
-    let undo = prune_doc(&state, None, &["--undo", run_id]);
+    let undo = dfcommon::dredge_prune_json(None, &state, &["--undo", run_id]);
     assert_valid(&undo);
     assert_journal(undo["journal"].as_str().unwrap());
     assert_eq!(undo["what"], "undo");
@@ -394,14 +364,15 @@ fn prune_offline_documents_follow_the_schema() {
     assert!(leaked.is_dir() && unnamed.is_dir() && tmp.is_dir());
 
     // Quarantine again (--yes), then purge: results of both.
-    let again = prune_doc(
-        &state,
+    let again = dfcommon::dredge_prune_json(
         None,
+        &state,
         &["--orphans", "--grace", "0s", "--yes", "--data-root", r],
     );
     assert_valid(&again);
     assert_journal(again["journal"].as_str().unwrap());
-    let purge = prune_doc(&state, None, &["--purge-quarantine", "--data-root", r]);
+    let purge =
+        dfcommon::dredge_prune_json(None, &state, &["--purge-quarantine", "--data-root", r]);
     assert_valid(&purge);
     assert_journal(purge["journal"].as_str().unwrap());
     assert_eq!(purge["what"], "purge");
@@ -457,7 +428,7 @@ fn df_counts_the_quarantine_apart() {
             &["-d", &format!("@{}", now - ago), d.to_str().unwrap()],
         );
     }
-    let expected = du(&q);
+    let expected = dfcommon::du(&q);
     let doc = json_ok(
         dredge()
             .args(["df", "--json", "--no-progress", "--top", "0", "--data-root"])
@@ -478,7 +449,7 @@ fn df_counts_the_quarantine_apart() {
         assert_eq!(r["run"], d.file_name().unwrap().to_str().unwrap());
         assert_eq!(r["path"], d.display().to_string());
         assert_eq!(r["items"], items(d));
-        assert_eq!(r["bytes"], du(d), "{r:#}");
+        assert_eq!(r["bytes"], dfcommon::du(d), "{r:#}");
         // The age is counted from a clock read after `now` above: not less, and not absurdly more.
         let age = r["age_seconds"].as_u64().unwrap();
         assert!((ago..ago + 3600).contains(&age), "{r:#}");
@@ -536,7 +507,11 @@ fn df_counts_the_quarantine_apart() {
         .map(|c| c["bytes"].as_u64().unwrap())
         .sum();
     assert_eq!(sum, doc["total_bytes"].as_u64().unwrap());
-    assert_eq!(doc["total_bytes"], du(&root), "the whole root, by du");
+    assert_eq!(
+        doc["total_bytes"],
+        dfcommon::du(&root),
+        "the whole root, by du"
+    );
     // Without it: the category is there, zero.
     fs::remove_dir_all(&q).unwrap();
     let doc = json_ok(
@@ -553,28 +528,15 @@ fn df_counts_the_quarantine_apart() {
 fn prune_engine_documents_follow_the_schema() {
     let d = dfcommon::PrivateDaemon::start().expect("a private dockerd (needs root and dockerd)");
     let host = d.host();
-    d.docker(
-        &["import", "-", "base:1"],
-        Some(&dfcommon::busybox_rootfs()),
-    );
+    d.import_base("base:1");
     // app:1 committed twice: the first becomes dangling; mk0 and mk1 are stopped.
     for (i, word) in ["one", "two"].iter().enumerate() {
-        let name = format!("mk{i}");
-        d.docker(
-            &[
-                "run",
-                "--network",
-                "none",
-                "--name",
-                &name,
-                "base:1",
-                "sh",
-                "-c",
-                &format!("echo {word} > /f"),
-            ],
-            None,
+        d.commit_sh(
+            "base:1",
+            &format!("mk{i}"),
+            &format!("echo {word} > /f"),
+            "app:1",
         );
-        d.docker(&["commit", &name, "app:1"], None);
     }
     let lines = |s: String| -> Vec<String> {
         let mut v: Vec<String> = s
@@ -597,9 +559,9 @@ fn prune_engine_documents_follow_the_schema() {
     let st = state.path();
     let saved = st.join("plan.json");
     let sel = ["--dangling-images", "--stopped-containers", "--grace", "0s"];
-    let (code, out, err) = prune(
-        st,
+    let (code, out, err) = dfcommon::dredge_prune(
         Some(&host),
+        st,
         &[&sel[..], &["--json", "--plan-out", saved.to_str().unwrap()]].concat(),
     );
     assert_eq!(code, 0, "{err}");
@@ -610,7 +572,7 @@ fn prune_engine_documents_follow_the_schema() {
     assert_eq!(ids_of(&plan, "items", "container"), stopped, "{plan:#}");
     assert_eq!(fs::read_to_string(&saved).unwrap(), out);
 
-    let res = prune_doc(st, Some(&host), &[&sel[..], &["--yes"]].concat());
+    let res = dfcommon::dredge_prune_json(Some(&host), st, &[&sel[..], &["--yes"]].concat());
     assert_valid(&res);
     assert_journal(res["journal"].as_str().unwrap());
     assert_eq!(res["what"], "apply");
@@ -811,27 +773,14 @@ fn schema_enums_are_the_code_tables() {
 #[ignore = "needs docker engine and root"]
 fn reclaim_documents_follow_the_schema() {
     let d = dfcommon::PrivateDaemon::start().expect("a private dockerd (needs root and dockerd)");
-    d.docker(
-        &["import", "-", "base:1"],
-        Some(&dfcommon::busybox_rootfs()),
-    );
+    d.import_base("base:1");
     for (i, word) in ["one", "two"].iter().enumerate() {
-        let name = format!("mk{i}");
-        d.docker(
-            &[
-                "run",
-                "--network",
-                "none",
-                "--name",
-                &name,
-                "base:1",
-                "sh",
-                "-c",
-                &format!("echo {word} > /f"),
-            ],
-            None,
+        d.commit_sh(
+            "base:1",
+            &format!("mk{i}"),
+            &format!("echo {word} > /f"),
+            "app:1",
         );
-        d.docker(&["commit", &name, "app:1"], None);
     }
     let dir = tempfile::tempdir().unwrap();
     let policy = dir.path().join("policy.toml");

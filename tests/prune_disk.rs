@@ -21,7 +21,7 @@ use dfcommon::*;
 
 fn daemon_on_loop_fs(mb: u64) -> PrivateDaemon {
     let d = PrivateDaemon::on_loop_fs(mb);
-    d.docker(&["import", "-", "base:1"], Some(&busybox_rootfs()));
+    d.import_base("base:1");
     d
 }
 
@@ -39,16 +39,6 @@ fn fs_free(p: &Path) -> (u64, u64) {
     let out = common::run("stat", &["-f", "-c", "%S %a", p.to_str().unwrap()]);
     let v: Vec<u64> = out.split_whitespace().map(|s| s.parse().unwrap()).collect();
     (v[1] * v[0], v[0])
-}
-
-/// `du -sx --block-size=1`.
-fn du(p: &Path) -> u64 {
-    common::run("du", &["-sx", "--block-size=1", p.to_str().unwrap()])
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap()
 }
 
 /// Every path under `p` with its type, size and mtime (`find -printf`): what must not change.
@@ -89,10 +79,6 @@ fn prune_ok(d: &PrivateDaemon, state: &Path, args: &[&str]) -> serde_json::Value
         schemacheck::assert_journal(journal);
     }
     doc
-}
-
-fn inspect(d: &PrivateDaemon, id: &str, f: &str) -> String {
-    d.docker(&["inspect", "-f", f, id], None).trim().to_string()
 }
 
 fn logs(d: &PrivateDaemon, name: &str) -> String {
@@ -156,7 +142,7 @@ fn truncate_logs_frees_json_file_and_local_logs_in_place_and_the_containers_log_
     let json = chatty(&d, "jsonlog", "json-file", 200_000);
     let local = chatty(&d, "locallog", "local", 200_000);
     let quiet = chatty(&d, "quiet", "json-file", 10);
-    let json_path = inspect(&d, &json, "{{.LogPath}}");
+    let json_path = d.inspect(&json, "{{.LogPath}}");
     let local_path = format!(
         "{}/containers/{local}/local-logs/container.log",
         root.display()
@@ -247,7 +233,7 @@ fn truncate_logs_frees_json_file_and_local_logs_in_place_and_the_containers_log_
 
     // The containers still run and log on, from the start of their files.
     for name in ["jsonlog", "locallog"] {
-        assert_eq!(inspect(&d, name, "{{.State.Running}}"), "true");
+        assert_eq!(d.inspect(name, "{{.State.Running}}"), "true");
         d.docker(&["exec", name, "sh", "-c", "echo > /go"], None);
     }
     wait_for("both logs grow again", || {
@@ -259,7 +245,7 @@ fn truncate_logs_frees_json_file_and_local_logs_in_place_and_the_containers_log_
     for name in ["jsonlog", "locallog"] {
         let l = logs(&d, name);
         assert!(!l.contains("ready"), "{name}: old content is gone: {l}");
-        assert_eq!(inspect(&d, name, "{{.State.Running}}"), "true");
+        assert_eq!(d.inspect(name, "{{.State.Running}}"), "true");
     }
     let first = std::fs::read_to_string(&json_path).unwrap();
     let line: serde_json::Value = serde_json::from_str(first.lines().next().unwrap()).unwrap();
@@ -270,7 +256,7 @@ fn truncate_logs_frees_json_file_and_local_logs_in_place_and_the_containers_log_
     // file holds (not truncated), and truncates it; killed then after its `done` (before `end`): the
     // run after closes it as interrupted, and has nothing to truncate again.
     let crashy = chatty(&d, "crashy", "json-file", 60_000);
-    let crashy_log = inspect(&d, &crashy, "{{.LogPath}}");
+    let crashy_log = d.inspect(&crashy, "{{.LogPath}}");
     let crashy_stat = stat(&crashy_log);
     let sel = ["--logs-over", "1MB", "--truncate-logs", "--yes"];
     killed_at(&d, state.path(), &sel, "intent:1");
@@ -404,7 +390,7 @@ fn what_yes_frees_for_images_containers_and_volumes_agrees_with_statvfs_and_du()
     write_in(&d, &["--name", "stopped"], "/f", CTR);
     // An anonymous volume with 8 MB, its container removed (without -v: the volume stays).
     write_in(&d, &["--name", "vol", "-v", "/data"], "/data/f", VOL);
-    let vol = inspect(&d, "vol", "{{(index .Mounts 0).Name}}");
+    let vol = d.inspect("vol", "{{(index .Mounts 0).Name}}");
     d.docker(&["rm", "vol"], None);
     let known = IMG + CTR + VOL;
 
@@ -422,7 +408,7 @@ fn what_yes_frees_for_images_containers_and_volumes_agrees_with_statvfs_and_du()
         .iter()
         .map(|i| i["id"].as_str().unwrap())
         .collect();
-    let stopped = inspect(&d, "stopped", "{{.Id}}");
+    let stopped = d.inspect("stopped", "{{.Id}}");
     assert_eq!(
         ids,
         BTreeSet::from([img.as_str(), stopped.as_str(), vol.as_str()]),

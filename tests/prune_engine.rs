@@ -17,32 +17,15 @@ fn daemon() -> PrivateDaemon {
     PrivateDaemon::start().expect("a private dockerd (needs root and dockerd)")
 }
 
-fn set(s: &str) -> BTreeSet<String> {
-    s.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(String::from)
-        .collect()
-}
-
 /// A prune run against the daemon with its own state dir: (exit code, stdout, stderr).
 fn prune(d: &PrivateDaemon, state: &Path, args: &[&str]) -> (i32, String, String) {
-    let mut cmd = dredge();
-    cmd.arg("prune")
-        .args(args)
-        .arg("--state-dir")
-        .arg(state)
-        .env("DOCKER_HOST", d.host());
     // The objects here are seconds old: no grace period (its own test is the unit test in plan.rs).
-    if !args.contains(&"--grace") {
-        cmd.args(["--grace", "0s"]);
-    }
-    let out = cmd.output().expect("dredge runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let grace: &[&str] = if args.contains(&"--grace") {
+        &[]
+    } else {
+        &["--grace", "0s"]
+    };
+    dredge_prune(Some(&d.host()), state, &[args, grace].concat())
 }
 
 fn prune_json(d: &PrivateDaemon, state: &Path, args: &[&str]) -> serde_json::Value {
@@ -65,28 +48,15 @@ fn ids(doc: &serde_json::Value, key: &str, kind: &str) -> BTreeSet<String> {
 
 /// Commits a container that wrote `content` as `tag` (a child of base:1); returns the image id.
 fn commit(d: &PrivateDaemon, name: &str, content: &str, tag: &str) -> String {
-    d.docker(
-        &[
-            "run",
-            "--network",
-            "none",
-            "--name",
-            name,
-            "base:1",
-            "sh",
-            "-c",
-            &format!("echo {content} > /f; head -c 200000 /dev/zero > /z"),
-        ],
-        None,
-    );
-    d.docker(&["commit", name, tag], None).trim().to_string()
+    let script = format!("echo {content} > /f; head -c 200000 /dev/zero > /z");
+    d.commit_sh("base:1", name, &script, tag)
 }
 
 /// base:1; two dangling images (a tag committed three times); stopped containers (the three
 /// committers, one never started); a running container; a named volume, an anonymous volume a
 /// stopped container mounts, and an anonymous volume nothing mounts.
 fn population(d: &PrivateDaemon) {
-    d.docker(&["import", "-", "base:1"], Some(&busybox_rootfs()));
+    d.import_base("base:1");
     for (i, c) in ["one", "two", "three"].iter().enumerate() {
         commit(d, &format!("mk{i}"), c, "app:1");
     }
@@ -161,19 +131,19 @@ fn each_rule_plans_exactly_what_the_engine_calls_it_and_apply_removes_exactly_th
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("nothing selected"), "{err}");
 
-    let all_images = set(&d.docker(&["image", "ls", "-aq", "--no-trunc"], None));
-    let dangling = set(&d.docker(
+    let all_images = line_set(&d.docker(&["image", "ls", "-aq", "--no-trunc"], None));
+    let dangling = line_set(&d.docker(
         &["image", "ls", "-q", "--no-trunc", "-f", "dangling=true"],
         None,
     ));
     assert_eq!(dangling.len(), 2, "the recipe makes two dangling images");
     let anon_unused: BTreeSet<String> =
-        set(&d.docker(&["volume", "ls", "-q", "-f", "dangling=true"], None))
+        line_set(&d.docker(&["volume", "ls", "-q", "-f", "dangling=true"], None))
             .into_iter()
             .filter(|v| v.len() == 64)
             .collect();
     assert_eq!(anon_unused.len(), 1);
-    let stopped = set(&d.docker(
+    let stopped = line_set(&d.docker(
         &[
             "ps",
             "-aq",
@@ -196,7 +166,7 @@ fn each_rule_plans_exactly_what_the_engine_calls_it_and_apply_removes_exactly_th
         assert!(!i["rule"].as_str().unwrap().is_empty());
     }
     assert_eq!(
-        set(&d.docker(&["image", "ls", "-aq", "--no-trunc"], None)),
+        line_set(&d.docker(&["image", "ls", "-aq", "--no-trunc"], None)),
         all_images,
         "planning deleted nothing"
     );
@@ -213,13 +183,13 @@ fn each_rule_plans_exactly_what_the_engine_calls_it_and_apply_removes_exactly_th
     assert_eq!(ids(&res, "deleted", "image"), dangling);
     assert_eq!(ids(&res, "deleted", "volume"), anon_unused);
     assert!(res["skipped"].as_array().unwrap().is_empty(), "{res:#}");
-    let after = set(&d.docker(&["image", "ls", "-aq", "--no-trunc"], None));
+    let after = line_set(&d.docker(&["image", "ls", "-aq", "--no-trunc"], None));
     assert_eq!(
         after,
         all_images.difference(&dangling).cloned().collect(),
         "exactly the dangling images went"
     );
-    let vols = set(&d.docker(&["volume", "ls", "-q"], None));
+    let vols = line_set(&d.docker(&["volume", "ls", "-q"], None));
     assert!(vols.contains("named1"));
     assert!(vols.is_disjoint(&anon_unused));
     assert_eq!(
@@ -236,19 +206,22 @@ fn each_rule_plans_exactly_what_the_engine_calls_it_and_apply_removes_exactly_th
     // Stopped containers: exactly the engine's exited and created ones; the running one stays.
     let res = prune_json(&d, st, &["--stopped-containers", "--yes"]);
     assert_eq!(ids(&res, "deleted", "container"), stopped);
-    let left = set(&d.docker(&["ps", "-aq", "--no-trunc"], None));
+    let left = line_set(&d.docker(&["ps", "-aq", "--no-trunc"], None));
     assert_eq!(left.len(), 1, "only the running container stays: {left:?}");
     // Its volume is now unused: a later run takes it, the named one still only with --named-volumes.
     let res = prune_json(&d, st, &["--volumes", "--yes"]);
     assert_eq!(ids(&res, "deleted", "volume").len(), 1);
-    assert_eq!(set(&d.docker(&["volume", "ls", "-q"], None)), set("named1"));
+    assert_eq!(
+        line_set(&d.docker(&["volume", "ls", "-q"], None)),
+        line_set("named1")
+    );
     let res = prune_json(&d, st, &["--named-volumes", "--yes"]);
-    assert_eq!(ids(&res, "deleted", "volume"), set("named1"));
-    assert!(set(&d.docker(&["volume", "ls", "-q"], None)).is_empty());
+    assert_eq!(ids(&res, "deleted", "volume"), line_set("named1"));
+    assert!(line_set(&d.docker(&["volume", "ls", "-q"], None)).is_empty());
     // Unused images: base:1 runs, app:1 lost its last container; --keep spares by glob.
     let plan = prune_json(&d, st, &["--unused-images", "--keep", "nothing:*"]);
     let app = d.docker(&["image", "inspect", "-f", "{{.Id}}", "app:1"], None);
-    assert_eq!(ids(&plan, "items", "image"), set(app.trim()));
+    assert_eq!(ids(&plan, "items", "image"), line_set(app.trim()));
     let plan = prune_json(&d, st, &["--unused-images", "--keep", "app:*"]);
     assert!(ids(&plan, "items", "image").is_empty());
     // A week: app:1 was first seen minutes ago (never its creation time).
@@ -260,7 +233,7 @@ fn each_rule_plans_exactly_what_the_engine_calls_it_and_apply_removes_exactly_th
 #[ignore = "needs docker engine and root"]
 fn what_changed_between_plan_and_apply_is_skipped_and_intact() {
     let d = daemon();
-    d.docker(&["import", "-", "base:1"], Some(&busybox_rootfs()));
+    d.import_base("base:1");
     let gets_container = commit(&d, "ca", "a", "gets:1");
     let moved = commit(&d, "cb", "b", "moves:1");
     let stays_planned = commit(&d, "cc", "c", "plain:1");
@@ -285,7 +258,7 @@ fn what_changed_between_plan_and_apply_is_skipped_and_intact() {
     for i in [&gets_container, &moved, &stays_planned] {
         assert!(planned.contains(i), "{i} planned: {plan:#}");
     }
-    assert_eq!(ids(&plan, "items", "volume"), set("vol1"));
+    assert_eq!(ids(&plan, "items", "volume"), line_set("vol1"));
 
     // Meanwhile: a container from one image, the tag of another moved, the volume mounted.
     d.docker(
@@ -341,12 +314,12 @@ fn what_changed_between_plan_and_apply_is_skipped_and_intact() {
         "vol1: {}",
         reason("vol1")
     );
-    assert_eq!(ids(&res, "deleted", "image"), set(&stays_planned));
+    assert_eq!(ids(&res, "deleted", "image"), line_set(&stays_planned));
     // Intact, by the engine's word.
-    let images = set(&d.docker(&["image", "ls", "-aq", "--no-trunc"], None));
+    let images = line_set(&d.docker(&["image", "ls", "-aq", "--no-trunc"], None));
     assert!(images.contains(&gets_container) && images.contains(&moved));
     assert!(!images.contains(&stays_planned));
-    assert!(set(&d.docker(&["volume", "ls", "-q"], None)).contains("vol1"));
+    assert!(line_set(&d.docker(&["volume", "ls", "-q"], None)).contains("vol1"));
     assert_eq!(
         d.docker(&["image", "inspect", "-f", "{{.Id}}", "moves:1"], None)
             .trim(),
@@ -360,7 +333,7 @@ fn what_changed_between_plan_and_apply_is_skipped_and_intact() {
 #[ignore = "needs docker engine and root"]
 fn bad_input_is_one_line_exit_2_or_3_and_nothing_is_deleted() {
     let d = daemon();
-    d.docker(&["import", "-", "base:1"], Some(&busybox_rootfs()));
+    d.import_base("base:1");
     commit(&d, "ca", "a", "x:1");
     commit(&d, "cb", "b", "x:1"); // the first is now dangling
     let state = tempfile::tempdir().unwrap();
@@ -376,8 +349,8 @@ fn bad_input_is_one_line_exit_2_or_3_and_nothing_is_deleted() {
             plan_path.to_str().unwrap(),
         ],
     );
-    let images = || set(&d.docker(&["image", "ls", "-aq", "--no-trunc"], None));
-    let containers = || set(&d.docker(&["ps", "-aq", "--no-trunc"], None));
+    let images = || line_set(&d.docker(&["image", "ls", "-aq", "--no-trunc"], None));
+    let containers = || line_set(&d.docker(&["ps", "-aq", "--no-trunc"], None));
     let (i0, c0) = (images(), containers());
     let one_line = |err: &str| {
         let lines: Vec<&str> = err.lines().collect();
@@ -498,7 +471,7 @@ fn bad_input_is_one_line_exit_2_or_3_and_nothing_is_deleted() {
 #[ignore = "needs docker engine and root"]
 fn killed_at_every_step_the_next_run_settles_and_completes() {
     let d = daemon();
-    d.docker(&["import", "-", "base:1"], Some(&busybox_rootfs()));
+    d.import_base("base:1");
     for (i, c) in ["1", "2", "3"].iter().enumerate() {
         commit(&d, &format!("k{i}"), c, "k:1");
     }
@@ -540,7 +513,7 @@ fn killed_at_every_step_the_next_run_settles_and_completes() {
         3 + 2 + 3,
         "3 containers, 2 dangling images, 3 volumes: {plan:#}"
     );
-    let keep_images = set(&d.docker(
+    let keep_images = line_set(&d.docker(
         &["image", "ls", "-q", "--no-trunc", "-f", "dangling=false"],
         None,
     ));
@@ -603,24 +576,24 @@ fn killed_at_every_step_the_next_run_settles_and_completes() {
     assert!(interrupted >= n, "each step was interrupted at least once");
     // Everything planned is gone; everything else is intact (the engine's word).
     assert!(
-        set(&d.docker(
+        line_set(&d.docker(
             &["image", "ls", "-q", "--no-trunc", "-f", "dangling=true"],
             None
         ))
         .is_empty()
     );
     assert_eq!(
-        set(&d.docker(
+        line_set(&d.docker(
             &["image", "ls", "-q", "--no-trunc", "-f", "dangling=false"],
             None
         )),
         keep_images
     );
     assert_eq!(
-        set(&d.docker(&["ps", "-a", "--format", "{{.Names}}"], None)),
-        set("live")
+        line_set(&d.docker(&["ps", "-a", "--format", "{{.Names}}"], None)),
+        line_set("live")
     );
-    assert!(set(&d.docker(&["volume", "ls", "-q"], None)).is_empty());
+    assert!(line_set(&d.docker(&["volume", "ls", "-q"], None)).is_empty());
     // Every journal is closed.
     for e in std::fs::read_dir(st.join("runs")).unwrap() {
         let text = std::fs::read_to_string(e.unwrap().path()).unwrap();
@@ -635,7 +608,7 @@ fn killed_at_every_step_the_next_run_settles_and_completes() {
 #[ignore = "needs docker engine and root"]
 fn logs_over_a_size_are_a_finding_with_the_fix_and_nothing_is_truncated() {
     let d = daemon();
-    d.docker(&["import", "-", "base:1"], Some(&busybox_rootfs()));
+    d.import_base("base:1");
     d.docker(
         &[
             "run",
@@ -713,7 +686,7 @@ fn build_records(d: &PrivateDaemon) -> Vec<(String, bool, bool)> {
 #[ignore = "needs docker engine and root"]
 fn build_cache_records_go_one_by_one_and_the_image_stays() {
     let d = daemon();
-    d.docker(&["import", "-", "base:1"], Some(&busybox_rootfs()));
+    d.import_base("base:1");
     let ctx = tempfile::tempdir().unwrap();
     std::fs::write(ctx.path().join("data"), vec![b'x'; 300_000]).unwrap();
     std::fs::write(
@@ -769,7 +742,7 @@ fn build_cache_records_go_one_by_one_and_the_image_stays() {
 #[ignore = "needs docker engine and root"]
 fn a_daemon_killed_mid_apply_then_restarted_leaves_a_run_the_next_one_completes() {
     let mut d = daemon();
-    d.docker(&["import", "-", "base:1"], Some(&busybox_rootfs()));
+    d.import_base("base:1");
     for i in 0..4 {
         d.docker(
             &[
@@ -852,10 +825,10 @@ fn a_daemon_killed_mid_apply_then_restarted_leaves_a_run_the_next_one_completes(
     );
     let res: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert!(res["skipped"].as_array().unwrap().is_empty(), "{res:#}");
-    assert!(set(&d.docker(&["ps", "-aq"], None)).is_empty());
-    assert!(set(&d.docker(&["volume", "ls", "-q"], None)).is_empty());
+    assert!(line_set(&d.docker(&["ps", "-aq"], None)).is_empty());
+    assert!(line_set(&d.docker(&["volume", "ls", "-q"], None)).is_empty());
     assert!(
-        set(&d.docker(&["image", "ls", "-q"], None)).len() == 1,
+        line_set(&d.docker(&["image", "ls", "-q"], None)).len() == 1,
         "base:1 stays"
     );
 }

@@ -19,27 +19,8 @@ use dfcommon::*;
 /// [`PrivateDaemon::on_loop_fs`] with the busybox base imported as `held/base:1`.
 fn daemon_on_loop_fs(mb: u64) -> PrivateDaemon {
     let d = PrivateDaemon::on_loop_fs(mb);
-    d.docker(&["import", "-", "held/base:1"], Some(&busybox_rootfs()));
+    d.import_base("held/base:1");
     d
-}
-
-/// `(st_size, st_blocks × 512, st_ino)` of what `/proc/PID/fd/N` points to, by `stat -L`.
-fn stat_fd(pid: u32, fd: u32) -> (u64, u64, u64) {
-    let out = Command::new("stat")
-        .args(["-L", "-c", "%s %b %B %i", &format!("/proc/{pid}/fd/{fd}")])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "stat: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Vec<u64> = String::from_utf8(out.stdout)
-        .unwrap()
-        .split_whitespace()
-        .map(|s| s.parse().unwrap())
-        .collect();
-    (v[0], v[1] * v[2], v[3])
 }
 
 /// `(free bytes, block size)` of the filesystem at `p`, by `stat -f` (after a `sync`).
@@ -56,30 +37,6 @@ fn fs_free(p: &Path) -> (u64, u64) {
         .map(|s| s.parse().unwrap())
         .collect();
     (v[1] * v[0], v[0])
-}
-
-/// The descriptor of `pid` whose link is exactly `target`, waiting up to 60 s for it.
-fn fd_to(pid: u32, target: &str) -> u32 {
-    let t = Instant::now();
-    while t.elapsed() < Duration::from_secs(60) {
-        if let Ok(rd) = std::fs::read_dir(format!("/proc/{pid}/fd")) {
-            for e in rd.flatten() {
-                if std::fs::read_link(e.path()).is_ok_and(|l| l == Path::new(target)) {
-                    return e.file_name().to_str().unwrap().parse().unwrap();
-                }
-            }
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    panic!("no descriptor of pid {pid} points to {target:?}");
-}
-
-fn inspect(d: &PrivateDaemon, id: &str, f: &str) -> String {
-    d.docker(&["inspect", "-f", f, id], None).trim().to_string()
-}
-
-fn container_pid(d: &PrivateDaemon, id: &str) -> u32 {
-    inspect(d, id, "{{.State.Pid}}").parse().unwrap()
 }
 
 /// A prune run against the daemon with its own state dir (off the loop filesystem). Its document
@@ -156,7 +113,7 @@ fn chatty_with_deleted_log(d: &PrivateDaemon) -> (String, u32, u32, String) {
         )
         .trim()
         .to_string();
-    let log = inspect(d, &id, "{{.LogPath}}");
+    let log = d.inspect(&id, "{{.LogPath}}");
     let t = Instant::now();
     while !std::fs::read_to_string(&log).is_ok_and(|s| s.contains("\"done\\n\"")) {
         assert!(
@@ -241,7 +198,7 @@ fn a_deleted_log_is_truncated_only_with_truncate_logs_and_its_space_comes_back()
     assert!(again["items"].as_array().unwrap().is_empty(), "{again:#}");
     assert!(again["held"].is_null(), "{again:#}");
     // The container still runs.
-    assert_eq!(inspect(&d, &id, "{{.State.Running}}"), "true");
+    assert_eq!(d.inspect(&id, "{{.State.Running}}"), "true");
     // Journaled: intent before, outcome after.
     let journal = std::fs::read_to_string(res["journal"].as_str().unwrap()).unwrap();
     assert!(
@@ -279,7 +236,7 @@ fn holder(d: &PrivateDaemon, name: &str, policy: &str) -> (String, u32, u32) {
         )
         .trim()
         .to_string();
-    let pid = container_pid(d, &id);
+    let pid = d.container_pid(&id);
     let fd = fd_to(pid, "/big (deleted)");
     (id, pid, fd)
 }
@@ -294,8 +251,8 @@ fn a_container_with_a_restart_policy_is_restarted_and_one_without_is_not() {
     Command::new("sync").status().unwrap();
     let (_, kept_bytes, kept_ino) = stat_fd(kept_pid, kept_fd);
     let (_, plain_bytes, plain_ino) = stat_fd(plain_pid, plain_fd);
-    let kept_started = inspect(&d, &kept_id, "{{.State.StartedAt}}");
-    let plain_started = inspect(&d, &plain_id, "{{.State.StartedAt}}");
+    let kept_started = d.inspect(&kept_id, "{{.State.StartedAt}}");
+    let plain_started = d.inspect(&plain_id, "{{.State.StartedAt}}");
 
     // --restart-any would restart the plain one too (plan only).
     let any = prune(&d, state.path(), &["--held", "--restart-any"]);
@@ -325,12 +282,9 @@ fn a_container_with_a_restart_policy_is_restarted_and_one_without_is_not() {
     assert_eq!(deleted[0]["action"], "restarted");
     assert_eq!(deleted[0]["bytes"], kept_bytes);
     // The engine restarted the one and not the other.
-    assert_ne!(inspect(&d, &kept_id, "{{.State.StartedAt}}"), kept_started);
-    assert_eq!(inspect(&d, &kept_id, "{{.State.Running}}"), "true");
-    assert_eq!(
-        inspect(&d, &plain_id, "{{.State.StartedAt}}"),
-        plain_started
-    );
+    assert_ne!(d.inspect(&kept_id, "{{.State.StartedAt}}"), kept_started);
+    assert_eq!(d.inspect(&kept_id, "{{.State.Running}}"), "true");
+    assert_eq!(d.inspect(&plain_id, "{{.State.StartedAt}}"), plain_started);
     // The restart gave the held bytes back (a restart rewrites the container's small config files:
     // a few more blocks of slack).
     let gained = free_after as i64 - free_before as i64;
@@ -359,7 +313,7 @@ fn a_plan_whose_descriptor_now_points_elsewhere_is_skipped() {
     let d = daemon_on_loop_fs(300);
     let state = tempfile::tempdir().unwrap();
     let (id, pid, fd) = holder(&d, "swapper", "always");
-    let started = inspect(&d, &id, "{{.State.StartedAt}}");
+    let started = d.inspect(&id, "{{.State.StartedAt}}");
     let plan_file = state.path().join("plan.json");
     let plan = prune(
         &d,
@@ -392,5 +346,5 @@ fn a_plan_whose_descriptor_now_points_elsewhere_is_skipped() {
             .contains("now points at another file"),
         "{s:#}"
     );
-    assert_eq!(inspect(&d, &id, "{{.State.StartedAt}}"), started);
+    assert_eq!(d.inspect(&id, "{{.State.StartedAt}}"), started);
 }

@@ -11,7 +11,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::dredge;
 use dfcommon::*;
 
 fn overlay_dirs(root: &Path) -> BTreeSet<String> {
@@ -51,12 +50,7 @@ fn du(p: &Path) -> u64 {
     if !p.exists() {
         return 0;
     }
-    common::run("du", &["-sx", "--block-size=1", p.to_str().unwrap()])
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap()
+    dfcommon::du(p)
 }
 
 /// (relative path, size) of every file under `p`, for "restored exactly".
@@ -74,28 +68,6 @@ fn listing(p: &Path) -> BTreeSet<(String, u64)> {
         }
     }
     out
-}
-
-fn prune(env_host: Option<&str>, state: &Path, args: &[&str]) -> (i32, String, String) {
-    let mut cmd = dredge();
-    cmd.arg("prune").args(args).arg("--state-dir").arg(state);
-    if let Some(h) = env_host {
-        cmd.env("DOCKER_HOST", h);
-    }
-    let out = cmd.output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn prune_json(env_host: Option<&str>, state: &Path, args: &[&str]) -> serde_json::Value {
-    let mut a = args.to_vec();
-    a.push("--json");
-    let (code, out, err) = prune(env_host, state, &a);
-    assert_eq!(code, 0, "dredge prune {args:?}: {err}");
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
 }
 
 /// The paths (main and also) of the deleted/quarantined orphans of a result, or the items of a plan.
@@ -221,11 +193,11 @@ fn a_killed_loads_leftovers_are_quarantined_undone_and_purged() {
     let st = state.path();
 
     // Live, grace 1h (the default): everything is too young; nothing is planned.
-    let plan = prune_json(Some(&host), st, &["--orphans"]);
+    let plan = dredge_prune_json(Some(&host), st, &["--orphans"]);
     assert!(paths(&plan, "items").is_empty(), "{plan:#}");
 
     // Offline refuses while the daemon runs on the root.
-    let (code, _, err) = prune(
+    let (code, _, err) = dredge_prune(
         None,
         st,
         &["--orphans", "--data-root", root.to_str().unwrap()],
@@ -234,7 +206,7 @@ fn a_killed_loads_leftovers_are_quarantined_undone_and_purged() {
     assert!(err.contains("refusing to work offline"), "{err}");
 
     // Live, grace 0: the dirs no layer record names are quarantined; a complete chain is kept.
-    let res = prune_json(Some(&host), st, &["--orphans", "--grace", "0s", "--yes"]);
+    let res = dredge_prune_json(Some(&host), st, &["--orphans", "--grace", "0s", "--yes"]);
     let live_q = paths(&res, "deleted");
     eprintln!("live quarantined: {live_q:?}; skipped {}", res["skipped"]);
     for p in &live_q {
@@ -259,7 +231,7 @@ fn a_killed_loads_leftovers_are_quarantined_undone_and_purged() {
     // orphan that gains a reference between plan and apply is skipped and intact.
     d.stop();
     let plan_path = st.join("orphans.json");
-    let plan = prune_json(
+    let plan = dredge_prune_json(
         None,
         st,
         &[
@@ -287,7 +259,7 @@ fn a_killed_loads_leftovers_are_quarantined_undone_and_purged() {
         .join("f".repeat(64));
     std::fs::create_dir(&fake).unwrap();
     std::fs::write(fake.join("cache-id"), &name).unwrap();
-    let stale = prune_json(None, st, &["--apply", plan_path.to_str().unwrap()]);
+    let stale = dredge_prune_json(None, st, &["--apply", plan_path.to_str().unwrap()]);
     let reason = stale["skipped"]
         .as_array()
         .unwrap()
@@ -303,9 +275,9 @@ fn a_killed_loads_leftovers_are_quarantined_undone_and_purged() {
     // Whatever else that plan quarantined comes back, so the next steps see the whole leftovers.
     if !paths(&stale, "deleted").is_empty() {
         let run = stale["run_id"].as_str().unwrap();
-        prune_json(None, st, &["--undo", run]);
+        dredge_prune_json(None, st, &["--undo", run]);
     }
-    let off = prune_json(
+    let off = dredge_prune_json(
         None,
         st,
         &[
@@ -335,11 +307,11 @@ fn a_killed_loads_leftovers_are_quarantined_undone_and_purged() {
 
     // Undo the offline run, then the live one: every dir is back, file for file.
     let run_off = off["run_id"].as_str().unwrap().to_string();
-    let u = prune_json(None, st, &["--undo", &run_off]);
+    let u = dredge_prune_json(None, st, &["--undo", &run_off]);
     assert!(u["skipped"].as_array().unwrap().is_empty(), "{u:#}");
     let run_live = res["run_id"].as_str().unwrap().to_string();
     if !live_q.is_empty() {
-        let u = prune_json(None, st, &["--undo", &run_live]);
+        let u = dredge_prune_json(None, st, &["--undo", &run_live]);
         assert!(u["skipped"].as_array().unwrap().is_empty(), "{u:#}");
     }
     for (p, l) in &listings {
@@ -351,11 +323,11 @@ fn a_killed_loads_leftovers_are_quarantined_undone_and_purged() {
         tree(&root).union(&leftovers).cloned().collect()
     );
     // A second undo finds nothing left in quarantine to restore.
-    let u = prune_json(None, st, &["--undo", &run_off]);
+    let u = dredge_prune_json(None, st, &["--undo", &run_off]);
     assert!(u["deleted"].as_array().unwrap().is_empty());
 
     // Quarantine again, then purge for good: du of the data root drops by what the leftovers held.
-    let off2 = prune_json(
+    let off2 = dredge_prune_json(
         None,
         st,
         &[
@@ -369,7 +341,7 @@ fn a_killed_loads_leftovers_are_quarantined_undone_and_purged() {
     );
     assert!(!paths(&off2, "deleted").is_empty());
     let du_before = du(&root);
-    let purge = prune_json(
+    let purge = dredge_prune_json(
         None,
         st,
         &["--purge-quarantine", "--data-root", root.to_str().unwrap()],
@@ -443,7 +415,7 @@ fn live_orphans_that_gained_a_reference_or_a_container_are_skipped() {
     let state = tempfile::tempdir().unwrap();
     let st = state.path();
     let plan_path = st.join("plan.json");
-    let plan = prune_json(
+    let plan = dredge_prune_json(
         Some(&host),
         st,
         &[
@@ -468,7 +440,7 @@ fn live_orphans_that_gained_a_reference_or_a_container_are_skipped() {
     std::fs::write(record.join("diff"), format!("sha256:{}", "f".repeat(64))).unwrap();
     let listing_dir = listing(&dir);
     let listing_c = listing(&cdir);
-    let res = prune_json(Some(&host), st, &["--apply", plan_path.to_str().unwrap()]);
+    let res = dredge_prune_json(Some(&host), st, &["--apply", plan_path.to_str().unwrap()]);
     let reason = |res: &serde_json::Value, id: &str| -> String {
         res["skipped"]
             .as_array()
@@ -495,7 +467,7 @@ fn live_orphans_that_gained_a_reference_or_a_container_are_skipped() {
     // The record goes, the config comes back: the dir moves, the container stays and starts.
     std::fs::remove_dir_all(&record).unwrap();
     std::fs::rename(&aside, &config).unwrap();
-    let res = prune_json(Some(&host), st, &["--apply", plan_path.to_str().unwrap()]);
+    let res = dredge_prune_json(Some(&host), st, &["--apply", plan_path.to_str().unwrap()]);
     assert_eq!(
         paths(&res, "deleted"),
         BTreeSet::from([dir_s.clone()]),

@@ -29,47 +29,20 @@ fn df(p: &Path) -> (u64, u64) {
     (nums[0], nums[1])
 }
 
-fn set(s: &str) -> BTreeSet<String> {
-    s.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(String::from)
-        .collect()
-}
-
 fn tags(d: &PrivateDaemon) -> BTreeSet<String> {
-    set(&d.docker(
+    line_set(&d.docker(
         &["image", "ls", "--format", "{{.Repository}}:{{.Tag}}"],
         None,
     ))
 }
 
-fn image_id(d: &PrivateDaemon, r: &str) -> String {
-    d.docker(&["image", "inspect", "--format", "{{.Id}}", r], None)
-        .trim()
-        .to_string()
-}
-
 /// Commits an image `tag` holding `mb` MB of its own (the committing container is removed).
 fn image(d: &PrivateDaemon, tag: &str, mb: u64) -> String {
     let name = format!("mk-{}", tag.replace([':', '/'], "-"));
-    d.docker(
-        &[
-            "run",
-            "--network",
-            "none",
-            "--name",
-            &name,
-            "base:1",
-            "sh",
-            "-c",
-            &format!("head -c {} /dev/zero > /blob-{name}", mb * MB),
-        ],
-        None,
-    );
-    d.docker(&["commit", &name, tag], None);
+    let script = format!("head -c {} /dev/zero > /blob-{name}", mb * MB);
+    d.commit_sh("base:1", &name, &script, tag);
     d.docker(&["rm", &name], None);
-    image_id(d, tag)
+    d.image_id(tag)
 }
 
 fn reclaim(d: &PrivateDaemon, dir: &Path, args: &[&str]) -> (i32, String, String) {
@@ -108,7 +81,7 @@ fn a_full_disk_comes_back_under_low_in_the_policy_order_and_nothing_kept_is_lost
         .tempdir_in("/tmp")
         .unwrap();
     std::fs::create_dir(dir.path().join("m")).unwrap();
-    d.docker(&["import", "-", "base:1"], Some(&busybox_rootfs()));
+    d.import_base("base:1");
 
     // Phase 1: images a run sees before the disk fills.
     // In three different seconds: the engine's `Created` (seconds) ranks them for keep_last.
@@ -341,9 +314,9 @@ fn a_full_disk_comes_back_under_low_in_the_policy_order_and_nothing_kept_is_lost
         assert!(left.contains(t), "{t} survived: {left:?}");
     }
     for id in [&keepme, &old[2], &used, &running, &fresh] {
-        assert!(!image_id(&d, id).is_empty());
+        assert!(!d.image_id(id).is_empty());
     }
-    let containers = set(&d.docker(&["ps", "-a", "--format", "{{.Names}}"], None));
+    let containers = line_set(&d.docker(&["ps", "-a", "--format", "{{.Names}}"], None));
     assert!(
         containers.contains("user") && containers.contains("runner"),
         "{containers:?}"
@@ -401,7 +374,7 @@ fn a_full_disk_comes_back_under_low_in_the_policy_order_and_nothing_kept_is_lost
 fn watch_runs_on_events_keeps_a_build_made_meanwhile_and_stops_on_sigterm() {
     use std::io::Read;
     let d = PrivateDaemon::start().expect("a private dockerd (needs root and dockerd)");
-    d.docker(&["import", "-", "base:1"], Some(&busybox_rootfs()));
+    d.import_base("base:1");
     let dir = tempfile::tempdir().unwrap();
     // 0%: every check is past high; images need an hour since first seen; containers none.
     std::fs::write(
@@ -488,9 +461,9 @@ fn watch_runs_on_events_keeps_a_build_made_meanwhile_and_stops_on_sigterm() {
         left[0]["why"] == "new" || left[0]["why"] == "too-young",
         "{second:#}"
     );
-    assert!(!image_id(&d, &built).is_empty());
+    assert!(!d.image_id(&built).is_empty());
     // The stopped container went.
-    let containers = set(&d.docker(&["ps", "-a", "--format", "{{.Names}}"], None));
+    let containers = line_set(&d.docker(&["ps", "-a", "--format", "{{.Names}}"], None));
     assert!(!containers.contains("stopped"), "{containers:?}");
 
     common::run("kill", &["-TERM", &pid.to_string()]);
@@ -523,7 +496,7 @@ fn watch_runs_on_events_keeps_a_build_made_meanwhile_and_stops_on_sigterm() {
 fn a_run_killed_mid_apply_leaves_a_journal_the_next_run_settles() {
     use std::io::{BufRead, BufReader};
     let d = PrivateDaemon::start().expect("a private dockerd (needs root and dockerd)");
-    d.docker(&["import", "-", "base:1"], Some(&busybox_rootfs()));
+    d.import_base("base:1");
     d.docker(
         &[
             "run",
@@ -571,10 +544,10 @@ fn a_run_killed_mid_apply_leaves_a_journal_the_next_run_settles() {
     common::run("kill", &["-TERM", &child.id().to_string()]);
     let status = child.wait().unwrap();
     assert_ne!(status.code(), Some(0), "killed by SIGTERM");
-    assert!(set(&d.docker(&["ps", "-a", "--format", "{{.Names}}"], None)).contains("victim"));
+    assert!(line_set(&d.docker(&["ps", "-a", "--format", "{{.Names}}"], None)).contains("victim"));
     let out = cmd(None).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("settled the interrupted run"), "{stderr}");
     assert_eq!(out.status.code(), Some(1), "0% cannot be reached: {stderr}");
-    assert!(!set(&d.docker(&["ps", "-a", "--format", "{{.Names}}"], None)).contains("victim"));
+    assert!(!line_set(&d.docker(&["ps", "-a", "--format", "{{.Names}}"], None)).contains("victim"));
 }

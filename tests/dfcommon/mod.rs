@@ -1,7 +1,9 @@
-//! Helpers shared by the `dredge df` engine tests: a busybox base image made with `docker import`, and
-//! a private dockerd with its own data root, exec root, pid file and socket.
+//! Helpers shared by the engine tests (`dredge df`, `prune`, `reclaim`): a busybox base image made with
+//! `docker import`, a private dockerd with its own data root, exec root, pid file and socket, and what
+//! those tests measure and run again and again (`stat` of a descriptor, `du`, `dredge prune`).
 #![allow(dead_code)]
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -256,4 +258,131 @@ impl PrivateDaemon {
         d.spawn().expect("a private dockerd on the loop filesystem");
         d
     }
+}
+
+/// What the engine tests do again and again on a private daemon: the busybox base, committed images,
+/// `docker inspect` fields.
+impl PrivateDaemon {
+    /// Imports the busybox base ([`busybox_rootfs`]) as `tag`.
+    pub fn import_base(&self, tag: &str) {
+        self.docker(&["import", "-", tag], Some(&busybox_rootfs()));
+    }
+
+    /// Runs `sh -c script` in a container `name` of `base` (no network), then commits it as `tag`;
+    /// returns what `docker commit` prints (the image id). The container is left, stopped.
+    pub fn commit_sh(&self, base: &str, name: &str, script: &str, tag: &str) -> String {
+        self.docker(
+            &[
+                "run",
+                "--network",
+                "none",
+                "--name",
+                name,
+                base,
+                "sh",
+                "-c",
+                script,
+            ],
+            None,
+        );
+        self.docker(&["commit", name, tag], None).trim().to_string()
+    }
+
+    /// `docker inspect -f FORMAT ID`, trimmed.
+    pub fn inspect(&self, id: &str, format: &str) -> String {
+        self.docker(&["inspect", "-f", format, id], None)
+            .trim()
+            .to_string()
+    }
+
+    /// The pid of a running container's first process.
+    pub fn container_pid(&self, id: &str) -> u32 {
+        self.inspect(id, "{{.State.Pid}}").parse().unwrap()
+    }
+
+    /// The id of an image.
+    pub fn image_id(&self, image: &str) -> String {
+        self.docker(&["image", "inspect", "--format", "{{.Id}}", image], None)
+            .trim()
+            .to_string()
+    }
+}
+
+/// The trimmed, non-empty lines of `s`, as a set (of ids, tags, names a docker command lists).
+pub fn line_set(s: &str) -> BTreeSet<String> {
+    s.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+/// `(st_size, st_blocks × 512, st_ino)` of what `/proc/PID/fd/N` points to, by `stat -L`.
+pub fn stat_fd(pid: u32, fd: u32) -> (u64, u64, u64) {
+    let out = Command::new("stat")
+        .args(["-L", "-c", "%s %b %B %i", &format!("/proc/{pid}/fd/{fd}")])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "stat: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Vec<u64> = String::from_utf8(out.stdout)
+        .unwrap()
+        .split_whitespace()
+        .map(|s| s.parse().unwrap())
+        .collect();
+    (v[0], v[1] * v[2], v[3])
+}
+
+/// The descriptor of `pid` whose link is exactly `target`, waiting up to 60 s for it.
+pub fn fd_to(pid: u32, target: &str) -> u32 {
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(60) {
+        if let Ok(rd) = std::fs::read_dir(format!("/proc/{pid}/fd")) {
+            for e in rd.flatten() {
+                if std::fs::read_link(e.path()).is_ok_and(|l| l == Path::new(target)) {
+                    return e.file_name().to_str().unwrap().parse().unwrap();
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("no descriptor of pid {pid} points to {target:?}");
+}
+
+/// Allocated bytes under `p` (one filesystem), by `du -sx --block-size=1`.
+pub fn du(p: &Path) -> u64 {
+    crate::common::run("du", &["-sx", "--block-size=1", p.to_str().unwrap()])
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// `dredge prune ARGS --state-dir STATE`, against `DOCKER_HOST=host` when given: (exit code, stdout,
+/// stderr).
+pub fn dredge_prune(host: Option<&str>, state: &Path, args: &[&str]) -> (i32, String, String) {
+    let mut cmd = crate::common::dredge();
+    cmd.arg("prune").args(args).arg("--state-dir").arg(state);
+    if let Some(h) = host {
+        cmd.env("DOCKER_HOST", h);
+    }
+    let out = cmd.output().expect("dredge runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// [`dredge_prune`] with `--json`, which must succeed: its document.
+pub fn dredge_prune_json(host: Option<&str>, state: &Path, args: &[&str]) -> serde_json::Value {
+    let mut a = args.to_vec();
+    a.push("--json");
+    let (code, out, err) = dredge_prune(host, state, &a);
+    assert_eq!(code, 0, "dredge prune {a:?}: {err}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
 }
