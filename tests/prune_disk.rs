@@ -66,19 +66,7 @@ fn run_prune(host: Option<&str>, state: &Path, args: &[&str]) -> Output {
 fn prune_ok(d: &PrivateDaemon, state: &Path, args: &[&str]) -> serde_json::Value {
     let mut a = args.to_vec();
     a.push("--json");
-    let out = run_prune(Some(&d.host()), state, &a);
-    assert!(
-        out.status.success(),
-        "dredge prune {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
-    schemacheck::assert_valid(&doc);
-    if let Some(journal) = doc["journal"].as_str() {
-        schemacheck::assert_journal(journal);
-    }
-    doc
+    schemacheck::prune_document(&run_prune(Some(&d.host()), state, &a), args)
 }
 
 fn logs(d: &PrivateDaemon, name: &str) -> String {
@@ -328,7 +316,6 @@ fn truncate_logs_frees_json_file_and_local_logs_in_place_and_the_containers_log_
 /// Runs `dredge prune ARGS` paused at `at` (`intent:N`, `done:N`: the journal's test hook), then
 /// kill -9s it there.
 fn killed_at(d: &PrivateDaemon, state: &Path, args: &[&str], at: &str) {
-    use std::io::Read;
     let mut child = Command::new(assert_cmd::cargo::cargo_bin("dredge"))
         .arg("prune")
         .args(args)
@@ -340,28 +327,13 @@ fn killed_at(d: &PrivateDaemon, state: &Path, args: &[&str], at: &str) {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut all = String::new();
-        let mut buf = [0u8; 4096];
-        while let Ok(k) = stderr.read(&mut buf) {
-            if k == 0 {
-                break;
-            }
-            all.push_str(&String::from_utf8_lossy(&buf[..k]));
-            if all.contains("test pause") {
-                let _ = tx.send(());
-            }
-        }
-    });
-    let paused = rx.recv_timeout(Duration::from_secs(120));
+    let paused = reached_test_pause(&mut child);
     Command::new("kill")
         .args(["-9", &child.id().to_string()])
         .status()
         .unwrap();
     let _ = child.wait();
-    assert!(paused.is_ok(), "dredge prune {args:?} never reached {at}");
+    assert!(paused, "dredge prune {args:?} never reached {at}");
 }
 
 /// A container's run that writes `bytes` of random data to `path` and exits.

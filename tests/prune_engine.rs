@@ -8,7 +8,6 @@ mod dfcommon;
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use common::dredge;
 use dfcommon::*;
@@ -537,24 +536,7 @@ fn killed_at_every_step_the_next_run_settles_and_completes() {
             .spawn()
             .unwrap();
         // Wait for the pause marker (or the end: nothing left to do).
-        let mut stderr = child.stderr.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            use std::io::Read;
-            let mut buf = [0u8; 4096];
-            let mut all = String::new();
-            while let Ok(k) = stderr.read(&mut buf) {
-                if k == 0 {
-                    break;
-                }
-                all.push_str(&String::from_utf8_lossy(&buf[..k]));
-                if all.contains("test pause") {
-                    let _ = tx.send(true);
-                }
-            }
-            let _ = tx.send(false);
-        });
-        let paused = rx.recv_timeout(Duration::from_secs(120)).unwrap_or(false);
+        let paused = reached_test_pause(&mut child);
         if paused {
             interrupted += 1;
             // kill -9 by pid.
@@ -788,24 +770,7 @@ fn a_daemon_killed_mid_apply_then_restarted_leaves_a_run_the_next_one_completes(
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::Read;
-        let mut all = String::new();
-        let mut buf = [0u8; 4096];
-        while let Ok(k) = stderr.read(&mut buf) {
-            if k == 0 {
-                break;
-            }
-            all.push_str(&String::from_utf8_lossy(&buf[..k]));
-            if all.contains("test pause") {
-                let _ = tx.send(());
-            }
-        }
-    });
-    rx.recv_timeout(Duration::from_secs(120))
-        .expect("the apply reached step 3");
+    assert!(reached_test_pause(&mut child), "the apply reached step 3");
     d.crash();
     Command::new("kill")
         .args(["-9", &child.id().to_string()])

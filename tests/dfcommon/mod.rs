@@ -386,3 +386,27 @@ pub fn dredge_prune_json(host: Option<&str>, state: &Path, args: &[&str]) -> ser
     assert_eq!(code, 0, "dredge prune {a:?}: {err}");
     serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
 }
+
+/// Waits up to 120 s for dredge's test pause (`DREDGE_PRUNE_TEST_PAUSE`) on a child's piped stderr,
+/// which is read to its end meanwhile: true when it paused, false when its stderr ended first or the
+/// time ran out.
+pub fn reached_test_pause(child: &mut Child) -> bool {
+    use std::io::Read;
+    let mut stderr = child.stderr.take().expect("stderr is piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        let mut all = String::new();
+        while let Ok(k) = stderr.read(&mut buf) {
+            if k == 0 {
+                break;
+            }
+            all.push_str(&String::from_utf8_lossy(&buf[..k]));
+            if all.contains("test pause") {
+                let _ = tx.send(true);
+            }
+        }
+        let _ = tx.send(false);
+    });
+    rx.recv_timeout(Duration::from_secs(120)).unwrap_or(false)
+}

@@ -1,6 +1,6 @@
 //! Validation of documents against their JSON Schema in `docs/schema/NAME.vVERSION.json`, and of
-//! `dredge prune`'s journal lines against docs/json.md; shared by tests/json_schema.rs and
-//! tests/prune_held.rs.
+//! `dredge prune`'s journal lines against docs/json.md; shared by tests/json_schema.rs,
+//! tests/prune_held.rs and tests/prune_disk.rs.
 #![allow(dead_code)]
 
 use std::fs;
@@ -95,4 +95,21 @@ pub fn assert_journal(path: &str) {
         .collect();
     assert_eq!(ops.first().map(String::as_str), Some("begin"), "{text}");
     assert_eq!(ops.last().map(String::as_str), Some("end"), "{text}");
+}
+
+/// The document of a `dredge prune … --json` run that must have succeeded: it must follow its schema,
+/// and a result's journal docs/json.md. `args` name the run in the message.
+pub fn prune_document(out: &std::process::Output, args: &[&str]) -> Value {
+    assert!(
+        out.status.success(),
+        "dredge prune {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    assert_valid(&doc);
+    if let Some(journal) = doc["journal"].as_str() {
+        assert_journal(journal);
+    }
+    doc
 }
