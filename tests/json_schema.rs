@@ -522,14 +522,11 @@ fn df_counts_the_quarantine_apart() {
     assert_eq!(category(&doc, "quarantine")["bytes"], 0);
 }
 
-/// On a private dockerd: the plan and the result of pruning a dangling image and stopped containers.
-#[test]
-#[ignore = "needs docker engine and root"]
-fn prune_engine_documents_follow_the_schema() {
+/// A private dockerd with base:1 and app:1 committed twice: the first becomes dangling; mk0 and mk1
+/// are stopped.
+fn daemon_with_app() -> dfcommon::PrivateDaemon {
     let d = dfcommon::PrivateDaemon::start().expect("a private dockerd (needs root and dockerd)");
-    let host = d.host();
     d.import_base("base:1");
-    // app:1 committed twice: the first becomes dangling; mk0 and mk1 are stopped.
     for (i, word) in ["one", "two"].iter().enumerate() {
         d.commit_sh(
             "base:1",
@@ -538,6 +535,15 @@ fn prune_engine_documents_follow_the_schema() {
             "app:1",
         );
     }
+    d
+}
+
+/// On a private dockerd: the plan and the result of pruning a dangling image and stopped containers.
+#[test]
+#[ignore = "needs docker engine and root"]
+fn prune_engine_documents_follow_the_schema() {
+    let d = daemon_with_app();
+    let host = d.host();
     let lines = |s: String| -> Vec<String> {
         let mut v: Vec<String> = s
             .lines()
@@ -772,16 +778,7 @@ fn schema_enums_are_the_code_tables() {
 #[test]
 #[ignore = "needs docker engine and root"]
 fn reclaim_documents_follow_the_schema() {
-    let d = dfcommon::PrivateDaemon::start().expect("a private dockerd (needs root and dockerd)");
-    d.import_base("base:1");
-    for (i, word) in ["one", "two"].iter().enumerate() {
-        d.commit_sh(
-            "base:1",
-            &format!("mk{i}"),
-            &format!("echo {word} > /f"),
-            "app:1",
-        );
-    }
+    let d = daemon_with_app();
     let dir = tempfile::tempdir().unwrap();
     let policy = dir.path().join("policy.toml");
     // 0%: always past high, never at low: every step runs, and the run ends with exit 1.

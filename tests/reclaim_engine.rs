@@ -148,33 +148,15 @@ fn a_full_disk_comes_back_under_low_in_the_policy_order_and_nothing_kept_is_lost
         None,
     );
     // A chatty log (15 MB) and a writable layer (10 MB), both in stopped containers.
-    d.docker(
-        &[
-            "run",
-            "--network",
-            "none",
-            "--name",
-            "chatty",
-            "base:1",
-            "sh",
-            "-c",
-            &format!("yes chatty-log-line | head -c {}", 15 * MB),
-        ],
-        None,
+    d.run_sh(
+        "base:1",
+        "chatty",
+        &format!("yes chatty-log-line | head -c {}", 15 * MB),
     );
-    d.docker(
-        &[
-            "run",
-            "--network",
-            "none",
-            "--name",
-            "junk",
-            "base:1",
-            "sh",
-            "-c",
-            &format!("head -c {} /dev/zero > /junk", 10 * MB),
-        ],
-        None,
+    d.run_sh(
+        "base:1",
+        "junk",
+        &format!("head -c {} /dev/zero > /junk", 10 * MB),
     );
     // Build cache: a BuildKit build whose image is then removed (its 10 MB step stays as cache).
     let ctx = tempfile::tempdir().unwrap();

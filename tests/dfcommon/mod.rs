@@ -268,23 +268,27 @@ impl PrivateDaemon {
         self.docker(&["import", "-", tag], Some(&busybox_rootfs()));
     }
 
-    /// Runs `sh -c script` in a container `name` of `base` (no network), then commits it as `tag`;
-    /// returns what `docker commit` prints (the image id). The container is left, stopped.
+    /// Runs `sh -c script` to its end in a container `name` of `base` (no network); the container is
+    /// left, stopped.
+    pub fn run_sh(&self, base: &str, name: &str, script: &str) {
+        let args = [
+            "run",
+            "--network",
+            "none",
+            "--name",
+            name,
+            base,
+            "sh",
+            "-c",
+            script,
+        ];
+        self.docker(&args, None);
+    }
+
+    /// [`PrivateDaemon::run_sh`], then commits the container as `tag`; returns what `docker commit`
+    /// prints (the image id).
     pub fn commit_sh(&self, base: &str, name: &str, script: &str, tag: &str) -> String {
-        self.docker(
-            &[
-                "run",
-                "--network",
-                "none",
-                "--name",
-                name,
-                base,
-                "sh",
-                "-c",
-                script,
-            ],
-            None,
-        );
+        self.run_sh(base, name, script);
         self.docker(&["commit", name, tag], None).trim().to_string()
     }
 
