@@ -292,10 +292,7 @@ fn prune_offline_documents_follow_the_schema() {
 
     // Two hours later (every mtime moved back: `--grace 0s` would still keep what changed this very
     // second): a plan of the three; --plan-out writes the very document --json prints.
-    run(
-        "find",
-        &[r, "-exec", "touch", "-h", "-d", "2 hours ago", "{}", "+"],
-    );
+    dfcommon::backdate(Path::new(r), "2 hours ago");
     let saved = t.path().join("plan.json");
     let args = [
         "--orphans",

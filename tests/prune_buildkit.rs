@@ -45,7 +45,7 @@ fn overlay_dirs(root: &Path) -> BTreeSet<String> {
 fn buildkit_builds_running_during_prune_orphans_lose_nothing() {
     let mut d = PrivateDaemon::start().expect("a private dockerd (needs root and dockerd)");
     let root = d.root();
-    d.docker(&["import", "-", "base:1"], Some(&busybox_rootfs()));
+    d.import_base("base:1");
     let ctx = tempfile::tempdir().unwrap();
     std::fs::write(ctx.path().join("data"), vec![b'd'; 200_000]).unwrap();
     let dockerfile = |n: usize| {
@@ -109,12 +109,7 @@ fn buildkit_builds_running_during_prune_orphans_lose_nothing() {
     std::fs::create_dir_all(&scratch).unwrap();
     std::fs::write(scratch.join("layer.tar"), vec![b't'; 50_000]).unwrap();
     for p in [&dir, &scratch] {
-        let out = Command::new("find")
-            .arg(p)
-            .args(["-exec", "touch", "-h", "-d", "1 hour ago", "{}", "+"])
-            .output()
-            .unwrap();
-        assert!(out.status.success());
+        backdate(p, "1 hour ago");
     }
     let planted: BTreeSet<String> = [&dir, &scratch]
         .iter()

@@ -53,7 +53,7 @@ fn try_docker(d: &PrivateDaemon, args: &[&str], env: &[(&str, &str)]) -> (bool, 
 #[ignore = "needs docker engine and root"]
 fn prune_in_a_loop_beside_builds_and_runs_breaks_nothing() {
     let d = PrivateDaemon::start().expect("a private dockerd (needs root and dockerd)");
-    d.docker(&["import", "-", "base:1"], Some(&busybox_rootfs()));
+    d.import_base("base:1");
     d.docker(&["tag", "base:1", "kept:1"], None);
     d.docker(
         &[
@@ -241,14 +241,6 @@ fn prune_in_a_loop_beside_builds_and_runs_breaks_nothing() {
 }
 
 /// A set of lines.
-fn lines(s: &str) -> BTreeSet<String> {
-    s.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(String::from)
-        .collect()
-}
-
 /// The `TotalCount` of each type of `docker system df` (`Images`, `Containers`, `Local Volumes`, …).
 fn system_df_counts(d: &PrivateDaemon) -> std::collections::BTreeMap<String, u64> {
     d.docker(&["system", "df", "--format", "{{json .}}"], None)
@@ -291,10 +283,10 @@ fn engine_and_dredge_df_agree(d: &PrivateDaemon) {
             .map(|o| o[field].as_str().unwrap().to_string())
             .collect()
     };
-    let images_all = lines(&d.docker(&["image", "ls", "-a", "-q", "--no-trunc"], None));
-    let images_top = lines(&d.docker(&["image", "ls", "-q", "--no-trunc"], None));
-    let containers = lines(&d.docker(&["ps", "-a", "-q", "--no-trunc"], None));
-    let volumes = lines(&d.docker(&["volume", "ls", "-q"], None));
+    let images_all = line_set(&d.docker(&["image", "ls", "-a", "-q", "--no-trunc"], None));
+    let images_top = line_set(&d.docker(&["image", "ls", "-q", "--no-trunc"], None));
+    let containers = line_set(&d.docker(&["ps", "-a", "-q", "--no-trunc"], None));
+    let volumes = line_set(&d.docker(&["volume", "ls", "-q"], None));
     assert_eq!(field_set("images", "id"), images_all, "images");
     assert_eq!(field_set("containers", "id"), containers, "containers");
     assert_eq!(field_set("volumes", "name"), volumes, "volumes");

@@ -128,7 +128,7 @@ fn a_killed_loads_leftovers_are_quarantined_undone_and_purged() {
     let mut d = PrivateDaemon::start().expect("a private dockerd (needs root and dockerd)");
     let root = d.root();
     let host = d.host();
-    d.docker(&["import", "-", "base:1"], Some(&busybox_rootfs()));
+    d.import_base("base:1");
     d.docker(
         &[
             "create",
@@ -379,7 +379,7 @@ fn live_orphans_that_gained_a_reference_or_a_container_are_skipped() {
     let d = PrivateDaemon::start().expect("a private dockerd (needs root and dockerd)");
     let root = d.root();
     let host = d.host();
-    d.docker(&["import", "-", "base:1"], Some(&busybox_rootfs()));
+    d.import_base("base:1");
     let id = d
         .docker(
             &[
@@ -404,12 +404,7 @@ fn live_orphans_that_gained_a_reference_or_a_container_are_skipped() {
     std::fs::write(dir.join("diff/f"), vec![b'x'; 50_000]).unwrap();
     // Both an hour old, as an earlier daemon would have left them.
     for p in [&dir, &cdir] {
-        let out = Command::new("find")
-            .arg(p)
-            .args(["-exec", "touch", "-h", "-d", "1 hour ago", "{}", "+"])
-            .output()
-            .unwrap();
-        assert!(out.status.success());
+        backdate(p, "1 hour ago");
     }
     let (dir_s, cdir_s) = (dir.display().to_string(), cdir.display().to_string());
     let state = tempfile::tempdir().unwrap();

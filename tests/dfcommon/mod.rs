@@ -414,3 +414,21 @@ pub fn reached_test_pause(child: &mut Child) -> bool {
     });
     rx.recv_timeout(Duration::from_secs(120)).unwrap_or(false)
 }
+
+/// Moves the mtime of `p` and of everything under it (links themselves) back to `ago` (`touch -d`'s
+/// words: "1 hour ago"), as an earlier daemon would have left them.
+pub fn backdate(p: &Path, ago: &str) {
+    crate::common::run(
+        "find",
+        &[
+            p.to_str().unwrap(),
+            "-exec",
+            "touch",
+            "-h",
+            "-d",
+            ago,
+            "{}",
+            "+",
+        ],
+    );
+}
