@@ -66,24 +66,7 @@ fn holds(h: &serde_json::Value, pid: u32, fd: u32) -> bool {
 fn a_container_holding_a_deleted_file_is_named_with_its_bytes() {
     let d = PrivateDaemon::start().expect("a private dockerd (needs root and dockerd)");
     d.import_base("held/base:1");
-    let id = d
-        .docker(
-            &[
-                "run",
-                "-d",
-                "--network",
-                "none",
-                "--name",
-                "holder",
-                "held/base:1",
-                "sh",
-                "-c",
-                HOLDER,
-            ],
-            None,
-        )
-        .trim()
-        .to_string();
+    let id = d.start_sh(&["--name", "holder"], "held/base:1", HOLDER);
     let pid = d.container_pid(&id);
     let fd = fd_to(pid, "/big (deleted)");
     let (size, allocated, ino) = stat_fd(pid, fd);
@@ -131,24 +114,11 @@ fn a_container_holding_a_deleted_file_is_named_with_its_bytes() {
 fn a_log_deleted_by_hand_is_held_by_dockerd_for_its_container() {
     let d = PrivateDaemon::start().expect("a private dockerd (needs root and dockerd)");
     d.import_base("held/base:1");
-    let id = d
-        .docker(
-            &[
-                "run",
-                "-d",
-                "--network",
-                "none",
-                "--name",
-                "chatty",
-                "held/base:1",
-                "sh",
-                "-c",
-                "seq 1 100000; echo done; sleep 600",
-            ],
-            None,
-        )
-        .trim()
-        .to_string();
+    let id = d.start_sh(
+        &["--name", "chatty"],
+        "held/base:1",
+        "seq 1 100000; echo done; sleep 600",
+    );
     let log = d
         .docker(&["inspect", "-f", "{{.LogPath}}", &id], None)
         .trim()
@@ -224,24 +194,7 @@ fn on_its_own_filesystem_the_gap_is_the_held_bytes_within_a_few_blocks() {
     d.import_base("held/base:1");
     let before = df_table(&[], &d.env());
     eprintln!("before:\n{before}");
-    let id = d
-        .docker(
-            &[
-                "run",
-                "-d",
-                "--network",
-                "none",
-                "--name",
-                "holder",
-                "held/base:1",
-                "sh",
-                "-c",
-                HOLDER,
-            ],
-            None,
-        )
-        .trim()
-        .to_string();
+    let id = d.start_sh(&["--name", "holder"], "held/base:1", HOLDER);
     let pid = d.container_pid(&id);
     let fd = fd_to(pid, "/big (deleted)");
     // Written back first: ext4 allocates the extent tree's index block (a 50 MB file on 1 KiB blocks
@@ -365,22 +318,7 @@ fn live_without_proc_there_is_no_held_section_and_one_line_why() {
 fn without_permission_to_read_descriptors_the_scan_says_so_and_guesses_nothing() {
     let d = PrivateDaemon::start().expect("a private dockerd (needs root and dockerd)");
     d.import_base("held/base:1");
-    let id = d
-        .docker(
-            &[
-                "run",
-                "-d",
-                "--network",
-                "none",
-                "held/base:1",
-                "sh",
-                "-c",
-                HOLDER,
-            ],
-            None,
-        )
-        .trim()
-        .to_string();
+    let id = d.start_sh(&[], "held/base:1", HOLDER);
     let pid = d.container_pid(&id);
     fd_to(pid, "/big (deleted)");
     // The data root readable (its top) by nobody, who cannot read root's descriptors.

@@ -93,26 +93,7 @@ fn chatty(d: &PrivateDaemon, name: &str, driver: &str, n: u32) -> String {
         "seq 1 {n}; echo ready; while [ ! -e /go ]; do sleep 0.2; done; \
          while true; do echo tick; sleep 0.2; done"
     );
-    let id = d
-        .docker(
-            &[
-                "run",
-                "-d",
-                "--network",
-                "none",
-                "--log-driver",
-                driver,
-                "--name",
-                name,
-                "base:1",
-                "sh",
-                "-c",
-                &script,
-            ],
-            None,
-        )
-        .trim()
-        .to_string();
+    let id = d.start_sh(&["--log-driver", driver, "--name", name], "base:1", &script);
     wait_for(&format!("{name} logged its lines"), || {
         logs(d, name).contains("ready")
     });
@@ -336,6 +317,17 @@ fn killed_at(d: &PrivateDaemon, state: &Path, args: &[&str], at: &str) {
     assert!(paused, "dredge prune {args:?} never reached {at}");
 }
 
+/// Why a prune result skipped the item `id` (it must have).
+fn skip_reason(res: &serde_json::Value, id: &str) -> String {
+    res["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == id)
+        .map(|s| s["reason"].as_str().unwrap().to_string())
+        .unwrap_or_else(|| panic!("{res:#}"))
+}
+
 /// A container's run that writes `bytes` of random data to `path` and exits.
 fn write_in(d: &PrivateDaemon, extra: &[&str], path: &str, bytes: u64) {
     let mut args = vec!["run", "--network", "none"];
@@ -545,13 +537,7 @@ fn a_read_only_or_foreign_data_root_moves_nothing_and_says_why() {
     );
     assert_eq!(out.status.code(), Some(0));
     assert!(res["deleted"].as_array().unwrap().is_empty(), "{res:#}");
-    let why = res["skipped"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["id"] == o.as_str())
-        .map(|s| s["reason"].as_str().unwrap().to_string())
-        .unwrap_or_else(|| panic!("{res:#}"));
+    let why = skip_reason(&res, &o);
     assert_eq!(why.lines().count(), 1);
     assert!(
         why.contains("Read-only"),
@@ -585,13 +571,7 @@ fn a_read_only_or_foreign_data_root_moves_nothing_and_says_why() {
     assert_eq!(out.status.code(), Some(0), "{ro_err}");
     let res: serde_json::Value = serde_json::from_str(&ro).unwrap();
     assert!(res["deleted"].as_array().unwrap().is_empty(), "{res:#}");
-    let why = res["skipped"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["id"] == o.as_str())
-        .map(|s| s["reason"].as_str().unwrap().to_string())
-        .unwrap_or_else(|| panic!("{res:#}"));
+    let why = skip_reason(&res, &o);
     assert!(why.contains("Read-only"), "{why}");
 
     let (code, err) = one_line_error(&nobody);

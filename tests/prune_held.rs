@@ -84,24 +84,11 @@ fn held_bytes_of(doc: &serde_json::Value, inode: u64) -> u64 {
 /// A container whose output is logged (json-file), then its log deleted behind dockerd's back:
 /// `(container id, dockerd pid, fd, log path)`.
 fn chatty_with_deleted_log(d: &PrivateDaemon) -> (String, u32, u32, String) {
-    let id = d
-        .docker(
-            &[
-                "run",
-                "-d",
-                "--network",
-                "none",
-                "--name",
-                "chatty",
-                "held/base:1",
-                "sh",
-                "-c",
-                "seq 1 300000; echo done; sleep 600",
-            ],
-            None,
-        )
-        .trim()
-        .to_string();
+    let id = d.start_sh(
+        &["--name", "chatty"],
+        "held/base:1",
+        "seq 1 300000; echo done; sleep 600",
+    );
     let log = d.inspect(&id, "{{.LogPath}}");
     let t = Instant::now();
     while !std::fs::read_to_string(&log).is_ok_and(|s| s.contains("\"done\\n\"")) {
@@ -203,28 +190,11 @@ const HOLDER: &str = "if [ ! -e /done ]; then echo > /done; head -c 30000000 /de
                       while [ ! -e /swap ]; do sleep 1; done; exec 3</other; fi; sleep 600";
 
 fn holder(d: &PrivateDaemon, name: &str, policy: &str) -> (String, u32, u32) {
-    let id = d
-        .docker(
-            &[
-                "run",
-                "-d",
-                "--network",
-                "none",
-                "--stop-timeout",
-                "1",
-                "--restart",
-                policy,
-                "--name",
-                name,
-                "held/base:1",
-                "sh",
-                "-c",
-                HOLDER,
-            ],
-            None,
-        )
-        .trim()
-        .to_string();
+    let id = d.start_sh(
+        &["--stop-timeout", "1", "--restart", policy, "--name", name],
+        "held/base:1",
+        HOLDER,
+    );
     let pid = d.container_pid(&id);
     let fd = fd_to(pid, "/big (deleted)");
     (id, pid, fd)

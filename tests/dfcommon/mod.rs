@@ -292,6 +292,15 @@ impl PrivateDaemon {
         self.docker(&["commit", name, tag], None).trim().to_string()
     }
 
+    /// Starts `sh -c script` detached in a container of `image` (no network; `opts` go before the
+    /// image: `--name`, `--log-driver` …); returns the container's id.
+    pub fn start_sh(&self, opts: &[&str], image: &str, script: &str) -> String {
+        let mut args = vec!["run", "-d", "--network", "none"];
+        args.extend_from_slice(opts);
+        args.extend_from_slice(&[image, "sh", "-c", script]);
+        self.docker(&args, None).trim().to_string()
+    }
+
     /// `docker inspect -f FORMAT ID`, trimmed.
     pub fn inspect(&self, id: &str, format: &str) -> String {
         self.docker(&["inspect", "-f", format, id], None)
