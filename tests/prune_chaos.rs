@@ -55,20 +55,7 @@ fn prune_in_a_loop_beside_builds_and_runs_breaks_nothing() {
     let d = PrivateDaemon::start().expect("a private dockerd (needs root and dockerd)");
     d.import_base("base:1");
     d.docker(&["tag", "base:1", "kept:1"], None);
-    d.docker(
-        &[
-            "run",
-            "-d",
-            "--network",
-            "none",
-            "--name",
-            "holder",
-            "base:1",
-            "sleep",
-            "600",
-        ],
-        None,
-    );
+    d.start_sleeper("holder", "base:1", 600);
     let base_sha = sha_of_save(&d, "base:1");
     let kept_sha = sha_of_save(&d, "kept:1");
     let state = tempfile::tempdir().unwrap();

@@ -71,20 +71,7 @@ fn population(d: &PrivateDaemon) {
         ],
         None,
     );
-    d.docker(
-        &[
-            "run",
-            "-d",
-            "--network",
-            "none",
-            "--name",
-            "runner",
-            "base:1",
-            "sleep",
-            "600",
-        ],
-        None,
-    );
+    d.start_sleeper("runner", "base:1", 600);
     d.docker(&["volume", "create", "named1"], None);
     d.docker(
         &[
@@ -475,20 +462,7 @@ fn killed_at_every_step_the_next_run_settles_and_completes() {
         commit(&d, &format!("k{i}"), c, "k:1");
     }
     d.docker(&["tag", "k:1", "k:2"], None);
-    d.docker(
-        &[
-            "run",
-            "-d",
-            "--network",
-            "none",
-            "--name",
-            "live",
-            "base:1",
-            "sleep",
-            "600",
-        ],
-        None,
-    );
+    d.start_sleeper("live", "base:1", 600);
     for i in 0..3 {
         d.docker(&["volume", "create", &format!("v{i}")], None);
     }

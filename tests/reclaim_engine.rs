@@ -133,20 +133,7 @@ fn a_full_disk_comes_back_under_low_in_the_policy_order_and_nothing_kept_is_lost
     // Phase 2: past high.
     let t0 = Instant::now();
     let fresh = image(&d, "fresh:1", 10); // built since the last run: never a victim in the next
-    d.docker(
-        &[
-            "run",
-            "-d",
-            "--network",
-            "none",
-            "--name",
-            "runner",
-            "run:1",
-            "sleep",
-            "900",
-        ],
-        None,
-    );
+    d.start_sleeper("runner", "run:1", 900);
     // A chatty log (15 MB) and a writable layer (10 MB), both in stopped containers.
     d.run_sh(
         "base:1",
@@ -181,19 +168,7 @@ fn a_full_disk_comes_back_under_low_in_the_policy_order_and_nothing_kept_is_lost
     std::fs::write(orphan.join("diff/blob"), vec![b'o'; (10 * MB) as usize]).unwrap();
     std::fs::write(orphan.join("link"), "ORPHANLINKORPHANLINKORPHAN").unwrap();
     let two_days_ago = format!("@{}", dredge::prune::engine::now() - 2 * 86_400);
-    common::run(
-        "find",
-        &[
-            orphan.to_str().unwrap(),
-            "-exec",
-            "touch",
-            "-h",
-            "-d",
-            &two_days_ago,
-            "{}",
-            "+",
-        ],
-    );
+    backdate(&orphan, &two_days_ago);
     // Stopped containers and build cache must be a minute old (finished_for, unused_for); the
     // container of used:1 is created after that, so it is young and stays, and so does its image.
     while t0.elapsed() < Duration::from_secs(65) {

@@ -301,6 +301,23 @@ impl PrivateDaemon {
         self.docker(&args, None).trim().to_string()
     }
 
+    /// Starts `sleep SECS` detached in a container `name` of `image` (no network): a running container.
+    pub fn start_sleeper(&self, name: &str, image: &str, secs: u32) {
+        let secs = secs.to_string();
+        let args = [
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "--name",
+            name,
+            image,
+            "sleep",
+            &secs,
+        ];
+        self.docker(&args, None);
+    }
+
     /// `docker inspect -f FORMAT ID`, trimmed.
     pub fn inspect(&self, id: &str, format: &str) -> String {
         self.docker(&["inspect", "-f", format, id], None)
