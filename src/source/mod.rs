@@ -1,6 +1,7 @@
 //! Where layers come from. Every source (a `docker save` archive in either layout, an OCI layout
 //! directory or archive, standard input) yields the same [`Image`]; nothing downstream knows which.
 
+pub mod bbolt;
 mod container;
 pub mod dataroot;
 pub mod engine;
