@@ -20,6 +20,7 @@ pub mod assemble;
 pub mod cache;
 pub mod classify;
 pub mod confirm;
+pub mod containerd;
 pub mod from_engine;
 pub mod last_used;
 pub mod measure;
@@ -49,6 +50,7 @@ mod tests {
                 "containers",
                 "volumes",
                 "build-cache",
+                "leases-ingest",
                 "orphans",
                 "other",
                 "quarantine"

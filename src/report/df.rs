@@ -74,7 +74,7 @@ fn age(secs: Option<u64>) -> String {
 fn driver(d: &Driver) -> String {
     match d {
         Driver::Overlay2 => "overlay2".into(),
-        Driver::ContainerdStore => "containerd image store (not supported)".into(),
+        Driver::ContainerdStore => "containerd image store".into(),
         Driver::Other(n) => format!("{} (not supported)", escape(n)),
         Driver::None => "no image store".into(),
     }

@@ -469,3 +469,34 @@ mod tests {
         assert_eq!(uvarint(&[0x80]), None);
     }
 }
+
+#[cfg(test)]
+mod dump {
+    use super::*;
+
+    fn walk(b: Bucket<'_>, depth: usize) {
+        for (k, v) in b.entries().unwrap() {
+            let pad = "  ".repeat(depth);
+            match v {
+                Value::Bucket(c) => {
+                    println!("{pad}[{}]", String::from_utf8_lossy(k));
+                    walk(c, depth + 1);
+                }
+                Value::Bytes(x) => println!(
+                    "{pad}{} = {:?}",
+                    String::from_utf8_lossy(k),
+                    String::from_utf8_lossy(&x[..x.len().min(120)])
+                ),
+            }
+        }
+    }
+
+    #[test]
+    #[ignore = "a debugging aid: DREDGE_BOLT_DUMP=FILE"]
+    fn dump_file() {
+        let p = std::env::var("DREDGE_BOLT_DUMP").unwrap();
+        let db = read_consistent(Path::new(&p), 1 << 30).unwrap();
+        println!("{:?}", db.meta());
+        walk(db.root(), 0);
+    }
+}

@@ -125,12 +125,8 @@ pub fn read(root: &Path) -> Result<DataRoot, DataRootError> {
     check_dirs_exist(&r, &mut rest_found);
     found.merge(rest_found);
     match &r.driver {
-        Driver::Overlay2 => {}
-        Driver::ContainerdStore => found.warn(format!(
-            "{}: the containerd image store is not supported: images, layers and build cache are \
-             counted as \"other\"",
-            root.display()
-        )),
+        // Read by source::containerd.
+        Driver::Overlay2 | Driver::ContainerdStore => {}
         Driver::Other(d) => found.warn(format!(
             "{}: the {d} storage driver is not supported (only overlay2): its bytes are counted as \
              \"other\"",

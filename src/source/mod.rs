@@ -3,6 +3,7 @@
 
 pub mod bbolt;
 mod container;
+pub mod containerd;
 pub mod dataroot;
 pub mod engine;
 pub mod held;
