@@ -210,3 +210,118 @@ pub fn blob_path(root: &Path, digest: &str) -> Option<PathBuf> {
     let hex = digest.strip_prefix("sha256:")?;
     crate::model::dataroot::is_hex64(hex).then(|| root.join(CONTENT).join("blobs/sha256").join(hex))
 }
+
+/// An image's target in the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetRef {
+    /// The image's name in the store.
+    pub name: String,
+    /// The target's digest (`sha256:…`).
+    pub digest: String,
+    /// The target's media type.
+    pub media_type: String,
+    /// The target's size.
+    pub size: Option<u64>,
+}
+
+/// The names `spec` may have in the store, as the engine normalises a reference: `busybox` is
+/// `docker.io/library/busybox:latest`, `me/app` is `docker.io/me/app:latest`.
+pub fn name_candidates(spec: &str) -> Vec<String> {
+    let mut out = vec![spec.to_string()];
+    let (name, suffix) = match spec.find('@') {
+        Some(i) => (&spec[..i], spec[i..].to_string()),
+        None => {
+            let last = spec.rsplit('/').next().unwrap_or(spec);
+            if last.contains(':') {
+                let i = spec.rfind(':').unwrap_or(spec.len());
+                (&spec[..i], spec[i..].to_string())
+            } else {
+                (spec, ":latest".to_string())
+            }
+        }
+    };
+    let first = name.split('/').next().unwrap_or("");
+    let has_domain =
+        name.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
+    let full = if has_domain {
+        name.to_string()
+    } else if name.contains('/') {
+        format!("docker.io/{name}")
+    } else {
+        format!("docker.io/library/{name}")
+    };
+    for c in [format!("{name}{suffix}"), format!("{full}{suffix}")] {
+        if !out.contains(&c) {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Finds `spec` (a name, or an id: the target digest or a prefix of it of 12 or more hex digits)
+/// among the images of namespace `moby` of the containerd root `root`.
+pub fn find_image(root: &Path, spec: &str) -> Result<Option<TargetRef>, bbolt::BoltError> {
+    let db = bbolt::read_consistent(&root.join(META_DB), DB_LIMIT)?;
+    let images = buckets(db.root().path(&[b"v1", b"moby", b"images"]))?;
+    let target = |name: &str, b: &Bucket<'_>| {
+        let t = b.bucket(b"target")?;
+        Some(TargetRef {
+            name: name.to_string(),
+            digest: text(t.bytes(b"digest")?),
+            media_type: t.bytes(b"mediatype").map(text).unwrap_or_default(),
+            size: t.bytes(b"size").and_then(bbolt::uvarint),
+        })
+    };
+    for c in name_candidates(spec) {
+        if let Some((n, b)) = images.iter().find(|(n, _)| *n == c) {
+            return Ok(target(n, b));
+        }
+    }
+    let hex = spec.strip_prefix("sha256:").unwrap_or(spec);
+    if hex.len() >= 12 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        let found: Vec<TargetRef> = images
+            .iter()
+            .filter_map(|(n, b)| target(n, b))
+            .filter(|t| {
+                t.digest
+                    .strip_prefix("sha256:")
+                    .is_some_and(|d| d.starts_with(hex))
+            })
+            .collect();
+        if let Some(t) = found.first()
+            && found.iter().all(|x| x.digest == t.digest)
+        {
+            return Ok(Some(t.clone()));
+        }
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_normalised_as_the_engine_does() {
+        assert!(name_candidates("busybox").contains(&"docker.io/library/busybox:latest".into()));
+        assert!(name_candidates("busybox:1").contains(&"docker.io/library/busybox:1".into()));
+        assert!(name_candidates("me/app").contains(&"docker.io/me/app:latest".into()));
+        assert!(name_candidates("reg.io:5000/a/b:2").contains(&"reg.io:5000/a/b:2".into()));
+        assert!(
+            !name_candidates("reg.io:5000/a/b")
+                .iter()
+                .any(|c| c.starts_with("docker.io"))
+        );
+        assert!(name_candidates("x@sha256:ab").contains(&"docker.io/library/x@sha256:ab".into()));
+    }
+
+    #[test]
+    fn go_times() {
+        // time.Date(1970,1,1,0,0,10,0,UTC).MarshalBinary(): version 1, seconds since year 1.
+        let mut b = vec![1u8];
+        b.extend_from_slice(&(62_135_596_800i64 + 10).to_be_bytes());
+        b.extend_from_slice(&[0, 0, 0, 0, 0xff, 0xff]);
+        assert_eq!(go_time(&b), Some(10));
+        assert_eq!(go_time(&[9, 9]), None);
+    }
+}
