@@ -158,6 +158,24 @@ impl Db {
         Ok(Db { data, meta })
     }
 
+    /// Walks every bucket once: the first structural error (a page out of the file, a loop, an
+    /// element out of its page), so that lookups after it, which treat an unreadable bucket as absent,
+    /// can hide nothing.
+    pub fn check(&self) -> Result<(), BoltError> {
+        fn walk(b: Bucket<'_>, depth: usize) -> Result<(), BoltError> {
+            if depth > MAX_DEPTH {
+                return Err(BoltError::Corrupt("buckets nested too deep"));
+            }
+            for (_, v) in b.entries()? {
+                if let Value::Bucket(c) = v {
+                    walk(c, depth + 1)?;
+                }
+            }
+            Ok(())
+        }
+        walk(self.root(), 0)
+    }
+
     /// The current meta.
     pub fn meta(&self) -> Meta {
         self.meta
@@ -316,7 +334,7 @@ const TRIES: u32 = 8;
 
 /// Reads a bbolt file that a writer may be changing, without its lock, and proves the copy consistent
 /// (module docs): the txid of the copy's meta equals the one read after it. Refuses more than `limit`
-/// bytes.
+/// bytes, and a file whose tree is broken anywhere ([`Db::check`]).
 pub fn read_consistent(path: &Path, limit: u64) -> Result<Db, BoltError> {
     for _ in 0..TRIES {
         let mut data = Vec::new();
@@ -328,6 +346,7 @@ pub fn read_consistent(path: &Path, limit: u64) -> Result<Db, BoltError> {
         let db = Db::parse(data)?;
         let after = read_metas(path)?.ok_or(BoltError::NoMeta)?;
         if after.txid == db.meta.txid {
+            db.check()?;
             return Ok(db);
         }
     }
@@ -451,6 +470,11 @@ mod tests {
     #[test]
     fn every_truncation_of_a_file_is_safe() {
         let d = tiny(1, 2);
+        assert!(Db::parse(d.clone()).unwrap().check().is_ok());
+        // Metas intact, the tree's page cut: an error, not an empty database.
+        for n in [2 * 4096, 3 * 4096, 3 * 4096 + 40] {
+            assert!(Db::parse(d[..n].to_vec()).unwrap().check().is_err(), "{n}");
+        }
         for n in (0..d.len()).step_by(7) {
             if let Ok(db) = Db::parse(d[..n].to_vec()) {
                 let _ = db.root().entries();
@@ -467,36 +491,5 @@ mod tests {
         assert_eq!(uvarint(&[0x05]), Some(5));
         assert_eq!(uvarint(&[0xac, 0x02]), Some(300));
         assert_eq!(uvarint(&[0x80]), None);
-    }
-}
-
-#[cfg(test)]
-mod dump {
-    use super::*;
-
-    fn walk(b: Bucket<'_>, depth: usize) {
-        for (k, v) in b.entries().unwrap() {
-            let pad = "  ".repeat(depth);
-            match v {
-                Value::Bucket(c) => {
-                    println!("{pad}[{}]", String::from_utf8_lossy(k));
-                    walk(c, depth + 1);
-                }
-                Value::Bytes(x) => println!(
-                    "{pad}{} = {:?}",
-                    String::from_utf8_lossy(k),
-                    String::from_utf8_lossy(&x[..x.len().min(120)])
-                ),
-            }
-        }
-    }
-
-    #[test]
-    #[ignore = "a debugging aid: DREDGE_BOLT_DUMP=FILE"]
-    fn dump_file() {
-        let p = std::env::var("DREDGE_BOLT_DUMP").unwrap();
-        let db = read_consistent(Path::new(&p), 1 << 30).unwrap();
-        println!("{:?}", db.meta());
-        walk(db.root(), 0);
     }
 }

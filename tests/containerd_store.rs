@@ -1,0 +1,409 @@
+//! The containerd image store (issue 13): `dredge df`, `dredge image NAME` and the bbolt reader.
+//!
+//! - The reader, on files containerd 1.7 wrote (`fixtures/containerd/`, copied by
+//!   `scripts/containerd-fixture` from the test engine while it was stopped): the images, containers
+//!   and snapshot directories it finds are those the engine listed at the same moment.
+//! - Garbage: a truncated or garbage `meta.db`, a snapshot directory no database names: a warning
+//!   naming the file, the report partial, every byte still in a category, no panic.
+//! - On the engine of `scripts/docker-up-containerd` (Engine 26, containerd image store, chrooted;
+//!   `#[ignore = "needs containerd-store engine"]`, failing when it is missing): the categories add
+//!   up to `du -sx` of the data root (which holds dockerd's containerd root); image sizes agree with
+//!   the engine's `/system/df`; `dredge image NAME` equals `dredge image` on its `docker save`
+//!   archive, figure for figure; offline `--data-root` after stopping the engine gives the same
+//!   categories as the live run.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+
+use common::{dredge, fixture, json_ok};
+use dredge::source::containerd;
+use serde_json::Value;
+
+const ROOT: &str = "/var/tmp/dredge-trixie";
+
+fn sock() -> String {
+    format!("unix://{ROOT}/run/docker.sock")
+}
+
+fn data_root() -> PathBuf {
+    Path::new(ROOT).join("var/lib/docker")
+}
+
+/// The tests that use the engine run one at a time (one stops and restarts it).
+static ENGINE: Mutex<()> = Mutex::new(());
+
+fn docker(args: &[&str]) -> std::process::Output {
+    Command::new("docker")
+        .env("DOCKER_HOST", sock())
+        .args(args)
+        .output()
+        .expect("docker runs")
+}
+
+fn docker_ok(args: &[&str]) -> String {
+    let o = docker(args);
+    assert!(
+        o.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Fails (never skips) when the engine is not up: run scripts/docker-up-containerd.
+fn need_engine() {
+    let ok = docker(&["info", "--format", "{{.DriverStatus}}"]);
+    assert!(
+        ok.status.success()
+            && String::from_utf8_lossy(&ok.stdout).contains("containerd.snapshotter"),
+        "this test needs the containerd-store engine of scripts/docker-up-containerd on {} \
+         (it is #[ignore]d: run it where that is available)",
+        sock()
+    );
+}
+
+/// Containers with writable data and logs, volumes, and a BuildKit build (with the chroot's own
+/// docker CLI and buildx): created once, kept for later runs.
+fn ensure_state() {
+    let names = docker_ok(&["ps", "-a", "--format", "{{.Names}}"]);
+    if !names.lines().any(|n| n == "dredge-ctrd-stopped") {
+        docker_ok(&[
+            "run",
+            "--network",
+            "none",
+            "--name",
+            "dredge-ctrd-stopped",
+            "-v",
+            "dredge-ctrd-vol:/data",
+            "dredge-ctrd-busybox",
+            "sh",
+            "-c",
+            "dd if=/dev/zero of=/big bs=1k count=3000 2>/dev/null; \
+             dd if=/dev/zero of=/data/v bs=1k count=2000 2>/dev/null; \
+             i=0; while [ $i -lt 2000 ]; do echo log line $i; i=$((i+1)); done",
+        ]);
+    }
+    if names.lines().any(|n| n == "dredge-ctrd-running") {
+        // Stopped by an engine restart (no restart policy): running again.
+        docker_ok(&["start", "dredge-ctrd-running"]);
+    } else {
+        docker_ok(&[
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "--name",
+            "dredge-ctrd-running",
+            "-v",
+            "dredge-ctrd-vol2:/d",
+            "dredge-ctrd-busybox",
+            "sh",
+            "-c",
+            "dd if=/dev/zero of=/w bs=1k count=1200 2>/dev/null; echo up; sleep 1000000",
+        ]);
+    }
+    if docker(&["image", "inspect", "dredge-ctrd-built:1"])
+        .status
+        .success()
+    {
+        return;
+    }
+    let ctx = Path::new(ROOT).join("tmp/dredge-ctrd-build");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM dredge-ctrd-busybox\nRUN dd if=/dev/zero of=/layer bs=1k count=1500 2>/dev/null\n\
+         RUN echo hi > /hi\n",
+    )
+    .unwrap();
+    let o = Command::new("chroot")
+        .args([
+            ROOT,
+            "sh",
+            "-c",
+            "cd /tmp/dredge-ctrd-build && DOCKER_HOST=unix:///run/docker.sock \
+             docker build --network none -t dredge-ctrd-built:1 .",
+        ])
+        .output()
+        .expect("chroot runs");
+    assert!(
+        o.status.success(),
+        "the BuildKit build failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+fn du_sx(p: &Path) -> u64 {
+    let o = Command::new("du")
+        .args(["-sx", "-B1"])
+        .arg(p)
+        .output()
+        .expect("du runs");
+    String::from_utf8_lossy(&o.stdout)
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("du prints a number")
+}
+
+fn categories(d: &Value) -> Vec<(String, u64)> {
+    d["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap().to_string(),
+                c["bytes"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn df_live() -> Value {
+    json_ok(dredge().env("DOCKER_HOST", sock()).args(["df", "--json"]))
+}
+
+#[test]
+fn the_reader_finds_what_the_engine_listed() {
+    let root = fixture("containerd/daemon");
+    let s = containerd::read(&root);
+    assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+    // images.txt: `NAME:TAG sha256:…` as `docker image ls` printed them.
+    let want: BTreeSet<(String, String)> =
+        std::fs::read_to_string(fixture("containerd/images.txt"))
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let (n, d) = l.split_once(' ').unwrap();
+                (format!("docker.io/library/{n}"), d.to_string())
+            })
+            .collect();
+    let got: BTreeSet<(String, String)> = s
+        .images
+        .iter()
+        .filter(|i| i.namespace == "moby")
+        .map(|i| (i.name.clone(), i.target.clone().unwrap()))
+        .collect();
+    assert_eq!(got, want);
+    // Every container has its lease (moby names it by the container id).
+    for id in std::fs::read_to_string(fixture("containerd/containers.txt"))
+        .unwrap()
+        .lines()
+    {
+        assert!(
+            s.leases
+                .iter()
+                .any(|l| l.id == id && l.snapshots.len() == 2),
+            "no lease with the writable and init snapshots of container {id}"
+        );
+    }
+    // The snapshotter's records name exactly the directories that were there.
+    let dirs: BTreeSet<u64> = std::fs::read_to_string(fixture("containerd/snapshots.txt"))
+        .unwrap()
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect();
+    let ids: BTreeSet<u64> = s.snapshots.iter().map(|r| r.id).collect();
+    assert_eq!(ids, dirs);
+    // Every image's target is a content record, and its manifest's labels reach a snapshot.
+    let own = dredge::model::containerd::own(&s, &std::collections::HashSet::new());
+    for (i, img) in s.images.iter().enumerate() {
+        let (blobs, snaps) = &own.image_parts[i];
+        assert!(blobs.len() >= 3, "{}: manifest, config, layers", img.name);
+        assert!(!snaps.is_empty(), "{}: its unpacked snapshots", img.name);
+    }
+}
+
+/// A data root with a containerd store whose `meta.db` is `meta`, one blob and one snapshot dir.
+fn fake_root(meta: &[u8]) -> tempfile::TempDir {
+    let t = tempfile::tempdir().unwrap();
+    let c = t.path().join("containerd/daemon");
+    let blobs = c.join("io.containerd.content.v1.content/blobs/sha256");
+    std::fs::create_dir_all(&blobs).unwrap();
+    std::fs::write(blobs.join("a".repeat(64)), vec![7u8; 10_000]).unwrap();
+    let snap = c.join("io.containerd.snapshotter.v1.overlayfs/snapshots/42/fs");
+    std::fs::create_dir_all(&snap).unwrap();
+    std::fs::write(snap.join("f"), vec![1u8; 5_000]).unwrap();
+    std::fs::create_dir_all(c.join("io.containerd.metadata.v1.bolt")).unwrap();
+    std::fs::write(c.join("io.containerd.metadata.v1.bolt/meta.db"), meta).unwrap();
+    std::fs::create_dir_all(t.path().join("containers")).unwrap();
+    t
+}
+
+#[test]
+fn garbage_or_truncated_databases_are_a_warning_never_a_panic() {
+    let real = std::fs::read(fixture(
+        "containerd/daemon/io.containerd.metadata.v1.bolt/meta.db",
+    ))
+    .unwrap();
+    let mut garbage = vec![0u8; 20_000];
+    for (i, b) in garbage.iter_mut().enumerate() {
+        *b = (i * 131 % 251) as u8;
+    }
+    for (what, bytes) in [
+        ("garbage", garbage),
+        // Past its meta and freelist pages, none of its tree.
+        ("truncated", real[..3 * 4096].to_vec()),
+        ("empty", Vec::new()),
+    ] {
+        let t = fake_root(&bytes);
+        let out = dredge()
+            .args(["df", "--json", "--data-root"])
+            .arg(t.path())
+            .output()
+            .unwrap();
+        let d: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|_| panic!("{what}: {}", String::from_utf8_lossy(&out.stderr)));
+        assert_eq!(d["partial"], true, "{what}");
+        let w = d["warnings"].to_string();
+        assert!(w.contains("meta.db"), "{what}: {w}");
+        // Nothing the databases might name is called unreferenced, and every byte is counted.
+        let c = &d["containerd"];
+        assert_eq!(c["unreferenced"].as_array().unwrap().len(), 0, "{what}");
+        assert_eq!(c["no_record"].as_array().unwrap().len(), 2, "{what}");
+        let sum: u64 = categories(&d).iter().map(|c| c.1).sum();
+        assert_eq!(sum, d["total_bytes"].as_u64().unwrap(), "{what}");
+        assert_eq!(sum, du_sx(t.path()), "{what}");
+    }
+}
+
+#[test]
+#[ignore = "needs containerd-store engine"]
+fn live_categories_add_up_to_du_and_images_agree_with_the_engine() {
+    let _g = ENGINE.lock().unwrap_or_else(|p| p.into_inner());
+    need_engine();
+    ensure_state();
+    let d = df_live();
+    let du = du_sx(&data_root());
+    let cats = categories(&d);
+    let sum: u64 = cats.iter().map(|c| c.1).sum();
+    eprintln!("categories {cats:?}, sum {sum}, du -sx {du}");
+    assert_eq!(d["partial"], false, "{}", d["warnings"]);
+    assert_eq!(d["driver"]["kind"], "containerd-store");
+    assert_eq!(sum, d["total_bytes"].as_u64().unwrap());
+    // The engine is idle between the two reads: the walk is du's figure.
+    assert_eq!(sum, du);
+    for name in ["images", "containers", "volumes", "build-cache"] {
+        assert!(
+            cats.iter().any(|(n, b)| n == name && *b > 0),
+            "{name} is empty: {cats:?}"
+        );
+    }
+    // The engine's own figures (`/system/df`, what `docker system df -v` prints): an image's size
+    // there is its content (as recorded) plus its snapshots' usage; dredge's apparent image bytes are
+    // the blobs' sizes plus the snapshots' files: within 1 % (the snapshots' usage is counted in
+    // blocks by containerd).
+    let curl = Command::new("curl")
+        .args([
+            "-s",
+            "--unix-socket",
+            &format!("{ROOT}/run/docker.sock"),
+            "http://x/system/df",
+        ])
+        .output()
+        .expect("curl runs");
+    let engine: Value = serde_json::from_slice(&curl.stdout).expect("/system/df is JSON");
+    for img in engine["Images"].as_array().unwrap() {
+        let id = img["Id"].as_str().unwrap();
+        let size = img["Size"].as_u64().unwrap();
+        let ours = d["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["id"] == id)
+            .unwrap_or_else(|| panic!("image {id} is not in dredge's report"));
+        let a = ours["apparent_bytes"].as_u64().unwrap();
+        eprintln!(
+            "image {id}: engine {size}, dredge apparent {a}, on disk {}",
+            ours["bytes"]
+        );
+        assert!(
+            a.abs_diff(size) * 100 <= size,
+            "image {id}: engine says {size}, dredge {a}"
+        );
+    }
+    // Each container's writable layer and logs.
+    let c = d["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "dredge-ctrd-stopped")
+        .expect("the stopped container");
+    assert!(c["writable_apparent_bytes"].as_u64().unwrap() >= 3000 * 1024);
+    assert!(c["log_apparent_bytes"].as_u64().unwrap() > 2000 * 10);
+}
+
+#[test]
+#[ignore = "needs containerd-store engine"]
+fn image_name_reads_the_content_store_with_the_figures_of_its_archive() {
+    let _g = ENGINE.lock().unwrap_or_else(|p| p.into_inner());
+    need_engine();
+    ensure_state();
+    let t = tempfile::tempdir().unwrap();
+    for name in ["dredge-ctrd-built:1", "dredge-ctrd-busybox"] {
+        let tar = t.path().join("save.tar");
+        docker_ok(&["save", "-o", tar.to_str().unwrap(), name]);
+        // DREDGE_EXPORT unset: the store is read in place (format says so).
+        let live = json_ok(
+            dredge()
+                .env("DOCKER_HOST", sock())
+                .args(["image", name, "--json"]),
+        );
+        assert_eq!(live["format"], "containerd-store", "{name}");
+        let saved = json_ok(
+            dredge()
+                .env("DOCKER_HOST", "unix:///nonexistent")
+                .args(["image", "--json"])
+                .arg(&tar),
+        );
+        let strip = |mut v: Value| {
+            v.as_object_mut().unwrap().remove("source");
+            v.as_object_mut().unwrap().remove("format");
+            v
+        };
+        assert_eq!(strip(live), strip(saved), "{name}: in place vs its archive");
+    }
+}
+
+#[test]
+#[ignore = "needs containerd-store engine"]
+fn offline_after_the_engine_stops_gives_the_same_categories() {
+    let _g = ENGINE.lock().unwrap_or_else(|p| p.into_inner());
+    need_engine();
+    ensure_state();
+    // The running container's writable layer is counted the same either way.
+    let live = df_live();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/docker-up-containerd");
+    let down = Command::new(&script).arg("--down").status().unwrap();
+    assert!(down.success());
+    let off = dredge()
+        .args(["df", "--json", "--data-root"])
+        .arg(data_root())
+        .output()
+        .unwrap();
+    let up = Command::new(&script).status().unwrap();
+    assert!(up.success(), "the engine did not come back up");
+    assert!(
+        off.status.success(),
+        "{}",
+        String::from_utf8_lossy(&off.stderr)
+    );
+    let off: Value = serde_json::from_slice(&off.stdout).unwrap();
+    assert_eq!(off["mode"], "offline");
+    assert_eq!(off["partial"], false, "{}", off["warnings"]);
+    // Stopping the engine removes its runtime state under the data root (a running container's
+    // task dir, pid files): "other" may shrink; every other category is byte for byte the same.
+    let (l, o) = (categories(&live), categories(&off));
+    eprintln!("live {l:?}\noffline {o:?}");
+    for ((ln, lb), (on, ob)) in l.iter().zip(&o) {
+        assert_eq!(ln, on);
+        if ln != "other" {
+            assert_eq!(lb, ob, "{ln}");
+        }
+    }
+}
