@@ -449,7 +449,10 @@ fn assemble(
     for l in &store.leases {
         let role = lease_role(
             l,
-            &HashSet::from_iter(dr.containers.iter().map(|c| c.id.clone())),
+            &dr.containers
+                .iter()
+                .map(|c| c.id.clone())
+                .collect::<HashSet<_>>(),
         );
         let expires = lease_expiry(l, now_s);
         let age_s = l.created.map(|c| (now_s - c).max(0));
@@ -543,9 +546,13 @@ fn assemble(
             0,
         ),
     ];
-    top.sort_by(|a, b| b.bytes.cmp(&a.bytes));
-    findings.unreferenced.sort_by(|a, b| b.bytes.cmp(&a.bytes));
-    findings.no_record.sort_by(|a, b| b.bytes.cmp(&a.bytes));
+    top.sort_by_key(|x| std::cmp::Reverse(x.bytes));
+    findings
+        .unreferenced
+        .sort_by_key(|x| std::cmp::Reverse(x.bytes));
+    findings
+        .no_record
+        .sort_by_key(|x| std::cmp::Reverse(x.bytes));
     Audit {
         data_root: dr.path.display().to_string(),
         driver: dr.driver.clone(),

@@ -192,8 +192,7 @@ pub fn rfc3339(t: &str) -> Option<i64> {
     let num = |a: usize, b: usize| t.get(a..b).and_then(|x| x.parse::<i64>().ok());
     let (y, mo, d) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
     let (h, mi, sec) = (num(11, 13)?, num(14, 16)?, num(17, 19)?);
-    if t.get(4..5)? != "-" || t.get(10..11)?.to_ascii_uppercase() != "T" || !(1..=12).contains(&mo)
-    {
+    if t.get(4..5)? != "-" || !t.get(10..11)?.eq_ignore_ascii_case("T") || !(1..=12).contains(&mo) {
         return None;
     }
     let mut rest = t.get(19..)?;

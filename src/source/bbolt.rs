@@ -381,8 +381,8 @@ mod tests {
         for len in [0usize, 15, 16, 80, 4096, 4097, 8192, 20000] {
             for root in [0u64, 1, 2, 3, 5, u64::MAX] {
                 let mut d = vec![0u8; len];
-                for x in d.iter_mut() {
-                    seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+                for x in &mut d {
+                    seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
                     *x = (seed >> 33) as u8;
                 }
                 if len >= 80 {

@@ -58,7 +58,7 @@ fn keys(b: Option<Bucket<'_>>) -> Vec<String> {
         .collect()
 }
 
-fn buckets<'a>(b: Option<Bucket<'a>>) -> Result<Vec<(String, Bucket<'a>)>, bbolt::BoltError> {
+fn buckets(b: Option<Bucket<'_>>) -> Result<Vec<(String, Bucket<'_>)>, bbolt::BoltError> {
     let Some(b) = b else { return Ok(Vec::new()) };
     Ok(b.entries()?
         .into_iter()
