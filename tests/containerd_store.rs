@@ -13,6 +13,7 @@
 //!   categories as the live run.
 
 mod common;
+mod schemacheck;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -260,6 +261,7 @@ fn garbage_or_truncated_databases_are_a_warning_never_a_panic() {
         let d: Value = serde_json::from_slice(&out.stdout)
             .unwrap_or_else(|_| panic!("{what}: {}", String::from_utf8_lossy(&out.stderr)));
         assert_eq!(d["partial"], true, "{what}");
+        schemacheck::assert_valid(&d);
         let w = d["warnings"].to_string();
         assert!(w.contains("meta.db"), "{what}: {w}");
         // Nothing the databases might name is called unreferenced, and every byte is counted.
@@ -279,6 +281,7 @@ fn live_categories_add_up_to_du_and_images_agree_with_the_engine() {
     need_engine();
     ensure_state();
     let d = df_live();
+    schemacheck::assert_valid(&d);
     let du = du_sx(&data_root());
     let cats = categories(&d);
     let sum: u64 = cats.iter().map(|c| c.1).sum();
@@ -355,6 +358,7 @@ fn image_name_reads_the_content_store_with_the_figures_of_its_archive() {
                 .args(["image", name, "--json"]),
         );
         assert_eq!(live["format"], "containerd-store", "{name}");
+        schemacheck::assert_valid(&live);
         let saved = json_ok(
             dredge()
                 .env("DOCKER_HOST", "unix:///nonexistent")
