@@ -18,6 +18,7 @@ use std::ffi::OsStr;
 use std::path::PathBuf;
 
 use serde::Serialize;
+use sha2::Digest;
 
 use super::measure::{AuditOptions, is_log, now_ns};
 use super::types::{
@@ -62,6 +63,19 @@ pub struct StorePath {
     pub kind: Option<SnapKind>,
     /// Seconds since it was last modified.
     pub age_seconds: Option<u64>,
+    /// The lease (not leaked) that holds it: an operation under way, not reclaimable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lease: Option<String>,
+}
+
+/// True for an operation lease that expired, or that has no expiry and is older than an hour: it pins
+/// content although no pull or load runs (moby #48909).
+fn leaked(l: &crate::model::containerd::Lease, containers: &HashSet<String>, now_s: i64) -> bool {
+    lease_role(l, containers) == LeaseRole::Operation
+        && match lease_expiry(l, now_s) {
+            Some(e) => e < 0,
+            None => l.created.is_some_and(|c| now_s - c > 3600),
+        }
 }
 
 /// What the containerd store holds besides the categories' objects.
@@ -265,6 +279,26 @@ fn assemble(
     };
     let mut top = Vec::new();
     let mut lease_ingest_reclaim = 0u64;
+    let now_s = now / 1_000_000_000;
+    let ids: HashSet<String> = dr.containers.iter().map(|c| c.id.clone()).collect();
+    let ingest_lease: HashMap<String, String> = store
+        .leases
+        .iter()
+        .filter(|l| !leaked(l, &ids, now_s))
+        .flat_map(|l| {
+            l.ingests.iter().filter_map(|r| {
+                let (_, _, backend) = store
+                    .ingest_records
+                    .iter()
+                    .find(|(ns, k, _)| *ns == l.namespace && k == r)?;
+                let b = backend.as_deref()?;
+                Some((
+                    crate::model::hex(&sha2::Sha256::digest(b.as_bytes())),
+                    l.id.clone(),
+                ))
+            })
+        })
+        .collect();
     for ((path, unit), (all, part)) in units.iter().zip(results) {
         total.add(all);
         let shown = path.display().to_string();
@@ -273,6 +307,7 @@ fn assemble(
             bytes: all.bytes,
             kind,
             age_seconds: age(all, now),
+            lease: None,
         };
         let (c, kind) = match unit {
             Unit::Blob(h, u) | Unit::Snapshot(h, u) => {
@@ -307,8 +342,14 @@ fn assemble(
                 (c, ik)
             }
             Unit::Ingest => {
-                findings.ingest.push(sp(None));
-                lease_ingest_reclaim += all.bytes;
+                // containerd names an ingest dir by the sha256 of its ref; a lease that is not
+                // leaked (a load or pull under way) keeps it: not reclaimable.
+                let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                let lease = ingest_lease.get(name).cloned();
+                if lease.is_none() {
+                    lease_ingest_reclaim += all.bytes;
+                }
+                findings.ingest.push(StorePath { lease, ..sp(None) });
                 (CategoryName::LeasesIngest, ItemKind::InFlight)
             }
             Unit::ContainerDir(id) => {
@@ -443,24 +484,13 @@ fn assemble(
         })
         .collect();
     // Leases: which pin content with nothing under way.
-    let now_s = now / 1_000_000_000;
     let mut leased_ops = 0u64;
     let mut build_leases = 0u64;
     for l in &store.leases {
-        let role = lease_role(
-            l,
-            &dr.containers
-                .iter()
-                .map(|c| c.id.clone())
-                .collect::<HashSet<_>>(),
-        );
+        let role = lease_role(l, &ids);
         let expires = lease_expiry(l, now_s);
         let age_s = l.created.map(|c| (now_s - c).max(0));
-        let leaked = role == LeaseRole::Operation
-            && match expires {
-                Some(e) => e < 0,
-                None => age_s.is_some_and(|a| a > 3600),
-            };
+        let leaked = leaked(l, &ids, now_s);
         match role {
             LeaseRole::Operation => leased_ops += 1,
             LeaseRole::BuildKit => build_leases += 1,

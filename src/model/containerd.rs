@@ -124,8 +124,9 @@ pub struct CtrdStore {
     pub images: Vec<StoreImage>,
     /// Content records.
     pub blobs: Vec<Blob>,
-    /// Ingest records (refs).
-    pub ingest_records: Vec<String>,
+    /// Ingest records: `(namespace, ref, the content store's own ref)`; `ingest/<sha256 of the
+    /// latter>` holds the data.
+    pub ingest_records: Vec<(String, String, Option<String>)>,
     /// Snapshot records of the metadata database.
     pub snapshot_refs: Vec<SnapshotRef>,
     /// Leases.
@@ -380,10 +381,10 @@ pub fn own(s: &CtrdStore, containers: &HashSet<String>) -> Ownership {
                     .filter(|x| o.snapshots.get(*x) == Some(&Use::Container))
                     .cloned()
                     .collect();
-                o.container_snaps
-                    .entry(l.id.clone())
-                    .or_default()
-                    .extend(own);
+                let v = o.container_snaps.entry(l.id.clone()).or_default();
+                v.extend(own);
+                v.sort();
+                v.dedup();
             }
         }
     }

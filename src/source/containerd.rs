@@ -93,8 +93,10 @@ fn read_meta(db: &Db, s: &mut CtrdStore) -> Result<(), bbolt::BoltError> {
                 labels: labels(&bb),
             });
         }
-        s.ingest_records
-            .extend(keys(nsb.path(&[b"content", b"ingests"])));
+        for (key, ib) in buckets(nsb.path(&[b"content", b"ingests"]))? {
+            let backend = ib.bytes(b"ref").map(text);
+            s.ingest_records.push((ns.clone(), key, backend));
+        }
         for (snapshotter, sb) in buckets(nsb.bucket(b"snapshots"))? {
             for (key, kb) in buckets(Some(sb))? {
                 s.snapshot_refs.push(SnapshotRef {
