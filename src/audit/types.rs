@@ -138,8 +138,7 @@ impl CategoryName {
             CategoryName::Volumes => "docker volume prune (Engine 23+: docker volume prune --all)",
             CategoryName::BuildCache => "docker builder prune -a",
             CategoryName::LeasesIngest => {
-                "leaked leases: ctr -n moby leases delete ID (containerd's API), then containerd's GC; \
-                 ingest: restart dockerd"
+                "leaked leases: ctr -n moby leases delete --sync ID (containerd's GC frees what they held)"
             }
             CategoryName::Orphans => {
                 "none via the engine: stop dockerd, re-check, delete the paths"

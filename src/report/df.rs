@@ -254,6 +254,9 @@ pub fn write_table<W: Write>(out: &mut W, r: &DfReport, top: usize) -> io::Resul
         }
         writeln!(out, "{t}")?;
     }
+    if let Some(c) = &a.containerd {
+        write_containerd(out, c, top)?;
+    }
     if !a.held_by_daemon.is_empty() {
         let bytes: u64 = a.held_by_daemon.iter().map(|o| o.bytes).sum();
         writeln!(
@@ -527,6 +530,68 @@ pub fn removable(a: &Audit) -> Vec<Removable> {
 }
 
 /// The held line under the totals: outside the categories, and the total with it.
+/// The containerd store's leases that pin content with nothing under way, `ingest/` leftovers, and
+/// what nothing reaches or no record names.
+fn write_containerd<W: Write>(
+    out: &mut W,
+    c: &crate::audit::containerd::CtrdFindings,
+    top: usize,
+) -> io::Result<()> {
+    let leaked: Vec<_> = c.leases.iter().filter(|l| l.leaked).collect();
+    let ops = c
+        .leases
+        .iter()
+        .filter(|l| l.role == crate::model::containerd::LeaseRole::Operation)
+        .count();
+    writeln!(
+        out,
+        "\ncontainerd: {} leases ({ops} of pulls/loads, {} leaked), {} ingest leftovers, {} \
+         unreferenced (containerd's GC removes them), {} with no record",
+        c.leases.len(),
+        leaked.len(),
+        c.ingest.len(),
+        c.unreferenced.len(),
+        c.no_record.len()
+    )?;
+    let mut rows: Vec<(String, &str, u64, Option<u64>)> = Vec::new();
+    for l in &leaked {
+        rows.push((
+            format!("lease {} ({})", l.id, l.namespace),
+            "leaked lease",
+            0,
+            l.age_seconds.map(|a| a.max(0) as u64),
+        ));
+    }
+    for (list, kind) in [
+        (&c.ingest, "ingest"),
+        (&c.unreferenced, "unreferenced"),
+        (&c.no_record, "no record"),
+    ] {
+        for p in list {
+            let kind = if kind == "ingest" && p.lease.is_some() {
+                "ingest (lease)"
+            } else {
+                kind
+            };
+            rows.push((p.path.clone(), kind, p.bytes, p.age_seconds));
+        }
+    }
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut t = new_table(&["Path", "Kind", "On disk", "Age"]);
+    let n = if top == 0 { rows.len() } else { top };
+    for (path, kind, bytes, a) in rows.into_iter().take(n) {
+        t.add_row(vec![
+            Cell::new(cut(&escape(&path), CELL_CHARS)),
+            Cell::new(kind),
+            right(if bytes == 0 { "-".into() } else { size(bytes) }),
+            right(age(a)),
+        ]);
+    }
+    writeln!(out, "{t}")
+}
+
 fn write_held_line<W: Write>(out: &mut W, r: &DfReport) -> io::Result<()> {
     let s = &r.held_scan;
     match r.held_bytes {
