@@ -288,6 +288,17 @@ fn live_categories_add_up_to_du_and_images_agree_with_the_engine() {
     eprintln!("categories {cats:?}, sum {sum}, du -sx {du}");
     assert_eq!(d["partial"], false, "{}", d["warnings"]);
     assert_eq!(d["driver"]["kind"], "containerd-store");
+    // The wrong-root defect of issue 13: the engine's DockerRootDir is /var/lib/docker, the same path
+    // as the host engine's; dredge reads it through the chrooted dockerd's /proc/PID/root.
+    let read = d["data_root"].as_str().unwrap();
+    assert!(
+        read.starts_with("/proc/") && read.ends_with("/root/var/lib/docker"),
+        "{read}"
+    );
+    assert_eq!(
+        std::fs::canonicalize(read).unwrap(),
+        std::fs::canonicalize(data_root()).unwrap()
+    );
     assert_eq!(sum, d["total_bytes"].as_u64().unwrap());
     // The engine is idle between the two reads: the walk is du's figure.
     assert_eq!(sum, du);
