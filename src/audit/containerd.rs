@@ -434,6 +434,9 @@ fn assemble(
             unique_bytes: unique,
             shared_bytes: shared,
             containers,
+            // Not looked for on this store (the engine's containers would tell, as on overlay2).
+            last_used: None,
+            last_used_source: None,
         });
     }
     let containers: Vec<ContainerUsage> = dr

@@ -201,12 +201,18 @@ pub fn write_table<W: Write>(out: &mut W, r: &DfReport, top: usize) -> io::Resul
         )?;
     }
     for c in a.categories.iter().filter(|c| c.reclaimable_bytes > 0) {
+        // dredge prune refuses the containerd image store: the engine's own commands there.
+        let with = if a.driver == Driver::ContainerdStore {
+            c.reclaim
+        } else {
+            reclaim_with(c.name)
+        };
         writeln!(
             out,
             "  {:<12} {:>10}  {}",
             c.name.as_str(),
             size(c.reclaimable_bytes),
-            reclaim_with(c.name)
+            with
         )?;
     }
     if let Some(u) = r.engine.as_ref().and_then(|e| e.disk_usage.as_ref()) {
@@ -314,6 +320,7 @@ pub fn reclaim_with(c: CategoryName) -> &'static str {
         CategoryName::Containers => "dredge prune --stopped-containers",
         CategoryName::Volumes => "dredge prune --volumes --named-volumes",
         CategoryName::BuildCache => "dredge prune --build-cache",
+        CategoryName::LeasesIngest => "ctr -n moby leases delete --sync ID",
         CategoryName::Orphans => "dredge prune --orphans",
         CategoryName::Other => "-",
         CategoryName::Quarantine => "dredge prune --purge-quarantine",
