@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::audit::{self, Audit, AuditOptions};
-use crate::model::dataroot::{DaemonEvidence, DaemonFact, DataRootProof, ProofHow};
+use crate::model::dataroot::{DaemonEvidence, DaemonFact, DataRootProof, Driver, ProofHow};
 use crate::model::engine::EngineFacts;
 use crate::model::held::{FsGap, HeldFile, HeldScan};
+use crate::source::containerd;
 use crate::source::dataroot::{self, DataRootError};
 use crate::source::engine::{self, EngineError};
 use crate::source::held;
@@ -119,7 +120,14 @@ pub fn run(opts: DfOptions<'_>) -> Result<DfReport, DfError> {
     let last_use =
         (opts.last_use && opts.data_root.is_none()).then(|| std::thread::spawn(gather_last_use));
     let scan = |root: &Path, daemon: DaemonFact, aopts: AuditOptions| {
-        dataroot::read(root).map(|dr| audit::audit(&dr, daemon, aopts, progress))
+        dataroot::read(root).map(|dr| match dr.driver {
+            // dockerd's own containerd keeps the store under the data root.
+            Driver::ContainerdStore => {
+                let store = containerd::read(&root.join(containerd::DAEMON_ROOT));
+                audit::containerd::audit(&dr, &store, daemon, aopts, progress)
+            }
+            _ => audit::audit(&dr, daemon, aopts, progress),
+        })
     };
     // The root read, and why it is the right one; or, live, why no local directory is proven to be
     // the engine's (then its own figures are reported).
@@ -283,9 +291,16 @@ pub fn run(opts: DfOptions<'_>) -> Result<DfReport, DfError> {
         }
     }
     if let Some(f) = &mut report.engine {
-        if f.containerd_store {
+        // The containerd image store is read from its files when the data root is proven; its
+        // records only live under the data root with dockerd's own containerd.
+        if f.containerd_store
+            && report.data_root_proof.is_some()
+            && report.audit.driver != Driver::ContainerdStore
+        {
             report.audit.warnings.push(
-                "the engine uses the containerd image store, which dredge df does not support yet"
+                "the engine uses the containerd image store, but its data root has no \
+                 containerd/daemon/ (a system containerd, /var/lib/containerd?): images and build \
+                 cache there are not counted"
                     .into(),
             );
             report.partial = true;

@@ -392,7 +392,7 @@ fn not_a_data_root_is_an_input_error() {
 }
 
 #[test]
-fn unsupported_store_is_said_clearly() {
+fn containerd_store_without_its_database_is_partial_and_said_clearly() {
     let t = tempfile::tempdir().unwrap();
     let root = t.path();
     write(
@@ -405,12 +405,14 @@ fn unsupported_store_is_said_clearly() {
         .output()
         .unwrap();
     assert!(out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("containerd image store is not supported")
-    );
+    // Read since issue 13; without meta.db nothing is known of the blob: said, partial, not
+    // reclaimable.
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("meta.db"), "{err}");
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["driver"]["kind"], "containerd-store");
     assert_eq!(doc["partial"], true);
+    assert_eq!(doc["containerd"]["no_record"].as_array().unwrap().len(), 1);
 }
 
 #[test]

@@ -354,7 +354,12 @@ fn an_engine_in_its_own_mount_namespace_is_read_there_not_the_hosts_same_named_r
     let engine_id = d.docker(&["info", "--format", "{{.ID}}"], None);
     std::fs::write(root.path().join("engine-id"), engine_id.trim()).unwrap();
     let matched = df(&d.host);
-    assert_eq!(matched["data_root_proof"]["engine_id"], "matched");
+    // (Failed once under heavy load with the proof missing; the warnings say why if it happens again.)
+    assert_eq!(
+        matched["data_root_proof"]["engine_id"], "matched",
+        "proof {:#}, warnings {:#}",
+        matched["data_root_proof"], matched["warnings"]
+    );
     assert_eq!(report_ids(&matched), private_ids);
     assert_eq!(r["data_root_proof"]["engine_id"], "absent");
 

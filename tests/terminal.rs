@@ -224,8 +224,17 @@ fn every_command_fits_80_columns_in_a_terminal() {
         "--no-progress".into(),
     ]);
     runs.push(vec!["lint".into(), s(&dockerfile).into()]);
-    for lint in fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lint")).unwrap() {
-        runs.push(vec!["lint".into(), s(&lint.unwrap().path()).into()]);
+    // Every Dockerfile of tests/lint and of its labelled corpus (tests/lint/corpus, beside its TSVs).
+    let lint_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lint");
+    let mut dockerfiles: Vec<_> = [lint_dir.clone(), lint_dir.join("corpus")]
+        .iter()
+        .flat_map(|d| fs::read_dir(d).unwrap().map(|e| e.unwrap().path()))
+        .filter(|p| p.is_file() && p.to_string_lossy().ends_with("Dockerfile"))
+        .collect();
+    dockerfiles.sort();
+    assert!(dockerfiles.len() > 40, "{dockerfiles:?}");
+    for lint in dockerfiles {
+        runs.push(vec!["lint".into(), s(&lint).into()]);
     }
     runs.push(vec![
         "df".into(),

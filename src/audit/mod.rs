@@ -11,6 +11,10 @@
 //! live, [`confirm_orphans`] ([`confirm`]) re-checks orphans a moment later. The whole sequence is
 //! `crate::df::run`.
 //!
+//! On the containerd image store the accounting is [`containerd`]'s: the same walker, owners decided by
+//! `model::containerd::own` from containerd's databases, six categories (`leases-ingest` in place of
+//! `orphans` and `quarantine`).
+//!
 //! BuildKit's bbolt databases are not parsed; instead every `buildkit/*.db` is searched for names as
 //! raw bytes (bbolt stores keys and values uncompressed), which protects every directory or chain
 //! BuildKit names, and perhaps a few it named once (stale pages): a conservative error, never the
@@ -20,6 +24,7 @@ pub mod assemble;
 pub mod cache;
 pub mod classify;
 pub mod confirm;
+pub mod containerd;
 pub mod from_engine;
 pub mod last_used;
 pub mod measure;
@@ -49,6 +54,7 @@ mod tests {
                 "containers",
                 "volumes",
                 "build-cache",
+                "leases-ingest",
                 "orphans",
                 "other",
                 "quarantine"

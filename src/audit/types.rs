@@ -91,6 +91,9 @@ pub enum CategoryName {
     Volumes,
     /// BuildKit snapshots and state.
     BuildCache,
+    /// The containerd image store only: what leases other than containers' and BuildKit's hold (pulls
+    /// and loads under way, or leaked leases), and `ingest/` leftovers.
+    LeasesIngest,
     /// Orphans (deletion candidates).
     Orphans,
     /// Everything else, including in-flight and held-by-daemon items and what inconsistent metadata
@@ -102,11 +105,12 @@ pub enum CategoryName {
 
 impl CategoryName {
     /// Every category, in order.
-    pub const ALL: [CategoryName; 7] = [
+    pub const ALL: [CategoryName; 8] = [
         CategoryName::Images,
         CategoryName::Containers,
         CategoryName::Volumes,
         CategoryName::BuildCache,
+        CategoryName::LeasesIngest,
         CategoryName::Orphans,
         CategoryName::Other,
         CategoryName::Quarantine,
@@ -119,6 +123,7 @@ impl CategoryName {
             CategoryName::Containers => "containers",
             CategoryName::Volumes => "volumes",
             CategoryName::BuildCache => "build-cache",
+            CategoryName::LeasesIngest => "leases-ingest",
             CategoryName::Orphans => "orphans",
             CategoryName::Other => "other",
             CategoryName::Quarantine => "quarantine",
@@ -132,6 +137,9 @@ impl CategoryName {
             CategoryName::Containers => "docker container prune",
             CategoryName::Volumes => "docker volume prune (Engine 23+: docker volume prune --all)",
             CategoryName::BuildCache => "docker builder prune -a",
+            CategoryName::LeasesIngest => {
+                "leaked leases: ctr -n moby leases delete --sync ID (containerd's GC frees what they held)"
+            }
             CategoryName::Orphans => {
                 "none via the engine: stop dockerd, re-check, delete the paths"
             }
@@ -376,6 +384,9 @@ pub struct Audit {
     /// alone (an unusable `--cache`) does not make it so.
     #[serde(skip)]
     pub missing_figures: bool,
+    /// The containerd image store: its leases, `ingest/` leftovers, and what nothing reaches.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub containerd: Option<super::containerd::CtrdFindings>,
     /// With `--cache`: the layer sizes to keep for the next run.
     #[serde(skip)]
     pub fresh_cache: Option<cache::LayerCache>,

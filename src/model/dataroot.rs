@@ -13,8 +13,8 @@ use serde::Serialize;
 pub enum Driver {
     /// The overlay2 graph driver (`image/overlay2/`, `overlay2/`): fully understood.
     Overlay2,
-    /// The containerd image store (`containerd/daemon/`, Engine 24+ opt-in, 29+ default): not supported;
-    /// its bytes are counted under "other".
+    /// The containerd image store (`containerd/daemon/`, Engine 24+ opt-in, 29+ default): read by
+    /// `source::containerd`, accounted by `audit::containerd`.
     ContainerdStore,
     /// Another graph driver (`vfs`, `btrfs`, `zfs`, `fuse-overlayfs`, …): not supported.
     Other(String),

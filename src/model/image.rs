@@ -63,7 +63,8 @@ impl Layer {
 pub struct Image {
     /// What the user named (path, `-`).
     pub source: String,
-    /// The container format that was read (`docker-archive`, `docker-archive-oci`, `oci-layout`, `oci-archive`).
+    /// The container format that was read (`docker-archive`, `docker-archive-oci`, `oci-layout`, `oci-archive`,
+    /// `overlay2`, `containerd-store`).
     pub format: &'static str,
     /// `sha256:…` of the config bytes.
     pub id: Option<String>,

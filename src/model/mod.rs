@@ -10,6 +10,7 @@ pub use digest::hex;
 pub use entry::{Entry, EntryKind, PathError, display_path, normalize_path};
 pub use image::{Compression, History, Image, Layer};
 pub use paths::{PathId, Paths, ROOT};
+pub mod containerd;
 pub mod dataroot;
 pub mod engine;
 pub mod held;

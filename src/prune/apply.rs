@@ -229,6 +229,19 @@ fn make_plan(opts: &Options, warnings: &mut Vec<String>) -> Result<Plan, PruneEr
     if let Some(root) = &opts.data_root {
         let root = std::fs::canonicalize(root)
             .map_err(|e| PruneError::Input(format!("{}: {e}", root.display())))?;
+        // The containerd image store has no orphans in overlay2's sense (containerd collects what
+        // nothing references), and what prune deletes there must go through an API: refused, as live.
+        if !root.join("image/overlay2/imagedb").is_dir()
+            && root
+                .join(crate::source::containerd::DAEMON_ROOT)
+                .join(crate::source::containerd::CONTENT)
+                .is_dir()
+        {
+            return Err(PruneError::Input(format!(
+                "{}: the containerd image store, which dredge prune does not support yet",
+                root.display()
+            )));
+        }
         if let Some(why) = orphans::daemon_on(&root, &orphans::mount_points()) {
             return Err(PruneError::Input(format!(
                 "refusing to work offline: {why}; stop the engine first"
@@ -706,6 +719,19 @@ fn apply(opts: &Options, plan: &Plan) -> Result<RunResult, PruneError> {
                     d.display()
                 )));
             }
+        }
+        // The containerd image store has no orphans in overlay2's sense (containerd collects what
+        // nothing references), and what prune deletes there must go through an API: refused, as live.
+        if !root.join("image/overlay2/imagedb").is_dir()
+            && root
+                .join(crate::source::containerd::DAEMON_ROOT)
+                .join(crate::source::containerd::CONTENT)
+                .is_dir()
+        {
+            return Err(PruneError::Input(format!(
+                "{}: the containerd image store, which dredge prune does not support yet",
+                root.display()
+            )));
         }
         if let Some(why) = orphans::daemon_on(&root, &orphans::mount_points()) {
             return Err(PruneError::Input(format!(

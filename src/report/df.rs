@@ -74,7 +74,7 @@ fn age(secs: Option<u64>) -> String {
 fn driver(d: &Driver) -> String {
     match d {
         Driver::Overlay2 => "overlay2".into(),
-        Driver::ContainerdStore => "containerd image store (not supported)".into(),
+        Driver::ContainerdStore => "containerd image store".into(),
         Driver::Other(n) => format!("{} (not supported)", escape(n)),
         Driver::None => "no image store".into(),
     }
@@ -117,19 +117,25 @@ fn write_engine_figures<W: Write>(out: &mut W, r: &DfReport) -> io::Result<()> {
         ]);
     }
     writeln!(out, "{t}")?;
-    write_reclaim_lines(out, a)?;
+    write_reclaim_lines(out, a, false)?;
     write_missing(out)
 }
 
-/// One line per category with reclaimable bytes: its name, the bytes and the command that frees them.
-fn write_reclaim_lines<W: Write>(out: &mut W, a: &Audit) -> io::Result<()> {
+/// One line per category with reclaimable bytes: its name, the bytes and the command that frees them
+/// (dredge's, else the category's own where `engine_commands`).
+fn write_reclaim_lines<W: Write>(out: &mut W, a: &Audit, engine_commands: bool) -> io::Result<()> {
     for c in a.categories.iter().filter(|c| c.reclaimable_bytes > 0) {
+        let with = if engine_commands {
+            c.reclaim
+        } else {
+            reclaim_with(c.name)
+        };
         writeln!(
             out,
             "  {:<12} {:>10}  {}",
             c.name.as_str(),
             size(c.reclaimable_bytes),
-            reclaim_with(c.name)
+            with
         )?;
     }
     Ok(())
@@ -206,7 +212,8 @@ pub fn write_table<W: Write>(out: &mut W, r: &DfReport, top: usize) -> io::Resul
             "Reclaimable, and the command that frees it (a plan first; --yes deletes):"
         )?;
     }
-    write_reclaim_lines(out, a)?;
+    // dredge prune refuses the containerd image store: the engine's own commands there.
+    write_reclaim_lines(out, a, a.driver == Driver::ContainerdStore)?;
     if let Some(u) = r.engine.as_ref().and_then(|e| e.disk_usage.as_ref()) {
         writeln!(
             out,
@@ -251,6 +258,9 @@ pub fn write_table<W: Write>(out: &mut W, r: &DfReport, top: usize) -> io::Resul
             ]);
         }
         writeln!(out, "{t}")?;
+    }
+    if let Some(c) = &a.containerd {
+        write_containerd(out, c, top)?;
     }
     if !a.held_by_daemon.is_empty() {
         let bytes: u64 = a.held_by_daemon.iter().map(|o| o.bytes).sum();
@@ -309,6 +319,7 @@ pub fn reclaim_with(c: CategoryName) -> &'static str {
         CategoryName::Containers => "dredge prune --stopped-containers",
         CategoryName::Volumes => "dredge prune --volumes --named-volumes",
         CategoryName::BuildCache => "dredge prune --build-cache",
+        CategoryName::LeasesIngest => "ctr -n moby leases delete --sync ID",
         CategoryName::Orphans => "dredge prune --orphans",
         CategoryName::Other => "-",
         CategoryName::Quarantine => "dredge prune --purge-quarantine",
@@ -525,6 +536,68 @@ pub fn removable(a: &Audit) -> Vec<Removable> {
 }
 
 /// The held line under the totals: outside the categories, and the total with it.
+/// The containerd store's leases that pin content with nothing under way, `ingest/` leftovers, and
+/// what nothing reaches or no record names.
+fn write_containerd<W: Write>(
+    out: &mut W,
+    c: &crate::audit::containerd::CtrdFindings,
+    top: usize,
+) -> io::Result<()> {
+    let leaked: Vec<_> = c.leases.iter().filter(|l| l.leaked).collect();
+    let ops = c
+        .leases
+        .iter()
+        .filter(|l| l.role == crate::model::containerd::LeaseRole::Operation)
+        .count();
+    writeln!(
+        out,
+        "\ncontainerd: {} leases ({ops} of pulls/loads, {} leaked), {} ingest leftovers, {} \
+         unreferenced (containerd's GC removes them), {} with no record",
+        c.leases.len(),
+        leaked.len(),
+        c.ingest.len(),
+        c.unreferenced.len(),
+        c.no_record.len()
+    )?;
+    let mut rows: Vec<(String, &str, u64, Option<u64>)> = Vec::new();
+    for l in &leaked {
+        rows.push((
+            format!("lease {} ({})", l.id, l.namespace),
+            "leaked lease",
+            0,
+            l.age_seconds.map(|a| a.max(0) as u64),
+        ));
+    }
+    for (list, kind) in [
+        (&c.ingest, "ingest"),
+        (&c.unreferenced, "unreferenced"),
+        (&c.no_record, "no record"),
+    ] {
+        for p in list {
+            let kind = if kind == "ingest" && p.lease.is_some() {
+                "ingest (lease)"
+            } else {
+                kind
+            };
+            rows.push((p.path.clone(), kind, p.bytes, p.age_seconds));
+        }
+    }
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut t = new_table(&["Path", "Kind", "On disk", "Age"]);
+    let n = if top == 0 { rows.len() } else { top };
+    for (path, kind, bytes, a) in rows.into_iter().take(n) {
+        t.add_row(vec![
+            Cell::new(cut(&escape(&path), CELL_CHARS)),
+            Cell::new(kind),
+            right(if bytes == 0 { "-".into() } else { size(bytes) }),
+            right(age(a)),
+        ]);
+    }
+    writeln!(out, "{t}")
+}
+
 fn write_held_line<W: Write>(out: &mut W, r: &DfReport) -> io::Result<()> {
     let s = &r.held_scan;
     match r.held_bytes {

@@ -125,12 +125,8 @@ pub fn read(root: &Path) -> Result<DataRoot, DataRootError> {
     check_dirs_exist(&r, &mut rest_found);
     found.merge(rest_found);
     match &r.driver {
-        Driver::Overlay2 => {}
-        Driver::ContainerdStore => found.warn(format!(
-            "{}: the containerd image store is not supported: images, layers and build cache are \
-             counted as \"other\"",
-            root.display()
-        )),
+        // Read by source::containerd.
+        Driver::Overlay2 | Driver::ContainerdStore => {}
         Driver::Other(d) => found.warn(format!(
             "{}: the {d} storage driver is not supported (only overlay2): its bytes are counted as \
              \"other\"",
@@ -886,7 +882,8 @@ fn dockerds() -> Vec<Dockerd> {
 
 /// Whether a Docker daemon uses the data root `root` (docs: data root §10; there is no lock on a data
 /// root). Checked in turn: a `dockerd` in `/proc/*/cmdline` whose `--data-root`/`-g` (else
-/// `data-root` of /etc/docker/daemon.json, else /var/lib/docker) is `root`; the pid file
+/// `data-root` of /etc/docker/daemon.json, else /var/lib/docker), seen through its `/proc/PID/root`,
+/// is `root`; the pid file
 /// `/var/run/docker.pid` naming a live `dockerd` whose command line cannot be read; overlay mounts
 /// under `<root>/overlay2/` (containers kept running by live-restore); and, when no `dockerd` process
 /// can be seen at all (another pid namespace, `hidepid`), a default socket that accepts a connection.
@@ -896,10 +893,14 @@ pub fn daemon_on(root: &Path) -> DaemonFact {
         return DaemonFact::NotFound;
     };
     let all = dockerds();
-    if let Some(d) = all
-        .iter()
-        .find(|d| fs::canonicalize(&d.data_root).is_ok_and(|u| u == want))
-    {
+    // A dockerd's data root as it sees it, through its own root (a chrooted or containerised dockerd
+    // whose `/var/lib/docker` is elsewhere here); the plain path only when that root cannot be read.
+    let seen = |d: &Dockerd| {
+        let rel = d.data_root.strip_prefix("/").unwrap_or(&d.data_root);
+        fs::canonicalize(Path::new(&format!("/proc/{}/root", d.pid)).join(rel))
+            .or_else(|_| fs::canonicalize(&d.data_root))
+    };
+    if let Some(d) = all.iter().find(|d| seen(d).is_ok_and(|u| u == want)) {
         return DaemonFact::Running {
             pid: Some(d.pid),
             started_ns: started_ns(d.pid),

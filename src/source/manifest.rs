@@ -196,9 +196,48 @@ fn plan_legacy(c: &Container) -> Result<Plan, SourceError> {
 fn plan_index(c: &Container) -> Result<Plan, SourceError> {
     let bytes = c.read_small("index.json")?;
     let index: Index = parse(c, "index.json", &bytes)?;
+    let format = if c.has("manifest.json") {
+        "docker-archive-oci"
+    } else {
+        "oci-layout"
+    };
+    plan_descriptors(c, &index.manifests, "index.json", format, Vec::new())
+}
+
+/// The plan of an image whose target (a manifest or an index) is `digest`, in a content store laid
+/// out as an OCI blob store (`blobs/sha256/<hex>`): containerd's, read in place. `name` is the
+/// image's name in the store.
+pub(crate) fn plan_target(
+    c: &Container,
+    name: &str,
+    digest: &str,
+    media_type: &str,
+    size: Option<u64>,
+) -> Result<Plan, SourceError> {
+    let d = Descriptor {
+        media_type: media_type.to_string(),
+        digest: digest.to_string(),
+        size,
+        annotations: HashMap::new(),
+    };
+    plan_descriptors(
+        c,
+        std::slice::from_ref(&d),
+        "meta.db",
+        "containerd-store",
+        vec![name.to_string()],
+    )
+}
+
+fn plan_descriptors(
+    c: &Container,
+    manifests: &[Descriptor],
+    from: &str,
+    format: &'static str,
+    mut tags: Vec<String>,
+) -> Result<Plan, SourceError> {
     let mut warnings = Vec::new();
-    let mut tags = Vec::new();
-    for d in &index.manifests {
+    for d in manifests {
         if let Some(t) = d
             .annotations
             .get("io.containerd.image.name")
@@ -207,18 +246,13 @@ fn plan_index(c: &Container) -> Result<Plan, SourceError> {
             tags.push(t.clone());
         }
     }
-    let format = if c.has("manifest.json") {
-        "docker-archive-oci"
-    } else {
-        "oci-layout"
-    };
     let (manifest_member, manifest_expected) =
-        find_manifest(c, &index.manifests, 0)?.ok_or_else(|| SourceError::Member {
+        find_manifest(c, manifests, 0)?.ok_or_else(|| SourceError::Member {
             archive: c.label().to_string(),
-            member: "index.json".into(),
+            member: from.into(),
             reason: "names no image manifest whose blob is present".into(),
         })?;
-    if index.manifests.len() > 1 {
+    if manifests.len() > 1 {
         warnings
             .push("the index names more than one manifest; analysing the first present one".into());
     }

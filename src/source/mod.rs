@@ -1,7 +1,9 @@
 //! Where layers come from. Every source (a `docker save` archive in either layout, an OCI layout
 //! directory or archive, standard input) yields the same [`Image`]; nothing downstream knows which.
 
+pub mod bbolt;
 mod container;
+pub mod containerd;
 pub mod dataroot;
 pub mod engine;
 pub mod held;
@@ -154,6 +156,7 @@ impl Opened {
 
 /// Opens `spec`: `-` for standard input, a directory (OCI layout or unpacked save), or a tar file.
 pub fn open(spec: &str, opts: LoadOptions, progress: &dyn Progress) -> Result<Opened, SourceError> {
+    let mut planned = None;
     let mut container = if spec == "-" {
         progress.start(0);
         let stdin = io::stdin().lock();
@@ -166,24 +169,28 @@ pub fn open(spec: &str, opts: LoadOptions, progress: &dyn Progress) -> Result<Op
     } else if !Path::new(spec).exists() && engine_ref(spec) {
         // Not a file: an image the engine knows. Straight from the storage driver's directories when the
         // data root is here and readable, else from the engine's export as a stream (like stdin).
-        if let Some(image) = open_from_data_root(spec, opts, progress)? {
+        if let Some((c, plan)) = open_from_containerd(spec)? {
+            planned = Some(plan);
+            Container::Dir(c)
+        } else if let Some(image) = open_from_data_root(spec, opts, progress)? {
             return Ok(Opened {
                 members: image.layers.iter().map(|l| l.origin.clone()).collect(),
                 image,
                 container: None,
             });
+        } else {
+            progress.start(0);
+            let export = engine::export_image(spec).map_err(|e| SourceError::NotAnImage {
+                path: spec.to_string(),
+                reason: format!("no such file, and {e}"),
+            })?;
+            Container::Stream(StreamContainer::read(
+                export,
+                opts.hash_streamed,
+                opts.verify,
+                |m| progress.layer_done(m),
+            )?)
         }
-        progress.start(0);
-        let export = engine::export_image(spec).map_err(|e| SourceError::NotAnImage {
-            path: spec.to_string(),
-            reason: format!("no such file, and {e}"),
-        })?;
-        Container::Stream(StreamContainer::read(
-            export,
-            opts.hash_streamed,
-            opts.verify,
-            |m| progress.layer_done(m),
-        )?)
     } else {
         let path = Path::new(spec);
         let meta = std::fs::metadata(path).map_err(|e| SourceError::Io {
@@ -196,7 +203,10 @@ pub fn open(spec: &str, opts: LoadOptions, progress: &dyn Progress) -> Result<Op
             Container::TarFile(TarFile::open(path)?)
         }
     };
-    let plan = manifest::plan(&container)?;
+    let plan = match planned {
+        Some(p) => p,
+        None => manifest::plan(&container)?,
+    };
     let config = manifest::read_config(&container, &plan)?;
     if opts.verify {
         verify_small_blobs(&container, &plan, &config.bytes)?;
@@ -358,6 +368,37 @@ fn open_from_data_root(
         progress,
     )
     .map(Some)
+}
+
+/// Reads `spec` straight from the engine's containerd content store (an OCI blob store) when the
+/// engine uses the containerd image store, runs its own containerd under a data root proven to be its
+/// own, and knows the image. The blobs are those `docker save` writes, so the figures are the same.
+/// `DREDGE_EXPORT=1` skips this.
+fn open_from_containerd(spec: &str) -> Result<Option<(DirContainer, manifest::Plan)>, SourceError> {
+    if std::env::var_os("DREDGE_EXPORT").is_some_and(|v| v == "1") {
+        return Ok(None);
+    }
+    let Ok(facts) = engine::facts(false) else {
+        return Ok(None);
+    };
+    if !facts.containerd_store {
+        return Ok(None);
+    }
+    let Ok(proof) = dataroot::prove_engine_root(&facts) else {
+        return Ok(None);
+    };
+    let root = proof.path.join(containerd::DAEMON_ROOT);
+    // Unreadable metadata or an unknown image: the engine's export says why.
+    let Ok(Some(t)) = containerd::find_image(&root, spec) else {
+        return Ok(None);
+    };
+    let dir = DirContainer::open(&root.join(containerd::CONTENT))?;
+    let c = Container::Dir(dir);
+    let plan = manifest::plan_target(&c, &t.name, &t.digest, &t.media_type, t.size)?;
+    match c {
+        Container::Dir(d) => Ok(Some((d, plan))),
+        _ => Ok(None),
+    }
 }
 
 /// True when `spec` could name an image (`name[:tag]`, `name@sha256:…`, an id) rather than a path:
