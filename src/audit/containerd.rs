@@ -212,13 +212,9 @@ pub fn audit(
         .map(|((p, _), f)| (p.clone(), &**f))
         .collect();
     let results = walker.measure_all(&trees, &prune, opts.threads.max(1), progress);
-    let (errs, count) = walker.errors();
-    if count > 0 {
+    if let Some(w) = walker.error_warning() {
         missing = true;
-        warnings.push(format!(
-            "{count} paths could not be read (figures are lower bounds): {}",
-            errs.join("; ")
-        ));
+        warnings.push(w);
     }
     let mut results = results;
     for (p, u, usage) in stat_units {

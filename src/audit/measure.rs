@@ -136,13 +136,9 @@ pub fn audit(
     for (&i, r) in to_walk.iter().zip(measured) {
         results[i] = r;
     }
-    let (errs, count) = walker.errors();
-    if count > 0 {
+    if let Some(w) = walker.error_warning() {
         missing = true;
-        warnings.push(format!(
-            "{count} paths could not be read (figures are lower bounds): {}",
-            errs.join("; ")
-        ));
+        warnings.push(w);
     }
     let mut fresh_cache = None;
     if let Some(p) = &opts.layer_cache {

@@ -116,6 +116,18 @@ impl Walker {
         (e, self.error_count.load(Ordering::Relaxed))
     }
 
+    /// The warning for what could not be read, if anything was not (the figures are then lower
+    /// bounds).
+    pub fn error_warning(&self) -> Option<String> {
+        let (errs, count) = self.errors();
+        (count > 0).then(|| {
+            format!(
+                "{count} paths could not be read (figures are lower bounds): {}",
+                errs.join("; ")
+            )
+        })
+    }
+
     /// Measures `path` (a file or a directory tree), not entering directories in `prune` (other than
     /// `path` itself). Returns the whole usage and the part of it whose paths `part` accepts.
     pub fn measure(

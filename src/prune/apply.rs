@@ -77,6 +77,21 @@ pub struct RunResult {
     pub quarantine: Option<String>,
 }
 
+/// The containerd image store has no orphans in overlay2's sense (containerd collects what nothing
+/// references), and what prune deletes there must go through an API: refused, live and offline.
+fn refuse_containerd_store(root: &Path) -> Result<(), PruneError> {
+    let ctrd = root
+        .join(crate::source::containerd::DAEMON_ROOT)
+        .join(crate::source::containerd::CONTENT);
+    if !root.join("image/overlay2/imagedb").is_dir() && ctrd.is_dir() {
+        return Err(PruneError::Input(format!(
+            "{}: the containerd image store, which dredge prune does not support yet",
+            root.display()
+        )));
+    }
+    Ok(())
+}
+
 fn usage(s: &str) -> PruneError {
     PruneError::Usage(s.to_string())
 }
@@ -229,19 +244,7 @@ fn make_plan(opts: &Options, warnings: &mut Vec<String>) -> Result<Plan, PruneEr
     if let Some(root) = &opts.data_root {
         let root = std::fs::canonicalize(root)
             .map_err(|e| PruneError::Input(format!("{}: {e}", root.display())))?;
-        // The containerd image store has no orphans in overlay2's sense (containerd collects what
-        // nothing references), and what prune deletes there must go through an API: refused, as live.
-        if !root.join("image/overlay2/imagedb").is_dir()
-            && root
-                .join(crate::source::containerd::DAEMON_ROOT)
-                .join(crate::source::containerd::CONTENT)
-                .is_dir()
-        {
-            return Err(PruneError::Input(format!(
-                "{}: the containerd image store, which dredge prune does not support yet",
-                root.display()
-            )));
-        }
+        refuse_containerd_store(&root)?;
         if let Some(why) = orphans::daemon_on(&root, &orphans::mount_points()) {
             return Err(PruneError::Input(format!(
                 "refusing to work offline: {why}; stop the engine first"
@@ -720,19 +723,7 @@ fn apply(opts: &Options, plan: &Plan) -> Result<RunResult, PruneError> {
                 )));
             }
         }
-        // The containerd image store has no orphans in overlay2's sense (containerd collects what
-        // nothing references), and what prune deletes there must go through an API: refused, as live.
-        if !root.join("image/overlay2/imagedb").is_dir()
-            && root
-                .join(crate::source::containerd::DAEMON_ROOT)
-                .join(crate::source::containerd::CONTENT)
-                .is_dir()
-        {
-            return Err(PruneError::Input(format!(
-                "{}: the containerd image store, which dredge prune does not support yet",
-                root.display()
-            )));
-        }
+        refuse_containerd_store(&root)?;
         if let Some(why) = orphans::daemon_on(&root, &orphans::mount_points()) {
             return Err(PruneError::Input(format!(
                 "refusing to apply an offline plan: {why}; stop the engine first"
