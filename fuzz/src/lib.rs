@@ -152,8 +152,7 @@ pub fn data_root(root: &Path, cache: Option<&Path>) {
         data_root: Some(root.to_path_buf()),
         cache: cache.map(Path::to_path_buf),
         threads: Some(1),
-        engine_df: false,
-        progress: None,
+        ..DfOptions::default()
     };
     let Ok(r) = df::run(opts) else {
         return;
