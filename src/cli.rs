@@ -252,6 +252,28 @@ pub struct ReclaimArgs {
     pub watch: bool,
 }
 
+impl ReclaimArgs {
+    /// The run's options (`None`: no `--policy`).
+    pub fn options(&self) -> Option<dredge::reclaim::Options> {
+        let policy = self.policy.clone()?;
+        let state_dir = self
+            .state_dir
+            .clone()
+            .unwrap_or_else(dredge::prune::default_state_dir);
+        Some(dredge::reclaim::Options {
+            policy,
+            state_file: self
+                .state
+                .clone()
+                .unwrap_or_else(|| dredge::reclaim::default_state_file(&state_dir)),
+            state_dir,
+            metrics: self.metrics.clone(),
+            dry_run: self.dry_run,
+            stop: None,
+        })
+    }
+}
+
 /// `dredge reclaim`'s subcommands.
 #[derive(Debug, Subcommand)]
 pub enum ReclaimCommand {
@@ -284,6 +306,20 @@ pub struct InstallTimerArgs {
     /// Where --write puts the units.
     #[arg(long, value_name = "DIR", default_value = "/etc/systemd/system")]
     pub unit_dir: PathBuf,
+}
+
+impl InstallTimerArgs {
+    /// The units' options, for the dredge binary at `exe`.
+    pub fn options(&self, exe: PathBuf) -> dredge::reclaim::timer::TimerOptions {
+        dredge::reclaim::timer::TimerOptions {
+            exe,
+            policy: self.policy.clone(),
+            metrics: self.metrics.clone(),
+            state: self.state.clone(),
+            on_calendar: self.on_calendar.clone(),
+            randomized_delay: self.randomized_delay,
+        }
+    }
 }
 
 /// `dredge prune`.

@@ -24,7 +24,7 @@ fn input(e: impl std::fmt::Display) -> Failure {
 
 fn main() -> ExitCode {
     // Help wraps at the width tables fit in (COLUMNS first, then the terminal's).
-    let width = terminal_width(false);
+    let width = report::fit::stdout_width();
     let mut cmd = Cli::command();
     if let Some(w) = width {
         cmd = cmd.term_width(usize::from(w));
@@ -51,22 +51,6 @@ fn main() -> ExitCode {
         Exit::Input
     });
     ExitCode::from(exit.code())
-}
-
-/// How wide human output may be: the terminal's width (or `COLUMNS`) when stdout is one, unless
-/// `--wide`; piped output is not cut.
-fn terminal_width(wide: bool) -> Option<u16> {
-    use std::io::IsTerminal;
-    let stdout = io::stdout();
-    let tty = stdout.is_terminal();
-    let size = if tty {
-        rustix::termios::tcgetwinsize(&stdout)
-            .ok()
-            .map(|w| w.ws_col)
-    } else {
-        None
-    };
-    report::fit::decide(tty, wide, std::env::var("COLUMNS").ok().as_deref(), size)
 }
 
 type Out<'a> = report::fit::FitWriter<BufWriter<io::StdoutLock<'a>>>;
@@ -167,87 +151,49 @@ fn run_lint(args: &LintArgs) -> Result<Exit, Failure> {
 
 /// `dredge schema [NAME]`: the JSON Schema of a document, or the list of them.
 fn run_schema(name: Option<&str>) -> Result<Exit, Failure> {
-    let names = || {
-        report::json::SCHEMAS
-            .iter()
-            .map(|(n, v, _)| format!("{} (version {v})", n.trim_start_matches("dredge.")))
-            .collect::<Vec<_>>()
+    let names = report::json::schema_names();
+    let Some(n) = name else {
+        return print(Exit::Done, |out| writeln!(out, "{}", names.join("\n")));
     };
-    match name {
-        None => print(Exit::Done, |out| {
-            for n in names() {
-                writeln!(out, "{n}")?;
-            }
-            Ok(())
-        }),
-        Some(n) => {
-            let text = report::json::schema(n).ok_or_else(|| {
-                input(format!(
-                    "no document '{n}' (documents: {})",
-                    names().join(", ")
-                ))
-            })?;
-            print(Exit::Done, |out| out.write_all(text.as_bytes()))
-        }
-    }
+    let text = report::json::schema(n).ok_or_else(|| {
+        input(format!(
+            "no document '{n}' (documents: {})",
+            names.join(", ")
+        ))
+    })?;
+    print(Exit::Done, |out| out.write_all(text.as_bytes()))
 }
 
-/// Text for a roff page: backslashes escaped, no line read as a request.
-fn roff_text(s: &str) -> String {
-    s.lines()
-        .map(|l| {
-            let l = l.replace('\\', "\\e").replace('-', "\\-");
-            if l.starts_with(['.', '\'']) {
-                format!("\\&{l}")
-            } else {
-                l
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// Renders dredge(1), or dredge-COMMAND(1), from the clap definitions, with EXAMPLES and EXIT STATUS.
+/// Renders dredge(1), or dredge-COMMAND(1), from the clap definitions (report::man).
 fn run_man(command: Option<&str>) -> Result<Exit, Failure> {
     let mut cmd = Cli::command();
     cmd.build();
-    let (man, sub) = match command {
-        None => (clap_mangen::Man::new(cmd.clone()), cmd),
-        Some(name) => {
-            let sub = cmd.find_subcommand(name).cloned().ok_or_else(|| {
-                let names: Vec<&str> = cmd.get_subcommands().map(|c| c.get_name()).collect();
-                input(format!(
-                    "no command '{name}' (commands: {})",
-                    names.join(", ")
-                ))
-            })?;
-            let sub = sub.version(env!("CARGO_PKG_VERSION"));
-            (
-                clap_mangen::Man::new(sub.clone()).title(format!("dredge-{name}")),
-                sub,
-            )
-        }
+    let extra = cli::man_extra(command);
+    let Some(name) = command else {
+        return print(Exit::Done, |out| report::man::write(out, &cmd, None, extra));
     };
+    let sub = cmd.find_subcommand(name).cloned().ok_or_else(|| {
+        let names: Vec<&str> = cmd.get_subcommands().map(|c| c.get_name()).collect();
+        input(format!(
+            "no command '{name}' (commands: {})",
+            names.join(", ")
+        ))
+    })?;
+    let sub = sub.version(env!("CARGO_PKG_VERSION"));
+    let title = format!("dredge-{name}");
     print(Exit::Done, |out| {
-        man.render_title(out)?;
-        man.render_name_section(out)?;
-        man.render_synopsis_section(out)?;
-        man.render_description_section(out)?;
-        if sub.get_arguments().any(|a| !a.is_hide_set()) {
-            man.render_options_section(out)?;
-        }
-        if sub.has_subcommands() {
-            man.render_subcommands_section(out)?;
-        }
-        if let Some((examples, exit, notes)) = cli::man_extra(command) {
-            writeln!(out, ".SH EXAMPLES\n.nf\n{}\n.fi", roff_text(examples))?;
-            writeln!(out, ".SH \"EXIT STATUS\"\n{}", roff_text(exit))?;
-            if let Some(notes) = notes {
-                writeln!(out, ".SH NOTES\n{}", roff_text(notes))?;
-            }
-        }
-        man.render_version_section(out)
+        report::man::write(out, &sub, Some(&title), extra)
     })
+}
+
+/// A failed prune or reclaim: input errors exit 2 through [`Failure`]; the others (lock held, low not
+/// reached …) print their line and exit with their own code.
+fn failed(e: &impl std::fmt::Display, exit: Exit) -> Result<Exit, Failure> {
+    if exit == Exit::Input {
+        return Err(input(e));
+    }
+    eprintln!("dredge: error: {}", report::errors::line(&e.to_string()));
+    Ok(exit)
 }
 
 fn run_df(args: &DfArgs) -> Result<Exit, Failure> {
@@ -279,11 +225,7 @@ fn run_prune(args: &cli::PruneArgs) -> Result<Exit, Failure> {
     use dredge::prune;
     let outcome = match prune::run(&args.options()) {
         Ok(o) => o,
-        Err(e) if e.exit() == Exit::Input => return Err(input(e)),
-        Err(e) => {
-            eprintln!("dredge: error: {}", report::errors::line(&e.to_string()));
-            return Ok(e.exit());
-        }
+        Err(e) => return failed(&e, e.exit()),
     };
     warn(&outcome.warnings);
     if let Some(p) = &outcome.plan {
@@ -301,61 +243,24 @@ fn run_prune(args: &cli::PruneArgs) -> Result<Exit, Failure> {
 /// `dredge reclaim`: one run (exit 0 under low, 1 low not reached, 2 bad input, 3 locked), or
 /// `install-timer`.
 fn run_reclaim(args: &cli::ReclaimArgs) -> Result<Exit, Failure> {
-    use dredge::{prune, reclaim};
+    use dredge::reclaim;
     if let Some(cli::ReclaimCommand::InstallTimer(t)) = &args.command {
         let exe = std::env::current_exe()
             .and_then(std::fs::canonicalize)
             .map_err(|e| input(format!("cannot find this dredge binary: {e}")))?;
-        let o = reclaim::timer::TimerOptions {
-            exe,
-            policy: t.policy.clone(),
-            metrics: t.metrics.clone(),
-            state: t.state.clone(),
-            on_calendar: t.on_calendar.clone(),
-            randomized_delay: t.randomized_delay,
-        };
+        let o = t.options(exe);
         if t.write {
             let written = reclaim::timer::install(&o, &t.unit_dir).map_err(input)?;
             return print(Exit::Done, |out| {
-                for p in &written {
-                    writeln!(out, "wrote {}", p.display())?;
-                }
-                writeln!(
-                    out,
-                    "then: systemctl daemon-reload && systemctl enable --now {}",
-                    reclaim::timer::TIMER
-                )
+                report::reclaim::write_installed(out, &written)
             });
         }
         let u = reclaim::timer::units(&o).map_err(input)?;
-        return print(Exit::Done, |out| {
-            writeln!(out, "# {}", reclaim::timer::SERVICE)?;
-            write!(out, "{}", u.service)?;
-            writeln!(out)?;
-            writeln!(out, "# {}", reclaim::timer::TIMER)?;
-            write!(out, "{}", u.timer)
-        });
+        return print(Exit::Done, |out| report::reclaim::write_units(out, &u));
     }
-    let Some(policy) = &args.policy else {
-        return Err(input(
-            "dredge reclaim needs --policy FILE (or the install-timer command)",
-        ));
-    };
-    let state_dir = args
-        .state_dir
-        .clone()
-        .unwrap_or_else(prune::default_state_dir);
-    let opts = reclaim::Options {
-        policy: policy.clone(),
-        state_file: args
-            .state
-            .clone()
-            .unwrap_or_else(|| reclaim::default_state_file(&state_dir)),
-        state_dir,
-        metrics: args.metrics.clone(),
-        dry_run: args.dry_run,
-        stop: None,
-    };
+    let opts = args.options().ok_or_else(|| {
+        input("dredge reclaim needs --policy FILE (or the install-timer command)")
+    })?;
     if args.watch {
         // Each run's report as it ends; exit 0 on SIGTERM/SIGINT.
         let mut each = |r: &Result<reclaim::Outcome, reclaim::ReclaimError>| match r {
@@ -365,24 +270,16 @@ fn run_reclaim(args: &cli::ReclaimArgs) -> Result<Exit, Failure> {
                 let _ = report::reclaim::write(&mut out, o, args.json);
                 let _ = out.flush();
             }
-            Err(e) => eprintln!("dredge: error: {}", dredge::text::escape(&e.to_string())),
+            Err(e) => eprintln!("dredge: error: {}", report::errors::line(&e.to_string())),
         };
         return match reclaim::watch::watch(&opts, &mut each) {
             Ok(()) => Ok(Exit::Done),
-            Err(e) if e.exit() == Exit::Input => Err(input(e)),
-            Err(e) => {
-                eprintln!("dredge: error: {}", dredge::text::escape(&e.to_string()));
-                Ok(e.exit())
-            }
+            Err(e) => failed(&e, e.exit()),
         };
     }
     let outcome = match reclaim::run(&opts) {
         Ok(o) => o,
-        Err(e) if e.exit() == Exit::Input => return Err(input(e)),
-        Err(e) => {
-            eprintln!("dredge: error: {}", dredge::text::escape(&e.to_string()));
-            return Ok(e.exit());
-        }
+        Err(e) => return failed(&e, e.exit()),
     };
     warn(&outcome.warnings);
     print(outcome.exit(), |out| {

@@ -14,6 +14,22 @@ pub const MIN_WIDTH: u16 = 40;
 /// Width assumed when stdout is a terminal that does not say its size (a serial console).
 pub const DEFAULT_WIDTH: u16 = 80;
 
+/// How wide human output on stdout may be: the terminal's width (or `COLUMNS`) when stdout is one;
+/// piped output is not cut (`None`). `--wide` is applied by the caller.
+pub fn stdout_width() -> Option<u16> {
+    use std::io::IsTerminal;
+    let stdout = std::io::stdout();
+    let tty = stdout.is_terminal();
+    let size = if tty {
+        rustix::termios::tcgetwinsize(&stdout)
+            .ok()
+            .map(|w| w.ws_col)
+    } else {
+        None
+    };
+    decide(tty, false, std::env::var("COLUMNS").ok().as_deref(), size)
+}
+
 /// How wide human output may be: `None` (not cut) when stdout is not a terminal or `--wide` is given;
 /// else `COLUMNS` when it is a number, else the terminal's own width, else [`DEFAULT_WIDTH`]; never
 /// less than [`MIN_WIDTH`].

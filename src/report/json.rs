@@ -91,6 +91,14 @@ pub const SCHEMAS: [(&str, u32, &str); 8] = [
     ),
 ];
 
+/// The shipped documents, each as `NAME (version N)`, for `dredge schema` and its errors.
+pub fn schema_names() -> Vec<String> {
+    SCHEMAS
+        .iter()
+        .map(|(n, v, _)| format!("{} (version {v})", n.trim_start_matches("dredge.")))
+        .collect()
+}
+
 /// The schema of document `name` (`df`, `dredge.df`, `prune.plan` …).
 pub fn schema(name: &str) -> Option<&'static str> {
     let full = if name.starts_with("dredge.") {

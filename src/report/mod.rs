@@ -6,6 +6,7 @@ pub mod df;
 pub mod errors;
 pub mod fit;
 pub mod json;
+pub mod man;
 pub mod progress;
 pub mod prune;
 pub mod reclaim;

@@ -263,6 +263,28 @@ pub fn units(o: &TimerOptions) -> Units {
     Units { service, timer }
 }
 
+/// `dredge reclaim install-timer`: the two units, each under a `# NAME` line.
+pub fn write_units<W: Write>(out: &mut W, u: &crate::reclaim::timer::Units) -> io::Result<()> {
+    use crate::reclaim::timer::{SERVICE, TIMER};
+    writeln!(out, "# {SERVICE}")?;
+    write!(out, "{}", u.service)?;
+    writeln!(out)?;
+    writeln!(out, "# {TIMER}")?;
+    write!(out, "{}", u.timer)
+}
+
+/// `dredge reclaim install-timer --write`: what was written, and what to run next.
+pub fn write_installed<W: Write>(out: &mut W, written: &[std::path::PathBuf]) -> io::Result<()> {
+    for p in written {
+        writeln!(out, "wrote {}", p.display())?;
+    }
+    writeln!(
+        out,
+        "then: systemctl daemon-reload && systemctl enable --now {}",
+        crate::reclaim::timer::TIMER
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
