@@ -4,6 +4,7 @@
 pub mod bbolt;
 mod container;
 pub mod containerd;
+pub mod containerd_api;
 pub mod dataroot;
 pub mod engine;
 pub mod held;
