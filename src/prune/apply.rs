@@ -77,15 +77,17 @@ pub struct RunResult {
     pub quarantine: Option<String>,
 }
 
-/// The containerd image store has no orphans in overlay2's sense (containerd collects what nothing
-/// references), and what prune deletes there must go through an API: refused, live and offline.
+/// The containerd image store is changed only through containerd's API (its leases and ingest
+/// leftovers, `--orphans` live: [`super::ctrd_orphans`]), never by removing files under its root:
+/// offline, refused.
 fn refuse_containerd_store(root: &Path) -> Result<(), PruneError> {
     let ctrd = root
         .join(crate::source::containerd::DAEMON_ROOT)
         .join(crate::source::containerd::CONTENT);
     if !root.join("image/overlay2/imagedb").is_dir() && ctrd.is_dir() {
         return Err(PruneError::Input(format!(
-            "{}: the containerd image store, which dredge prune does not support yet",
+            "{}: the containerd image store is changed only through containerd's API, never by \
+             removing its files: start the engine and run dredge prune without --data-root",
             root.display()
         )));
     }
@@ -272,7 +274,7 @@ fn make_plan(opts: &Options, warnings: &mut Vec<String>) -> Result<Plan, PruneEr
             || sel.build_cache_budget.is_some(),
         container_sizes: sel.stopped_containers.is_some(),
     })?;
-    if id.containerd_store {
+    if id.containerd_store && !sel.only_orphans() {
         return Err(PruneError::Input(
             "the engine uses the containerd image store, which dredge prune does not support yet"
                 .into(),
@@ -313,7 +315,8 @@ fn make_plan(opts: &Options, warnings: &mut Vec<String>) -> Result<Plan, PruneEr
     facts.last_used = last;
     // First seen now: remembered from this plan on, and what apply compares with.
     facts.last_used = state::updated(&facts);
-    if let (true, Some(root)) = (sel.orphans, &root) {
+    // The containerd store's orphans are its leases and ingest leftovers (below), not overlay2's.
+    if let (true, false, Some(root)) = (sel.orphans, id.containerd_store, &root) {
         let (o, w) = orphans::gather(root)?;
         warnings.extend(w);
         facts.orphans = o;
@@ -328,7 +331,10 @@ fn make_plan(opts: &Options, warnings: &mut Vec<String>) -> Result<Plan, PruneEr
         ),
         _ => {}
     }
-    let p = plan::plan(&facts, sel, &globs, "live");
+    let mut p = plan::plan(&facts, sel, &globs, "live");
+    if sel.orphans && id.containerd_store {
+        super::ctrd_orphans::add_to_plan(&mut p, &engine, sel.grace, warnings);
+    }
     if let Err(e) = state::save(&opts.state_dir, &facts.engine_id, &facts.last_used) {
         warnings.push(format!(
             "cannot save the last uses in {}: {e}",
@@ -689,6 +695,16 @@ fn recover(opts: &Options, _root: Option<&Path>) -> Result<Vec<journal::Recovere
                 "whether the restart happened is not known; dredge df shows what is still held"
                     .into(),
             )),
+            Action::Delete | Action::Abort if matches!(kind, Kind::Lease | Kind::Ingest) => {
+                if engine.is_none() {
+                    engine = Some(Engine::connect().map_err(|e| e.to_string())?);
+                }
+                let Some(en) = engine.as_ref() else {
+                    return Err("no engine".into());
+                };
+                super::ctrd_orphans::settle(*kind, id, reference.as_deref(), en)
+            }
+            Action::Abort => Err("an abort of something not in the containerd store".into()),
             Action::Delete | Action::Untag => {
                 if engine.is_none() {
                     engine = Some(Engine::connect().map_err(|e| e.to_string())?);
@@ -799,8 +815,20 @@ fn apply(opts: &Options, plan: &Plan) -> Result<RunResult, PruneError> {
     // What names the orphans: read at the first one (after every engine deletion, before any move),
     // again once it is too old (see `orphans::Fresh`).
     let mut fresh: Option<orphans::Fresh> = None;
+    let mut store: Option<super::ctrd_orphans::Applier> = None;
     for (seq, item) in plan.items.iter().enumerate() {
         match item.kind {
+            Kind::Lease | Kind::Ingest => {
+                let Some(en) = &engine else {
+                    res.skipped.push(skipped(
+                        item,
+                        "an offline plan holds containerd leases or ingests".into(),
+                    ));
+                    continue;
+                };
+                let ap = store.get_or_insert_with(|| super::ctrd_orphans::Applier::new(plan));
+                store_step(ap, en, &mut j, item, plan.grace_seconds, &mut res)?;
+            }
             Kind::Image | Kind::Container | Kind::Volume | Kind::BuildCache => {
                 let Some(en) = &engine else {
                     res.skipped
@@ -903,6 +931,36 @@ fn apply(opts: &Options, plan: &Plan) -> Result<RunResult, PruneError> {
     res.freed_bytes = before.zip(free_bytes(&root)).map(|(b, a)| a - b);
     j.end(now())?;
     Ok(res)
+}
+
+/// Applies a lease or ingest item of the containerd store ([`super::ctrd_orphans`]).
+fn store_step(
+    ap: &super::ctrd_orphans::Applier,
+    en: &Engine,
+    j: &mut Journal,
+    item: &Item,
+    grace: u64,
+    res: &mut RunResult,
+) -> Result<(), PruneError> {
+    use super::ctrd_orphans::{Applied, NO_UNDO};
+    match ap.step(en, j, item, grace)? {
+        Applied::Done => res.deleted.push(DoneItem {
+            kind: item.kind,
+            id: item.id.clone(),
+            bytes: item.bytes,
+            action: if item.kind == Kind::Lease {
+                "deleted"
+            } else {
+                "aborted"
+            },
+            detail: vec![NO_UNDO.to_string()],
+            data_loss: false,
+            lost_bytes: None,
+        }),
+        Applied::Gone => res.gone.push(skipped(item, "already gone".into())),
+        Applied::Skipped(why) => res.skipped.push(skipped(item, why)),
+    }
+    Ok(())
 }
 
 /// An interrupted truncation (`PID:FD`): done when the descriptor's file is empty now.

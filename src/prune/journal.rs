@@ -30,6 +30,8 @@ pub enum Action {
     Restart,
     /// Truncate a deleted log through `/proc/PID/fd/N` (its content is lost).
     Truncate,
+    /// Abort an unfinished write of the containerd store (`Content.Abort`).
+    Abort,
 }
 
 /// How a step ended.
@@ -69,7 +71,8 @@ pub enum Entry {
         id: String,
         /// What is done.
         action: Action,
-        /// Untag: the reference; a `log` item's truncate: the log file.
+        /// Untag: the reference; a `log` item's truncate: the log file; a lease's delete and an
+        /// ingest's abort: the containerd namespace.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reference: Option<String>,
         /// Renames: from where.

@@ -12,6 +12,7 @@
 //! ([`engine`]) and the data root ([`orphans`]) are read and changed at the edges.
 
 pub mod apply;
+pub mod ctrd_orphans;
 pub mod engine;
 pub mod facts;
 pub mod journal;
@@ -52,6 +53,11 @@ pub enum Kind {
     /// A deleted file still held open (`dredge df`'s `held[]`): a container to restart (id: the
     /// container's id) or a deleted log to truncate (id: `PID:FD`).
     Held,
+    /// A leaked lease of the containerd image store, by lease id (deleted through containerd's API).
+    Lease,
+    /// An unfinished write under the containerd store's `ingest/`, by its ref (aborted through
+    /// containerd's API).
+    Ingest,
 }
 
 impl Kind {
@@ -65,6 +71,8 @@ impl Kind {
             Kind::Log => "log",
             Kind::Orphan => "orphan",
             Kind::Held => "held",
+            Kind::Lease => "lease",
+            Kind::Ingest => "ingest",
         }
     }
 }

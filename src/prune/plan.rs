@@ -128,6 +128,23 @@ pub struct Item {
     /// True when doing it discards content (a log truncated): data loss.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub data_loss: bool,
+    /// Leases and ingest leftovers of the containerd image store: where it is, as planned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<StoreRef>,
+}
+
+/// A lease or ingest leftover of the containerd image store, as planned (re-checked before it goes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoreRef {
+    /// containerd namespace (`moby` for dockerd's).
+    pub namespace: String,
+    /// Lease: its creation time when planned (seconds since the epoch): another lease behind the same
+    /// id differs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<i64>,
+    /// Ingest: its directory under `ingest/`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
 }
 
 /// The log file a `log` item truncates, as planned (re-checked before it is truncated).
@@ -236,6 +253,7 @@ impl Item {
             files: Vec::new(),
             log_file: None,
             data_loss: false,
+            store: None,
         }
     }
 }
@@ -756,6 +774,8 @@ fn finish(
         Kind::Log => 4,
         Kind::Orphan => 5,
         Kind::Held => 6,
+        Kind::Lease => 7,
+        Kind::Ingest => 8,
     });
     let total_bytes =
         items.iter().map(|i| i.bytes).sum::<u64>() + shared.iter().map(|s| s.bytes).sum::<u64>();

@@ -150,7 +150,10 @@ pub fn unframe(mut body: &[u8]) -> Result<Vec<&[u8]>, String> {
     let mut out = Vec::new();
     while !body.is_empty() {
         let Some((head, rest)) = body.split_first_chunk::<5>() else {
-            return Err(format!("a frame of {} bytes, shorter than its header", body.len()));
+            return Err(format!(
+                "a frame of {} bytes, shorter than its header",
+                body.len()
+            ));
         };
         if head[0] != 0 {
             return Err(format!("a compressed frame (flag {})", head[0]));
@@ -198,7 +201,13 @@ pub fn status_of(
     trailers: Option<&http::HeaderMap>,
 ) -> Result<(u32, String), String> {
     let from = |h: &http::HeaderMap| {
-        let code = h.get("grpc-status")?.to_str().ok()?.trim().parse::<u32>().ok()?;
+        let code = h
+            .get("grpc-status")?
+            .to_str()
+            .ok()?
+            .trim()
+            .parse::<u32>()
+            .ok()?;
         let msg = h
             .get("grpc-message")
             .and_then(|m| m.to_str().ok())
@@ -329,10 +338,7 @@ impl Client {
             return Err(format!("HTTP status {}", resp.status()));
         }
         let (parts, body) = resp.into_parts();
-        let collected = body
-            .collect()
-            .await
-            .map_err(|e| format!("answer: {e}"))?;
+        let collected = body.collect().await.map_err(|e| format!("answer: {e}"))?;
         let trailers = collected.trailers().cloned();
         Ok((parts.headers, trailers, collected.to_bytes()))
     }
@@ -527,8 +533,8 @@ mod tests {
         // AbortRequest{ref:"r1"}.
         assert_eq!(encode_abort("r1"), [0x0a, 0x02, b'r', b'1']);
         // AddResourceRequest{id:"L", resource: Resource{id:"d", type:"content"}}:
-        // inner = 0a 01 'd' 12 07 "content" (11 bytes); outer = 0a 01 'L' 12 0b inner.
-        let mut want = vec![0x0a, 0x01, b'L', 0x12, 0x0b, 0x0a, 0x01, b'd', 0x12, 0x07];
+        // inner = 0a 01 'd' (3 bytes) + 12 07 "content" (9 bytes) = 12 bytes; outer = 0a 01 'L' 12 0c inner.
+        let mut want = vec![0x0a, 0x01, b'L', 0x12, 0x0c, 0x0a, 0x01, b'd', 0x12, 0x07];
         want.extend_from_slice(b"content");
         assert_eq!(encode_add_resource("L", "d", "content"), want);
     }
@@ -552,7 +558,11 @@ mod tests {
         assert_eq!(unframe(&[]).unwrap(), Vec::<&[u8]>::new());
         assert!(unframe(&[0, 0, 0]).unwrap_err().contains("shorter"));
         assert!(unframe(&[0, 0, 0, 0, 9, 1]).unwrap_err().contains("cut"));
-        assert!(unframe(&[1, 0, 0, 0, 0]).unwrap_err().contains("compressed"));
+        assert!(
+            unframe(&[1, 0, 0, 0, 0])
+                .unwrap_err()
+                .contains("compressed")
+        );
     }
 
     #[test]
