@@ -591,7 +591,8 @@ fn a_load_killed_midway_leaves_an_ingest_its_lease_holds() {
     assert!(!grown.exists(), "{} is still there", grown.display());
 }
 
-/// Prune refuses the containerd store in one line, exit 2, offline (a copy of the layout) and live.
+/// Offline, prune refuses the containerd store in one line, exit 2, saying why: the store is changed
+/// only through containerd's API (a copy of the layout).
 #[test]
 fn prune_refuses_the_containerd_store_offline() {
     let t = fake_root(&[]);
@@ -604,20 +605,53 @@ fn prune_refuses_the_containerd_store_offline() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("containerd image store"), "{err}");
+    assert!(err.contains("only through containerd's API"), "{err}");
+    assert!(err.contains("start the engine"), "{err}");
 }
 
+/// Live, `--orphans` plans the store's leases (tests/prune_containerd_orphans.rs has the deletion):
+/// the containers' leases (one per container, named by its id) and BuildKit's are kept with the
+/// reason, and nothing but leases and ingest leftovers is an item (no path of the data root).
 #[test]
 #[ignore = "needs containerd-store engine"]
-fn prune_refuses_the_containerd_store_live() {
+fn prune_plans_the_containerd_stores_orphans_live() {
     let _g = ENGINE.lock().unwrap_or_else(|p| p.into_inner());
     need_engine();
-    let out = dredge()
-        .env("DOCKER_HOST", sock())
-        .args(["prune", "--orphans"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains("containerd image store"), "{err}");
+    ensure_state();
+    let state = tempfile::tempdir().unwrap();
+    let plan = json_ok(
+        dredge()
+            .env("DOCKER_HOST", sock())
+            .args(["prune", "--orphans", "--json", "--state-dir"])
+            .arg(state.path()),
+    );
+    assert_eq!(plan["mode"], "live");
+    assert!(
+        plan["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["kind"] == "lease" || i["kind"] == "ingest"),
+        "{plan}"
+    );
+    let kept = plan["kept"].as_array().unwrap();
+    let ids = docker_ok(&[
+        "inspect",
+        "--format",
+        "{{.Id}}",
+        "dredge-ctrd-stopped",
+        "dredge-ctrd-running",
+    ]);
+    for id in ids.lines() {
+        let k = kept
+            .iter()
+            .find(|k| k["id"] == id)
+            .unwrap_or_else(|| panic!("container {id}'s lease is not kept: {plan}"));
+        assert!(k["reason"].as_str().unwrap().contains("container"), "{k}");
+    }
+    assert!(
+        kept.iter()
+            .any(|k| k["reason"].as_str().unwrap().contains("BuildKit")),
+        "the build's leases: {plan}"
+    );
 }

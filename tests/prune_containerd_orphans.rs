@@ -76,7 +76,10 @@ fn ctr(args: &[&str]) -> std::process::Output {
 }
 
 fn hex(b: &[u8]) -> String {
-    Sha256::digest(b).iter().map(|x| format!("{x:02x}")).collect()
+    Sha256::digest(b)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
 }
 
 /// A docker-archive of one image `tag`: one layer holding `name`, 1 MiB of bytes. Returns the archive,
@@ -202,7 +205,14 @@ fn a_leaked_lease_goes_through_containerds_api_and_its_blob_with_it() {
     let plan = json_ok(
         dredge()
             .env("DOCKER_HOST", sock())
-            .args(["prune", "--orphans", "--grace", "0s", "--json", "--state-dir"])
+            .args([
+                "prune",
+                "--orphans",
+                "--grace",
+                "0s",
+                "--json",
+                "--state-dir",
+            ])
             .arg(state.path())
             .arg("--plan-out")
             .arg(&plan_file),
@@ -312,7 +322,10 @@ fn containerd_errors_are_one_line_with_the_status() {
     assert!(e.not_found(), "{e}");
     let m = e.to_string();
     assert_eq!(m.lines().count(), 1);
-    assert!(m.contains("NOT_FOUND (5)") && m.contains("dredge-no-such-lease"), "{m}");
+    assert!(
+        m.contains("NOT_FOUND (5)") && m.contains("dredge-no-such-lease"),
+        "{m}"
+    );
     let e = client().abort_ingest("dredge-no-such-ref").unwrap_err();
     assert!(e.not_found(), "{e}");
 }

@@ -276,7 +276,8 @@ fn make_plan(opts: &Options, warnings: &mut Vec<String>) -> Result<Plan, PruneEr
     })?;
     if id.containerd_store && !sel.only_orphans() {
         return Err(PruneError::Input(
-            "the engine uses the containerd image store, which dredge prune does not support yet"
+            "the engine uses the containerd image store: dredge prune plans only --orphans there (its \
+             leaked leases and ingest leftovers) for now"
                 .into(),
         ));
     }
@@ -292,11 +293,14 @@ fn make_plan(opts: &Options, warnings: &mut Vec<String>) -> Result<Plan, PruneEr
     ) {
         Ok(p) if matches!(p.how, ProofHow::SameNamespace | ProofHow::SameInode) => Some(p.path),
         Ok(p) => {
-            warnings.push(format!(
-                "the engine's data root is seen only through {} (another mount namespace): image \
-                 bytes are not counted and no orphans are planned",
-                p.path.display()
-            ));
+            // The containerd store's orphans go through containerd's API: planned all the same.
+            if !(id.containerd_store && sel.only_orphans()) {
+                warnings.push(format!(
+                    "the engine's data root is seen only through {} (another mount namespace): \
+                     image bytes are not counted and no orphans are planned",
+                    p.path.display()
+                ));
+            }
             None
         }
         Err(e) => {
