@@ -11,6 +11,7 @@
 //! test's own lease before it is applied (`--plan-out`, then `--apply`).
 
 mod common;
+mod schemacheck;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -218,6 +219,7 @@ fn a_leaked_lease_goes_through_containerds_api_and_its_blob_with_it() {
             .arg(&plan_file),
     );
     assert_eq!(plan["mode"], "live");
+    schemacheck::assert_valid(&plan);
     let item = plan["items"]
         .as_array()
         .unwrap()
@@ -265,6 +267,7 @@ fn a_leaked_lease_goes_through_containerds_api_and_its_blob_with_it() {
             .arg(&plan_file),
     );
     eprintln!("result: {res}");
+    schemacheck::assert_valid(&res);
     let done = &res["deleted"][0];
     assert_eq!(done["id"], leaked.as_str(), "{res}");
     assert_eq!(done["kind"], "lease");
