@@ -5,7 +5,10 @@
 //!   the blob's allocated bytes (`du -B1` of the blob file, not dredge), deleted through containerd's
 //!   API by `--apply` of that plan, and the blob file is gone afterwards; the journal has the step's
 //!   intent and done lines;
-//! - a lease with a future expiry that holds content is kept, with the reason.
+//! - a lease with a future expiry that holds content is kept, with the reason;
+//! - an ingest leftover (a `ctr content ingest` killed midway: no lease holds it) is planned with the
+//!   allocated bytes of its `ingest/` dir (`du -sB1`), aborted through containerd's API by `--apply`,
+//!   and its dir is gone afterwards.
 //!
 //! Only objects this test made are touched: the engine is shared, so the plan is cut down to this
 //! test's own lease before it is applied (`--plan-out`, then `--apply`).
@@ -331,4 +334,139 @@ fn containerd_errors_are_one_line_with_the_status() {
     );
     let e = client().abort_ingest("dredge-no-such-ref").unwrap_err();
     assert!(e.not_found(), "{e}");
+}
+
+fn ingest_dirs() -> std::collections::BTreeSet<String> {
+    std::fs::read_dir(store_root().join("io.containerd.content.v1.content/ingest"))
+        .map(|r| {
+            r.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Plans with `--grace 0s`, keeps only the item `id` of the plan, applies that: (plan, result).
+fn plan_and_apply_only(id: &str, state: &Path) -> (Value, Value) {
+    let plan_file = state.join("plan.json");
+    let plan = json_ok(
+        dredge()
+            .env("DOCKER_HOST", sock())
+            .args([
+                "prune",
+                "--orphans",
+                "--grace",
+                "0s",
+                "--json",
+                "--state-dir",
+            ])
+            .arg(state)
+            .arg("--plan-out")
+            .arg(&plan_file),
+    );
+    schemacheck::assert_valid(&plan);
+    let mut own: Value = serde_json::from_slice(&std::fs::read(&plan_file).unwrap()).unwrap();
+    own["items"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|i| i["id"] == id);
+    std::fs::write(&plan_file, serde_json::to_vec(&own).unwrap()).unwrap();
+    let res = json_ok(
+        dredge()
+            .env("DOCKER_HOST", sock())
+            .args(["prune", "--json", "--state-dir"])
+            .arg(state)
+            .arg("--apply")
+            .arg(&plan_file),
+    );
+    schemacheck::assert_valid(&res);
+    (plan, res)
+}
+
+#[test]
+#[ignore = "needs containerd-store engine"]
+fn an_unleased_ingest_leftover_is_aborted_through_containerds_api() {
+    need_engine();
+    let reference = format!("dredge-test-ingest-{}", std::process::id());
+    let before = ingest_dirs();
+    // `ctr content ingest` takes no lease; killed midway, it leaves its write under ingest/.
+    let mut w = Command::new("chroot")
+        .args([
+            ROOT,
+            "ctr",
+            "-a",
+            "/run/docker/containerd/containerd.sock",
+            "-n",
+            NAMESPACE,
+            "content",
+            "ingest",
+            &reference,
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = w.stdin.take().unwrap();
+    let chunk: Vec<u8> = (0..1u32 << 20).map(|i| (i % 253) as u8).collect();
+    for _ in 0..2 {
+        stdin.write_all(&chunk).unwrap();
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let dir = loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no ingest dir appeared within 30 s"
+        );
+        let new: Vec<String> = ingest_dirs().difference(&before).cloned().collect();
+        if let [d] = new.as_slice() {
+            let data = store_root()
+                .join("io.containerd.content.v1.content/ingest")
+                .join(d)
+                .join("data");
+            if std::fs::metadata(&data).is_ok_and(|m| m.len() >= 2 << 20) {
+                break d.clone();
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    w.kill().unwrap();
+    let _ = w.wait();
+    drop(stdin);
+    let path = store_root()
+        .join("io.containerd.content.v1.content/ingest")
+        .join(&dir);
+    let expected = {
+        let o = Command::new("du").arg("-sB1").arg(&path).output().unwrap();
+        String::from_utf8_lossy(&o.stdout)
+            .split_whitespace()
+            .next()
+            .and_then(|n| n.parse::<u64>().ok())
+            .expect("du prints a number")
+    };
+    let state = tempfile::tempdir().unwrap();
+    let (plan, res) = plan_and_apply_only(&reference, state.path());
+    let item = plan["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == reference.as_str())
+        .unwrap_or_else(|| panic!("{reference} is not planned: {plan}"));
+    eprintln!(
+        "du -sB1 {}: {expected}\nplanned: {item}\nresult: {res}",
+        path.display()
+    );
+    assert_eq!(item["kind"], "ingest");
+    assert_eq!(item["bytes"].as_u64(), Some(expected), "{item}");
+    assert!(
+        item["store"]["path"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("/ingest/{dir}")),
+        "{item}"
+    );
+    let done = &res["deleted"][0];
+    assert_eq!(done["id"], reference.as_str(), "{res}");
+    assert_eq!(done["action"], "aborted");
+    assert!(!path.exists(), "{} is still there", path.display());
 }
