@@ -242,6 +242,7 @@ impl Client {
     }
 
     /// The same API in another namespace.
+    #[must_use]
     pub fn in_namespace(&self, namespace: &str) -> Client {
         Client {
             namespace: namespace.to_string(),
