@@ -121,7 +121,9 @@ macro_rules! prune_notes {
         "\
 Nothing is selected by default: name what to prune. A DURATION (90s, 30m, 12h, 7d, 2w) left out
 means any age. Engine objects are deleted through the engine API, one at a time, never with force;
-orphans are moved into <data-root>/dredge-quarantine (--undo restores, --purge-quarantine deletes).
+orphans are moved into <data-root>/dredge-quarantine (--undo restores, --purge-quarantine deletes);
+on the containerd image store, leaked leases and ingest leftovers are deleted through containerd's
+API (no undo).
 Journal, lock and last-use memory live in --state-dir (default $DREDGE_STATE_DIR, else
 /var/lib/dredge)."
     };
@@ -362,7 +364,8 @@ pub struct PruneArgs {
     /// With --held: also restart containers that have no restart policy.
     #[arg(long, requires = "held")]
     pub restart_any: bool,
-    /// Orphans of the data root, as `dredge df` finds them (quarantined, not deleted).
+    /// Orphans of the data root, as `dredge df` finds them (quarantined, not deleted); on the
+    /// containerd image store, leaked leases and ingest leftovers (deleted through containerd's API).
     #[arg(long)]
     pub orphans: bool,
     /// Orphans changed, and images, containers and volumes created, more recently than this are kept
