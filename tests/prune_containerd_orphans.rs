@@ -539,5 +539,9 @@ fn interrupted_steps_are_settled_by_reading_the_store_again() {
     assert_eq!(done(2)["outcome"], "skipped");
     assert!(done(2)["reason"].as_str().unwrap().contains("still there"));
     assert_eq!(done(3)["outcome"], "done");
-    assert!(settled.iter().any(|l| l["op"] == "end" && l["interrupted"] == true));
+    assert!(
+        settled
+            .iter()
+            .any(|l| l["op"] == "end" && l["interrupted"] == true)
+    );
 }

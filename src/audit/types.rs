@@ -138,7 +138,7 @@ impl CategoryName {
             CategoryName::Volumes => "docker volume prune (Engine 23+: docker volume prune --all)",
             CategoryName::BuildCache => "docker builder prune -a",
             CategoryName::LeasesIngest => {
-                "leaked leases: ctr -n moby leases delete --sync ID (containerd's GC frees what they held)"
+                "leaked leases and ingest leftovers: dredge prune --orphans (through containerd's API)"
             }
             CategoryName::Orphans => {
                 "none via the engine: stop dockerd, re-check, delete the paths"

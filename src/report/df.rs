@@ -319,7 +319,7 @@ pub fn reclaim_with(c: CategoryName) -> &'static str {
         CategoryName::Containers => "dredge prune --stopped-containers",
         CategoryName::Volumes => "dredge prune --volumes --named-volumes",
         CategoryName::BuildCache => "dredge prune --build-cache",
-        CategoryName::LeasesIngest => "ctr -n moby leases delete --sync ID",
+        CategoryName::LeasesIngest => "dredge prune --orphans",
         CategoryName::Orphans => "dredge prune --orphans",
         CategoryName::Other => "-",
         CategoryName::Quarantine => "dredge prune --purge-quarantine",
