@@ -11,9 +11,11 @@
 //! [`encode_abort`], [`encode_add_resource`], unit-tested against bytes worked out by hand from the
 //! wire format). The transport is hyper 1's HTTP/2 client, already in the tree through bollard (its
 //! `http2` feature adds two crates: `h2` and `fnv`). tonic + prost would add the generated code of
-//! containerd's `.proto` files (or `protoc` at build time for prost-build) and about fifteen crates
-//! (tonic's default features: axum, tower, tower-layer, hyper-timeout, tokio-stream, async-stream,
-//! async-trait, prost, prost-derive, base64, percent-encoding, pin-project, …) for three calls.
+//! containerd's `.proto` files (or `protoc` at build time for prost-build) and about twenty crates not
+//! in our Cargo.lock (tonic 0.12.3's default features, its Cargo.toml against our lock: tonic, tower,
+//! tower-layer, tokio-stream, pin-project and its macro crate, async-trait, async-stream and its
+//! macro crate, axum, axum-core, matchit, mime, sync_wrapper, hyper-timeout, prost, prost-derive,
+//! itertools, and rand with its three crates for tower's balancer) for three calls.
 //!
 //! Async stays inside this module: each call runs on its own current-thread tokio runtime, with a
 //! timeout, behind a plain function.
