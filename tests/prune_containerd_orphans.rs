@@ -436,13 +436,35 @@ fn an_unleased_ingest_leftover_is_aborted_through_containerds_api() {
     let path = store_root()
         .join("io.containerd.content.v1.content/ingest")
         .join(&dir);
-    let expected = {
+    // containerd finishes the write it was serving after the client is gone: measured once it has
+    // stood still (the same `du` and the same newest mtime for half a second).
+    let du_s = || {
         let o = Command::new("du").arg("-sB1").arg(&path).output().unwrap();
         String::from_utf8_lossy(&o.stdout)
             .split_whitespace()
             .next()
             .and_then(|n| n.parse::<u64>().ok())
             .expect("du prints a number")
+    };
+    let newest = || {
+        std::fs::read_dir(&path)
+            .unwrap()
+            .filter_map(|e| e.ok()?.metadata().ok()?.modified().ok())
+            .max()
+    };
+    let mut last = (du_s(), newest());
+    let expected = loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} kept changing",
+            path.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let now = (du_s(), newest());
+        if now == last {
+            break now.0;
+        }
+        last = now;
     };
     let state = tempfile::tempdir().unwrap();
     let (plan, res) = plan_and_apply_only(&reference, state.path());

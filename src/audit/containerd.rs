@@ -26,7 +26,7 @@ use super::types::{
 };
 use super::walk::{self, Usage, Walker};
 use crate::model::containerd::{
-    CtrdStore, LeaseRole, SnapKind, Use, lease_expiry, lease_role, own,
+    CtrdStore, LeaseRole, SnapKind, Use, lease_expiry, lease_role, lease_state, own,
 };
 use crate::model::dataroot::{DaemonFact, DataRoot};
 use crate::source::containerd::{CONTENT, OVERLAYFS};
@@ -69,13 +69,10 @@ pub struct StorePath {
 }
 
 /// True for an operation lease that expired, or that has no expiry and is older than an hour: it pins
-/// content although no pull or load runs (moby #48909).
+/// content although no pull or load runs (moby #48909). `dredge prune --orphans` decides with the
+/// same rule and its `--grace`.
 fn leaked(l: &crate::model::containerd::Lease, containers: &HashSet<String>, now_s: i64) -> bool {
-    lease_role(l, containers) == LeaseRole::Operation
-        && match lease_expiry(l, now_s) {
-            Some(e) => e < 0,
-            None => l.created.is_some_and(|c| now_s - c > 3600),
-        }
+    lease_state(l, containers, 3600, now_s).leaked()
 }
 
 /// What the containerd store holds besides the categories' objects.

@@ -242,6 +242,59 @@ pub fn lease_role(l: &Lease, containers: &HashSet<String>) -> LeaseRole {
     }
 }
 
+/// Where a lease stands: leaked (it pins content with nothing under way, moby #48909) or not, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseState {
+    /// An operation's lease past its `containerd.io/gc.expire`, by this many seconds.
+    Expired(i64),
+    /// An operation's lease without an expiry, created this many seconds ago (at least the grace).
+    Stale(i64),
+    /// An operation's lease that expires in this many seconds: a pull or load may be under way.
+    Pending(i64),
+    /// An operation's lease without an expiry, created this many seconds ago, within the grace.
+    Young(i64),
+    /// An operation's lease whose `containerd.io/gc.expire` is not a time.
+    BadExpiry,
+    /// An operation's lease with neither an expiry nor a creation time.
+    NoAge,
+    /// A container's lease.
+    Container,
+    /// BuildKit's lease.
+    BuildKit,
+}
+
+impl LeaseState {
+    /// True for the leaked states.
+    pub fn leaked(self) -> bool {
+        matches!(self, LeaseState::Expired(_) | LeaseState::Stale(_))
+    }
+}
+
+/// Where lease `l` stands at `now` (Unix seconds), a lease without an expiry counting as leaked once
+/// it is `grace` seconds old (`dredge df`: an hour; `dredge prune`: `--grace`). Pure.
+pub fn lease_state(l: &Lease, containers: &HashSet<String>, grace: u64, now: i64) -> LeaseState {
+    match lease_role(l, containers) {
+        LeaseRole::Container => return LeaseState::Container,
+        LeaseRole::BuildKit => return LeaseState::BuildKit,
+        LeaseRole::Operation => {}
+    }
+    match (
+        lease_expiry(l, now),
+        l.labels.contains_key("containerd.io/gc.expire"),
+    ) {
+        (Some(e), _) if e < 0 => LeaseState::Expired(-e),
+        (Some(e), _) => LeaseState::Pending(e),
+        (None, true) => LeaseState::BadExpiry,
+        (None, false) => match l.created {
+            None => LeaseState::NoAge,
+            Some(c) if now - c >= i64::try_from(grace).unwrap_or(i64::MAX) => {
+                LeaseState::Stale(now - c)
+            }
+            Some(c) => LeaseState::Young((now - c).max(0)),
+        },
+    }
+}
+
 /// The owners of every blob and snapshot directory, and what reaches each.
 #[derive(Debug, Clone, Default)]
 pub struct Ownership {
@@ -562,6 +615,42 @@ mod tests {
         let o = own(&s, &HashSet::new());
         assert!(o.blobs.values().all(|u| *u == Use::NoRecord));
         assert!(o.snapshots.values().all(|u| *u == Use::NoRecord));
+    }
+
+    #[test]
+    fn lease_states_for_df_and_prune() {
+        let s = store();
+        let none = HashSet::new();
+        let x = HashSet::from(["X".to_string()]);
+        let now = 1_577_836_800 + 10;
+        assert_eq!(
+            lease_state(&s.leases[2], &none, 3600, now),
+            LeaseState::Expired(10)
+        );
+        assert_eq!(
+            lease_state(&s.leases[1], &none, 0, now),
+            LeaseState::BuildKit
+        );
+        assert_eq!(lease_state(&s.leases[0], &x, 0, now), LeaseState::Container);
+        let mut l = Lease {
+            created: Some(now - 100),
+            ..Lease::default()
+        };
+        assert_eq!(lease_state(&l, &none, 100, now), LeaseState::Stale(100));
+        assert_eq!(lease_state(&l, &none, 101, now), LeaseState::Young(100));
+        assert!(lease_state(&l, &none, 100, now).leaked());
+        assert!(!lease_state(&l, &none, 101, now).leaked());
+        l.labels.insert(
+            "containerd.io/gc.expire".into(),
+            "2020-01-01T00:00:20Z".into(),
+        );
+        assert_eq!(lease_state(&l, &none, 0, now), LeaseState::Pending(10));
+        l.labels
+            .insert("containerd.io/gc.expire".into(), "later".into());
+        assert_eq!(lease_state(&l, &none, 0, now), LeaseState::BadExpiry);
+        l.labels.clear();
+        l.created = None;
+        assert_eq!(lease_state(&l, &none, 0, now), LeaseState::NoAge);
     }
 
     #[test]

@@ -30,7 +30,9 @@ use super::journal::{Action, Journal, Outcome as JOutcome};
 use super::plan::{Item, Kept, Plan, StoreRef, human_secs};
 use super::recheck::{Verdict, past_grace};
 use super::{Kind, PruneError};
-use crate::model::containerd::{CtrdStore, Lease, LeaseRole, Use, lease_expiry, lease_role, own};
+use crate::model::containerd::{
+    CtrdStore, Lease, LeaseRole, LeaseState, Use, lease_role, lease_state, own,
+};
 use crate::source::containerd::{self, CONTENT, DAEMON_ROOT, OVERLAYFS};
 use crate::source::containerd_api::Client;
 
@@ -133,55 +135,45 @@ pub fn held_alone(s: &CtrdStore, containers: &HashSet<String>) -> HashMap<(Strin
     out
 }
 
-/// Whether a lease is leaked (`Ok(the rule)`) or kept (`Err(the reason)`). Pure.
+/// Whether a lease is leaked (`Ok(the rule)`) or kept (`Err(the reason)`), by the audit's rule
+/// ([`lease_state`]) with `--grace`. Pure.
 pub fn lease_decision(
     l: &Lease,
     containers: &HashSet<String>,
     grace: u64,
     now: i64,
 ) -> Result<String, String> {
-    match lease_role(l, containers) {
-        LeaseRole::Container => {
-            return Err(
-                "a container's lease (its writable layer): it goes with the container \
-                 (--stopped-containers)"
-                    .into(),
-            );
-        }
-        LeaseRole::BuildKit => {
-            return Err(
-                "BuildKit's lease: build cache, pruned through the engine (--build-cache)".into(),
-            );
-        }
-        LeaseRole::Operation => {}
-    }
-    match (
-        lease_expiry(l, now),
-        l.labels.get("containerd.io/gc.expire"),
-    ) {
-        (Some(e), _) if e < 0 => Ok(format!(
-            "leaked lease: expired {} ago",
-            human_secs(e.unsigned_abs())
+    let t = |s: i64| human_secs(s.unsigned_abs());
+    match lease_state(l, containers, grace, now) {
+        LeaseState::Expired(s) => Ok(format!("leaked lease: expired {} ago", t(s))),
+        LeaseState::Stale(s) => Ok(format!(
+            "leaked lease: no expiry, created {} ago (--grace {})",
+            t(s),
+            human_secs(grace)
         )),
-        (Some(e), _) => Err(format!(
+        LeaseState::Pending(s) => Err(format!(
             "expires in {}: a pull, load or other operation may be under way",
-            human_secs(e.unsigned_abs())
+            t(s)
         )),
-        (None, Some(bad)) => Err(format!(
-            "its containerd.io/gc.expire {bad:?} is not a time: its state is unknown"
+        LeaseState::Young(s) => Err(format!(
+            "no expiry, created {} ago, within --grace: an operation may be under way",
+            t(s)
         )),
-        (None, None) => match l.created {
-            None => Err("no expiry and no creation time: its age is unknown".into()),
-            Some(c) if now - c >= i64::try_from(grace).unwrap_or(i64::MAX) => Ok(format!(
-                "leaked lease: no expiry, created {} ago (--grace {})",
-                human_secs((now - c).unsigned_abs()),
-                human_secs(grace)
-            )),
-            Some(c) => Err(format!(
-                "no expiry, created {} ago, within --grace: an operation may be under way",
-                human_secs((now - c).max(0).unsigned_abs())
-            )),
-        },
+        LeaseState::BadExpiry => Err(format!(
+            "its containerd.io/gc.expire {:?} is not a time: its state is unknown",
+            l.labels
+                .get("containerd.io/gc.expire")
+                .map_or("", String::as_str)
+        )),
+        LeaseState::NoAge => Err("no expiry and no creation time: its age is unknown".into()),
+        LeaseState::Container => Err(
+            "a container's lease (its writable layer): it goes with the container \
+             (--stopped-containers)"
+                .into(),
+        ),
+        LeaseState::BuildKit => {
+            Err("BuildKit's lease: build cache, pruned through the engine (--build-cache)".into())
+        }
     }
 }
 
