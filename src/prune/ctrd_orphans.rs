@@ -18,7 +18,7 @@
 //!
 //! Decisions ([`decide`], [`recheck`], [`held_alone`]) are pure over [`StoreFacts`]; [`gather`] reads
 //! the store (lock-free, `source::containerd::read`) and measures; [`locate`] proves the store and
-//! its containerd's socket; [`step`] applies one item, journaled.
+//! its containerd's socket; [`Applier::step`] applies one item, journaled.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};

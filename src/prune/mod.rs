@@ -5,7 +5,9 @@
 //! object against fresh facts immediately before it goes ([`recheck`]); one that changed is skipped with
 //! its reason. Engine objects are deleted through the engine API one at a time and never with `force`;
 //! orphans are moved (one rename) into a quarantine dir on the data root, from which `--undo` restores
-//! them and `--purge-quarantine` deletes them for good. A journal of JSON lines ([`journal`]) records
+//! them and `--purge-quarantine` deletes them for good. On the containerd image store, `--orphans` are
+//! its leaked leases and `ingest/` leftovers, deleted through containerd's API ([`ctrd_orphans`]: no
+//! quarantine, no undo). A journal of JSON lines ([`journal`]) records
 //! every step, and a lock ([`lock`]) keeps two runs apart.
 //!
 //! Decisions ([`plan`], [`recheck`]) are pure functions over [`facts::Facts`]; the engine
