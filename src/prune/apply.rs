@@ -652,7 +652,7 @@ fn container_ids(facts: &Facts) -> HashSet<String> {
 /// The containerd image store under the data root `root`: each image's parts (blobs and snapshot
 /// directories) and their bytes, what else holds parts, and which images an unexpired lease holds
 /// (see [`super::store`]).
-fn fill_from_store(
+pub(crate) fn fill_from_store(
     facts: &mut Facts,
     root: &Path,
     warnings: &mut Vec<String>,
