@@ -9,7 +9,9 @@
 //! - once nothing holds it, the image is deleted through the engine, and its planned bytes are what
 //!   `du -sx -B1` of the containerd root lost (containerd's collection is synchronous after the last
 //!   reference goes; the test waits for `du` to settle);
-//! - nothing is ever removed under containerd's root by dredge (the engine and containerd do it).
+//! - nothing is ever removed under containerd's root by dredge (the engine and containerd do it);
+//! - `dredge reclaim` there: a run records the images, the next (watermark unreachable, keep rules
+//!   for everything but this test's image) deletes the image, and what `du` lost is its planned bytes.
 //!
 //! Only objects this test made are planned: the plan is cut down to them before `--apply` (a plan
 //! file is the user's to edit). `#[ignore = "needs containerd-store engine"]`, failing when it is
@@ -26,6 +28,9 @@ use common::{dredge, json_ok};
 use serde_json::Value;
 
 const ROOT: &str = "/var/tmp/dredge-trixie";
+
+/// One test at a time: reclaim deletes any image its policy does not keep.
+static ENGINE: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn sock() -> String {
     format!("unix://{ROOT}/run/docker.sock")
@@ -226,6 +231,7 @@ impl Drop for Cleanup {
 #[test]
 #[ignore = "needs containerd-store engine"]
 fn prune_goes_through_the_engine_and_leaves_what_a_lease_holds() {
+    let _g = ENGINE.lock().unwrap_or_else(|p| p.into_inner());
     need_engine();
     let t = format!("dredge-ctrd-prune-{}", std::process::id());
     let _cleanup = Cleanup(t.clone());
@@ -346,4 +352,85 @@ fn prune_goes_through_the_engine_and_leaves_what_a_lease_holds() {
         "du of {} went {before} -> {after}",
         ctrd_root().display()
     );
+}
+
+#[test]
+#[ignore = "needs containerd-store engine"]
+fn reclaim_deletes_an_unused_image_and_du_agrees() {
+    let _g = ENGINE.lock().unwrap_or_else(|p| p.into_inner());
+    need_engine();
+    let t = format!("dredge-ctrd-reclaim-{}", std::process::id());
+    let _cleanup = Cleanup(t.clone());
+    docker_ok(&[
+        "run",
+        "--network",
+        "none",
+        "--name",
+        &format!("{t}-src"),
+        "dredge-ctrd-busybox",
+        "sh",
+        "-c",
+        "head -c 1048576 /dev/urandom > /big",
+    ]);
+    let image = docker_ok(&["commit", &format!("{t}-src"), &format!("{t}:1")]);
+    docker_ok(&["rm", &format!("{t}-src")]);
+    let dir = tempfile::tempdir().unwrap();
+    // Everything but this test's image is kept (by name, or in use); only the image step runs.
+    let policy = |high: &str, low: &str| {
+        let p = dir.path().join(format!("policy-{high}.toml"));
+        std::fs::write(
+            &p,
+            format!(
+                "[watermarks]\nhigh = \"{high}\"\nlow = \"{low}\"\n[images]\nmin_age = \"0s\"\n\
+                 keep = [\"dredge-ctrd-busybox*\", \"dredge-ctrd-built*\", \"dredge-ctrd-killed*\"]\n\
+                 keep_last = 0\n[order]\nsteps = [\"unused-images\"]\n"
+            ),
+        )
+        .unwrap();
+        p
+    };
+    let reclaim = |policy: &Path| {
+        dredge()
+            .env("DOCKER_HOST", sock())
+            .args(["reclaim", "--json", "--state-dir"])
+            .arg(dir.path())
+            .arg("--state")
+            .arg(dir.path().join("state.json"))
+            .arg("--policy")
+            .arg(policy)
+            .output()
+            .unwrap()
+    };
+    // First run: under the high watermark, it only records what it sees.
+    let out = reclaim(&policy("100%", "99%"));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let before = du_settled(&ctrd_root());
+    // Second run: the low watermark cannot be reached (exit 1); this test's image goes.
+    let out = reclaim(&policy("1%", "0%"));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let done: Vec<&Value> = doc["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["done"].as_array().unwrap())
+        .collect();
+    let mine = done
+        .iter()
+        .find(|d| d["id"] == image.as_str())
+        .unwrap_or_else(|| panic!("{image} not deleted: {doc}"));
+    assert!(!docker(&["image", "inspect", &image]).status.success());
+    let after = du_settled(&ctrd_root());
+    assert_eq!(done.len(), 1, "only this test's image goes: {doc}");
+    assert_eq!(before - after, mine["bytes"].as_u64().unwrap(), "{doc}");
 }
