@@ -8,7 +8,9 @@
 //! - a lease with a future expiry that holds content is kept, with the reason;
 //! - an ingest leftover (a `ctr content ingest` killed midway: no lease holds it) is planned with the
 //!   allocated bytes of its `ingest/` dir (`du -sB1`), aborted through containerd's API by `--apply`,
-//!   and its dir is gone afterwards.
+//!   and its dir is gone afterwards;
+//! - interrupted steps are settled by reading the store again; containerd's errors are one line; a
+//!   path in the daemon's root is resolved there (`/var/run -> /run` is the chroot's, not ours).
 //!
 //! Only objects this test made are touched: the engine is shared, so the plan is cut down to this
 //! test's own lease before it is applied (`--plan-out`, then `--apply`).
@@ -566,4 +568,29 @@ fn interrupted_steps_are_settled_by_reading_the_store_again() {
             .iter()
             .any(|l| l["op"] == "end" && l["interrupted"] == true)
     );
+}
+
+/// A path is resolved inside the daemon's own root: `/var/run` is an absolute link to `/run` in the
+/// chroot, and `/proc/PID/root/var/run/…` opened the plain way follows it to *this* root's `/run`
+/// (the host engine's files), `source::dataroot::open_in_root` to the chroot's.
+#[test]
+#[ignore = "needs containerd-store engine"]
+fn paths_are_resolved_inside_the_daemons_root() {
+    use std::os::unix::fs::MetadataExt;
+    need_engine();
+    let pid: u32 = std::fs::read_to_string(Path::new(ROOT).join("run/docker.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let (_, id) = dredge::source::dataroot::open_in_root(pid, "/var/run/docker.pid").unwrap();
+    let m = std::fs::metadata(Path::new(ROOT).join("run/docker.pid")).unwrap();
+    assert_eq!(id, (m.dev(), m.ino()));
+    if let Ok(naive) = std::fs::metadata(format!("/proc/{pid}/root/var/run/docker.pid")) {
+        assert_ne!(
+            (naive.dev(), naive.ino()),
+            id,
+            "the plain way no longer leaves the root: this test shows nothing"
+        );
+    }
 }

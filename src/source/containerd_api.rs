@@ -20,14 +20,15 @@
 //! Async stays inside this module: each call runs on its own current-thread tokio runtime, with a
 //! timeout, behind a plain function.
 
-use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::{TokioExecutor, TokioIo};
+
+use super::dataroot::{listens_on, open_in_root};
 
 /// The namespace dockerd keeps its images, containers and leases in.
 pub const NAMESPACE: &str = "moby";
@@ -349,57 +350,10 @@ impl Client {
 
 // ---- which socket is the store's containerd ----
 
-/// A path opened inside `/proc/<pid>/root`, every link resolved as that process would (absolute links
-/// at the process's root, never above it: `openat2(RESOLVE_IN_ROOT)`). `/proc/<pid>/root/var/run/…`
-/// opened the plain way resolves an absolute `/var/run -> /run` link at *our* root: another daemon's
-/// socket. Returns the descriptor (`O_PATH`) and its `(st_dev, st_ino)`.
-pub fn open_in_root(pid: u32, path: &str) -> io::Result<(OwnedFd, (u64, u64))> {
-    use rustix::fs::{Mode, OFlags, ResolveFlags};
-    let root = rustix::fs::open(
-        format!("/proc/{pid}/root").as_str(),
-        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )?;
-    let rel = path.trim_start_matches('/');
-    let fd = rustix::fs::openat2(
-        root.as_fd(),
-        if rel.is_empty() { "." } else { rel },
-        OFlags::PATH | OFlags::CLOEXEC,
-        Mode::empty(),
-        ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
-    )?;
-    let st = rustix::fs::fstat(&fd)?;
-    Ok((fd, (st.st_dev, st.st_ino)))
-}
-
 /// Where a descriptor's file is seen from here (`/proc/self/fd/N`'s link).
-fn seen_from_here(fd: &OwnedFd) -> io::Result<PathBuf> {
+fn seen_from_here(fd: &OwnedFd) -> std::io::Result<PathBuf> {
     use std::os::fd::AsRawFd;
     std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
-}
-
-/// Whether process `pid` holds a listening unix socket bound (in its own root) to the file `want`.
-fn listens_on(pid: u32, want: (u64, u64)) -> bool {
-    let Ok(table) = std::fs::read_to_string(format!("/proc/{pid}/net/unix")) else {
-        return false;
-    };
-    let listening = super::dataroot::listening_unix_sockets(&table);
-    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
-        return false;
-    };
-    fds.flatten().any(|fd| {
-        std::fs::read_link(fd.path())
-            .ok()
-            .and_then(|l| {
-                l.to_str()?
-                    .strip_prefix("socket:[")?
-                    .strip_suffix(']')?
-                    .parse::<u64>()
-                    .ok()
-            })
-            .and_then(|ino| listening.get(&ino))
-            .is_some_and(|bound| open_in_root(pid, bound).is_ok_and(|(_, id)| id == want))
-    })
 }
 
 /// What moby's `containerd.toml` says: the containerd root and the gRPC socket, in containerd's own

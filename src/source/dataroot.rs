@@ -1101,9 +1101,43 @@ fn dev_ino(m: &fs::Metadata) -> (u64, u64) {
     (m.dev(), m.ino())
 }
 
-/// Whether process `pid` holds a listening unix socket bound to a path that, seen through its own root
-/// and mount namespace (`/proc/<pid>/root`), is the socket file `want` (device, inode).
-fn listens_on(pid: u32, want: (u64, u64)) -> bool {
+/// A path opened inside `/proc/<pid>/root`, every link resolved as that process would (an absolute
+/// link at the process's root, never above it: `openat2(RESOLVE_IN_ROOT)`); `/proc/<pid>/root/var/run/…`
+/// opened the plain way resolves an absolute `/var/run -> /run` link at *our* root, i.e. another
+/// daemon's file. On a kernel without `openat2` (before 5.6), the plain way. Returns the descriptor
+/// (`O_PATH`) and its `(st_dev, st_ino)`.
+pub fn open_in_root(pid: u32, path: &str) -> io::Result<(std::os::fd::OwnedFd, (u64, u64))> {
+    use rustix::fs::{Mode, OFlags, ResolveFlags};
+    use std::os::fd::AsFd;
+    let root = rustix::fs::open(
+        format!("/proc/{pid}/root").as_str(),
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let rel = path.trim_start_matches('/');
+    let rel = if rel.is_empty() { "." } else { rel };
+    let fd = match rustix::fs::openat2(
+        root.as_fd(),
+        rel,
+        OFlags::PATH | OFlags::CLOEXEC,
+        Mode::empty(),
+        ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+    ) {
+        Err(rustix::io::Errno::NOSYS) => rustix::fs::openat(
+            root.as_fd(),
+            rel,
+            OFlags::PATH | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?,
+        r => r?,
+    };
+    let st = rustix::fs::fstat(&fd)?;
+    Ok((fd, (st.st_dev, st.st_ino)))
+}
+
+/// Whether process `pid` holds a listening unix socket bound to a path that, resolved in its own root
+/// and mount namespace ([`open_in_root`]), is the socket file `want` (device, inode).
+pub fn listens_on(pid: u32, want: (u64, u64)) -> bool {
     let Ok(table) = fs::read_to_string(format!("/proc/{pid}/net/unix")) else {
         return false;
     };
@@ -1116,9 +1150,7 @@ fn listens_on(pid: u32, want: (u64, u64)) -> bool {
             .ok()
             .and_then(|l| socket_inode(&l))
             .and_then(|ino| listening.get(&ino))
-            .is_some_and(|bound| {
-                fs::metadata(format!("/proc/{pid}/root{bound}")).is_ok_and(|m| dev_ino(&m) == want)
-            })
+            .is_some_and(|bound| open_in_root(pid, bound).is_ok_and(|(_, id)| id == want))
     })
 }
 
