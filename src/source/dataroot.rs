@@ -17,6 +17,7 @@ use std::time::UNIX_EPOCH;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+use super::procroot;
 use super::rootfs::{Entry, FileError, Kind, RootDir, is_plain_component, limit};
 use crate::model::dataroot::{
     ConfigState, ContainerRecord, DaemonEvidence, DaemonFact, DataRoot, DataRootProof, Driver,
@@ -893,14 +894,15 @@ pub fn daemon_on(root: &Path) -> DaemonFact {
         return DaemonFact::NotFound;
     };
     let all = dockerds();
-    // A dockerd's data root as it sees it, through its own root (a chrooted or containerised dockerd
-    // whose `/var/lib/docker` is elsewhere here); the plain path only when that root cannot be read.
-    let seen = |d: &Dockerd| {
-        let rel = d.data_root.strip_prefix("/").unwrap_or(&d.data_root);
-        fs::canonicalize(Path::new(&format!("/proc/{}/root", d.pid)).join(rel))
-            .or_else(|_| fs::canonicalize(&d.data_root))
+    // A dockerd's data root as it sees it, inside its own root (a chrooted or containerised dockerd
+    // whose `/var/lib/docker` is elsewhere here), compared by device and inode; the plain path only
+    // when that root cannot be read.
+    let want_id = fs::metadata(&want).ok().map(|m| dev_ino(&m));
+    let seen = |d: &Dockerd| match procroot::stat_in(d.pid, &d.data_root) {
+        Ok((id, _)) => want_id == Some(id),
+        Err(_) => fs::canonicalize(&d.data_root).is_ok_and(|u| u == want),
     };
-    if let Some(d) = all.iter().find(|d| seen(d).is_ok_and(|u| u == want)) {
+    if let Some(d) = all.iter().find(|d| seen(d)) {
         return DaemonFact::Running {
             pid: Some(d.pid),
             started_ns: started_ns(d.pid),
@@ -1022,6 +1024,18 @@ pub enum NotProven {
         /// The underlying error.
         source: io::Error,
     },
+    /// The daemon's data root is reached inside its root only through a link that, followed from
+    /// here, leads elsewhere: no path here reads it.
+    #[error(
+        "{path}: a symbolic link on the way leads out of the root of dockerd pid {pid} when read from \
+         here: its data root is not read"
+    )]
+    LinkOut {
+        /// The dockerd.
+        pid: u32,
+        /// The path through its root.
+        path: PathBuf,
+    },
     /// The data root's `engine-id` names another engine.
     #[error(
         "{file}: engine-id {found:?} is not the engine's ID {engine:?}: another engine's data root"
@@ -1087,8 +1101,10 @@ fn dev_ino(m: &fs::Metadata) -> (u64, u64) {
     (m.dev(), m.ino())
 }
 
-/// Whether process `pid` holds a listening unix socket bound to a path that, seen through its own root
-/// and mount namespace (`/proc/<pid>/root`), is the socket file `want` (device, inode).
+/// Whether process `pid` holds a listening unix socket bound to a path that, seen inside its own root
+/// and mount namespace ([`procroot::stat_in`]: an absolute link on the way, such as `/var/run ->
+/// /run`, leads back into its root, not into this process's), is the socket file `want` (device,
+/// inode).
 fn listens_on(pid: u32, want: (u64, u64)) -> bool {
     let Ok(table) = fs::read_to_string(format!("/proc/{pid}/net/unix")) else {
         return false;
@@ -1103,7 +1119,7 @@ fn listens_on(pid: u32, want: (u64, u64)) -> bool {
             .and_then(|l| socket_inode(&l))
             .and_then(|ino| listening.get(&ino))
             .is_some_and(|bound| {
-                fs::metadata(format!("/proc/{pid}/root{bound}")).is_ok_and(|m| dev_ino(&m) == want)
+                procroot::stat_in(pid, Path::new(bound)).is_ok_and(|(id, _)| id == want)
             })
     })
 }
@@ -1164,24 +1180,29 @@ pub fn resolve_in(pid: u32, root_dir: &Path) -> Result<(PathBuf, ProofHow), NotP
         path: path.to_path_buf(),
         source,
     };
-    let seen = fs::metadata(&through).map_err(|e| unreadable(&through, e))?;
-    if !seen.is_dir() {
+    // The directory the daemon itself uses: every link on the way resolved inside its root.
+    let (seen, is_dir) = procroot::stat_in(pid, root_dir).map_err(|e| unreadable(&through, e))?;
+    if !is_dir {
         return Err(unreadable(
             &through,
             io::Error::new(io::ErrorKind::NotADirectory, "not a directory"),
         ));
     }
-    let plain_same = fs::metadata(root_dir).is_ok_and(|m| dev_ino(&m) == dev_ino(&seen));
+    let plain_same = fs::metadata(root_dir).is_ok_and(|m| dev_ino(&m) == seen);
+    // Read by path below, `through` must lead there too: an absolute link on the way would be
+    // resolved against this process's root, elsewhere.
+    let through_same = fs::metadata(&through).is_ok_and(|m| dev_ino(&m) == seen);
     let link = |p: &str| fs::read_link(p).ok();
     let same_ns = link(&format!("/proc/{pid}/ns/mnt"))
         .is_some_and(|n| Some(n) == link("/proc/self/ns/mnt"))
         && fs::metadata(&proc_root)
             .and_then(|r| fs::metadata("/").map(|s| dev_ino(&r) == dev_ino(&s)))
             .unwrap_or(false);
-    Ok(match (plain_same, same_ns) {
-        (true, true) => (root_dir.to_path_buf(), ProofHow::SameNamespace),
-        (true, false) => (root_dir.to_path_buf(), ProofHow::SameInode),
-        (false, _) => (through, ProofHow::ProcessRoot),
+    Ok(match (plain_same, same_ns, through_same) {
+        (true, true, _) => (root_dir.to_path_buf(), ProofHow::SameNamespace),
+        (true, false, _) => (root_dir.to_path_buf(), ProofHow::SameInode),
+        (false, _, true) => (through, ProofHow::ProcessRoot),
+        (false, _, false) => return Err(NotProven::LinkOut { pid, path: through }),
     })
 }
 
@@ -1406,6 +1427,27 @@ mod tests {
         assert_eq!(m.len(), 2, "{m:?}");
         assert_eq!(m[&11962], "/var/run/docker.sock");
         assert_eq!(m[&1196], "/tmp/a b.sock");
+    }
+
+    #[test]
+    fn a_listener_is_found_by_its_bound_path_resolved_in_the_listeners_root() {
+        // Bound through an absolute link (as dockerd binds /var/run/docker.sock, /var/run -> /run):
+        // the bound path is looked up inside this process's root, with the link followed there, and
+        // is the socket file itself.
+        let t = tempfile::tempdir().unwrap();
+        std::fs::create_dir(t.path().join("run")).unwrap();
+        std::os::unix::fs::symlink(t.path().join("run"), t.path().join("varrun")).unwrap();
+        let bound = t.path().join("varrun/d.sock");
+        let _l = std::os::unix::net::UnixListener::bind(&bound).unwrap();
+        let want = dev_ino(&fs::metadata(t.path().join("run/d.sock")).unwrap());
+        let me = std::process::id();
+        assert!(listens_on(me, want));
+        // A file of the same name elsewhere, or one this process does not listen on, is not it.
+        std::fs::write(t.path().join("other.sock"), "").unwrap();
+        let other = dev_ino(&fs::metadata(t.path().join("other.sock")).unwrap());
+        assert!(!listens_on(me, other));
+        let (dir, how) = resolve_in(me, t.path()).unwrap();
+        assert_eq!((dir.as_path(), how), (t.path(), ProofHow::SameNamespace));
     }
 
     #[test]

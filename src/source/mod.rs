@@ -10,6 +10,7 @@ pub mod held;
 mod layer;
 mod manifest;
 mod overlay;
+pub mod procroot;
 pub mod rootfs;
 mod verify;
 
