@@ -76,6 +76,13 @@ impl Found {
 
 /// Reads the data root's metadata.
 pub fn read(root: &Path) -> Result<DataRoot, DataRootError> {
+    read_with(root, false)
+}
+
+/// [`read`]; with `containerd_beside`, the engine keeps its images in a system containerd's root
+/// beside this data root (the containerd image store without `containerd/daemon/` here): its driver
+/// is the containerd store whatever else is there (an old `overlay2/` is then "other").
+pub fn read_with(root: &Path, containerd_beside: bool) -> Result<DataRoot, DataRootError> {
     let meta = fs::metadata(root).map_err(|source| DataRootError::Io {
         path: root.to_path_buf(),
         source,
@@ -91,7 +98,11 @@ pub fn read(root: &Path) -> Result<DataRoot, DataRootError> {
     fs::read_dir(root).map_err(io_err)?;
     let mut r = DataRoot {
         path: root.to_path_buf(),
-        driver: detect_driver(&rd),
+        driver: if containerd_beside {
+            Driver::ContainerdStore
+        } else {
+            detect_driver(&rd)
+        },
         buildkit: rd.kind("buildkit").ok().flatten() == Some(Kind::Dir),
         ..DataRoot::default()
     };
@@ -1105,7 +1116,7 @@ fn dev_ino(m: &fs::Metadata) -> (u64, u64) {
 /// and mount namespace ([`procroot::stat_in`]: an absolute link on the way, such as `/var/run ->
 /// /run`, leads back into its root, not into this process's), is the socket file `want` (device,
 /// inode).
-fn listens_on(pid: u32, want: (u64, u64)) -> bool {
+pub fn listens_on(pid: u32, want: (u64, u64)) -> bool {
     let Ok(table) = fs::read_to_string(format!("/proc/{pid}/net/unix")) else {
         return false;
     };

@@ -12,6 +12,7 @@ mod manifest;
 mod overlay;
 pub mod procroot;
 pub mod rootfs;
+pub mod syscontainerd;
 mod verify;
 
 use std::collections::HashSet;
