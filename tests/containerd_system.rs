@@ -369,3 +369,35 @@ fn the_containerd_root_is_an_offline_option_of_df_with_a_data_root() {
     let help = dredge().args(["df", "--help"]).output().unwrap();
     assert!(String::from_utf8_lossy(&help.stdout).contains("--containerd-root"));
 }
+
+/// `dredge image NAME` reads the system containerd's content store in place (`format`
+/// `containerd-store`, no export), with the figures of `dredge image` on its `docker save` archive.
+#[test]
+#[ignore = "needs root and the system-containerd engine"]
+fn image_name_reads_the_system_containerds_store_with_the_figures_of_its_archive() {
+    let _g = ENGINE.lock().unwrap_or_else(|p| p.into_inner());
+    need_engine();
+    let t = tempfile::tempdir().unwrap();
+    let tar = t.path().join("save.tar");
+    let name = "dredge-ctrd-busybox";
+    docker_ok(&["save", "-o", tar.to_str().unwrap(), name]);
+    let live = json_ok(
+        dredge()
+            .env("DOCKER_HOST", sock())
+            .args(["image", name, "--json"]),
+    );
+    assert_eq!(live["format"], "containerd-store");
+    schemacheck::assert_valid(&live);
+    let saved = json_ok(
+        dredge()
+            .env("DOCKER_HOST", "unix:///nonexistent")
+            .args(["image", "--json"])
+            .arg(&tar),
+    );
+    let strip = |mut v: Value| {
+        v.as_object_mut().unwrap().remove("source");
+        v.as_object_mut().unwrap().remove("format");
+        v
+    };
+    assert_eq!(strip(live), strip(saved), "in place vs its archive");
+}

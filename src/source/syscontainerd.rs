@@ -90,7 +90,8 @@ fn flag(args: &[String], name: &str) -> Option<String> {
 }
 
 /// The containerd socket a dockerd with command line `args` uses, given its daemon.json (the text,
-/// when there is one): `--containerd`, else `"containerd"` there; None when it runs its own.
+/// when there is one): `--containerd`, else `"containerd"` there; None when it runs its own. A
+/// `unix://` prefix (which containerd's client accepts) is dropped.
 pub fn containerd_socket(args: &[String], daemon_json: Option<&[u8]>) -> Option<String> {
     flag(args, "containerd")
         .filter(|s| !s.is_empty())
@@ -101,6 +102,7 @@ pub fn containerd_socket(args: &[String], daemon_json: Option<&[u8]>) -> Option<
                 .filter(|s| !s.is_empty())
                 .map(String::from)
         })
+        .map(|s| s.strip_prefix("unix://").map(String::from).unwrap_or(s))
 }
 
 /// The config file of a dockerd with command line `args`.
@@ -270,6 +272,10 @@ mod tests {
         assert_eq!(
             containerd_socket(&spaced, Some(json)).as_deref(),
             Some("/x.sock")
+        );
+        assert_eq!(
+            containerd_socket(&v(&["dockerd", "--containerd=unix:///r/c.sock"]), None).as_deref(),
+            Some("/r/c.sock")
         );
         assert_eq!(containerd_socket(&plain, Some(b"{}")), None);
         assert_eq!(containerd_socket(&plain, Some(b"not json")), None);
