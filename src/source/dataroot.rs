@@ -1026,7 +1026,7 @@ pub enum NotProven {
     #[error("the engine named no absolute data root (DockerRootDir {0:?})")]
     NoRootDir(Option<String>),
     /// The daemon's data root, seen through its root, cannot be examined.
-    #[error("{path}: {source} (the data root of dockerd pid {pid}, seen through its root)")]
+    #[error("{path}: {source} (a directory of process {pid}, seen inside its root)")]
     Unreadable {
         /// The dockerd.
         pid: u32,
@@ -1038,8 +1038,8 @@ pub enum NotProven {
     /// The daemon's data root is reached inside its root only through a link that, followed from
     /// here, leads elsewhere: no path here reads it.
     #[error(
-        "{path}: a symbolic link on the way leads out of the root of dockerd pid {pid} when read from \
-         here: its data root is not read"
+        "{path}: a symbolic link on the way leads out of the root of process {pid} when read from \
+         here: the directory is not read"
     )]
     LinkOut {
         /// The dockerd.
