@@ -12,8 +12,9 @@
 //!   report names both roots;
 //! - offline, both daemons stopped: `--data-root ROOT/var/lib/docker --containerd-root
 //!   ROOT/var/lib/containerd` gives the live categories (but "other": runtime state goes with the
-//!   daemons) and adds up to `du` of both roots; without `--containerd-root` the images are not
-//!   there and the report is partial.
+//!   daemons) and adds up to `du` of both roots; with the containerd root copied to /dev/shm (another
+//!   filesystem) the same objects, adding up to `du -sx` of each root; without `--containerd-root`
+//!   the images are not there and the report is partial.
 //!
 //! Expected figures come from `du`, `/proc` and the engine, never from dredge.
 
@@ -307,6 +308,17 @@ fn offline_with_the_containerd_root_gives_the_live_categories() {
     let off = run(true);
     let bare = run(false);
     let du = du_both();
+    // The containerd root on another filesystem (a copy on /dev/shm, a tmpfs): each root is walked on
+    // its own filesystem, as `du -sx` of each does.
+    let shm = ShmCopy::of(&ctrd_root());
+    let elsewhere = dredge()
+        .args(["df", "--json", "--no-progress", "--data-root"])
+        .arg(data_root())
+        .arg("--containerd-root")
+        .arg(&shm.0)
+        .output()
+        .unwrap();
+    let du_elsewhere = du_sx(&data_root()) + du_sx(&shm.0);
     let up = Command::new(&script).env(env.0, env.1).status().unwrap();
     assert!(up.success(), "the engine did not come back up");
     assert!(
@@ -333,11 +345,53 @@ fn offline_with_the_containerd_root_gives_the_live_categories() {
             assert_eq!(lc, oc);
         }
     }
+    let elsewhere: Value = serde_json::from_slice(&elsewhere.stdout).unwrap();
+    assert_eq!(elsewhere["partial"], false, "{:#}", elsewhere["warnings"]);
+    let e = categories(&elsewhere);
+    eprintln!("containerd root copied to a tmpfs {e:?}, du -sx -B1 of both {du_elsewhere}");
+    assert_eq!(e.iter().map(|c| c.1).sum::<u64>(), du_elsewhere);
+    for (oc, ec) in o.iter().zip(&e) {
+        assert_eq!((&oc.0, oc.2), (&ec.0, ec.2), "the same objects");
+    }
     // Without it, the data root alone has no image store: partial, and no images.
     let bare: Value = serde_json::from_slice(&bare.stdout).unwrap();
     assert_eq!(bare["partial"], true);
     assert!(bare["containerd_root_proof"].is_null());
     assert_eq!(cat(&bare, "images").1, 0);
+}
+
+/// A copy (`cp -a`) of a directory on /dev/shm, a filesystem other than the roots'; removed on drop.
+struct ShmCopy(PathBuf);
+
+impl ShmCopy {
+    fn of(dir: &Path) -> ShmCopy {
+        use std::os::unix::fs::MetadataExt;
+        let dev = |p: &Path| std::fs::metadata(p).unwrap().dev();
+        assert_ne!(
+            dev(Path::new("/dev/shm")),
+            dev(dir),
+            "this test needs /dev/shm on another filesystem than {}",
+            dir.display()
+        );
+        let c = ShmCopy(PathBuf::from(format!(
+            "/dev/shm/dredge-ctrd-roots-{}",
+            std::process::id()
+        )));
+        let st = Command::new("cp")
+            .arg("-a")
+            .arg(dir)
+            .arg(&c.0)
+            .status()
+            .unwrap();
+        assert!(st.success(), "cp -a {} {}", dir.display(), c.0.display());
+        c
+    }
+}
+
+impl Drop for ShmCopy {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 #[test]
