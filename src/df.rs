@@ -34,8 +34,8 @@ pub struct DfOptions<'a> {
     pub engine_df: bool,
     /// Called as directories are measured: `(done, total)`.
     pub progress: Option<&'a (dyn Fn(usize, usize) + Sync)>,
-    /// Live: also find each image's last use (every container inspected, while the data root is
-    /// scanned, and `dredge prune`'s memory of last uses read).
+    /// Also find each image's last use: its containers' start and finish times from their
+    /// `config.v2.json` (live or offline), and `dredge prune`'s memory of last uses.
     pub last_use: bool,
 }
 
@@ -127,9 +127,6 @@ pub fn run(opts: DfOptions<'_>) -> Result<DfReport, DfError> {
     aopts.write_cache = false;
     let quiet = |_: usize, _: usize| {};
     let progress: &(dyn Fn(usize, usize) + Sync) = opts.progress.unwrap_or(&quiet);
-    // Containers' times take one inspect each: asked while the data root is read.
-    let last_use =
-        (opts.last_use && opts.data_root.is_none()).then(|| std::thread::spawn(gather_last_use));
     let scan = |root: &Path, beside: Option<&Path>, daemon: DaemonFact, aopts: AuditOptions| {
         dataroot::read_with(root, beside.is_some()).map(|dr| match (&dr.driver, beside) {
             // A system containerd keeps the store in its own root, beside the data root.
@@ -370,20 +367,28 @@ pub fn run(opts: DfOptions<'_>) -> Result<DfReport, DfError> {
         }
         report.audit.warnings.append(&mut f.warnings.clone());
     }
-    if let Some(h) = last_use
-        && !report.engine_figures
-    {
-        match h.join() {
-            Ok(Ok((times, state, warning))) => {
-                audit::last_used::apply(&mut report.audit.images, &times, &state);
+    if opts.last_use && !report.engine_figures {
+        // Containers' times from their config.v2.json (read with the data root, live or offline: no
+        // inspect per container); prune's memory of last uses is per engine id (live: the engine's;
+        // offline: the data root's engine-id file, Engine 23+).
+        let id = match &report.engine {
+            Some(f) => f.id.clone(),
+            None => std::fs::read_to_string(root.join("engine-id"))
+                .ok()
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty()),
+        };
+        let state = match id {
+            Some(id) => {
+                let (state, warning) =
+                    crate::prune::state::load(&crate::prune::default_state_dir(), &id);
                 report.audit.warnings.extend(warning);
+                state
             }
-            Ok(Err(e)) => report
-                .audit
-                .warnings
-                .push(format!("images' last use not known: {e}")),
-            Err(p) => std::panic::resume_unwind(p),
-        }
+            None => Default::default(),
+        };
+        let times = std::mem::take(&mut report.audit.container_times);
+        audit::last_used::apply(&mut report.audit.images, &times, &state);
     }
     if report.mode == Mode::Offline
         && let DaemonFact::Running { pid, evidence, .. } = daemon
@@ -400,38 +405,6 @@ pub fn run(opts: DfOptions<'_>) -> Result<DfReport, DfError> {
         ));
     }
     Ok(report)
-}
-
-/// What each image's last use is found from, live: every container's `State.StartedAt` and
-/// `State.FinishedAt` (`dredge prune`'s own gather: the container list, one inspect each), and
-/// `dredge prune`'s memory of last uses for this engine (its state dir: `$DREDGE_STATE_DIR`, else
-/// `/var/lib/dredge`), with the warning reading it gave, if any.
-type LastUseFacts = (
-    Vec<audit::last_used::ContainerTimes>,
-    std::collections::BTreeMap<String, i64>,
-    Option<String>,
-);
-
-fn gather_last_use() -> Result<LastUseFacts, String> {
-    use crate::prune::engine::{Engine, Need};
-    let e = Engine::connect().map_err(|e| e.to_string())?;
-    let (facts, id) = e
-        .gather(Need {
-            df: false,
-            container_sizes: false,
-        })
-        .map_err(|e| e.to_string())?;
-    let times = facts
-        .containers
-        .into_iter()
-        .map(|c| audit::last_used::ContainerTimes {
-            image: c.image,
-            started_at: c.started_at,
-            finished_at: c.finished_at,
-        })
-        .collect();
-    let (state, warning) = crate::prune::state::load(&crate::prune::default_state_dir(), &id.id);
-    Ok((times, state, warning))
 }
 
 /// Deleted files still held open (live, or offline while a daemon runs on the root), and, when the

@@ -183,4 +183,69 @@ fn last_use_comes_from_containers_then_the_state_file() {
     assert!(ran.contains("just now") || ran.contains(" ago"), "{table}");
     // 1 700 000 000 s is November 2023: some hundreds of days before any run of this test.
     assert!(row("lu-remembered").contains(" days ago"), "{table}");
+
+    // Offline, the engine stopped: the times come from the containers' config.v2.json (read here
+    // with serde_json and `date`); the stop gave the running container a finish time. Engine 20.10
+    // writes no engine-id file, so prune's memory (kept per engine id) is not used offline.
+    let mut pd = pd;
+    pd.stop();
+    let on_disk = |c: &str| -> i64 {
+        let cid = ids_by_name(&pd, c);
+        let cfg: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(
+                pd.root()
+                    .join("containers")
+                    .join(&cid)
+                    .join("config.v2.json"),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let st = &cfg["State"];
+        let t = |k: &str| {
+            let v = st[k].as_str().unwrap();
+            if v.starts_with("0001-") { 0 } else { epoch(v) }
+        };
+        t("StartedAt").max(t("FinishedAt"))
+    };
+    let off = json_ok(
+        dredge()
+            .args(["df", "--no-progress", "--top", "0", "--json", "--data-root"])
+            .arg(pd.root())
+            .env("DREDGE_STATE_DIR", state.path()),
+    );
+    assert_eq!(off["mode"], "offline");
+    let off_got = |name: &str| {
+        let i = off["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["id"] == id[name].as_str())
+            .unwrap_or_else(|| panic!("{name} in {off:#}"));
+        (i["last_used"].as_i64(), i["last_used_source"].clone())
+    };
+    assert_eq!(off_got("lu-ran"), (Some(ran_used), "containers".into()));
+    assert_eq!(on_disk("ran"), ran_used);
+    let running_used = on_disk("running");
+    assert!(running_used >= epoch(&running_start));
+    assert_eq!(
+        off_got("lu-running"),
+        (Some(running_used), "containers".into())
+    );
+    assert_eq!(off_got("lu-created"), (None, "none-seen".into()));
+    assert_eq!(off_got("lu-remembered"), (None, "none-seen".into()));
+}
+
+/// The container id of `name`, from the data root (`config.v2.json`'s `Name`), engine stopped.
+fn ids_by_name(pd: &PrivateDaemon, name: &str) -> String {
+    for e in std::fs::read_dir(pd.root().join("containers")).unwrap() {
+        let e = e.unwrap();
+        let cfg: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(e.path().join("config.v2.json")).unwrap())
+                .unwrap();
+        if cfg["Name"] == format!("/{name}") {
+            return e.file_name().to_string_lossy().into_owned();
+        }
+    }
+    panic!("no container {name} under {}", pd.root().display())
 }

@@ -337,6 +337,7 @@ pub(crate) fn assemble(
     ];
     top.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.name.cmp(&b.name)));
     Audit {
+        container_times: super::last_used::from_records(&dr.containers),
         data_root: dr.path.display().to_string(),
         driver: dr.driver.clone(),
         total_bytes: total.bytes,

@@ -633,6 +633,7 @@ fn assemble(
         .no_record
         .sort_by_key(|x| std::cmp::Reverse(x.bytes));
     Audit {
+        container_times: super::last_used::from_records(&dr.containers),
         data_root: dr.path.display().to_string(),
         driver: dr.driver.clone(),
         total_bytes: total.bytes,

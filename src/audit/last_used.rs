@@ -18,6 +18,20 @@ pub struct ContainerTimes {
     pub finished_at: Option<i64>,
 }
 
+/// Each container's times as its `config.v2.json` has them (containers with no image are left out).
+pub fn from_records(containers: &[crate::model::dataroot::ContainerRecord]) -> Vec<ContainerTimes> {
+    containers
+        .iter()
+        .filter_map(|c| {
+            Some(ContainerTimes {
+                image: c.image.clone()?,
+                started_at: c.started_at,
+                finished_at: c.finished_at,
+            })
+        })
+        .collect()
+}
+
 /// Sets every image's `last_used` and `last_used_source` from its containers' newest start or finish
 /// and the remembered last use (`state`, image id → seconds). An image neither gives is `NoneSeen`:
 /// no container here has run it and nothing remembers a use.

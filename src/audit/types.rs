@@ -390,4 +390,8 @@ pub struct Audit {
     /// With `--cache`: the layer sizes to keep for the next run.
     #[serde(skip)]
     pub fresh_cache: Option<cache::LayerCache>,
+    /// Each container's image and its start and finish times, from `config.v2.json` (what
+    /// [`super::last_used`] decides images' last use from, live or offline, without an API call).
+    #[serde(skip)]
+    pub container_times: Vec<super::last_used::ContainerTimes>,
 }

@@ -273,6 +273,11 @@ pub struct Ownership {
     pub container_snaps: HashMap<String, Vec<String>>,
     /// Snapshot dir → its kind.
     pub snapshot_kind: HashMap<String, SnapKind>,
+    /// Per lease (index into `CtrdStore::leases`): the blob hexes and snapshot dirs it reaches,
+    /// whoever else reaches them too.
+    pub lease_parts: Vec<(Vec<String>, Vec<String>)>,
+    /// Per containerd container record (id): the snapshot dirs its snapshot key reaches.
+    pub record_parts: Vec<(String, Vec<String>)>,
 }
 
 fn hex_of(d: &str) -> &str {
@@ -282,7 +287,10 @@ fn hex_of(d: &str) -> &str {
 /// Decides the owner of every blob and snapshot directory (module docs). `containers` are the ids of
 /// the data root's containers.
 pub fn own(s: &CtrdStore, containers: &HashSet<String>) -> Ownership {
-    let mut o = Ownership::default();
+    let mut o = Ownership {
+        lease_parts: vec![Default::default(); s.leases.len()],
+        ..Ownership::default()
+    };
     // Content edges, and content → snapshot edges (overlayfs only), by (namespace, digest).
     let blob_of: HashMap<(&str, &str), &Blob> = s
         .blobs
@@ -379,10 +387,11 @@ pub fn own(s: &CtrdStore, containers: &HashSet<String>) -> Ownership {
             LeaseRole::BuildKit => Use::BuildCache,
             LeaseRole::Operation => Use::Lease,
         };
-        for l in s
+        for (li, l) in s
             .leases
             .iter()
-            .filter(|l| lease_role(l, containers) == role)
+            .enumerate()
+            .filter(|(_, l)| lease_role(l, containers) == role)
         {
             let keys: Vec<String> = l
                 .snapshots
@@ -393,6 +402,7 @@ pub fn own(s: &CtrdStore, containers: &HashSet<String>) -> Ownership {
             let (b, d) = reach(&l.namespace, &l.content, &keys);
             claim_b(&mut o, &b, u);
             claim_s(&mut o, &d, u);
+            o.lease_parts[li] = (b.clone(), d.clone());
             if role == LeaseRole::Container {
                 let own: Vec<String> = d
                     .iter()
@@ -410,8 +420,8 @@ pub fn own(s: &CtrdStore, containers: &HashSet<String>) -> Ownership {
         if let (Some(k), Some("overlayfs")) = (key, sn.as_deref()) {
             let d = snap_closure("moby", k);
             claim_s(&mut o, &d, Use::Container);
+            o.record_parts.push((id.clone(), d));
         }
-        let _ = id;
     }
     // What nothing reaches: with a record, unreferenced; without one (or unreadable databases), no
     // record: never called reclaimable.

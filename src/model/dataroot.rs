@@ -78,6 +78,10 @@ pub struct ContainerRecord {
     pub image: Option<String>,
     /// True when `config.v2.json` says it runs (or is paused or restarting).
     pub running: bool,
+    /// `State.StartedAt` from `config.v2.json`, seconds since the epoch (None: never started).
+    pub started_at: Option<i64>,
+    /// `State.FinishedAt` from `config.v2.json`, seconds since the epoch (None: never finished).
+    pub finished_at: Option<i64>,
     /// The log driver from `hostconfig.json` (`json-file`, `local`, `none`, …).
     pub log_driver: Option<String>,
     /// Names of the volumes it mounts.

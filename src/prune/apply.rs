@@ -272,41 +272,52 @@ fn make_plan(opts: &Options, warnings: &mut Vec<String>) -> Result<Plan, PruneEr
             || sel.build_cache_budget.is_some(),
         container_sizes: sel.stopped_containers.is_some(),
     })?;
-    if id.containerd_store {
-        return Err(PruneError::Input(
-            "the engine uses the containerd image store, which dredge prune does not support yet"
-                .into(),
-        ));
-    }
     // The engine's DockerRootDir is read here only when proven to be that engine's own directory (the
     // dockerd serving DOCKER_HOST, seen through its /proc/PID/root, and its engine-id): a chrooted,
     // containerised or remote engine may name a path that is another engine's data here.
     let host =
         std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
-    let root = match crate::source::dataroot::prove_live_root(
+    // Read through any proof (also a chrooted or containerised engine's root, seen through its
+    // /proc/PID/root); orphans are moved and held files truncated only in a root that is the same
+    // directory here.
+    let (read_root, root) = match crate::source::dataroot::prove_live_root(
         &host,
         Some(&facts.data_root),
         Some(&facts.engine_id),
     ) {
-        Ok(p) if matches!(p.how, ProofHow::SameNamespace | ProofHow::SameInode) => Some(p.path),
+        Ok(p) if matches!(p.how, ProofHow::SameNamespace | ProofHow::SameInode) => {
+            (Some(p.path.clone()), Some(p.path))
+        }
         Ok(p) => {
             warnings.push(format!(
-                "the engine's data root is seen only through {} (another mount namespace): image \
-                 bytes are not counted and no orphans are planned",
+                "the engine's data root is seen only through {} (another mount namespace): no \
+                 orphans are planned",
                 p.path.display()
             ));
-            None
+            (Some(p.path), None)
         }
         Err(e) => {
             warnings.push(format!(
                 "data root not read ({e}): image bytes are not counted and no orphans are planned"
             ));
-            None
+            (None, None)
         }
     };
-    // Chains and layer sizes count only images' bytes.
-    if let (true, Some(root)) = (sel.dangling_images || sel.unused_images.is_some(), &root) {
-        warnings.extend(fill_from_dataroot(&mut facts, root));
+    // Chains and layer sizes count only images' bytes; on the containerd store, an image's parts,
+    // and the leases that hold them, also decide which images stay.
+    let images = sel.dangling_images || sel.unused_images.is_some();
+    match (images, id.containerd_store, &read_root) {
+        (true, false, Some(root)) => warnings.extend(fill_from_dataroot(&mut facts, root)),
+        (true, true, Some(root)) => fill_from_store(&mut facts, root, warnings)?,
+        (true, true, None) => {
+            return Err(PruneError::Input(
+                "the engine uses the containerd image store and its data root is not proven to be \
+                 readable here: the leases that hold images cannot be checked, so no image is \
+                 planned"
+                    .into(),
+            ));
+        }
+        _ => {}
     }
     let (last, w) = state::load(&opts.state_dir, &facts.engine_id);
     warnings.extend(w);
@@ -633,6 +644,34 @@ pub(crate) fn fill_from_dataroot(facts: &mut Facts, root: &Path) -> Option<Strin
     }
 }
 
+/// The containerd image store's ids of the engine's containers (they name container leases).
+fn container_ids(facts: &Facts) -> HashSet<String> {
+    facts.containers.iter().map(|c| c.id.clone()).collect()
+}
+
+/// The containerd image store under the data root `root`: each image's parts (blobs and snapshot
+/// directories) and their bytes, what else holds parts, and which images an unexpired lease holds
+/// (see [`super::store`]).
+pub(crate) fn fill_from_store(
+    facts: &mut Facts,
+    root: &Path,
+    warnings: &mut Vec<String>,
+) -> Result<(), PruneError> {
+    let ctrd = root.join(crate::source::containerd::DAEMON_ROOT);
+    let (store, _, sf) = super::store::read(&ctrd, &container_ids(facts), facts.now)
+        .map_err(|e| PruneError::Input(format!("{e}: no image is planned")))?;
+    warnings.extend(store.warnings);
+    let (bytes, w) = super::store::measure(&ctrd, &sf.parts);
+    warnings.extend(w);
+    for i in &mut facts.images {
+        i.chain = sf.parts.get(&i.id).cloned().unwrap_or_default();
+        i.held_by_lease = sf.leased.get(&i.id).cloned();
+    }
+    facts.layer_bytes = bytes;
+    facts.held_parts = sf.held;
+    Ok(())
+}
+
 /// Settles interrupted runs (needs the lock).
 fn recover(opts: &Options, _root: Option<&Path>) -> Result<Vec<journal::Recovered>, PruneError> {
     let all = journal::all(&opts.state_dir)?;
@@ -712,6 +751,7 @@ fn recover(opts: &Options, _root: Option<&Path>) -> Result<Vec<journal::Recovere
 fn apply(opts: &Options, plan: &Plan) -> Result<RunResult, PruneError> {
     let offline = plan.mode == "offline";
     let root = PathBuf::from(&plan.data_root);
+    let mut containerd_store = false;
     let engine = if offline {
         if let Some(d) = &opts.data_root {
             let d = std::fs::canonicalize(d).unwrap_or_else(|_| d.clone());
@@ -735,11 +775,15 @@ fn apply(opts: &Options, plan: &Plan) -> Result<RunResult, PruneError> {
         let id = e.identity()?;
         recheck::same_engine(plan, &id.id, &id.root)
             .map_err(|why| PruneError::Input(format!("{why}: nothing was deleted")))?;
+        containerd_store = id.containerd_store;
         Some(e)
     };
     // Live orphans are moved only inside a data root proven, now, to be this engine's own directory;
     // the dockerd the proof names is the daemon their re-check takes into account.
     let mut live_daemon: Option<DaemonFact> = None;
+    // Where the data root is read from here (any proof): for the containerd store's leases and the
+    // free space; None when not proven.
+    let mut read_root: Option<PathBuf> = offline.then(|| root.clone());
     let root_unproven: Option<String> = if offline {
         None
     } else {
@@ -751,6 +795,7 @@ fn apply(opts: &Options, plan: &Plan) -> Result<RunResult, PruneError> {
             Some(&plan.engine_id),
         ) {
             Ok(p) if matches!(p.how, ProofHow::SameNamespace | ProofHow::SameInode) => {
+                read_root = Some(p.path.clone());
                 live_daemon = Some(match p.pid {
                     Some(pid) => crate::source::dataroot::engine_daemon(pid),
                     None => DaemonFact::Running {
@@ -761,10 +806,14 @@ fn apply(opts: &Options, plan: &Plan) -> Result<RunResult, PruneError> {
                 });
                 None
             }
-            Ok(p) => Some(format!(
-                "the data root is seen only through {} (another mount namespace)",
-                p.path.display()
-            )),
+            Ok(p) => {
+                let why = format!(
+                    "the data root is seen only through {} (another mount namespace)",
+                    p.path.display()
+                );
+                read_root = Some(p.path);
+                Some(why)
+            }
             Err(e) => Some(format!(
                 "the data root is not proven to be the engine's: {e}"
             )),
@@ -775,7 +824,7 @@ fn apply(opts: &Options, plan: &Plan) -> Result<RunResult, PruneError> {
     } else {
         plan.engine_id.clone()
     };
-    let before = free_bytes(&root);
+    let before = read_root.as_deref().and_then(free_bytes);
     let run = run_id();
     let mut j = Journal::create(
         &opts.state_dir,
@@ -809,6 +858,32 @@ fn apply(opts: &Options, plan: &Plan) -> Result<RunResult, PruneError> {
                 };
                 let mut fresh = en.recheck_facts(item.kind, &item.id)?;
                 fresh.last_used = last.clone();
+                if item.kind == Kind::Image && containerd_store {
+                    // The leases, read again now: a pull or load may have begun since planning.
+                    let held = match &read_root {
+                        None => Err("the data root is not proven to be the engine's".to_string()),
+                        Some(r) => super::store::read(
+                            &r.join(crate::source::containerd::DAEMON_ROOT),
+                            &container_ids(&fresh),
+                            now(),
+                        )
+                        .map(|(_, _, sf)| sf.leased.get(&item.id).cloned()),
+                    };
+                    match held {
+                        Ok(why) => {
+                            if let Some(i) = fresh.images.iter_mut().find(|i| i.id == item.id) {
+                                i.held_by_lease = why;
+                            }
+                        }
+                        Err(e) => {
+                            res.skipped.push(skipped(
+                                item,
+                                format!("the containerd store's leases cannot be checked: {e}"),
+                            ));
+                            continue;
+                        }
+                    }
+                }
                 match recheck::engine_item(item, &fresh) {
                     Verdict::Gone => res.gone.push(skipped(item, "already gone".into())),
                     Verdict::Skip(r) => res.skipped.push(skipped(item, r)),
@@ -900,7 +975,9 @@ fn apply(opts: &Options, plan: &Plan) -> Result<RunResult, PruneError> {
             .filter(|s| s.images.iter().all(|i| deleted.contains(i.as_str())))
             .map(|s| s.bytes)
             .sum::<u64>();
-    res.freed_bytes = before.zip(free_bytes(&root)).map(|(b, a)| a - b);
+    res.freed_bytes = before
+        .zip(read_root.as_deref().and_then(free_bytes))
+        .map(|(b, a)| a - b);
     j.end(now())?;
     Ok(res)
 }

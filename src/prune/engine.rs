@@ -663,6 +663,7 @@ fn image_fact(i: bollard::models::ImageSummary) -> ImageFact {
         created: i.created,
         labels: i.labels.into_iter().collect::<BTreeMap<_, _>>(),
         chain: Vec::new(),
+        held_by_lease: None,
     }
 }
 

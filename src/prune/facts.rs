@@ -17,8 +17,12 @@ pub struct ImageFact {
     pub created: i64,
     /// Labels of its config.
     pub labels: BTreeMap<String, String>,
-    /// Chain ids (bare hex) of its layers, base first.
+    /// Chain ids (bare hex) of its layers, base first; on the containerd image store, the content
+    /// blobs and snapshot directories it reaches (`blob:HEX`, `snapshot:N`, see [`super::store`]).
     pub chain: Vec<String>,
+    /// On the containerd image store: the unexpired lease that holds some of its content (a pull or
+    /// load under way, or a lease that never expires), said as a reason to leave it.
+    pub held_by_lease: Option<String>,
 }
 
 /// One container, as the engine knows it.
@@ -176,8 +180,13 @@ pub struct Facts {
     pub containers: Vec<ContainerFact>,
     /// Volumes.
     pub volumes: Vec<VolumeFact>,
-    /// Layer sizes by chain id (layerdb `size`), where readable.
+    /// Layer sizes by chain id (layerdb `size`), where readable; on the containerd image store,
+    /// allocated bytes of each blob and snapshot directory an image reaches.
     pub layer_bytes: BTreeMap<String, u64>,
+    /// On the containerd image store: parts of `layer_bytes` that something other than an image
+    /// holds (a lease, a containerd container record), with the container id when it is a
+    /// container's: they are freed only if that container goes too, and never otherwise.
+    pub held_parts: Vec<(Option<String>, Vec<String>)>,
     /// Last use of images kept across runs (see [`super::state`]): id → seconds.
     pub last_used: BTreeMap<String, i64>,
     /// Build-cache records (only gathered with `--build-cache*`).

@@ -20,6 +20,7 @@ pub mod orphans;
 pub mod plan;
 pub mod recheck;
 pub mod state;
+pub mod store;
 
 use std::path::{Path, PathBuf};
 

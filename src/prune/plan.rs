@@ -557,6 +557,10 @@ pub fn plan(facts: &Facts, sel: &Selectors, globs: &globset::GlobSet, mode: &str
                 );
                 continue;
             }
+            if let Some(why) = &i.held_by_lease {
+                keep(&mut kept, Kind::Image, &i.id, why.clone());
+                continue;
+            }
             if let Some(t) = i
                 .tags
                 .iter()
@@ -635,6 +639,14 @@ pub fn plan(facts: &Facts, sel: &Selectors, globs: &globset::GlobSet, mode: &str
         for c in &staying {
             if let Some(img) = facts.image(&c.image) {
                 pinned.extend(img.chain.iter().map(String::as_str));
+            }
+        }
+        for (holder, parts) in &facts.held_parts {
+            if holder
+                .as_deref()
+                .is_none_or(|c| !gone_containers.contains(c))
+            {
+                pinned.extend(parts.iter().map(String::as_str));
             }
         }
         let planned: HashSet<&str> = chosen.iter().map(|i| i.id.as_str()).collect();
@@ -1139,6 +1151,39 @@ mod tests {
             .filter(|i| i.kind == kind)
             .map(|i| i.id.as_str())
             .collect()
+    }
+
+    #[test]
+    fn a_leased_image_stays_and_held_parts_are_not_counted() {
+        // The containerd store: d2 is being loaded (a lease reaches its root), a lease pins L1, and a
+        // container's lease pins L2 only while that container stays.
+        let mut f = facts();
+        f.images[2].held_by_lease = Some("content held by lease load-1 (expires in 23h59m)".into());
+        f.containers = vec![ctr("c1", "sha256:gone", Some(NOW - 2 * DAY), false)];
+        f.held_parts = vec![
+            (None, vec!["L1".into()]),
+            (Some("c1".into()), vec!["L3".into()]),
+        ];
+        let sel = Selectors {
+            unused_images: Some(0),
+            keep: vec!["base:*".into(), "app:2".into(), "app:3".into()],
+            ..Default::default()
+        };
+        let globs = keep_globs(&sel.keep).unwrap();
+        let p = plan(&f, &sel, &globs, "live");
+        assert_eq!(ids(&p, Kind::Image), ["sha256:d1", "sha256:app1"]);
+        let k = p.kept.iter().find(|k| k.id == "sha256:d2").unwrap();
+        assert!(k.reason.contains("lease load-1"), "{}", k.reason);
+        // d1's own L1 is pinned by a lease; app1's L3 by the staying container c1.
+        assert!(p.items.iter().all(|i| i.bytes == 0), "{:?}", p.items);
+        // With c1 planned too, L3 goes with app1.
+        let sel = Selectors {
+            stopped_containers: Some(0),
+            ..sel
+        };
+        let p = plan(&f, &sel, &globs, "live");
+        let app1 = p.items.iter().find(|i| i.id == "sha256:app1").unwrap();
+        assert_eq!(app1.bytes, 30);
     }
 
     #[test]

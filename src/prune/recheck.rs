@@ -63,6 +63,9 @@ fn image(item: &Item, fresh: &Facts) -> Verdict {
     if let Some(c) = fresh.containers.iter().find(|c| c.image == item.id) {
         return skip(format!("now in use by container {} ({})", c.name, c.status));
     }
+    if let Some(why) = &img.held_by_lease {
+        return skip(why.clone());
+    }
     if let Some(child) = fresh
         .images
         .iter()

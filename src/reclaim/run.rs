@@ -66,13 +66,20 @@ fn gather(
     st: &State,
     prune_dir: &Path,
     orphans: bool,
+    containerd_store: bool,
     warnings: &mut Vec<String>,
 ) -> Result<Facts, ReclaimError> {
     let (mut facts, _) = engine.gather(Need {
         df: true,
         container_sizes: true,
     })?;
-    if let Some(w) = prune::apply::fill_from_dataroot(&mut facts, root) {
+    if containerd_store {
+        let mut w = Vec::new();
+        prune::apply::fill_from_store(&mut facts, root, &mut w)?;
+        for w in w {
+            push_once(warnings, w);
+        }
+    } else if let Some(w) = prune::apply::fill_from_dataroot(&mut facts, root) {
         push_once(warnings, w);
     }
     // Apply re-checks an image against prune's own memory of last uses: plan with the newer of both.
@@ -208,30 +215,25 @@ pub fn run(opts: &Options) -> Result<Outcome, ReclaimError> {
     };
     let engine = Engine::connect()?;
     let id = engine.identity()?;
-    if id.containerd_store {
-        return Err(ReclaimError::Input(
-            "the engine uses the containerd image store, which dredge reclaim does not support yet"
-                .into(),
-        ));
-    }
     let host =
         std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
-    let root = match crate::source::dataroot::prove_live_root(&host, Some(&id.root), Some(&id.id)) {
-        Ok(p) if matches!(p.how, ProofHow::SameNamespace | ProofHow::SameInode) => p.path,
-        Ok(p) => {
-            return Err(ReclaimError::Input(format!(
-                "the engine's data root is seen only through {} (another mount namespace): its \
-                 filesystem cannot be measured from here",
-                p.path.display()
-            )));
-        }
-        Err(e) => {
-            return Err(ReclaimError::Input(format!(
-                "the engine's data root {} cannot be measured from here: {e}",
-                id.root
-            )));
-        }
-    };
+    // Measured and read through any proof (a chrooted or containerised engine's root is seen through
+    // its /proc/PID/root); orphans are gathered and moved only in a root that is the same directory
+    // here, and never on the containerd image store (changed only through the engine there).
+    let (root, orphans_ok) =
+        match crate::source::dataroot::prove_live_root(&host, Some(&id.root), Some(&id.id)) {
+            Ok(p) => (
+                p.path,
+                matches!(p.how, ProofHow::SameNamespace | ProofHow::SameInode)
+                    && !id.containerd_store,
+            ),
+            Err(e) => {
+                return Err(ReclaimError::Input(format!(
+                    "the engine's data root {} cannot be measured from here: {e}",
+                    id.root
+                )));
+            }
+        };
     let mut out = Outcome {
         dry_run: opts.dry_run,
         engine_id: id.id.clone(),
@@ -278,7 +280,8 @@ pub fn run(opts: &Options) -> Result<Outcome, ReclaimError> {
         &root,
         &prev,
         &opts.state_dir,
-        true,
+        orphans_ok,
+        id.containerd_store,
         &mut out.warnings,
     )?;
     out.orphans = facts.orphans.len() as u64;
@@ -332,6 +335,22 @@ pub fn run(opts: &Options) -> Result<Outcome, ReclaimError> {
             if used <= low {
                 break;
             }
+            if matches!(step, Step::Orphans | Step::Quarantine) && !orphans_ok {
+                push_once(
+                    &mut out.warnings,
+                    format!(
+                        "step {} skipped: {}",
+                        step.as_str(),
+                        if id.containerd_store {
+                            "the containerd image store has no orphans to move (containerd \
+                             collects what nothing references)"
+                        } else {
+                            "the data root is seen only through another mount namespace"
+                        }
+                    ),
+                );
+                continue;
+            }
             let mut sr = StepRun {
                 step,
                 planned: Vec::new(),
@@ -356,7 +375,8 @@ pub fn run(opts: &Options) -> Result<Outcome, ReclaimError> {
                     &root,
                     &st,
                     &opts.state_dir,
-                    step == Step::Orphans,
+                    step == Step::Orphans && orphans_ok,
+                    id.containerd_store,
                     &mut out.warnings,
                 )?;
                 facts.now = now();
@@ -446,6 +466,7 @@ pub fn run(opts: &Options) -> Result<Outcome, ReclaimError> {
                 &st,
                 &opts.state_dir,
                 false,
+                id.containerd_store,
                 &mut out.warnings,
             )?;
             facts.orphans = Vec::new();

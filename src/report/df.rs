@@ -117,25 +117,19 @@ fn write_engine_figures<W: Write>(out: &mut W, r: &DfReport) -> io::Result<()> {
         ]);
     }
     writeln!(out, "{t}")?;
-    write_reclaim_lines(out, a, false)?;
+    write_reclaim_lines(out, a)?;
     write_missing(out)
 }
 
-/// One line per category with reclaimable bytes: its name, the bytes and the command that frees them
-/// (dredge's, else the category's own where `engine_commands`).
-fn write_reclaim_lines<W: Write>(out: &mut W, a: &Audit, engine_commands: bool) -> io::Result<()> {
+/// One line per category with reclaimable bytes: its name, the bytes and the command that frees them.
+fn write_reclaim_lines<W: Write>(out: &mut W, a: &Audit) -> io::Result<()> {
     for c in a.categories.iter().filter(|c| c.reclaimable_bytes > 0) {
-        let with = if engine_commands {
-            c.reclaim
-        } else {
-            reclaim_with(c.name)
-        };
         writeln!(
             out,
             "  {:<12} {:>10}  {}",
             c.name.as_str(),
             size(c.reclaimable_bytes),
-            with
+            reclaim_with(c.name)
         )?;
     }
     Ok(())
@@ -215,8 +209,7 @@ pub fn write_table<W: Write>(out: &mut W, r: &DfReport, top: usize) -> io::Resul
             "Reclaimable, and the command that frees it (a plan first; --yes deletes):"
         )?;
     }
-    // dredge prune refuses the containerd image store: the engine's own commands there.
-    write_reclaim_lines(out, a, a.driver == Driver::ContainerdStore)?;
+    write_reclaim_lines(out, a)?;
     if let Some(u) = r.engine.as_ref().and_then(|e| e.disk_usage.as_ref()) {
         writeln!(
             out,

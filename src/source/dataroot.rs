@@ -554,6 +554,16 @@ struct State {
     paused: bool,
     #[serde(rename = "Restarting", default)]
     restarting: bool,
+    #[serde(rename = "StartedAt", default)]
+    started_at: String,
+    #[serde(rename = "FinishedAt", default)]
+    finished_at: String,
+}
+
+/// A Go `time.Time` as dockerd writes it (RFC 3339, nanoseconds); its zero time
+/// (`0001-01-01T00:00:00Z`, never) and anything unparsable are None.
+fn state_time(t: &str) -> Option<i64> {
+    crate::model::containerd::rfc3339(t).filter(|s| *s > 0)
 }
 #[derive(Deserialize)]
 struct MountPoint {
@@ -593,6 +603,8 @@ fn read_containers(rd: &RootDir, f: &mut Found) -> Vec<ContainerRecord> {
             name: None,
             image: None,
             running: false,
+            started_at: None,
+            finished_at: None,
             log_driver: None,
             volumes: Vec::new(),
             known: false,
@@ -614,9 +626,11 @@ fn read_containers(rd: &RootDir, f: &mut Found) -> Vec<ContainerRecord> {
                     c.config = ConfigState::Read;
                     c.name = cfg.name.map(|n| n.trim_start_matches('/').to_string());
                     c.image = cfg.image;
-                    c.running = cfg
-                        .state
-                        .is_some_and(|s| s.running || s.paused || s.restarting);
+                    if let Some(s) = &cfg.state {
+                        c.running = s.running || s.paused || s.restarting;
+                        c.started_at = state_time(&s.started_at);
+                        c.finished_at = state_time(&s.finished_at);
+                    }
                     c.volumes = cfg
                         .mount_points
                         .into_values()
