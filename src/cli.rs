@@ -716,6 +716,11 @@ pub struct DfArgs {
     /// engine (`DOCKER_HOST` or /var/run/docker.sock).
     #[arg(long, value_name = "PATH")]
     pub data_root: Option<std::path::PathBuf>,
+    /// With --data-root: the root of the system containerd that engine used (`/var/lib/containerd`,
+    /// when dockerd ran with `--containerd=SOCKET` and the containerd image store), read as its image
+    /// store; the categories then add up to `du -sx` of both roots. Live, it is found and proven.
+    #[arg(long, value_name = "PATH", requires = "data_root")]
+    pub containerd_root: Option<std::path::PathBuf>,
     /// Print the report as JSON (its schema: `dredge schema df`).
     #[arg(long)]
     pub json: bool,

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::audit::{self, Audit, AuditOptions};
+use crate::model::containerd::CtrdRootProof;
 use crate::model::dataroot::{DaemonEvidence, DaemonFact, DataRootProof, Driver, ProofHow};
 use crate::model::engine::EngineFacts;
 use crate::model::held::{FsGap, HeldFile, HeldScan};
@@ -14,12 +15,17 @@ use crate::source::containerd;
 use crate::source::dataroot::{self, DataRootError};
 use crate::source::engine::{self, EngineError};
 use crate::source::held;
+use crate::source::syscontainerd;
 
 /// What to account for, and how.
 #[derive(Default)]
 pub struct DfOptions<'a> {
     /// Offline: this data root, read without asking an engine. Live (None): the engine's.
     pub data_root: Option<PathBuf>,
+    /// Offline, with `data_root`: the root of the system containerd that engine used (the containerd
+    /// image store beside a system containerd, `/var/lib/containerd`), read as its image store. Live,
+    /// it is found from the engine's dockerd and proven (`source::syscontainerd`).
+    pub containerd_root: Option<PathBuf>,
     /// A file keeping layer sizes between runs.
     pub cache: Option<PathBuf>,
     /// Threads measuring directories (None: all cores).
@@ -78,6 +84,11 @@ pub struct DfReport {
     /// local directory could be proven to be it (then the figures are the engine's own). `dredge
     /// prune` requires it.
     pub data_root_proof: Option<DataRootProof>,
+    /// The root of the system containerd beside the data root, read as the engine's image store, and
+    /// why it is the engine's (or named by the user); None when there is none (dockerd's own
+    /// containerd keeps its root under the data root) or it was not proven. The categories then add
+    /// up to `du -sx` of the data root plus `du -sx` of this root.
+    pub containerd_root_proof: Option<CtrdRootProof>,
     /// True when some figures are missing (data root unreadable, metadata corrupt, paths unreadable,
     /// unsupported store); never because of a warning alone.
     pub partial: bool,
@@ -116,16 +127,42 @@ pub fn run(opts: DfOptions<'_>) -> Result<DfReport, DfError> {
     aopts.write_cache = false;
     let quiet = |_: usize, _: usize| {};
     let progress: &(dyn Fn(usize, usize) + Sync) = opts.progress.unwrap_or(&quiet);
-    let scan = |root: &Path, daemon: DaemonFact, aopts: AuditOptions| {
-        dataroot::read(root).map(|dr| match dr.driver {
+    let scan = |root: &Path, beside: Option<&Path>, daemon: DaemonFact, aopts: AuditOptions| {
+        dataroot::read_with(root, beside.is_some()).map(|dr| match (&dr.driver, beside) {
+            // A system containerd keeps the store in its own root, beside the data root.
+            (_, Some(c)) => {
+                let store = containerd::read(c);
+                audit::containerd::audit(&dr, &store, daemon, aopts, progress)
+            }
             // dockerd's own containerd keeps the store under the data root.
-            Driver::ContainerdStore => {
+            (Driver::ContainerdStore, None) => {
                 let store = containerd::read(&root.join(containerd::DAEMON_ROOT));
                 audit::containerd::audit(&dr, &store, daemon, aopts, progress)
             }
             _ => audit::audit(&dr, daemon, aopts, progress),
         })
     };
+    // Offline, the containerd root named must be a directory.
+    if let Some(c) = &opts.containerd_root {
+        match std::fs::metadata(c) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => return Err(DataRootError::NotADirectory(c.clone()).into()),
+            Err(source) => {
+                return Err(DataRootError::Io {
+                    path: c.clone(),
+                    source,
+                }
+                .into());
+            }
+        }
+    }
+    // Live: the system containerd's root, or why it is not read (the engine uses the containerd
+    // store and its dockerd names a containerd socket, but no containerd is proven to serve it).
+    let mut ctrd: Option<CtrdRootProof> = opts
+        .containerd_root
+        .as_deref()
+        .map(syscontainerd::named_root);
+    let mut ctrd_unproven: Option<String> = None;
     // The root read, and why it is the right one; or, live, why no local directory is proven to be
     // the engine's (then its own figures are reported).
     let (mut engine, proof, early) = match &opts.data_root {
@@ -162,7 +199,7 @@ pub fn run(opts: DfOptions<'_>) -> Result<DfReport, DfError> {
                 });
                 let early = match (&owner, guess) {
                     (Ok(o), Some(g)) => {
-                        let a = scan(&g, dataroot::engine_daemon(o.pid), aopts.clone());
+                        let a = scan(&g, None, dataroot::engine_daemon(o.pid), aopts.clone());
                         Some((g, a))
                     }
                     _ => None,
@@ -170,11 +207,23 @@ pub fn run(opts: DfOptions<'_>) -> Result<DfReport, DfError> {
                 (asked.join(), owner, early)
             });
             let f = facts.unwrap_or_else(|p| std::panic::resume_unwind(p))?;
+            // The containerd store with a system containerd: dockerd names its socket.
+            let sys_sock = match (&owner, f.containerd_store) {
+                (Ok(o), true) => syscontainerd::socket_of_dockerd(o.pid).map(|s| (o.pid, s)),
+                _ => None,
+            };
             let proof = owner
                 .and_then(|o| dataroot::prove_root(o.pid, f.root_dir.as_deref(), f.id.as_deref()));
+            if let (Ok(_), Some((pid, sock))) = (&proof, &sys_sock) {
+                match syscontainerd::prove(*pid, sock) {
+                    Ok(c) => ctrd = Some(c),
+                    Err(e) => ctrd_unproven = Some(e.to_string()),
+                }
+            }
             let early = match &proof {
-                Ok(p) => early.filter(|(g, a)| a.is_ok() && *g == p.path),
-                Err(_) => None,
+                // The early read knew of no containerd root beside the data root.
+                Ok(p) if sys_sock.is_none() => early.filter(|(g, a)| a.is_ok() && *g == p.path),
+                _ => None,
             };
             (Some(f), proof, early.map(|(_, a)| a))
         }
@@ -208,7 +257,13 @@ pub fn run(opts: DfOptions<'_>) -> Result<DfReport, DfError> {
     let scanned = match (&proof, early) {
         (Err(e), _) => Err(Unread::NotProven(e.to_string())),
         (Ok(_), Some(Ok(a))) => Ok(a),
-        (Ok(_), _) => scan(&root, daemon, aopts.clone()).map_err(Unread::DataRoot),
+        (Ok(_), _) => scan(
+            &root,
+            ctrd.as_ref().map(|c| c.path.as_path()),
+            daemon,
+            aopts.clone(),
+        )
+        .map_err(Unread::DataRoot),
     };
     let scanned = scanned.map(|mut a| {
         if let (Some(p), Some(c)) = (&aopts.layer_cache, &a.fresh_cache)
@@ -260,6 +315,10 @@ pub fn run(opts: DfOptions<'_>) -> Result<DfReport, DfError> {
             Mode::Live
         },
         partial: audit.missing_figures,
+        containerd_root_proof: match &proof {
+            Ok(_) if !engine_figures => ctrd,
+            _ => None,
+        },
         data_root_proof: proof.ok(),
         audit,
         engine,
@@ -294,12 +353,16 @@ pub fn run(opts: DfOptions<'_>) -> Result<DfReport, DfError> {
             && report.data_root_proof.is_some()
             && report.audit.driver != Driver::ContainerdStore
         {
-            report.audit.warnings.push(
-                "the engine uses the containerd image store, but its data root has no \
-                 containerd/daemon/ (a system containerd, /var/lib/containerd?): images and build \
-                 cache there are not counted"
+            report.audit.warnings.push(match &ctrd_unproven {
+                Some(why) => format!(
+                    "the engine uses the containerd image store with a system containerd whose root \
+                     is not read ({why}): images and build cache there are not counted"
+                ),
+                None => "the engine uses the containerd image store, but its data root has no \
+                         containerd/daemon/ and its dockerd names no containerd socket: images and \
+                         build cache are not counted"
                     .into(),
-            );
+            });
             report.partial = true;
         }
         report.audit.warnings.append(&mut f.warnings.clone());
@@ -369,7 +432,10 @@ fn gather_held(report: &mut DfReport, root: &Path, daemon: DaemonFact) {
     };
     report.held_bytes = scan.bytes();
     report.held = scan.files.clone();
-    if held::own_filesystem(root) == Some(true)
+    // The walk's total counts a system containerd's root beside the data root too (another
+    // filesystem, or a directory outside the data root's): no gap is computed then.
+    if report.containerd_root_proof.is_none()
+        && held::own_filesystem(root) == Some(true)
         && let Some(fs) = held::fs_facts(root)
     {
         let on_fs = scan.bytes().map(|b| b + scan.elsewhere_bytes);

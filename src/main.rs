@@ -204,6 +204,7 @@ fn run_df(args: &DfArgs) -> Result<Exit, Failure> {
     let update = |done, total| progress.update(done, total);
     let report = df::run(DfOptions {
         data_root: args.data_root.clone(),
+        containerd_root: args.containerd_root.clone(),
         cache: args.cache.clone(),
         threads: args.threads,
         engine_df: args.engine_df,

@@ -572,7 +572,7 @@ fn interrupted_steps_are_settled_by_reading_the_store_again() {
 
 /// A path is resolved inside the daemon's own root: `/var/run` is an absolute link to `/run` in the
 /// chroot, and `/proc/PID/root/var/run/…` opened the plain way follows it to *this* root's `/run`
-/// (the host engine's files), `source::dataroot::open_in_root` to the chroot's.
+/// (the host engine's files), `source::procroot::seen_from_here` to the chroot's.
 #[test]
 #[ignore = "needs containerd-store engine"]
 fn paths_are_resolved_inside_the_daemons_root() {
@@ -583,7 +583,9 @@ fn paths_are_resolved_inside_the_daemons_root() {
         .trim()
         .parse()
         .unwrap();
-    let (_, id) = dredge::source::dataroot::open_in_root(pid, "/var/run/docker.pid").unwrap();
+    let (here, id) =
+        dredge::source::procroot::seen_from_here(pid, Path::new("/var/run/docker.pid")).unwrap();
+    assert_eq!(here, Path::new(ROOT).join("run/docker.pid"));
     let m = std::fs::metadata(Path::new(ROOT).join("run/docker.pid")).unwrap();
     assert_eq!(id, (m.dev(), m.ino()));
     if let Ok(naive) = std::fs::metadata(format!("/proc/{pid}/root/var/run/docker.pid")) {

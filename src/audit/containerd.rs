@@ -1,6 +1,7 @@
 //! The accounting of a data root with the containerd image store: every byte under the data root
-//! (which holds dockerd's own containerd root, `containerd/daemon/`) goes to one category, so the
-//! categories add up to `du -sx` of the data root:
+//! (which holds dockerd's own containerd root, `containerd/daemon/`) and under a system containerd's
+//! root beside it (`/var/lib/containerd`, when dockerd uses one) goes to one category, so the
+//! categories add up to `du -sx` of the data root plus `du -sx` of that containerd root:
 //! - images: content blobs and snapshot directories an image reaches;
 //! - containers: the snapshots a container's lease holds (its writable layer and init layer) and
 //!   `containers/<id>/` (logs included);
@@ -182,6 +183,11 @@ pub fn audit(
         units.push((dr.path.join("buildkit"), Unit::BuildKit));
     }
     units.push((dr.path.clone(), Unit::Rest));
+    // A system containerd's root, beside the data root: what no other unit takes there is "other".
+    let beside = !store.root.starts_with(&dr.path);
+    if beside {
+        units.push((store.root.clone(), Unit::Rest));
+    }
     let mut prune: HashSet<PathBuf> = units
         .iter()
         .filter(|(_, u)| !matches!(u, Unit::Rest))
@@ -208,7 +214,51 @@ pub fn audit(
         .zip(&parts)
         .map(|((p, _), f)| (p.clone(), &**f))
         .collect();
-    let results = walker.measure_all(&trees, &prune, opts.threads.max(1), progress);
+    // Each root stays on its own filesystem, as `du -sx DATA_ROOT` and `du -sx CONTAINERD_ROOT` do:
+    // a containerd root on another filesystem is walked by a walker of its own.
+    let other_fs = beside && {
+        use std::os::unix::fs::MetadataExt;
+        let dev = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.dev()).ok();
+        dev(&store.root) != dev(&dr.path)
+    };
+    let results = if other_fs {
+        let in_store: Vec<bool> = trees
+            .iter()
+            .map(|(p, _)| p.starts_with(&store.root))
+            .collect();
+        let (mine, theirs): (Vec<_>, Vec<_>) = trees
+            .iter()
+            .cloned()
+            .zip(&in_store)
+            .partition(|(_, s)| !**s);
+        let mine: Vec<_> = mine.into_iter().map(|(t, _)| t).collect();
+        let theirs: Vec<_> = theirs.into_iter().map(|(t, _)| t).collect();
+        let mut a = walker
+            .measure_all(&mine, &prune, opts.threads.max(1), progress)
+            .into_iter();
+        let mut b = match Walker::new(&store.root) {
+            Ok(w2) => {
+                let r = w2.measure_all(&theirs, &prune, opts.threads.max(1), progress);
+                if let Some(w) = w2.error_warning() {
+                    missing = true;
+                    warnings.push(w);
+                }
+                r
+            }
+            Err(e) => {
+                missing = true;
+                warnings.push(format!("{}: {e}", store.root.display()));
+                vec![Default::default(); theirs.len()]
+            }
+        }
+        .into_iter();
+        in_store
+            .iter()
+            .map(|s| if *s { b.next() } else { a.next() }.unwrap_or_default())
+            .collect()
+    } else {
+        walker.measure_all(&trees, &prune, opts.threads.max(1), progress)
+    };
     if let Some(w) = walker.error_warning() {
         missing = true;
         warnings.push(w);

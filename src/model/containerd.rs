@@ -16,6 +16,24 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+/// A containerd root beside the data root (a system containerd's), proven to be the one of the
+/// containerd the engine's dockerd talks to, or named by the user. Made by `source::syscontainerd`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CtrdRootProof {
+    /// The directory read here (the plain path, or the root seen through `/proc/<pid>/root`).
+    pub path: PathBuf,
+    /// The root as containerd names it (`--root`, `root =` of its config, or `/var/lib/containerd`);
+    /// offline, the path given.
+    pub root: String,
+    /// How it was proven (`named` offline; as for a data root live, for the containerd process).
+    pub how: crate::model::dataroot::ProofHow,
+    /// The containerd process listening on the socket dockerd names (live).
+    pub pid: Option<u32>,
+    /// The socket dockerd names (`--containerd`, or `"containerd"` in its daemon.json), as it sees it
+    /// (live).
+    pub socket: Option<String>,
+}
+
 /// One image record (`v1/<ns>/images/<name>`).
 #[derive(Debug, Clone, Default)]
 pub struct StoreImage {

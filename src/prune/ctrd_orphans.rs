@@ -12,8 +12,9 @@
 //! - an **ingest** leftover (an unfinished download or load under `ingest/`) with an ingest record,
 //!   held by no lease and unchanged for `--grace`: `Content.Abort` of its ref.
 //!
-//! Unexpired operation leases (a pull or load under way), containers' and BuildKit's leases are kept
-//! with the reason. Neither kind is quarantined: `--undo` cannot bring them back, and the plan's rule
+//! Only namespace `moby` (dockerd's) is pruned. Unexpired operation leases (a pull or load under
+//! way), containers' and BuildKit's leases, and other namespaces' (other clients of a system
+//! containerd) are kept with the reason. Neither kind is quarantined: `--undo` cannot bring them back, and the plan's rule
 //! and the result say so.
 //!
 //! Decisions ([`decide`], [`recheck`], [`held_alone`]) are pure over [`StoreFacts`]; [`gather`] reads
@@ -34,7 +35,7 @@ use crate::model::containerd::{
     CtrdStore, Lease, LeaseRole, LeaseState, Use, lease_role, lease_state, own,
 };
 use crate::source::containerd::{self, CONTENT, DAEMON_ROOT, OVERLAYFS};
-use crate::source::containerd_api::Client;
+use crate::source::containerd_api::{Client, NAMESPACE};
 
 /// Said of every lease and ingest item: they are deleted, not quarantined.
 pub const NO_UNDO: &str = "deleted through containerd's API: --undo cannot restore it";
@@ -232,6 +233,14 @@ pub fn decide(f: &StoreFacts, grace: u64) -> (Vec<Item>, Vec<Kept>) {
     let mut kept = Vec::new();
     let held = held_alone(&f.store, &f.containers);
     for l in &f.store.leases {
+        if l.namespace != NAMESPACE {
+            kept.push(Kept {
+                kind: Kind::Lease,
+                id: l.id.clone(),
+                reason: format!("in namespace {}, not dockerd's ({NAMESPACE})", l.namespace),
+            });
+            continue;
+        }
         match lease_decision(l, &f.containers, grace, f.now) {
             Ok(rule) => {
                 let h = held
@@ -275,6 +284,14 @@ pub fn decide(f: &StoreFacts, grace: u64) -> (Vec<Item>, Vec<Kept>) {
             });
             continue;
         };
+        if ns != NAMESPACE {
+            kept.push(Kept {
+                kind: Kind::Ingest,
+                id: reference.to_string(),
+                reason: format!("in namespace {ns}, not dockerd's ({NAMESPACE})"),
+            });
+            continue;
+        }
         match ingest_decision(f, ns, reference, dir, grace) {
             Ok(rule) => {
                 let (bytes, modified) = f.ingest.get(dir).copied().unwrap_or((0, None));
@@ -392,13 +409,29 @@ pub struct Location {
 
 /// Proves the engine's data root (`root_dir`, `engine_id` from its `/info`: the dockerd serving
 /// `DOCKER_HOST`, seen through its root; read only, so another mount namespace is fine) and the socket
-/// of the containerd that serves its store (`containerd_api::find_socket`). `Err`: why not, one line.
+/// of the containerd that serves its store: dockerd's own (`containerd_api::find_socket`), or the
+/// system containerd it names (`syscontainerd::prove`). `Err`: why not, one line.
 pub fn locate(root_dir: &str, engine_id: &str) -> Result<Location, String> {
     let host =
         std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
     let p = crate::source::dataroot::prove_live_root(&host, Some(root_dir), Some(engine_id))
         .map_err(|e| format!("the engine's data root is not proven: {e}"))?;
     let pid = p.pid.ok_or("no dockerd process serves the engine")?;
+    // A system containerd (dockerd's --containerd, or "containerd" in its daemon.json): its root and
+    // the containerd listening on the socket dockerd names, proven by `syscontainerd::prove`.
+    if let Some(sock) = crate::source::syscontainerd::socket_of_dockerd(pid) {
+        let proof = crate::source::syscontainerd::prove(pid, &sock)
+            .map_err(|e| format!("the system containerd's root is not proven: {e}"))?;
+        let cpid = proof
+            .pid
+            .ok_or("no containerd process listens on its socket")?;
+        let socket = crate::source::containerd_api::reachable(pid, cpid, &sock)
+            .map_err(|e| format!("containerd pid {cpid}: {e}"))?;
+        return Ok(Location {
+            store_root: proof.path,
+            socket,
+        });
+    }
     let store_root = p.path.join(DAEMON_ROOT);
     let socket = crate::source::containerd_api::find_socket(pid, &store_root)
         .map_err(|e| format!("the socket of the store's containerd is not proven: {e}"))?;
@@ -607,6 +640,10 @@ mod tests {
                     )]),
                     ..lease("bk", h2, None, &[])
                 },
+                Lease {
+                    namespace: "k8s.io".into(),
+                    ..lease("other-client", h2, None, &[])
+                },
             ],
             blob_files: ["a", "b", "c", "d", "i", "s"].map(String::from).to_vec(),
             ..CtrdStore::default()
@@ -671,7 +708,9 @@ mod tests {
         assert!(reason(&kept, "young").contains("within --grace"));
         assert!(reason(&kept, "X").contains("container"));
         assert!(reason(&kept, "bk").contains("BuildKit"));
-        assert_eq!(items.len() + kept.len(), 8);
+        // Another client's namespace (a system containerd's): never dockerd's to delete.
+        assert!(reason(&kept, "other-client").contains("namespace k8s.io"));
+        assert_eq!(items.len() + kept.len(), 9);
     }
 
     #[test]

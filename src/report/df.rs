@@ -165,6 +165,9 @@ pub fn write_table<W: Write>(out: &mut W, r: &DfReport, top: usize) -> io::Resul
             ""
         }
     )?;
+    if let Some(c) = &r.containerd_root_proof {
+        writeln!(out, "{}", containerd_root_line(c))?;
+    }
     writeln!(
         out,
         "  on disk {}  apparent {}",
@@ -529,6 +532,24 @@ pub fn removable(a: &Audit) -> Vec<Removable> {
 }
 
 /// The held line under the totals: outside the categories, and the total with it.
+/// The line naming a system containerd's root read beside the data root.
+fn containerd_root_line(c: &crate::model::containerd::CtrdRootProof) -> String {
+    let read = c.path.display().to_string();
+    let via = if read == c.root {
+        String::new()
+    } else {
+        format!(", read as {}", escape(&read))
+    };
+    let who = match (c.pid, &c.socket) {
+        (Some(pid), Some(sock)) => format!("system containerd pid {pid} on {}", escape(sock)),
+        _ => "named with --containerd-root".into(),
+    };
+    format!(
+        "  and containerd root {} ({who}{via}): the totals cover both roots",
+        escape(&c.root)
+    )
+}
+
 /// The containerd store's leases that pin content with nothing under way, `ingest/` leftovers, and
 /// what nothing reaches or no record names.
 fn write_containerd<W: Write>(

@@ -20,7 +20,6 @@
 //! Async stays inside this module: each call runs on its own current-thread tokio runtime, with a
 //! timeout, behind a plain function.
 
-use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -28,7 +27,8 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 
-use super::dataroot::{listens_on, open_in_root};
+use super::dataroot::listens_on;
+use super::procroot;
 
 /// The namespace dockerd keeps its images, containers and leases in.
 pub const NAMESPACE: &str = "moby";
@@ -350,10 +350,26 @@ impl Client {
 
 // ---- which socket is the store's containerd ----
 
-/// Where a descriptor's file is seen from here (`/proc/self/fd/N`'s link).
-fn seen_from_here(fd: &OwnedFd) -> std::io::Result<PathBuf> {
-    use std::os::fd::AsRawFd;
-    std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+/// The socket `addr`, as process `namer` names it (a path in its root), as reached from here: when
+/// containerd `listener` listens on that very file and the path here is that file too.
+pub fn reachable(namer: u32, listener: u32, addr: &str) -> Result<PathBuf, String> {
+    let (here, sock_id) =
+        procroot::seen_from_here(namer, Path::new(addr)).map_err(|e| format!("{addr}: {e}"))?;
+    if !listens_on(listener, sock_id) {
+        return Err(format!("it does not listen on {addr}"));
+    }
+    let same = std::fs::metadata(&here).is_ok_and(|m| {
+        use std::os::unix::fs::MetadataExt;
+        (m.dev(), m.ino()) == sock_id
+    });
+    if same {
+        Ok(here)
+    } else {
+        Err(format!(
+            "its socket {addr} is not reachable from here ({} is another file)",
+            here.display()
+        ))
+    }
 }
 
 /// What moby's `containerd.toml` says: the containerd root and the gRPC socket, in containerd's own
@@ -433,38 +449,19 @@ pub fn find_socket(dockerd: u32, store_root: &Path) -> Result<PathBuf, String> {
             let cmdline = std::fs::read(format!("/proc/{pid}/cmdline"))
                 .map_err(|e| format!("/proc/{pid}/cmdline: {e}"))?;
             let cfg = config_arg(&cmdline).ok_or("started without --config")?;
-            let (fd, _) = open_in_root(pid, &cfg).map_err(|e| format!("{cfg}: {e}"))?;
-            // Re-opened through the descriptor's own link: the file found in its root, read.
-            let text = std::fs::read_to_string(format!(
-                "/proc/self/fd/{}",
-                std::os::fd::AsRawFd::as_raw_fd(&fd)
-            ))
-            .map_err(|e| format!("{cfg}: {e}"))?;
-            let (root, addr) = config_paths(&text).map_err(|e| format!("{cfg}: {e}"))?;
-            let (_, root_id) = open_in_root(pid, &root).map_err(|e| format!("{root}: {e}"))?;
+            let text = procroot::read_in(pid, Path::new(&cfg), 1 << 20)
+                .map_err(|e| format!("{cfg}: {e}"))?;
+            let (root, addr) =
+                config_paths(&String::from_utf8_lossy(&text)).map_err(|e| format!("{cfg}: {e}"))?;
+            let (root_id, _) =
+                procroot::stat_in(pid, Path::new(&root)).map_err(|e| format!("{root}: {e}"))?;
             if root_id != want_root {
                 return Err(format!(
                     "its root {root} is not the store read here ({})",
                     store_root.display()
                 ));
             }
-            let (sock, sock_id) = open_in_root(pid, &addr).map_err(|e| format!("{addr}: {e}"))?;
-            if !listens_on(pid, sock_id) {
-                return Err(format!("it does not listen on {addr}"));
-            }
-            let here = seen_from_here(&sock).map_err(|e| format!("{addr}: {e}"))?;
-            let same = std::fs::metadata(&here).is_ok_and(|m| {
-                use std::os::unix::fs::MetadataExt;
-                (m.dev(), m.ino()) == sock_id
-            });
-            if same {
-                Ok(here)
-            } else {
-                Err(format!(
-                    "its socket {addr} is not reachable from here ({} is another file)",
-                    here.display()
-                ))
-            }
+            reachable(pid, pid, &addr)
         })();
         match r {
             Ok(p) => return Ok(p),

@@ -17,6 +17,7 @@ use std::time::UNIX_EPOCH;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+use super::procroot;
 use super::rootfs::{Entry, FileError, Kind, RootDir, is_plain_component, limit};
 use crate::model::dataroot::{
     ConfigState, ContainerRecord, DaemonEvidence, DaemonFact, DataRoot, DataRootProof, Driver,
@@ -75,6 +76,13 @@ impl Found {
 
 /// Reads the data root's metadata.
 pub fn read(root: &Path) -> Result<DataRoot, DataRootError> {
+    read_with(root, false)
+}
+
+/// [`read`]; with `containerd_beside`, the engine keeps its images in a system containerd's root
+/// beside this data root (the containerd image store without `containerd/daemon/` here): its driver
+/// is the containerd store whatever else is there (an old `overlay2/` is then "other").
+pub fn read_with(root: &Path, containerd_beside: bool) -> Result<DataRoot, DataRootError> {
     let meta = fs::metadata(root).map_err(|source| DataRootError::Io {
         path: root.to_path_buf(),
         source,
@@ -90,7 +98,11 @@ pub fn read(root: &Path) -> Result<DataRoot, DataRootError> {
     fs::read_dir(root).map_err(io_err)?;
     let mut r = DataRoot {
         path: root.to_path_buf(),
-        driver: detect_driver(&rd),
+        driver: if containerd_beside {
+            Driver::ContainerdStore
+        } else {
+            detect_driver(&rd)
+        },
         buildkit: rd.kind("buildkit").ok().flatten() == Some(Kind::Dir),
         ..DataRoot::default()
     };
@@ -907,14 +919,15 @@ pub fn daemon_on(root: &Path) -> DaemonFact {
         return DaemonFact::NotFound;
     };
     let all = dockerds();
-    // A dockerd's data root as it sees it, through its own root (a chrooted or containerised dockerd
-    // whose `/var/lib/docker` is elsewhere here); the plain path only when that root cannot be read.
-    let seen = |d: &Dockerd| {
-        let rel = d.data_root.strip_prefix("/").unwrap_or(&d.data_root);
-        fs::canonicalize(Path::new(&format!("/proc/{}/root", d.pid)).join(rel))
-            .or_else(|_| fs::canonicalize(&d.data_root))
+    // A dockerd's data root as it sees it, inside its own root (a chrooted or containerised dockerd
+    // whose `/var/lib/docker` is elsewhere here), compared by device and inode; the plain path only
+    // when that root cannot be read.
+    let want_id = fs::metadata(&want).ok().map(|m| dev_ino(&m));
+    let seen = |d: &Dockerd| match procroot::stat_in(d.pid, &d.data_root) {
+        Ok((id, _)) => want_id == Some(id),
+        Err(_) => fs::canonicalize(&d.data_root).is_ok_and(|u| u == want),
     };
-    if let Some(d) = all.iter().find(|d| seen(d).is_ok_and(|u| u == want)) {
+    if let Some(d) = all.iter().find(|d| seen(d)) {
         return DaemonFact::Running {
             pid: Some(d.pid),
             started_ns: started_ns(d.pid),
@@ -1027,7 +1040,7 @@ pub enum NotProven {
     #[error("the engine named no absolute data root (DockerRootDir {0:?})")]
     NoRootDir(Option<String>),
     /// The daemon's data root, seen through its root, cannot be examined.
-    #[error("{path}: {source} (the data root of dockerd pid {pid}, seen through its root)")]
+    #[error("{path}: {source} (a directory of process {pid}, seen inside its root)")]
     Unreadable {
         /// The dockerd.
         pid: u32,
@@ -1035,6 +1048,18 @@ pub enum NotProven {
         path: PathBuf,
         /// The underlying error.
         source: io::Error,
+    },
+    /// The daemon's data root is reached inside its root only through a link that, followed from
+    /// here, leads elsewhere: no path here reads it.
+    #[error(
+        "{path}: a symbolic link on the way leads out of the root of process {pid} when read from \
+         here: the directory is not read"
+    )]
+    LinkOut {
+        /// The dockerd.
+        pid: u32,
+        /// The path through its root.
+        path: PathBuf,
     },
     /// The data root's `engine-id` names another engine.
     #[error(
@@ -1101,42 +1126,10 @@ fn dev_ino(m: &fs::Metadata) -> (u64, u64) {
     (m.dev(), m.ino())
 }
 
-/// A path opened inside `/proc/<pid>/root`, every link resolved as that process would (an absolute
-/// link at the process's root, never above it: `openat2(RESOLVE_IN_ROOT)`); `/proc/<pid>/root/var/run/…`
-/// opened the plain way resolves an absolute `/var/run -> /run` link at *our* root, i.e. another
-/// daemon's file. On a kernel without `openat2` (before 5.6), the plain way. Returns the descriptor
-/// (`O_PATH`) and its `(st_dev, st_ino)`.
-pub fn open_in_root(pid: u32, path: &str) -> io::Result<(std::os::fd::OwnedFd, (u64, u64))> {
-    use rustix::fs::{Mode, OFlags, ResolveFlags};
-    use std::os::fd::AsFd;
-    let root = rustix::fs::open(
-        format!("/proc/{pid}/root").as_str(),
-        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )?;
-    let rel = path.trim_start_matches('/');
-    let rel = if rel.is_empty() { "." } else { rel };
-    let fd = match rustix::fs::openat2(
-        root.as_fd(),
-        rel,
-        OFlags::PATH | OFlags::CLOEXEC,
-        Mode::empty(),
-        ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
-    ) {
-        Err(rustix::io::Errno::NOSYS) => rustix::fs::openat(
-            root.as_fd(),
-            rel,
-            OFlags::PATH | OFlags::CLOEXEC,
-            Mode::empty(),
-        )?,
-        r => r?,
-    };
-    let st = rustix::fs::fstat(&fd)?;
-    Ok((fd, (st.st_dev, st.st_ino)))
-}
-
-/// Whether process `pid` holds a listening unix socket bound to a path that, resolved in its own root
-/// and mount namespace ([`open_in_root`]), is the socket file `want` (device, inode).
+/// Whether process `pid` holds a listening unix socket bound to a path that, seen inside its own root
+/// and mount namespace ([`procroot::stat_in`]: an absolute link on the way, such as `/var/run ->
+/// /run`, leads back into its root, not into this process's), is the socket file `want` (device,
+/// inode).
 pub fn listens_on(pid: u32, want: (u64, u64)) -> bool {
     let Ok(table) = fs::read_to_string(format!("/proc/{pid}/net/unix")) else {
         return false;
@@ -1150,7 +1143,9 @@ pub fn listens_on(pid: u32, want: (u64, u64)) -> bool {
             .ok()
             .and_then(|l| socket_inode(&l))
             .and_then(|ino| listening.get(&ino))
-            .is_some_and(|bound| open_in_root(pid, bound).is_ok_and(|(_, id)| id == want))
+            .is_some_and(|bound| {
+                procroot::stat_in(pid, Path::new(bound)).is_ok_and(|(id, _)| id == want)
+            })
     })
 }
 
@@ -1210,24 +1205,29 @@ pub fn resolve_in(pid: u32, root_dir: &Path) -> Result<(PathBuf, ProofHow), NotP
         path: path.to_path_buf(),
         source,
     };
-    let seen = fs::metadata(&through).map_err(|e| unreadable(&through, e))?;
-    if !seen.is_dir() {
+    // The directory the daemon itself uses: every link on the way resolved inside its root.
+    let (seen, is_dir) = procroot::stat_in(pid, root_dir).map_err(|e| unreadable(&through, e))?;
+    if !is_dir {
         return Err(unreadable(
             &through,
             io::Error::new(io::ErrorKind::NotADirectory, "not a directory"),
         ));
     }
-    let plain_same = fs::metadata(root_dir).is_ok_and(|m| dev_ino(&m) == dev_ino(&seen));
+    let plain_same = fs::metadata(root_dir).is_ok_and(|m| dev_ino(&m) == seen);
+    // Read by path below, `through` must lead there too: an absolute link on the way would be
+    // resolved against this process's root, elsewhere.
+    let through_same = fs::metadata(&through).is_ok_and(|m| dev_ino(&m) == seen);
     let link = |p: &str| fs::read_link(p).ok();
     let same_ns = link(&format!("/proc/{pid}/ns/mnt"))
         .is_some_and(|n| Some(n) == link("/proc/self/ns/mnt"))
         && fs::metadata(&proc_root)
             .and_then(|r| fs::metadata("/").map(|s| dev_ino(&r) == dev_ino(&s)))
             .unwrap_or(false);
-    Ok(match (plain_same, same_ns) {
-        (true, true) => (root_dir.to_path_buf(), ProofHow::SameNamespace),
-        (true, false) => (root_dir.to_path_buf(), ProofHow::SameInode),
-        (false, _) => (through, ProofHow::ProcessRoot),
+    Ok(match (plain_same, same_ns, through_same) {
+        (true, true, _) => (root_dir.to_path_buf(), ProofHow::SameNamespace),
+        (true, false, _) => (root_dir.to_path_buf(), ProofHow::SameInode),
+        (false, _, true) => (through, ProofHow::ProcessRoot),
+        (false, _, false) => return Err(NotProven::LinkOut { pid, path: through }),
     })
 }
 
@@ -1452,6 +1452,27 @@ mod tests {
         assert_eq!(m.len(), 2, "{m:?}");
         assert_eq!(m[&11962], "/var/run/docker.sock");
         assert_eq!(m[&1196], "/tmp/a b.sock");
+    }
+
+    #[test]
+    fn a_listener_is_found_by_its_bound_path_resolved_in_the_listeners_root() {
+        // Bound through an absolute link (as dockerd binds /var/run/docker.sock, /var/run -> /run):
+        // the bound path is looked up inside this process's root, with the link followed there, and
+        // is the socket file itself.
+        let t = tempfile::tempdir().unwrap();
+        std::fs::create_dir(t.path().join("run")).unwrap();
+        std::os::unix::fs::symlink(t.path().join("run"), t.path().join("varrun")).unwrap();
+        let bound = t.path().join("varrun/d.sock");
+        let _l = std::os::unix::net::UnixListener::bind(&bound).unwrap();
+        let want = dev_ino(&fs::metadata(t.path().join("run/d.sock")).unwrap());
+        let me = std::process::id();
+        assert!(listens_on(me, want));
+        // A file of the same name elsewhere, or one this process does not listen on, is not it.
+        std::fs::write(t.path().join("other.sock"), "").unwrap();
+        let other = dev_ino(&fs::metadata(t.path().join("other.sock")).unwrap());
+        assert!(!listens_on(me, other));
+        let (dir, how) = resolve_in(me, t.path()).unwrap();
+        assert_eq!((dir.as_path(), how), (t.path(), ProofHow::SameNamespace));
     }
 
     #[test]

@@ -11,7 +11,9 @@ pub mod held;
 mod layer;
 mod manifest;
 mod overlay;
+pub mod procroot;
 pub mod rootfs;
+pub mod syscontainerd;
 mod verify;
 
 use std::collections::HashSet;
@@ -373,8 +375,8 @@ fn open_from_data_root(
 
 /// Reads `spec` straight from the engine's containerd content store (an OCI blob store) when the
 /// engine uses the containerd image store, runs its own containerd under a data root proven to be its
-/// own, and knows the image. The blobs are those `docker save` writes, so the figures are the same.
-/// `DREDGE_EXPORT=1` skips this.
+/// own (or a system containerd whose root is proven, `syscontainerd`), and knows the image. The
+/// blobs are those `docker save` writes, so the figures are the same. `DREDGE_EXPORT=1` skips this.
 fn open_from_containerd(spec: &str) -> Result<Option<(DirContainer, manifest::Plan)>, SourceError> {
     if std::env::var_os("DREDGE_EXPORT").is_some_and(|v| v == "1") {
         return Ok(None);
@@ -388,7 +390,15 @@ fn open_from_containerd(spec: &str) -> Result<Option<(DirContainer, manifest::Pl
     let Ok(proof) = dataroot::prove_engine_root(&facts) else {
         return Ok(None);
     };
-    let root = proof.path.join(containerd::DAEMON_ROOT);
+    // A system containerd's root (dockerd names its socket), proven; else dockerd's own, under the
+    // data root.
+    let root = match proof.pid.and_then(syscontainerd::socket_of_dockerd) {
+        Some(sock) => match proof.pid.map(|pid| syscontainerd::prove(pid, &sock)) {
+            Some(Ok(c)) => c.path,
+            _ => return Ok(None),
+        },
+        None => proof.path.join(containerd::DAEMON_ROOT),
+    };
     // Unreadable metadata or an unknown image: the engine's export says why.
     let Ok(Some(t)) = containerd::find_image(&root, spec) else {
         return Ok(None);
