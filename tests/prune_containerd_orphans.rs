@@ -1,6 +1,7 @@
 //! `dredge prune --orphans` on the containerd image store (issue 13), on the engine of
 //! `scripts/docker-up-containerd` (`#[ignore = "needs containerd-store engine"]`, failing when it is
-//! missing):
+//! missing), and the leaked lease also beside a system containerd (`DREDGE_CTRD_MODE=system
+//! scripts/docker-up-containerd`):
 //! - a leaked lease (no expiry) that alone holds a layer blob of an image since removed is planned with
 //!   the blob's allocated bytes (`du -B1` of the blob file, not dredge), deleted through containerd's
 //!   API by `--apply` of that plan, and the blob file is gone afterwards; the journal has the step's
@@ -27,19 +28,47 @@ use dredge::source::containerd_api::{Client, NAMESPACE, find_socket};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-const ROOT: &str = "/var/tmp/dredge-trixie";
-
-fn sock() -> String {
-    format!("unix://{ROOT}/run/docker.sock")
+/// A test engine of `scripts/docker-up-containerd`.
+struct Eng {
+    /// Its chroot.
+    root: &'static str,
+    /// containerd's socket inside it.
+    ctr_sock: &'static str,
+    /// The containerd root inside it.
+    store: &'static str,
+    /// How to start it.
+    up: &'static str,
 }
 
-fn store_root() -> PathBuf {
-    Path::new(ROOT).join("var/lib/docker/containerd/daemon")
+/// dockerd's own containerd (`<data-root>/containerd/daemon`).
+const OWN: Eng = Eng {
+    root: "/var/tmp/dredge-trixie",
+    ctr_sock: "/run/docker/containerd/containerd.sock",
+    store: "var/lib/docker/containerd/daemon",
+    up: "scripts/docker-up-containerd",
+};
+
+/// A system containerd beside dockerd (`--containerd=/run/containerd/containerd.sock`).
+const SYSTEM: Eng = Eng {
+    root: "/var/tmp/dredge-trixie-sys",
+    ctr_sock: "/run/containerd/containerd.sock",
+    store: "var/lib/containerd",
+    up: "DREDGE_CTRD_MODE=system scripts/docker-up-containerd",
+};
+
+const ROOT: &str = OWN.root;
+
+fn sock(e: &Eng) -> String {
+    format!("unix://{}/run/docker.sock", e.root)
 }
 
-fn docker(args: &[&str], stdin: Option<&[u8]>) -> std::process::Output {
+fn store_root(e: &Eng) -> PathBuf {
+    Path::new(e.root).join(e.store)
+}
+
+fn docker(e: &Eng, args: &[&str], stdin: Option<&[u8]>) -> std::process::Output {
     let mut c = Command::new("docker")
-        .env("DOCKER_HOST", sock())
+        .env("DOCKER_HOST", sock(e))
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -55,27 +84,21 @@ fn docker(args: &[&str], stdin: Option<&[u8]>) -> std::process::Output {
 }
 
 /// Fails (never skips) when the engine is not up: run scripts/docker-up-containerd.
-fn need_engine() {
-    let ok = docker(&["info", "--format", "{{.DriverStatus}}"], None);
+fn need_engine(e: &Eng) {
+    let ok = docker(e, &["info", "--format", "{{.DriverStatus}}"], None);
     assert!(
         ok.status.success()
             && String::from_utf8_lossy(&ok.stdout).contains("containerd.snapshotter"),
-        "this test needs the containerd-store engine of scripts/docker-up-containerd on {} \
-         (it is #[ignore]d: run it where that is available)",
-        sock()
+        "this test needs the containerd-store engine of `{}` on {} (it is #[ignore]d: run it \
+         where that is available)",
+        e.up,
+        sock(e)
     );
 }
 
-fn ctr(args: &[&str]) -> std::process::Output {
+fn ctr(e: &Eng, args: &[&str]) -> std::process::Output {
     Command::new("chroot")
-        .args([
-            ROOT,
-            "ctr",
-            "-a",
-            "/run/docker/containerd/containerd.sock",
-            "-n",
-            NAMESPACE,
-        ])
+        .args([e.root, "ctr", "-a", e.ctr_sock, "-n", NAMESPACE])
         .args(args)
         .output()
         .expect("chroot ctr runs")
@@ -127,8 +150,8 @@ fn archive(tag: &str, name: &str) -> (Vec<u8>, String, String) {
     )
 }
 
-fn blob_file(digest: &str) -> PathBuf {
-    store_root()
+fn blob_file(e: &Eng, digest: &str) -> PathBuf {
+    store_root(e)
         .join("io.containerd.content.v1.content/blobs/sha256")
         .join(digest.trim_start_matches("sha256:"))
 }
@@ -143,28 +166,37 @@ fn du_b1(p: &Path) -> u64 {
         .expect("du prints a number")
 }
 
-/// containerd's API as dredge finds it (the dockerd of the pidfile, its containerd child).
-fn client() -> Client {
-    let pid: u32 = std::fs::read_to_string(Path::new(ROOT).join("run/docker.pid"))
+/// containerd's API as dredge finds it: dockerd's own containerd (the dockerd of the pidfile, its
+/// containerd child), or the system containerd listening on the socket dockerd names.
+fn client(e: &Eng) -> Client {
+    let pid: u32 = std::fs::read_to_string(Path::new(e.root).join("run/docker.pid"))
         .expect("dockerd's pid file")
         .trim()
         .parse()
         .unwrap();
-    let s = find_socket(pid, &store_root()).expect("the store's containerd socket is proven");
+    let s = match dredge::source::syscontainerd::socket_of_dockerd(pid) {
+        None => find_socket(pid, &store_root(e)).expect("the store's containerd socket is proven"),
+        Some(named) => {
+            let proof = dredge::source::syscontainerd::prove(pid, &named).expect("proven");
+            dredge::source::containerd_api::reachable(pid, proof.pid.unwrap(), &named)
+                .expect("the system containerd's socket is reachable")
+        }
+    };
+    let want = Path::new(e.root).join(e.ctr_sock.trim_start_matches('/'));
     assert_eq!(
-        s,
-        Path::new(ROOT).join("run/docker/containerd/containerd.sock")
+        std::fs::canonicalize(&s).unwrap(),
+        std::fs::canonicalize(&want).unwrap()
     );
     Client::new(&s, NAMESPACE)
 }
 
 /// Deletes this test's leases whatever happens.
-struct Leases(Vec<String>);
+struct Leases(&'static Eng, Vec<String>);
 
 impl Drop for Leases {
     fn drop(&mut self) {
-        for l in &self.0 {
-            let _ = ctr(&["leases", "delete", "--sync", l]);
+        for l in &self.1 {
+            let _ = ctr(self.0, &["leases", "delete", "--sync", l]);
         }
     }
 }
@@ -172,7 +204,19 @@ impl Drop for Leases {
 #[test]
 #[ignore = "needs containerd-store engine"]
 fn a_leaked_lease_goes_through_containerds_api_and_its_blob_with_it() {
-    need_engine();
+    leaked_lease(&OWN);
+}
+
+/// The same beside a system containerd (its root `/var/lib/containerd`, its socket the one dockerd
+/// names).
+#[test]
+#[ignore = "needs root and the system-containerd engine"]
+fn a_leaked_lease_goes_through_the_system_containerds_api() {
+    leaked_lease(&SYSTEM);
+}
+
+fn leaked_lease(e: &'static Eng) {
+    need_engine(e);
     let tag = format!("dredge-leak-{}:1", std::process::id());
     let unique = format!(
         "leak-{}-{}",
@@ -183,26 +227,26 @@ fn a_leaked_lease_goes_through_containerds_api_and_its_blob_with_it() {
             .as_nanos()
     );
     let (tar, layer, config) = archive(&tag, &unique);
-    let o = docker(&["load"], Some(&tar));
+    let o = docker(e, &["load"], Some(&tar));
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let leaked = format!("dredge-test-leaked-{}", std::process::id());
     let pending = format!("dredge-test-pending-{}", std::process::id());
-    let _cleanup = Leases(vec![leaked.clone(), pending.clone()]);
+    let _cleanup = Leases(e, vec![leaked.clone(), pending.clone()]);
     for (id, expires) in [(&leaked, "0"), (&pending, "1h")] {
-        let o = ctr(&["leases", "create", "--id", id, "--expires", expires]);
+        let o = ctr(e, &["leases", "create", "--id", id, "--expires", expires]);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     }
-    let c = client();
+    let c = client(e);
     c.add_lease_resource(&leaked, &layer, "content")
         .expect("AddResource of the layer");
     c.add_lease_resource(&pending, &config, "content")
         .expect("AddResource of the config");
-    let o = docker(&["rmi", &tag], None);
+    let o = docker(e, &["rmi", &tag], None);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     // The leases keep their blobs although no image names them.
-    let blob = blob_file(&layer);
+    let blob = blob_file(e, &layer);
     assert!(blob.exists(), "{} went with the image", blob.display());
-    assert!(blob_file(&config).exists());
+    assert!(blob_file(e, &config).exists());
     let expected = du_b1(&blob);
     assert!(expected >= 1 << 20, "{expected}");
 
@@ -210,7 +254,7 @@ fn a_leaked_lease_goes_through_containerds_api_and_its_blob_with_it() {
     let plan_file = state.path().join("plan.json");
     let plan = json_ok(
         dredge()
-            .env("DOCKER_HOST", sock())
+            .env("DOCKER_HOST", sock(e))
             .args([
                 "prune",
                 "--orphans",
@@ -265,7 +309,7 @@ fn a_leaked_lease_goes_through_containerds_api_and_its_blob_with_it() {
     std::fs::write(&plan_file, serde_json::to_vec(&own).unwrap()).unwrap();
     let res = json_ok(
         dredge()
-            .env("DOCKER_HOST", sock())
+            .env("DOCKER_HOST", sock(e))
             .args(["prune", "--json", "--state-dir"])
             .arg(state.path())
             .arg("--apply")
@@ -280,13 +324,13 @@ fn a_leaked_lease_goes_through_containerds_api_and_its_blob_with_it() {
     assert_eq!(res["reclaimed_bytes"].as_u64(), Some(expected));
     assert!(!blob.exists(), "{} is still there", blob.display());
     assert!(
-        !String::from_utf8_lossy(&ctr(&["leases", "ls", "-q"]).stdout)
+        !String::from_utf8_lossy(&ctr(e, &["leases", "ls", "-q"]).stdout)
             .lines()
             .any(|l| l == leaked),
         "the lease is still there"
     );
     // The kept lease and what it holds are untouched.
-    assert!(blob_file(&config).exists());
+    assert!(blob_file(e, &config).exists());
     // The journal: intent (with the namespace) before, done after.
     let journal = std::fs::read_to_string(res["journal"].as_str().unwrap()).unwrap();
     let lines: Vec<Value> = journal
@@ -309,7 +353,7 @@ fn a_leaked_lease_goes_through_containerds_api_and_its_blob_with_it() {
     // Applying the same plan again: the lease is gone, nothing is deleted.
     let again = json_ok(
         dredge()
-            .env("DOCKER_HOST", sock())
+            .env("DOCKER_HOST", sock(e))
             .args(["prune", "--json", "--state-dir"])
             .arg(state.path())
             .arg("--apply")
@@ -323,8 +367,8 @@ fn a_leaked_lease_goes_through_containerds_api_and_its_blob_with_it() {
 #[test]
 #[ignore = "needs containerd-store engine"]
 fn containerd_errors_are_one_line_with_the_status() {
-    need_engine();
-    let e = client()
+    need_engine(&OWN);
+    let e = client(&OWN)
         .delete_lease("dredge-no-such-lease", true)
         .unwrap_err();
     assert!(e.not_found(), "{e}");
@@ -334,12 +378,12 @@ fn containerd_errors_are_one_line_with_the_status() {
         m.contains("NOT_FOUND (5)") && m.contains("dredge-no-such-lease"),
         "{m}"
     );
-    let e = client().abort_ingest("dredge-no-such-ref").unwrap_err();
+    let e = client(&OWN).abort_ingest("dredge-no-such-ref").unwrap_err();
     assert!(e.not_found(), "{e}");
 }
 
-fn ingest_dirs() -> std::collections::BTreeSet<String> {
-    std::fs::read_dir(store_root().join("io.containerd.content.v1.content/ingest"))
+fn ingest_dirs(e: &Eng) -> std::collections::BTreeSet<String> {
+    std::fs::read_dir(store_root(e).join("io.containerd.content.v1.content/ingest"))
         .map(|r| {
             r.filter_map(|e| e.ok())
                 .map(|e| e.file_name().to_string_lossy().into_owned())
@@ -349,11 +393,11 @@ fn ingest_dirs() -> std::collections::BTreeSet<String> {
 }
 
 /// Plans with `--grace 0s`, keeps only the item `id` of the plan, applies that: (plan, result).
-fn plan_and_apply_only(id: &str, state: &Path) -> (Value, Value) {
+fn plan_and_apply_only(e: &Eng, id: &str, state: &Path) -> (Value, Value) {
     let plan_file = state.join("plan.json");
     let plan = json_ok(
         dredge()
-            .env("DOCKER_HOST", sock())
+            .env("DOCKER_HOST", sock(e))
             .args([
                 "prune",
                 "--orphans",
@@ -375,7 +419,7 @@ fn plan_and_apply_only(id: &str, state: &Path) -> (Value, Value) {
     std::fs::write(&plan_file, serde_json::to_vec(&own).unwrap()).unwrap();
     let res = json_ok(
         dredge()
-            .env("DOCKER_HOST", sock())
+            .env("DOCKER_HOST", sock(e))
             .args(["prune", "--json", "--state-dir"])
             .arg(state)
             .arg("--apply")
@@ -388,9 +432,10 @@ fn plan_and_apply_only(id: &str, state: &Path) -> (Value, Value) {
 #[test]
 #[ignore = "needs containerd-store engine"]
 fn an_unleased_ingest_leftover_is_aborted_through_containerds_api() {
-    need_engine();
+    let e = &OWN;
+    need_engine(e);
     let reference = format!("dredge-test-ingest-{}", std::process::id());
-    let before = ingest_dirs();
+    let before = ingest_dirs(e);
     // `ctr content ingest` takes no lease; killed midway, it leaves its write under ingest/.
     let mut w = Command::new("chroot")
         .args([
@@ -420,9 +465,9 @@ fn an_unleased_ingest_leftover_is_aborted_through_containerds_api() {
             std::time::Instant::now() < deadline,
             "no ingest dir appeared within 30 s"
         );
-        let new: Vec<String> = ingest_dirs().difference(&before).cloned().collect();
+        let new: Vec<String> = ingest_dirs(e).difference(&before).cloned().collect();
         if let [d] = new.as_slice() {
-            let data = store_root()
+            let data = store_root(e)
                 .join("io.containerd.content.v1.content/ingest")
                 .join(d)
                 .join("data");
@@ -435,7 +480,7 @@ fn an_unleased_ingest_leftover_is_aborted_through_containerds_api() {
     w.kill().unwrap();
     let _ = w.wait();
     drop(stdin);
-    let path = store_root()
+    let path = store_root(e)
         .join("io.containerd.content.v1.content/ingest")
         .join(&dir);
     // containerd finishes the write it was serving after the client is gone: measured once it has
@@ -469,7 +514,7 @@ fn an_unleased_ingest_leftover_is_aborted_through_containerds_api() {
         last = now;
     };
     let state = tempfile::tempdir().unwrap();
-    let (plan, res) = plan_and_apply_only(&reference, state.path());
+    let (plan, res) = plan_and_apply_only(e, &reference, state.path());
     let item = plan["items"]
         .as_array()
         .unwrap()
@@ -501,17 +546,18 @@ fn an_unleased_ingest_leftover_is_aborted_through_containerds_api() {
 #[test]
 #[ignore = "needs containerd-store engine"]
 fn interrupted_steps_are_settled_by_reading_the_store_again() {
-    need_engine();
+    let e = &OWN;
+    need_engine(e);
     let here = format!("dredge-test-recover-{}", std::process::id());
-    let _cleanup = Leases(vec![here.clone()]);
-    let o = ctr(&["leases", "create", "--id", &here, "--expires", "1h"]);
+    let _cleanup = Leases(e, vec![here.clone()]);
+    let o = ctr(e, &["leases", "create", "--id", &here, "--expires", "1h"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let state = tempfile::tempdir().unwrap();
     // An empty plan of this engine, to apply (applying settles interrupted runs first).
     let plan_file = state.path().join("plan.json");
     let plan = json_ok(
         dredge()
-            .env("DOCKER_HOST", sock())
+            .env("DOCKER_HOST", sock(e))
             .args(["prune", "--orphans", "--json", "--state-dir"])
             .arg(state.path())
             .arg("--plan-out")
@@ -538,7 +584,7 @@ fn interrupted_steps_are_settled_by_reading_the_store_again() {
     std::fs::write(&journal, text).unwrap();
     json_ok(
         dredge()
-            .env("DOCKER_HOST", sock())
+            .env("DOCKER_HOST", sock(e))
             .args(["prune", "--json", "--state-dir"])
             .arg(state.path())
             .arg("--apply")
@@ -577,7 +623,8 @@ fn interrupted_steps_are_settled_by_reading_the_store_again() {
 #[ignore = "needs containerd-store engine"]
 fn paths_are_resolved_inside_the_daemons_root() {
     use std::os::unix::fs::MetadataExt;
-    need_engine();
+    let e = &OWN;
+    need_engine(e);
     let pid: u32 = std::fs::read_to_string(Path::new(ROOT).join("run/docker.pid"))
         .unwrap()
         .trim()
