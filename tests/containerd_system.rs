@@ -455,3 +455,65 @@ fn image_name_reads_the_system_containerds_store_with_the_figures_of_its_archive
     };
     assert_eq!(strip(live), strip(saved), "in place vs its archive");
 }
+
+/// `dredge prune` on the system containerd's store: an image's parts and their bytes are read from
+/// containerd's own root (found and proven as `df` finds it), the image goes through the engine, and
+/// what `du -sx -B1` of the containerd root lost is the planned bytes.
+#[test]
+#[ignore = "needs root and the system-containerd engine"]
+fn prune_reads_the_system_containerds_root_and_du_agrees() {
+    let _g = ENGINE.lock().unwrap_or_else(|p| p.into_inner());
+    need_engine();
+    let t = format!("dredge-ctrd-sysprune-{}", std::process::id());
+    docker_ok(&[
+        "run",
+        "--network",
+        "none",
+        "--name",
+        &t,
+        "dredge-ctrd-busybox",
+        "sh",
+        "-c",
+        "head -c 1048576 /dev/urandom > /big",
+    ]);
+    let image = docker_ok(&["commit", &t, &format!("{t}:1")])
+        .trim()
+        .to_string();
+    docker_ok(&["rm", &t]);
+    let state = tempfile::tempdir().unwrap();
+    let prune = |extra: &[&str]| {
+        json_ok(
+            dredge()
+                .env("DOCKER_HOST", sock())
+                .args(["prune", "--json", "--unused-images", "0s", "--grace", "0s"])
+                .args(["--keep", "dredge-ctrd-busybox*", "--state-dir"])
+                .arg(state.path())
+                .args(extra),
+        )
+    };
+    let plan = prune(&[]);
+    let items = plan["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "only this test's image: {plan}");
+    assert_eq!(items[0]["id"], image.as_str(), "{plan}");
+    let planned = items[0]["bytes"].as_u64().unwrap();
+    assert!(planned > 1 << 20, "its 1 MiB layer at least: {plan}");
+    let before = du_sx(&ctrd_root());
+    let done = prune(&["--yes"]);
+    assert_eq!(done["deleted"].as_array().unwrap().len(), 1, "{done}");
+    assert!(!docker(&["image", "inspect", &image]).status.success());
+    let mut after = du_sx(&ctrd_root());
+    for _ in 0..20 {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let now = du_sx(&ctrd_root());
+        if now == after {
+            break;
+        }
+        after = now;
+    }
+    assert_eq!(
+        before - after,
+        planned,
+        "{}: {before} -> {after}",
+        ctrd_root().display()
+    );
+}

@@ -282,13 +282,14 @@ fn make_plan(opts: &Options, warnings: &mut Vec<String>) -> Result<Plan, PruneEr
     // Read through any proof (also a chrooted or containerised engine's root, seen through its
     // /proc/PID/root); orphans are moved and held files truncated only in a root that is the same
     // directory here.
-    let (read_root, root) = match crate::source::dataroot::prove_live_root(
+    let (read_proof, root) = match crate::source::dataroot::prove_live_root(
         &host,
         Some(&facts.data_root),
         Some(&facts.engine_id),
     ) {
         Ok(p) if matches!(p.how, ProofHow::SameNamespace | ProofHow::SameInode) => {
-            (Some(p.path.clone()), Some(p.path))
+            let path = p.path.clone();
+            (Some(p), Some(path))
         }
         Ok(p) => {
             // The containerd store's leases and ingest leftovers go through containerd's API,
@@ -300,7 +301,7 @@ fn make_plan(opts: &Options, warnings: &mut Vec<String>) -> Result<Plan, PruneEr
                     p.path.display()
                 ));
             }
-            (Some(p.path), None)
+            (Some(p), None)
         }
         Err(e) => {
             warnings.push(format!(
@@ -312,9 +313,13 @@ fn make_plan(opts: &Options, warnings: &mut Vec<String>) -> Result<Plan, PruneEr
     // Chains and layer sizes count only images' bytes; on the containerd store, an image's parts,
     // and the leases that hold them, also decide which images stay.
     let images = sel.dangling_images || sel.unused_images.is_some();
-    match (images, id.containerd_store, &read_root) {
-        (true, false, Some(root)) => warnings.extend(fill_from_dataroot(&mut facts, root)),
-        (true, true, Some(root)) => fill_from_store(&mut facts, root, warnings)?,
+    match (images, id.containerd_store, &read_proof) {
+        (true, false, Some(p)) => warnings.extend(fill_from_dataroot(&mut facts, &p.path)),
+        (true, true, Some(p)) => {
+            let ctrd = crate::source::syscontainerd::store_root(p)
+                .map_err(|e| PruneError::Input(format!("{e}: no image is planned")))?;
+            fill_from_store(&mut facts, &ctrd, warnings)?
+        }
         (true, true, None) => {
             return Err(PruneError::Input(
                 "the engine uses the containerd image store and its data root is not proven to be \
@@ -659,19 +664,19 @@ fn container_ids(facts: &Facts) -> HashSet<String> {
     facts.containers.iter().map(|c| c.id.clone()).collect()
 }
 
-/// The containerd image store under the data root `root`: each image's parts (blobs and snapshot
-/// directories) and their bytes, what else holds parts, and which images an unexpired lease holds
-/// (see [`super::store`]).
+/// The containerd image store whose root is `ctrd` (dockerd's own under the data root, or a system
+/// containerd's, [`crate::source::syscontainerd::store_root`]): each image's parts (blobs and
+/// snapshot directories) and their bytes, what else holds parts, and which images an unexpired lease
+/// holds (see [`super::store`]).
 pub(crate) fn fill_from_store(
     facts: &mut Facts,
-    root: &Path,
+    ctrd: &Path,
     warnings: &mut Vec<String>,
 ) -> Result<(), PruneError> {
-    let ctrd = root.join(crate::source::containerd::DAEMON_ROOT);
-    let (store, _, sf) = super::store::read(&ctrd, &container_ids(facts), facts.now)
+    let (store, _, sf) = super::store::read(ctrd, &container_ids(facts), facts.now)
         .map_err(|e| PruneError::Input(format!("{e}: no image is planned")))?;
     warnings.extend(store.warnings);
-    let (bytes, w) = super::store::measure(&ctrd, &sf.parts);
+    let (bytes, w) = super::store::measure(ctrd, &sf.parts);
     warnings.extend(w);
     for i in &mut facts.images {
         i.chain = sf.parts.get(&i.id).cloned().unwrap_or_default();
@@ -804,6 +809,9 @@ fn apply(opts: &Options, plan: &Plan) -> Result<RunResult, PruneError> {
     // Where the data root is read from here (any proof): for the containerd store's leases and the
     // free space; None when not proven.
     let mut read_root: Option<PathBuf> = offline.then(|| root.clone());
+    // The containerd store's root (live, containerd store only), or why it is not known.
+    let mut ctrd_root: Result<PathBuf, String> =
+        Err("the data root is not proven to be the engine's".into());
     let root_unproven: Option<String> = if offline {
         None
     } else {
@@ -816,6 +824,10 @@ fn apply(opts: &Options, plan: &Plan) -> Result<RunResult, PruneError> {
         ) {
             Ok(p) if matches!(p.how, ProofHow::SameNamespace | ProofHow::SameInode) => {
                 read_root = Some(p.path.clone());
+                if containerd_store {
+                    ctrd_root =
+                        crate::source::syscontainerd::store_root(&p).map_err(|e| e.to_string());
+                }
                 live_daemon = Some(match p.pid {
                     Some(pid) => crate::source::dataroot::engine_daemon(pid),
                     None => DaemonFact::Running {
@@ -831,6 +843,10 @@ fn apply(opts: &Options, plan: &Plan) -> Result<RunResult, PruneError> {
                     "the data root is seen only through {} (another mount namespace)",
                     p.path.display()
                 );
+                if containerd_store {
+                    ctrd_root =
+                        crate::source::syscontainerd::store_root(&p).map_err(|e| e.to_string());
+                }
                 read_root = Some(p.path);
                 Some(why)
             }
@@ -892,15 +908,10 @@ fn apply(opts: &Options, plan: &Plan) -> Result<RunResult, PruneError> {
                 fresh.last_used = last.clone();
                 if item.kind == Kind::Image && containerd_store {
                     // The leases, read again now: a pull or load may have begun since planning.
-                    let held = match &read_root {
-                        None => Err("the data root is not proven to be the engine's".to_string()),
-                        Some(r) => super::store::read(
-                            &r.join(crate::source::containerd::DAEMON_ROOT),
-                            &container_ids(&fresh),
-                            now(),
-                        )
-                        .map(|(_, _, sf)| sf.leased.get(&item.id).cloned()),
-                    };
+                    let held = ctrd_root.clone().and_then(|r| {
+                        super::store::read(&r, &container_ids(&fresh), now())
+                            .map(|(_, _, sf)| sf.leased.get(&item.id).cloned())
+                    });
                     match held {
                         Ok(why) => {
                             if let Some(i) = fresh.images.iter_mut().find(|i| i.id == item.id) {

@@ -66,16 +66,16 @@ fn gather(
     st: &State,
     prune_dir: &Path,
     orphans: bool,
-    containerd_store: bool,
+    ctrd: Option<&Path>,
     warnings: &mut Vec<String>,
 ) -> Result<Facts, ReclaimError> {
     let (mut facts, _) = engine.gather(Need {
         df: true,
         container_sizes: true,
     })?;
-    if containerd_store {
+    if let Some(ctrd) = ctrd {
         let mut w = Vec::new();
-        prune::apply::fill_from_store(&mut facts, root, &mut w)?;
+        prune::apply::fill_from_store(&mut facts, ctrd, &mut w)?;
         for w in w {
             push_once(warnings, w);
         }
@@ -220,13 +220,19 @@ pub fn run(opts: &Options) -> Result<Outcome, ReclaimError> {
     // Measured and read through any proof (a chrooted or containerised engine's root is seen through
     // its /proc/PID/root); orphans are gathered and moved only in a root that is the same directory
     // here, and never on the containerd image store (changed only through the engine there).
-    let (root, orphans_ok) =
+    let (root, orphans_ok, ctrd) =
         match crate::source::dataroot::prove_live_root(&host, Some(&id.root), Some(&id.id)) {
-            Ok(p) => (
-                p.path,
-                matches!(p.how, ProofHow::SameNamespace | ProofHow::SameInode)
-                    && !id.containerd_store,
-            ),
+            Ok(p) => {
+                let ctrd = if id.containerd_store {
+                    Some(crate::source::syscontainerd::store_root(&p).map_err(|e| {
+                        ReclaimError::Input(format!("the containerd store's root: {e}"))
+                    })?)
+                } else {
+                    None
+                };
+                let same = matches!(p.how, ProofHow::SameNamespace | ProofHow::SameInode);
+                (p.path, same && !id.containerd_store, ctrd)
+            }
             Err(e) => {
                 return Err(ReclaimError::Input(format!(
                     "the engine's data root {} cannot be measured from here: {e}",
@@ -281,7 +287,7 @@ pub fn run(opts: &Options) -> Result<Outcome, ReclaimError> {
         &prev,
         &opts.state_dir,
         orphans_ok,
-        id.containerd_store,
+        ctrd.as_deref(),
         &mut out.warnings,
     )?;
     out.orphans = facts.orphans.len() as u64;
@@ -376,7 +382,7 @@ pub fn run(opts: &Options) -> Result<Outcome, ReclaimError> {
                     &st,
                     &opts.state_dir,
                     step == Step::Orphans && orphans_ok,
-                    id.containerd_store,
+                    ctrd.as_deref(),
                     &mut out.warnings,
                 )?;
                 facts.now = now();
@@ -466,7 +472,7 @@ pub fn run(opts: &Options) -> Result<Outcome, ReclaimError> {
                 &st,
                 &opts.state_dir,
                 false,
-                id.containerd_store,
+                ctrd.as_deref(),
                 &mut out.warnings,
             )?;
             facts.orphans = Vec::new();

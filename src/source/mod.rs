@@ -392,12 +392,8 @@ fn open_from_containerd(spec: &str) -> Result<Option<(DirContainer, manifest::Pl
     };
     // A system containerd's root (dockerd names its socket), proven; else dockerd's own, under the
     // data root.
-    let root = match proof.pid.and_then(syscontainerd::socket_of_dockerd) {
-        Some(sock) => match proof.pid.map(|pid| syscontainerd::prove(pid, &sock)) {
-            Some(Ok(c)) => c.path,
-            _ => return Ok(None),
-        },
-        None => proof.path.join(containerd::DAEMON_ROOT),
+    let Ok(root) = syscontainerd::store_root(&proof) else {
+        return Ok(None);
     };
     // Unreadable metadata or an unknown image: the engine's export says why.
     let Ok(Some(t)) = containerd::find_image(&root, spec) else {

@@ -223,6 +223,20 @@ pub fn prove(pid: u32, socket: &str) -> Result<CtrdRootProof, CtrdRootError> {
     })
 }
 
+/// The containerd root of the engine whose data root `proof` proves, live: a system containerd's
+/// (dockerd names its socket), proven by [`prove`]; else dockerd's own, under the data root.
+pub fn store_root(
+    proof: &crate::model::dataroot::DataRootProof,
+) -> Result<std::path::PathBuf, CtrdRootError> {
+    match proof
+        .pid
+        .and_then(|pid| Some((pid, socket_of_dockerd(pid)?)))
+    {
+        Some((pid, sock)) => prove(pid, &sock).map(|c| c.path),
+        None => Ok(proof.path.join(super::containerd::DAEMON_ROOT)),
+    }
+}
+
 /// The proof for a containerd root named offline (`--containerd-root`).
 pub fn named_root(path: &Path) -> CtrdRootProof {
     CtrdRootProof {
