@@ -6,6 +6,7 @@
 #     bash benches/df.sh                 # defaults below
 #     IMAGES=40 CONTAINERS=60 VOLUMES=20 BIG_MB=1000 RUNS=5 bash benches/df.sh
 #     KEEP=/var/tmp/dfbench bash benches/df.sh   # fill once, keep the data root, reuse it next time
+#     BEFORE=/tmp/dredge-old bash benches/df.sh   # also time another build's `dredge df`
 #
 # What it does
 #   1. Starts a PRIVATE dockerd (own --data-root, --exec-root, --pidfile, unix socket under $WORK; no
@@ -21,6 +22,8 @@
 #        docker   docker system df -v          (through the private daemon)
 #        dredge   dredge df --json --no-progress  (live mode, DOCKER_HOST = the private daemon)
 #        repeat   dredge df --json --no-progress --cache FILE, FILE filled by a run before
+#        before  BIN df --json --no-progress   (with BEFORE=BIN: another build, e.g. the last release;
+#                its categories and images' last use must equal this build's, else exit 1)
 #      and prints the figures each reports (total bytes) next to the times, with the ratios
 #      dredge/du and repeat/docker, the load average before and after, then the same as one JSON
 #      document (also written to $OUT, default $WORK/result.json).
@@ -47,6 +50,12 @@
 #   Both: dredge's categories sum to du's total exactly; the repeat run's categories equal the first
 #   run's; dredge also reports the 126 MB of json-file logs and `image/` metadata docker does not count.
 #   Before this branch (same default population, load 1.8): first/du 1.99, repeat/docker 0.47.
+# Measured 2026-12-01 (load average 3.3, a test build and other builds alongside, RUNS=5, medians):
+#   BEFORE=<release build of f0d17eb> IMAGES=20 CONTAINERS=300 VOLUMES=10 BIG_MB=200 RUNS=5 \
+#     KEEP=/var/tmp/dfb300 bash benches/df.sh      (du 735 174 656 B; 300 stopped containers + chatty)
+#     du -sx 0.180 s | docker system df -v 0.308 s | dredge first 0.192 s | --cache 0.161 s
+#     before (f0d17eb: one inspect per container for last use) 0.316 s; this build / before 0.61, with the
+#     same categories and the same last use of every image (last use now from config.v2.json)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -58,6 +67,7 @@ SMALL_FILES=${SMALL_FILES:-0}
 LOG_MB=${LOG_MB:-50}
 RUNS=${RUNS:-5}
 KEEP=${KEEP:-}
+BEFORE=${BEFORE:-}
 DOCKER=/usr/bin/docker
 
 cargo build --release -q
@@ -178,6 +188,7 @@ timeit docker $DOCKER system df -v
 timeit dredge "$DREDGE" df --json --no-progress
 "$DREDGE" df --json --no-progress --cache "$CACHE" >/dev/null 2>&1
 timeit repeat "$DREDGE" df --json --no-progress --cache "$CACHE"
+[ -z "$BEFORE" ] || timeit before "$BEFORE" df --json --no-progress
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 du_bytes=$(du -sx --block-size=1 "$ROOT" | cut -f1)
@@ -186,8 +197,10 @@ repeat_json=$("$DREDGE" df --json --no-progress --top 0 --cache "$CACHE" 2>/dev/
 dredge_bytes=$(echo "$dredge_json" | jq '.total_bytes')
 sum_bytes=$(echo "$dredge_json" | jq '[.categories[].bytes] | add')
 repeat_sum=$(echo "$repeat_json" | jq '[.categories[].bytes] | add')
-same=$(jq -n --argjson a "$dredge_json" --argjson b "$repeat_json" \
-  '[$a.categories[] | {name, bytes, apparent_bytes, count}] == [$b.categories[] | {name, bytes, apparent_bytes, count}]')
+# Through files: a large population's documents exceed the argument-list limit.
+echo "$dredge_json" >"$WORK/dredge.json"; echo "$repeat_json" >"$WORK/repeat.json"
+same=$(jq -n --slurpfile a "$WORK/dredge.json" --slurpfile b "$WORK/repeat.json" \
+  '[$a[0].categories[] | {name, bytes, apparent_bytes, count}] == [$b[0].categories[] | {name, bytes, apparent_bytes, count}]')
 cached_layers=$(echo "$repeat_json" | jq '.cached_layers // 0')
 docker_bytes=$(echo "$dredge_json" | jq '.engine.disk_usage | .images_bytes + .containers_bytes + .volumes_bytes + .build_cache_bytes')
 logs=$(echo "$dredge_json" | jq '[.containers[].log_apparent_bytes] | add')
@@ -205,6 +218,16 @@ printf '%-28s %10.3f  categories %s (%s layers from the cache; same categories a
   "dredge df --cache (repeat)" "$t_repeat" "$repeat_sum" "$cached_layers" "$same"
 printf '\nratios: dredge/du %.2f, dredge/docker %.2f, repeat/docker %.2f (targets: <= 1, -, <= 0.5)\n' \
   "$r_du" "$r_docker" "$r_repeat"
+if [ -n "$BEFORE" ]; then
+  "$BEFORE" df --json --no-progress --top 0 >"$WORK/before.json" 2>/dev/null
+  key='[.categories[] | {name, bytes, apparent_bytes, count}], ([.images[] | {id, last_used}] | sort_by(.id))'
+  same_before=$(jq -n --slurpfile a "$WORK/dredge.json" --slurpfile b "$WORK/before.json" \
+    "[\$a[0] | $key] == [\$b[0] | $key]")
+  t_before=$(med before)
+  printf 'before (%s): %.3f s median; this build / before %.2f; same categories and last uses: %s\n' \
+    "$BEFORE" "$t_before" "$(echo "$t_dredge / $t_before" | bc -l)" "$same_before"
+  [ "$same_before" = true ] || { echo "the two builds disagree" >&2; exit 1; }
+fi
 printf 'population: %s images + big (%s MB, +%s small files), %s containers + chatty, %s volumes; %s runs each (median), warm cache\n' \
   "$IMAGES" "$BIG_MB" "$SMALL_FILES" "$CONTAINERS" "$VOLUMES" "$RUNS"
 printf 'load average: before %s, after %s; %s cores\n' "$load_before" "$load_after" "$(nproc)"
