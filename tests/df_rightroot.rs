@@ -676,13 +676,20 @@ impl InChroot {
             c.arg(CTRD_ROOT);
             c
         };
-        let out = cmd
-            .arg(&inside)
+        cmd.arg(&inside)
             .args(["df", "--json", "--no-progress", "--top", "0"])
             .env("DOCKER_HOST", host)
-            .current_dir("/")
-            .output()
-            .expect("chroot runs");
+            .current_dir("/");
+        // The copy was written by this process: a child another test thread forked while it was open
+        // for writing holds it until that child execs, and running it then fails with ETXTBSY.
+        let mut out = cmd.output().expect("chroot runs");
+        for _ in 0..20 {
+            if !String::from_utf8_lossy(&out.stderr).contains("Text file busy") {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            out = cmd.output().expect("chroot runs");
+        }
         assert!(
             out.status.success(),
             "dredge df in the chroot: {}",
