@@ -13,6 +13,7 @@
 //!   categories as the live run.
 
 mod common;
+mod ctrdcommon;
 mod schemacheck;
 
 use std::collections::BTreeSet;
@@ -21,51 +22,34 @@ use std::process::Command;
 use std::sync::Mutex;
 
 use common::{dredge, fixture, json_ok};
+use ctrdcommon::{OWN, du_sx};
+
+fn sock() -> String {
+    OWN.sock()
+}
+
+fn data_root() -> PathBuf {
+    OWN.data_root()
+}
+
+fn docker(args: &[&str]) -> std::process::Output {
+    OWN.docker(args)
+}
+
+fn docker_ok(args: &[&str]) -> String {
+    OWN.docker_ok(args)
+}
+
+fn ctr(args: &[&str]) -> std::process::Output {
+    OWN.ctr(args)
+}
 use dredge::source::containerd;
 use serde_json::Value;
 
 const ROOT: &str = "/var/tmp/dredge-trixie";
 
-fn sock() -> String {
-    format!("unix://{ROOT}/run/docker.sock")
-}
-
-fn data_root() -> PathBuf {
-    Path::new(ROOT).join("var/lib/docker")
-}
-
 /// The tests that use the engine run one at a time (one stops and restarts it).
 static ENGINE: Mutex<()> = Mutex::new(());
-
-fn docker(args: &[&str]) -> std::process::Output {
-    Command::new("docker")
-        .env("DOCKER_HOST", sock())
-        .args(args)
-        .output()
-        .expect("docker runs")
-}
-
-fn docker_ok(args: &[&str]) -> String {
-    let o = docker(args);
-    assert!(
-        o.status.success(),
-        "docker {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-/// Fails (never skips) when the engine is not up: run scripts/docker-up-containerd.
-fn need_engine() {
-    let ok = docker(&["info", "--format", "{{.DriverStatus}}"]);
-    assert!(
-        ok.status.success()
-            && String::from_utf8_lossy(&ok.stdout).contains("containerd.snapshotter"),
-        "this test needs the containerd-store engine of scripts/docker-up-containerd on {} \
-         (it is #[ignore]d: run it where that is available)",
-        sock()
-    );
-}
 
 /// Containers with writable data and logs, volumes, and a BuildKit build (with the chroot's own
 /// docker CLI and buildx): created once, kept for later runs.
@@ -136,19 +120,6 @@ fn ensure_state() {
         "the BuildKit build failed: {}",
         String::from_utf8_lossy(&o.stderr)
     );
-}
-
-fn du_sx(p: &Path) -> u64 {
-    let o = Command::new("du")
-        .args(["-sx", "-B1"])
-        .arg(p)
-        .output()
-        .expect("du runs");
-    String::from_utf8_lossy(&o.stdout)
-        .split_whitespace()
-        .next()
-        .and_then(|n| n.parse().ok())
-        .expect("du prints a number")
 }
 
 fn categories(d: &Value) -> Vec<(String, u64)> {
@@ -278,7 +249,7 @@ fn garbage_or_truncated_databases_are_a_warning_never_a_panic() {
 #[ignore = "needs containerd-store engine"]
 fn live_categories_add_up_to_du_and_images_agree_with_the_engine() {
     let _g = ENGINE.lock().unwrap_or_else(|p| p.into_inner());
-    need_engine();
+    OWN.need();
     ensure_state();
     let d = df_live();
     schemacheck::assert_valid(&d);
@@ -356,7 +327,7 @@ fn live_categories_add_up_to_du_and_images_agree_with_the_engine() {
 #[ignore = "needs containerd-store engine"]
 fn image_name_reads_the_content_store_with_the_figures_of_its_archive() {
     let _g = ENGINE.lock().unwrap_or_else(|p| p.into_inner());
-    need_engine();
+    OWN.need();
     ensure_state();
     let t = tempfile::tempdir().unwrap();
     for name in ["dredge-ctrd-built:1", "dredge-ctrd-busybox"] {
@@ -389,7 +360,7 @@ fn image_name_reads_the_content_store_with_the_figures_of_its_archive() {
 #[ignore = "needs containerd-store engine"]
 fn offline_after_the_engine_stops_gives_the_same_categories() {
     let _g = ENGINE.lock().unwrap_or_else(|p| p.into_inner());
-    need_engine();
+    OWN.need();
     ensure_state();
     // The running container's writable layer is counted the same either way.
     let live = df_live();
@@ -423,21 +394,6 @@ fn offline_after_the_engine_stops_gives_the_same_categories() {
     }
 }
 
-fn ctr(args: &[&str]) -> std::process::Output {
-    Command::new("chroot")
-        .args([
-            ROOT,
-            "ctr",
-            "-a",
-            "/run/docker/containerd/containerd.sock",
-            "-n",
-            "moby",
-        ])
-        .args(args)
-        .output()
-        .expect("chroot ctr runs")
-}
-
 /// Deletes (through containerd's API) the leases of loads and pulls that a failed earlier run left.
 fn delete_operation_leases() {
     let ls = ctr(&["leases", "ls"]);
@@ -464,7 +420,7 @@ fn pid_in(file: &Path) -> Option<i32> {
 fn a_load_killed_midway_leaves_an_ingest_its_lease_holds() {
     use std::io::Write;
     let _g = ENGINE.lock().unwrap_or_else(|p| p.into_inner());
-    need_engine();
+    OWN.need();
     ensure_state();
     delete_operation_leases();
     let ingest = data_root().join("containerd/daemon/io.containerd.content.v1.content/ingest");
@@ -616,7 +572,7 @@ fn prune_refuses_the_containerd_store_offline() {
 #[ignore = "needs containerd-store engine"]
 fn prune_plans_the_containerd_stores_orphans_live() {
     let _g = ENGINE.lock().unwrap_or_else(|p| p.into_inner());
-    need_engine();
+    OWN.need();
     ensure_state();
     let state = tempfile::tempdir().unwrap();
     let plan = json_ok(

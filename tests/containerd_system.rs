@@ -19,6 +19,7 @@
 //! Expected figures come from `du`, `/proc` and the engine, never from dredge.
 
 mod common;
+mod ctrdcommon;
 mod schemacheck;
 
 use std::collections::BTreeSet;
@@ -27,6 +28,27 @@ use std::process::Command;
 use std::sync::Mutex;
 
 use common::{dredge, json_ok};
+use ctrdcommon::{SYSTEM, du_sx};
+
+fn sock() -> String {
+    SYSTEM.sock()
+}
+
+fn data_root() -> PathBuf {
+    SYSTEM.data_root()
+}
+
+fn ctrd_root() -> PathBuf {
+    SYSTEM.store_root()
+}
+
+fn docker(args: &[&str]) -> std::process::Output {
+    SYSTEM.docker(args)
+}
+
+fn docker_ok(args: &[&str]) -> String {
+    SYSTEM.docker_ok(args)
+}
 use serde_json::Value;
 
 const ROOT: &str = "/var/tmp/dredge-trixie-sys";
@@ -34,36 +56,6 @@ const CTRD_SOCK: &str = "/run/containerd/containerd.sock";
 
 /// The tests run one at a time (one stops and restarts the engine).
 static ENGINE: Mutex<()> = Mutex::new(());
-
-fn sock() -> String {
-    format!("unix://{ROOT}/run/docker.sock")
-}
-
-fn data_root() -> PathBuf {
-    Path::new(ROOT).join("var/lib/docker")
-}
-
-fn ctrd_root() -> PathBuf {
-    Path::new(ROOT).join("var/lib/containerd")
-}
-
-fn docker(args: &[&str]) -> std::process::Output {
-    Command::new("docker")
-        .env("DOCKER_HOST", sock())
-        .args(args)
-        .output()
-        .expect("docker runs")
-}
-
-fn docker_ok(args: &[&str]) -> String {
-    let o = docker(args);
-    assert!(
-        o.status.success(),
-        "docker {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
 
 fn cmdline(pid: u32) -> Vec<String> {
     std::fs::read(format!("/proc/{pid}/cmdline"))
@@ -106,24 +98,6 @@ fn containerd_pid() -> u32 {
     found[0]
 }
 
-/// Fails (never skips) when the engine is not up: run
-/// `DREDGE_CTRD_MODE=system scripts/docker-up-containerd`.
-fn need_engine() {
-    let uid0 = std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"));
-    assert!(uid0, "this test needs root (it is #[ignore]d)");
-    let ok = docker(&["info", "--format", "{{.DriverStatus}}"]);
-    assert!(
-        ok.status.success()
-            && String::from_utf8_lossy(&ok.stdout).contains("containerd.snapshotter"),
-        "this test needs the system-containerd engine of `DREDGE_CTRD_MODE=system \
-         scripts/docker-up-containerd` on {} (it is #[ignore]d: run it where that is available)",
-        sock()
-    );
-}
-
 /// A stopped container with a written file and logs, and a volume with data: made once.
 fn ensure_state() {
     let names = docker_ok(&["ps", "-a", "--format", "{{.Names}}"]);
@@ -144,19 +118,6 @@ fn ensure_state() {
              i=0; while [ $i -lt 1000 ]; do echo log line $i; i=$((i+1)); done",
         ]);
     }
-}
-
-fn du_sx(p: &Path) -> u64 {
-    let o = Command::new("du")
-        .args(["-sx", "-B1"])
-        .arg(p)
-        .output()
-        .expect("du runs");
-    String::from_utf8_lossy(&o.stdout)
-        .split_whitespace()
-        .next()
-        .and_then(|n| n.parse().ok())
-        .expect("du prints a number")
 }
 
 fn du_both() -> u64 {
@@ -220,7 +181,7 @@ fn lines(s: &str) -> BTreeSet<String> {
 #[ignore = "needs root and the system-containerd engine"]
 fn live_the_system_containerds_root_is_proven_and_the_categories_add_up_to_both_roots() {
     let _g = ENGINE.lock().unwrap_or_else(|p| p.into_inner());
-    need_engine();
+    SYSTEM.need();
     ensure_state();
     let dpid = dockerd_pid();
     let cpid = containerd_pid();
@@ -285,7 +246,7 @@ fn live_the_system_containerds_root_is_proven_and_the_categories_add_up_to_both_
 #[ignore = "needs root and the system-containerd engine"]
 fn offline_with_the_containerd_root_gives_the_live_categories() {
     let _g = ENGINE.lock().unwrap_or_else(|p| p.into_inner());
-    need_engine();
+    SYSTEM.need();
     ensure_state();
     let (live, _) = df_live_settled();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/docker-up-containerd");
@@ -430,7 +391,7 @@ fn the_containerd_root_is_an_offline_option_of_df_with_a_data_root() {
 #[ignore = "needs root and the system-containerd engine"]
 fn image_name_reads_the_system_containerds_store_with_the_figures_of_its_archive() {
     let _g = ENGINE.lock().unwrap_or_else(|p| p.into_inner());
-    need_engine();
+    SYSTEM.need();
     let t = tempfile::tempdir().unwrap();
     let tar = t.path().join("save.tar");
     let name = "dredge-ctrd-busybox";
@@ -463,7 +424,7 @@ fn image_name_reads_the_system_containerds_store_with_the_figures_of_its_archive
 #[ignore = "needs root and the system-containerd engine"]
 fn prune_reads_the_system_containerds_root_and_du_agrees() {
     let _g = ENGINE.lock().unwrap_or_else(|p| p.into_inner());
-    need_engine();
+    SYSTEM.need();
     let t = format!("dredge-ctrd-sysprune-{}", std::process::id());
     docker_ok(&[
         "run",

@@ -17,6 +17,7 @@
 //! df`), never from dredge. Every daemon is stopped by pid and its dirs removed even when a test fails.
 
 mod common;
+mod ctrdcommon;
 mod dfcommon;
 
 use std::collections::BTreeSet;
@@ -567,40 +568,6 @@ fn an_engine_in_another_mount_namespace_that_sees_the_same_directory_is_read_by_
 /// The containerd-store engine of `scripts/docker-up-containerd`, chrooted here.
 const CTRD_ROOT: &str = "/var/tmp/dredge-trixie";
 
-fn needs_the_containerd_engine() {
-    let o = Command::new(DOCKER)
-        .args([
-            "-H",
-            &format!("unix://{CTRD_ROOT}/run/docker.sock"),
-            "info",
-            "--format",
-            "{{.DriverStatus}}",
-        ])
-        .output();
-    need(
-        &format!(
-            "the containerd-store engine of scripts/docker-up-containerd ({CTRD_ROOT}/run/docker.sock)"
-        ),
-        o.is_ok_and(|o| {
-            o.status.success()
-                && String::from_utf8_lossy(&o.stdout).contains("containerd.snapshotter")
-        }),
-    );
-}
-
-fn du_sx(p: &Path) -> u64 {
-    let o = Command::new("du")
-        .args(["-sx", "-B1"])
-        .arg(p)
-        .output()
-        .expect("du runs");
-    String::from_utf8_lossy(&o.stdout)
-        .split_whitespace()
-        .next()
-        .and_then(|n| n.parse().ok())
-        .expect("du prints a number")
-}
-
 /// A live dockerd's pid from its pid file, checked to be a running `dockerd`.
 fn dockerd_pid(pidfile: &Path) -> u32 {
     let pid: u32 = std::fs::read_to_string(pidfile)
@@ -740,7 +707,7 @@ fn category_sum(r: &serde_json::Value) -> u64 {
 #[ignore = "needs root and the containerd-store engine"]
 fn the_host_engine_reported_from_inside_the_chroot_never_reads_the_chroots_data_root() {
     needs_root_and_engine();
-    needs_the_containerd_engine();
+    ctrdcommon::OWN.need();
     need("unshare", Path::new("/usr/bin/unshare").exists());
     let host = "unix:///var/run/docker.sock";
     let on_host = |args: &[&str]| docker_with(&[("DOCKER_HOST", host)], args, None);
@@ -807,7 +774,7 @@ fn the_host_engine_reported_from_inside_the_chroot_never_reads_the_chroots_data_
         seen.is_disjoint(&chroot_only),
         "the chroot engine's images reported: {seen:?}"
     );
-    let chroot_du = du_sx(&chroot_data_root);
+    let chroot_du = ctrdcommon::du_sx(&chroot_data_root);
     assert_ne!(r["total_bytes"].as_u64().unwrap(), chroot_du);
 
     // 2. The same, from a pid namespace of its own: nothing proves a directory, nothing is read.
@@ -842,9 +809,9 @@ fn the_host_engine_reported_from_inside_the_chroot_never_reads_the_chroots_data_
     // 3. The positive control: the chroot's own engine, from inside, is proven and adds up to du.
     let mut tries = 0;
     let (c, du) = loop {
-        let du0 = du_sx(&chroot_data_root);
+        let du0 = ctrdcommon::du_sx(&chroot_data_root);
         let c = g.df("unix:///run/docker.sock", false);
-        let du1 = du_sx(&chroot_data_root);
+        let du1 = ctrdcommon::du_sx(&chroot_data_root);
         tries += 1;
         // The engine is shared: a change during the read is retried, a few times.
         if du0 == du1 || tries == 3 {

@@ -18,6 +18,7 @@
 //! missing.
 
 mod common;
+mod ctrdcommon;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -25,94 +26,31 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{dredge, json_ok};
-use serde_json::Value;
+use ctrdcommon::{OWN, du_settled};
 
-const ROOT: &str = "/var/tmp/dredge-trixie";
+fn sock() -> String {
+    OWN.sock()
+}
+
+fn ctrd_root() -> PathBuf {
+    OWN.store_root()
+}
+
+fn docker(args: &[&str]) -> std::process::Output {
+    OWN.docker(args)
+}
+
+fn docker_ok(args: &[&str]) -> String {
+    OWN.docker_ok(args).trim().to_string()
+}
+use serde_json::Value;
 
 /// One test at a time: reclaim deletes any image its policy does not keep.
 static ENGINE: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-fn sock() -> String {
-    format!("unix://{ROOT}/run/docker.sock")
-}
-
-fn ctrd_root() -> PathBuf {
-    Path::new(ROOT).join("var/lib/docker/containerd/daemon")
-}
-
-fn docker(args: &[&str]) -> std::process::Output {
-    Command::new("docker")
-        .env("DOCKER_HOST", sock())
-        .args(args)
-        .output()
-        .expect("docker runs")
-}
-
-fn docker_ok(args: &[&str]) -> String {
-    let o = docker(args);
-    assert!(
-        o.status.success(),
-        "docker {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).trim().to_string()
-}
-
-fn ctr(args: &[&str]) -> std::process::Output {
-    Command::new("chroot")
-        .args([
-            ROOT,
-            "ctr",
-            "-a",
-            "/run/docker/containerd/containerd.sock",
-            "-n",
-            "moby",
-        ])
-        .args(args)
-        .output()
-        .expect("chroot ctr runs")
-}
-
-fn need_engine() {
-    let ok = docker(&["info", "--format", "{{.DriverStatus}}"]);
-    assert!(
-        ok.status.success()
-            && String::from_utf8_lossy(&ok.stdout).contains("containerd.snapshotter"),
-        "this test needs the containerd-store engine of scripts/docker-up-containerd on {}",
-        sock()
-    );
-}
-
-fn du_sx(p: &Path) -> u64 {
-    let o = Command::new("du")
-        .args(["-sx", "-B1"])
-        .arg(p)
-        .output()
-        .expect("du runs");
-    String::from_utf8_lossy(&o.stdout)
-        .split_whitespace()
-        .next()
-        .and_then(|n| n.parse().ok())
-        .expect("du prints a number")
-}
-
-/// `du` once it gives the same figure twice, 300 ms apart (containerd collects after a deletion).
-fn du_settled(p: &Path) -> u64 {
-    let mut last = du_sx(p);
-    for _ in 0..40 {
-        std::thread::sleep(Duration::from_millis(300));
-        let now = du_sx(p);
-        if now == last {
-            return now;
-        }
-        last = now;
-    }
-    last
-}
-
 /// Operation leases (`containerd.io/gc.expire`): a killed `docker load` leaves one for 24 hours.
 fn operation_leases() -> Vec<String> {
-    let ls = ctr(&["leases", "ls"]);
+    let ls = OWN.ctr(&["leases", "ls"]);
     String::from_utf8_lossy(&ls.stdout)
         .lines()
         .skip(1)
@@ -232,7 +170,7 @@ impl Drop for Cleanup {
 #[ignore = "needs containerd-store engine"]
 fn prune_goes_through_the_engine_and_leaves_what_a_lease_holds() {
     let _g = ENGINE.lock().unwrap_or_else(|p| p.into_inner());
-    need_engine();
+    OWN.need();
     let t = format!("dredge-ctrd-prune-{}", std::process::id());
     let _cleanup = Cleanup(t.clone());
     let state = tempfile::tempdir().unwrap();
@@ -335,7 +273,11 @@ fn prune_goes_through_the_engine_and_leaves_what_a_lease_holds() {
     // The killed load leaves its lease (24 h expiry): deleted here through containerd's API.
     for l in operation_leases() {
         if !before_leases.contains(&l) {
-            assert!(ctr(&["leases", "delete", "--sync", &l]).status.success());
+            assert!(
+                OWN.ctr(&["leases", "delete", "--sync", &l])
+                    .status
+                    .success()
+            );
         }
     }
 
@@ -358,7 +300,7 @@ fn prune_goes_through_the_engine_and_leaves_what_a_lease_holds() {
 #[ignore = "needs containerd-store engine"]
 fn reclaim_deletes_an_unused_image_and_du_agrees() {
     let _g = ENGINE.lock().unwrap_or_else(|p| p.into_inner());
-    need_engine();
+    OWN.need();
     let t = format!("dredge-ctrd-reclaim-{}", std::process::id());
     let _cleanup = Cleanup(t.clone());
     docker_ok(&[

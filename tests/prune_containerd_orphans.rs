@@ -17,6 +17,7 @@
 //! test's own lease before it is applied (`--plan-out`, then `--apply`).
 
 mod common;
+mod ctrdcommon;
 mod schemacheck;
 
 use std::io::Write;
@@ -24,85 +25,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use common::{dredge, json_ok};
+use ctrdcommon::{Eng, OWN, SYSTEM, du_sx};
 use dredge::source::containerd_api::{Client, NAMESPACE, find_socket};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-/// A test engine of `scripts/docker-up-containerd`.
-struct Eng {
-    /// Its chroot.
-    root: &'static str,
-    /// containerd's socket inside it.
-    ctr_sock: &'static str,
-    /// The containerd root inside it.
-    store: &'static str,
-    /// How to start it.
-    up: &'static str,
-}
-
-/// dockerd's own containerd (`<data-root>/containerd/daemon`).
-const OWN: Eng = Eng {
-    root: "/var/tmp/dredge-trixie",
-    ctr_sock: "/run/docker/containerd/containerd.sock",
-    store: "var/lib/docker/containerd/daemon",
-    up: "scripts/docker-up-containerd",
-};
-
-/// A system containerd beside dockerd (`--containerd=/run/containerd/containerd.sock`).
-const SYSTEM: Eng = Eng {
-    root: "/var/tmp/dredge-trixie-sys",
-    ctr_sock: "/run/containerd/containerd.sock",
-    store: "var/lib/containerd",
-    up: "DREDGE_CTRD_MODE=system scripts/docker-up-containerd",
-};
-
 const ROOT: &str = OWN.root;
-
-fn sock(e: &Eng) -> String {
-    format!("unix://{}/run/docker.sock", e.root)
-}
-
-fn store_root(e: &Eng) -> PathBuf {
-    Path::new(e.root).join(e.store)
-}
-
-fn docker(e: &Eng, args: &[&str], stdin: Option<&[u8]>) -> std::process::Output {
-    let mut c = Command::new("docker")
-        .env("DOCKER_HOST", sock(e))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("docker runs");
-    let mut i = c.stdin.take().unwrap();
-    if let Some(b) = stdin {
-        i.write_all(b).unwrap();
-    }
-    drop(i);
-    c.wait_with_output().unwrap()
-}
-
-/// Fails (never skips) when the engine is not up: run scripts/docker-up-containerd.
-fn need_engine(e: &Eng) {
-    let ok = docker(e, &["info", "--format", "{{.DriverStatus}}"], None);
-    assert!(
-        ok.status.success()
-            && String::from_utf8_lossy(&ok.stdout).contains("containerd.snapshotter"),
-        "this test needs the containerd-store engine of `{}` on {} (it is #[ignore]d: run it \
-         where that is available)",
-        e.up,
-        sock(e)
-    );
-}
-
-fn ctr(e: &Eng, args: &[&str]) -> std::process::Output {
-    Command::new("chroot")
-        .args([e.root, "ctr", "-a", e.ctr_sock, "-n", NAMESPACE])
-        .args(args)
-        .output()
-        .expect("chroot ctr runs")
-}
 
 fn hex(b: &[u8]) -> String {
     Sha256::digest(b)
@@ -151,19 +79,9 @@ fn archive(tag: &str, name: &str) -> (Vec<u8>, String, String) {
 }
 
 fn blob_file(e: &Eng, digest: &str) -> PathBuf {
-    store_root(e)
+    e.store_root()
         .join("io.containerd.content.v1.content/blobs/sha256")
         .join(digest.trim_start_matches("sha256:"))
-}
-
-/// Allocated bytes of a file, by `du` (independent of dredge).
-fn du_b1(p: &Path) -> u64 {
-    let o = Command::new("du").arg("-B1").arg(p).output().unwrap();
-    String::from_utf8_lossy(&o.stdout)
-        .split_whitespace()
-        .next()
-        .and_then(|n| n.parse().ok())
-        .expect("du prints a number")
 }
 
 /// containerd's API as dredge finds it: dockerd's own containerd (the dockerd of the pidfile, its
@@ -175,7 +93,7 @@ fn client(e: &Eng) -> Client {
         .parse()
         .unwrap();
     let s = match dredge::source::syscontainerd::socket_of_dockerd(pid) {
-        None => find_socket(pid, &store_root(e)).expect("the store's containerd socket is proven"),
+        None => find_socket(pid, &e.store_root()).expect("the store's containerd socket is proven"),
         Some(named) => {
             let proof = dredge::source::syscontainerd::prove(pid, &named).expect("proven");
             dredge::source::containerd_api::reachable(pid, proof.pid.unwrap(), &named)
@@ -196,7 +114,7 @@ struct Leases(&'static Eng, Vec<String>);
 impl Drop for Leases {
     fn drop(&mut self) {
         for l in &self.1 {
-            let _ = ctr(self.0, &["leases", "delete", "--sync", l]);
+            let _ = self.0.ctr(&["leases", "delete", "--sync", l]);
         }
     }
 }
@@ -216,7 +134,7 @@ fn a_leaked_lease_goes_through_the_system_containerds_api() {
 }
 
 fn leaked_lease(e: &'static Eng) {
-    need_engine(e);
+    e.need();
     let tag = format!("dredge-leak-{}:1", std::process::id());
     let unique = format!(
         "leak-{}-{}",
@@ -227,13 +145,13 @@ fn leaked_lease(e: &'static Eng) {
             .as_nanos()
     );
     let (tar, layer, config) = archive(&tag, &unique);
-    let o = docker(e, &["load"], Some(&tar));
+    let o = e.docker_in(&["load"], Some(&tar));
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let leaked = format!("dredge-test-leaked-{}", std::process::id());
     let pending = format!("dredge-test-pending-{}", std::process::id());
     let _cleanup = Leases(e, vec![leaked.clone(), pending.clone()]);
     for (id, expires) in [(&leaked, "0"), (&pending, "1h")] {
-        let o = ctr(e, &["leases", "create", "--id", id, "--expires", expires]);
+        let o = e.ctr(&["leases", "create", "--id", id, "--expires", expires]);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     }
     let c = client(e);
@@ -241,20 +159,20 @@ fn leaked_lease(e: &'static Eng) {
         .expect("AddResource of the layer");
     c.add_lease_resource(&pending, &config, "content")
         .expect("AddResource of the config");
-    let o = docker(e, &["rmi", &tag], None);
+    let o = e.docker_in(&["rmi", &tag], None);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     // The leases keep their blobs although no image names them.
     let blob = blob_file(e, &layer);
     assert!(blob.exists(), "{} went with the image", blob.display());
     assert!(blob_file(e, &config).exists());
-    let expected = du_b1(&blob);
+    let expected = du_sx(&blob);
     assert!(expected >= 1 << 20, "{expected}");
 
     let state = tempfile::tempdir().unwrap();
     let plan_file = state.path().join("plan.json");
     let plan = json_ok(
         dredge()
-            .env("DOCKER_HOST", sock(e))
+            .env("DOCKER_HOST", e.sock())
             .args([
                 "prune",
                 "--orphans",
@@ -309,7 +227,7 @@ fn leaked_lease(e: &'static Eng) {
     std::fs::write(&plan_file, serde_json::to_vec(&own).unwrap()).unwrap();
     let res = json_ok(
         dredge()
-            .env("DOCKER_HOST", sock(e))
+            .env("DOCKER_HOST", e.sock())
             .args(["prune", "--json", "--state-dir"])
             .arg(state.path())
             .arg("--apply")
@@ -324,7 +242,7 @@ fn leaked_lease(e: &'static Eng) {
     assert_eq!(res["reclaimed_bytes"].as_u64(), Some(expected));
     assert!(!blob.exists(), "{} is still there", blob.display());
     assert!(
-        !String::from_utf8_lossy(&ctr(e, &["leases", "ls", "-q"]).stdout)
+        !String::from_utf8_lossy(&e.ctr(&["leases", "ls", "-q"]).stdout)
             .lines()
             .any(|l| l == leaked),
         "the lease is still there"
@@ -353,7 +271,7 @@ fn leaked_lease(e: &'static Eng) {
     // Applying the same plan again: the lease is gone, nothing is deleted.
     let again = json_ok(
         dredge()
-            .env("DOCKER_HOST", sock(e))
+            .env("DOCKER_HOST", e.sock())
             .args(["prune", "--json", "--state-dir"])
             .arg(state.path())
             .arg("--apply")
@@ -367,7 +285,7 @@ fn leaked_lease(e: &'static Eng) {
 #[test]
 #[ignore = "needs containerd-store engine"]
 fn containerd_errors_are_one_line_with_the_status() {
-    need_engine(&OWN);
+    OWN.need();
     let e = client(&OWN)
         .delete_lease("dredge-no-such-lease", true)
         .unwrap_err();
@@ -383,13 +301,16 @@ fn containerd_errors_are_one_line_with_the_status() {
 }
 
 fn ingest_dirs(e: &Eng) -> std::collections::BTreeSet<String> {
-    std::fs::read_dir(store_root(e).join("io.containerd.content.v1.content/ingest"))
-        .map(|r| {
-            r.filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default()
+    std::fs::read_dir(
+        e.store_root()
+            .join("io.containerd.content.v1.content/ingest"),
+    )
+    .map(|r| {
+        r.filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect()
+    })
+    .unwrap_or_default()
 }
 
 /// Plans with `--grace 0s`, keeps only the item `id` of the plan, applies that: (plan, result).
@@ -397,7 +318,7 @@ fn plan_and_apply_only(e: &Eng, id: &str, state: &Path) -> (Value, Value) {
     let plan_file = state.join("plan.json");
     let plan = json_ok(
         dredge()
-            .env("DOCKER_HOST", sock(e))
+            .env("DOCKER_HOST", e.sock())
             .args([
                 "prune",
                 "--orphans",
@@ -419,7 +340,7 @@ fn plan_and_apply_only(e: &Eng, id: &str, state: &Path) -> (Value, Value) {
     std::fs::write(&plan_file, serde_json::to_vec(&own).unwrap()).unwrap();
     let res = json_ok(
         dredge()
-            .env("DOCKER_HOST", sock(e))
+            .env("DOCKER_HOST", e.sock())
             .args(["prune", "--json", "--state-dir"])
             .arg(state)
             .arg("--apply")
@@ -433,7 +354,7 @@ fn plan_and_apply_only(e: &Eng, id: &str, state: &Path) -> (Value, Value) {
 #[ignore = "needs containerd-store engine"]
 fn an_unleased_ingest_leftover_is_aborted_through_containerds_api() {
     let e = &OWN;
-    need_engine(e);
+    e.need();
     let reference = format!("dredge-test-ingest-{}", std::process::id());
     let before = ingest_dirs(e);
     // `ctr content ingest` takes no lease; killed midway, it leaves its write under ingest/.
@@ -467,7 +388,8 @@ fn an_unleased_ingest_leftover_is_aborted_through_containerds_api() {
         );
         let new: Vec<String> = ingest_dirs(e).difference(&before).cloned().collect();
         if let [d] = new.as_slice() {
-            let data = store_root(e)
+            let data = e
+                .store_root()
                 .join("io.containerd.content.v1.content/ingest")
                 .join(d)
                 .join("data");
@@ -480,7 +402,8 @@ fn an_unleased_ingest_leftover_is_aborted_through_containerds_api() {
     w.kill().unwrap();
     let _ = w.wait();
     drop(stdin);
-    let path = store_root(e)
+    let path = e
+        .store_root()
         .join("io.containerd.content.v1.content/ingest")
         .join(&dir);
     // containerd finishes the write it was serving after the client is gone: measured once it has
@@ -547,17 +470,17 @@ fn an_unleased_ingest_leftover_is_aborted_through_containerds_api() {
 #[ignore = "needs containerd-store engine"]
 fn interrupted_steps_are_settled_by_reading_the_store_again() {
     let e = &OWN;
-    need_engine(e);
+    e.need();
     let here = format!("dredge-test-recover-{}", std::process::id());
     let _cleanup = Leases(e, vec![here.clone()]);
-    let o = ctr(e, &["leases", "create", "--id", &here, "--expires", "1h"]);
+    let o = e.ctr(&["leases", "create", "--id", &here, "--expires", "1h"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let state = tempfile::tempdir().unwrap();
     // An empty plan of this engine, to apply (applying settles interrupted runs first).
     let plan_file = state.path().join("plan.json");
     let plan = json_ok(
         dredge()
-            .env("DOCKER_HOST", sock(e))
+            .env("DOCKER_HOST", e.sock())
             .args(["prune", "--orphans", "--json", "--state-dir"])
             .arg(state.path())
             .arg("--plan-out")
@@ -584,7 +507,7 @@ fn interrupted_steps_are_settled_by_reading_the_store_again() {
     std::fs::write(&journal, text).unwrap();
     json_ok(
         dredge()
-            .env("DOCKER_HOST", sock(e))
+            .env("DOCKER_HOST", e.sock())
             .args(["prune", "--json", "--state-dir"])
             .arg(state.path())
             .arg("--apply")
@@ -624,7 +547,7 @@ fn interrupted_steps_are_settled_by_reading_the_store_again() {
 fn paths_are_resolved_inside_the_daemons_root() {
     use std::os::unix::fs::MetadataExt;
     let e = &OWN;
-    need_engine(e);
+    e.need();
     let pid: u32 = std::fs::read_to_string(Path::new(ROOT).join("run/docker.pid"))
         .unwrap()
         .trim()
