@@ -370,6 +370,18 @@ const CASES: &[Case] = &[
         left: 0,
     },
     Case {
+        name: "chmod-one-file",
+        body: "COPY run.sh /run.sh\nRUN chmod 755 /run.sh\n",
+        files: &[("run.sh", 60_000)],
+        // A non-recursive chmod of the one file the COPY put there copies it (60000) into its layer:
+        // COPY --chmod=755 instead (needs BuildKit).
+        expect: &[("copy-chown", 60_000)],
+        removed: &[],
+        buildkit: true,
+        not_applied: &[],
+        left: 0,
+    },
+    Case {
         name: "dockerignore",
         body: "COPY proj /proj\n",
         files: &[

@@ -149,7 +149,8 @@ impl LintRule {
             LintRule::CopyChown => (
                 "copy-chown",
                 None,
-                "`RUN chown -R`/`chmod -R` on a COPY destination copies the tree: COPY --chown/--chmod",
+                "`RUN chown -R`/`chmod -R` on a COPY destination, or `chown`/`chmod` of a file a \
+                 COPY/ADD put there, copies the files: COPY --chown/--chmod",
             ),
         };
         LintSpec {
@@ -374,17 +375,24 @@ struct Written {
 struct Copied {
     instr: usize,
     dst: String,
+    /// `dst` is one copied file (not a directory the COPY filled).
+    file: bool,
     chown: bool,
     chmod: bool,
 }
 
 /// Where a COPY/ADD puts its files: the destination, or, for sources copied into a directory, each
-/// plain file's path there (the directory itself for directories, globs and archives ADD extracts).
+/// plain file's path there (the directory itself for directories, globs and archives ADD extracts);
+/// each with whether it is one file. A single source copied to a destination without a trailing
+/// slash is a file unless the source looks like a directory (`.`, `x/`), a glob, a variable or an
+/// archive ADD extracts: the text cannot tell `COPY src /app/src` (a directory) from
+/// `COPY build/lab /usr/local/bin/lab` (a file), and only a non-recursive chmod/chown of that exact
+/// path reads it as a file.
 fn copy_destinations(
     ins: &Instruction,
     cwd: Option<&str>,
     env: &[(String, String)],
-) -> Vec<String> {
+) -> Vec<(String, bool)> {
     let words: Vec<String> = match &ins.form {
         Form::Exec(v) => v.clone(),
         Form::Shell => command::split(&ins.args)
@@ -398,28 +406,43 @@ fn copy_destinations(
     let Some(dst_abs) = command::resolve(dst, cwd, None, env) else {
         return Vec::new();
     };
-    let into_dir = dst.ends_with('/') || dst == "." || srcs.len() > 1;
-    if !into_dir {
-        return vec![dst_abs];
-    }
-    let mut out = Vec::new();
-    for src in srcs {
-        let name = src
-            .trim_end_matches('/')
+    let name_of = |src: &str| -> String {
+        src.trim_end_matches('/')
             .rsplit('/')
             .next()
             .unwrap_or("")
             .split(['?', '#'])
             .next()
-            .unwrap_or("");
+            .unwrap_or("")
+            .to_string()
+    };
+    let into_dir = dst.ends_with('/') || dst == "." || srcs.len() > 1;
+    if !into_dir {
+        let file = match srcs {
+            [src] => {
+                let name = name_of(src);
+                let url = src.contains("://");
+                !src.ends_with('/')
+                    && !matches!(name.as_str(), "" | "." | "..")
+                    && !src.contains(['*', '?', '[', '$'])
+                    && (url || ins.keyword != "ADD" || !is_local_archive(&name))
+                    && !dst_abs.contains(['*', '?', '['])
+            }
+            _ => false,
+        };
+        return vec![(dst_abs, file)];
+    }
+    let mut out: Vec<(String, bool)> = Vec::new();
+    for src in srcs {
+        let name = name_of(src);
         let file_like = name.contains('.')
             && !name.starts_with('.')
             && !name.contains('$')
-            && (ins.keyword != "ADD" || !is_local_archive(name));
+            && (ins.keyword != "ADD" || !is_local_archive(&name));
         let at = if file_like {
-            command::normalise(&format!("{dst_abs}/{name}"))
+            (command::normalise(&format!("{dst_abs}/{name}")), true)
         } else {
-            dst_abs.clone()
+            (dst_abs.clone(), false)
         };
         if !out.contains(&at) {
             out.push(at);
@@ -521,8 +544,11 @@ pub fn lint(df: &Dockerfile) -> Vec<Finding> {
                     };
                 }
                 "COPY" | "ADD" => {
-                    st.recommends_off |= ins.args.contains("apt.conf.d/");
-                    for dst in copy_destinations(ins, st.cwd.as_deref(), &st.env) {
+                    let dsts = copy_destinations(ins, st.cwd.as_deref(), &st.env);
+                    // Its content is not in the Dockerfile: a file put in apt's configuration may
+                    // turn recommendations off.
+                    st.recommends_off |= dsts.iter().any(|(d, _)| apt_config_path(d));
+                    for (dst, file) in dsts {
                         history.push(Written {
                             instr: idx,
                             write: Write {
@@ -534,6 +560,7 @@ pub fn lint(df: &Dockerfile) -> Vec<Finding> {
                         copies.push(Copied {
                             instr: idx,
                             dst,
+                            file,
                             chown: ins.flag("chown").is_some(),
                             chmod: ins.flag("chmod").is_some(),
                         });
@@ -623,7 +650,7 @@ fn run_findings(
         ));
     }
     // --no-install-recommends.
-    let config_off = st.recommends_off || script.contains("Install-Recommends");
+    let config_off = st.recommends_off || may_disable_recommends(&script, &cmds, st);
     for c in &cmds {
         if let Some(inv) = command::invocation(c)
             && matches!(inv.tool, Tool::AptGet | Tool::Apt)
@@ -786,7 +813,8 @@ fn run_findings(
             ),
         ));
     }
-    // chown/chmod -R over COPYed files.
+    // chown/chmod over COPYed files: `-R` over a COPY destination, or (not recursive) a file a
+    // COPY/ADD put there.
     for (ci, c) in cmds.iter().enumerate() {
         let name = c.name();
         if name != "chown" && name != "chmod" {
@@ -798,14 +826,15 @@ fn run_findings(
             .any(|o| *o == "--recursive" || (!o.starts_with("--") && o.contains('R')));
         let operands: Vec<&String> = c.words[1..]
             .iter()
-            .filter(|w| !w.starts_with('-'))
+            .filter(|w| !w.starts_with('-') || (name == "chmod" && is_symbolic_minus(w)))
             .collect();
-        if !recursive || operands.len() < 2 {
+        if operands.len() < 2 {
             continue;
         }
         let value = operands[0].clone();
         let targets: Vec<String> = operands[1..]
             .iter()
+            .filter(|t| recursive || !t.contains(['*', '?', '[', '$', '`']))
             .filter_map(|t| command::resolve(t, st.cwd.as_deref(), st.home.as_deref(), &st.env))
             .collect();
         // Written by this RUN before the chown (a tarball it extracted): not a COPY's files.
@@ -817,14 +846,28 @@ fn run_findings(
                     && command::covers(&w.path, t)
             })
         };
+        // Written by a RUN after the COPY: not (only) the COPY's file.
+        let rewritten = |cp: &Copied, t: &str| {
+            history.iter().any(|h| {
+                h.instr > cp.instr
+                    && df.instructions[h.instr].keyword == "RUN"
+                    && (command::covers(&h.write.path, t) || command::covers(t, &h.write.path))
+            })
+        };
         let hits: Vec<&Copied> = copies
             .iter()
             .filter(|cp| {
                 let flagged = if name == "chown" { cp.chown } else { cp.chmod };
                 !flagged
-                    && targets
-                        .iter()
-                        .any(|t| !own(t) && t != "/" && command::covers(t, &cp.dst))
+                    && targets.iter().any(|t| {
+                        !own(t)
+                            && t != "/"
+                            && if recursive {
+                                command::covers(t, &cp.dst)
+                            } else {
+                                copied_file(cp, t) && !rewritten(cp, t)
+                            }
+                    })
             })
             .collect();
         if let Some(first) = hits.first() {
@@ -833,10 +876,15 @@ fn run_findings(
                 format!("--chown={value}")
             } else if super::shell::octal_mode(&value) {
                 format!("--chmod={value}")
-            } else {
+            } else if recursive {
                 format!(
                     "--chmod=<octal mode> (`chmod {value}` is not one mode for files and \
                      directories alike)"
+                )
+            } else {
+                format!(
+                    "--chmod=<octal mode> (the file's mode after `chmod {value}`, 755 for `+x` on \
+                     a 644 file)"
                 )
             };
             let mut lines: Vec<String> = hits
@@ -844,18 +892,33 @@ fn run_findings(
                 .map(|cp| df.instructions[cp.instr].start_line.to_string())
                 .collect();
             lines.dedup();
-            let mut dsts: Vec<&str> = hits.iter().map(|cp| cp.dst.as_str()).collect();
-            dsts.dedup();
-            out.push(finding(
-                LintRule::CopyChown,
-                ins.start_line,
+            let what = if recursive {
+                let mut dsts: Vec<&str> = hits.iter().map(|cp| cp.dst.as_str()).collect();
+                dsts.dedup();
                 format!(
-                    "`{name} -R` copies what the {keyword} at line{} {} put in {} into a new layer: \
-                     {keyword} {flag} instead",
+                    "`{name} -R` copies what the {keyword} at line{} {} put in {}",
                     if lines.len() > 1 { "s" } else { "" },
                     lines.join(", "),
                     dsts.join(" ")
-                ),
+                )
+            } else {
+                let mut files: Vec<&str> = targets
+                    .iter()
+                    .filter(|t| hits.iter().any(|cp| copied_file(cp, t)))
+                    .map(String::as_str)
+                    .collect();
+                files.dedup();
+                format!(
+                    "`{name}` copies {} that the {keyword} at line{} {} put there",
+                    files.join(" "),
+                    if lines.len() > 1 { "s" } else { "" },
+                    lines.join(", ")
+                )
+            };
+            out.push(finding(
+                LintRule::CopyChown,
+                ins.start_line,
+                format!("{what} into a new layer: {keyword} {flag} instead"),
             ));
         }
     }
@@ -884,8 +947,8 @@ fn run_findings(
         }
     }
     let debs_kept = st.debs_kept;
-    st.recommends_off |=
-        ins.args.contains("Install-Recommends") || ins.args.contains("apt.conf.d/");
+    let off = may_disable_recommends(&script, &cmds, st);
+    st.recommends_off |= off;
     for w in &fx.writes {
         let dropped = w.amount == Amount::Cache(CacheKind::AptArchives) && !debs_kept;
         if !under_mount(&w.path) && !gone(w) && !dropped {
@@ -895,6 +958,69 @@ fn run_findings(
             });
         }
     }
+}
+
+/// A path of apt's configuration: `/etc/apt/apt.conf`, anything in `/etc/apt/apt.conf.d`, or the
+/// whole `/etc/apt`.
+fn apt_config_path(p: &str) -> bool {
+    p == "/etc/apt" || p == "/etc/apt/apt.conf" || command::covers("/etc/apt/apt.conf.d", p)
+}
+
+/// True when apt configuration text sets `Install-Recommends` to a false value: `APT::Install-Recommends
+/// "false";` (or `"0"`, `no`, `off`, …, as apt reads booleans), the nested `APT { Install-Recommends
+/// "0"; };` and `-o APT::Install-Recommends=false`. `--no-install-recommends` is the flag, read
+/// elsewhere; other settings in apt.conf.d (`Acquire::Retries`) do not count.
+fn disables_recommends(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    let key = "install-recommends";
+    lower.match_indices(key).any(|(at, _)| {
+        if lower[..at].ends_with('-') {
+            return false;
+        }
+        let rest = lower[at + key.len()..].trim_start_matches(|c: char| {
+            c.is_whitespace() || matches!(c, '=' | '"' | '\'' | '\\')
+        });
+        let word: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect();
+        matches!(
+            word.as_str(),
+            "0" | "false" | "no" | "off" | "without" | "disable"
+        )
+    })
+}
+
+/// True when a RUN may turn apt's recommendations off: its text sets `Install-Recommends` false
+/// ([`disables_recommends`]), or it puts a file whose content the text does not show (`cp`, `mv`,
+/// `install`, `ln`, a download, an archive) into apt's configuration. Writing a known other setting
+/// (`echo 'Acquire::Retries "3";' > /etc/apt/apt.conf.d/80-retries`) does not.
+fn may_disable_recommends(script: &str, cmds: &[command::Command], st: &State) -> bool {
+    disables_recommends(script)
+        || cmds.iter().any(|c| {
+            matches!(
+                c.name(),
+                "cp" | "mv" | "install" | "ln" | "curl" | "wget" | "tar" | "rsync" | "unzip"
+            ) && c.words[1..].iter().any(|w| {
+                command::resolve(w, st.cwd.as_deref(), st.home.as_deref(), &st.env)
+                    .is_some_and(|p| apt_config_path(&p))
+            })
+        })
+}
+
+/// True when the COPY/ADD put the file at `t`: `t` is its destination file, or lies below the
+/// directory it filled (a directory too broad to tell, `/usr/local/bin`, does not count: the base
+/// image has files there).
+fn copied_file(cp: &Copied, t: &str) -> bool {
+    if cp.file {
+        return t == cp.dst;
+    }
+    t != cp.dst && !command::broad(&cp.dst) && command::covers(&cp.dst, t)
+}
+
+/// `chmod -x`, `chmod -w`: a mode, not an option.
+fn is_symbolic_minus(w: &str) -> bool {
+    w.len() > 1 && w[1..].chars().all(|c| "rwxXst".contains(c))
 }
 
 /// `chown -R OWNER paths…`/`chmod -R MODE paths…`: (the owner or mode, the resolved paths).
@@ -1273,6 +1399,132 @@ mod tests {
             ),
             vec![]
         );
+    }
+
+    #[test]
+    fn only_a_false_install_recommends_turns_recommendations_off() {
+        assert!(disables_recommends("APT::Install-Recommends \"false\";"));
+        assert!(disables_recommends(
+            "echo 'APT::Install-Recommends \"0\";' > /etc/apt/apt.conf.d/01norec"
+        ));
+        assert!(disables_recommends(
+            "apt-get -o APT::Install-Recommends=false install x"
+        ));
+        assert!(disables_recommends("APT { Install-Recommends \"no\"; };"));
+        assert!(disables_recommends("apt::install-recommends=0"));
+        assert!(!disables_recommends("APT::Install-Recommends \"true\";"));
+        assert!(!disables_recommends(
+            "apt-get -o APT::Install-Recommends=1 install x"
+        ));
+        assert!(!disables_recommends(
+            "apt-get install --no-install-recommends x"
+        ));
+        assert!(!disables_recommends(
+            "echo 'Acquire::Retries \"3\";' >> /etc/apt/apt.conf.d/80-retries"
+        ));
+        assert!(apt_config_path("/etc/apt/apt.conf.d/01norec"));
+        assert!(apt_config_path("/etc/apt/apt.conf.d"));
+        assert!(apt_config_path("/etc/apt"));
+        assert!(!apt_config_path("/etc/apt/sources.list"));
+        assert!(!apt_config_path("/etc"));
+    }
+
+    #[test]
+    fn apt_configuration_that_is_not_about_recommendations() {
+        let install = "RUN apt-get install -y x\n";
+        let rec = |pre: &str| -> Vec<usize> {
+            ids(&format!("FROM debian\n{pre}{install}"))
+                .into_iter()
+                .filter(|f| f.0 == "no-install-recommends")
+                .map(|f| f.1)
+                .collect()
+        };
+        // Another setting in apt.conf.d: recommendations are still installed.
+        assert_eq!(
+            rec("RUN echo 'Acquire::Retries \"3\";' >> /etc/apt/apt.conf.d/80-retries\n"),
+            [3]
+        );
+        assert_eq!(
+            rec("RUN echo 'APT::Install-Recommends \"true\";' > /etc/apt/apt.conf.d/01rec\n"),
+            [3]
+        );
+        assert_eq!(
+            rec("RUN printf 'APT::Install-Recommends \"false\";' > /etc/apt/apt.conf.d/01\n"),
+            [0; 0]
+        );
+        // A file whose content the Dockerfile does not show may turn them off: no finding.
+        assert_eq!(rec("COPY 01norec /etc/apt/apt.conf.d/\n"), [0; 0]);
+        assert_eq!(rec("COPY apt.conf /etc/apt/apt.conf\n"), [0; 0]);
+        assert_eq!(rec("RUN cp /tmp/01norec /etc/apt/apt.conf.d/\n"), [0; 0]);
+        assert_eq!(rec("COPY sources.list /etc/apt/sources.list\n"), [3]);
+        // In the same RUN: only a false value.
+        assert_eq!(
+            ids("FROM a\nRUN apt-get -o APT::Install-Recommends=true install -y x\n"),
+            vec![("no-install-recommends", 2)]
+        );
+    }
+
+    #[test]
+    fn copy_chown_of_one_copied_file() {
+        // A file destination, a URL ADD, a file copied into the WORKDIR, a file below a copied tree.
+        assert_eq!(
+            ids("FROM a\nCOPY run.sh /app/run.sh\nRUN chmod +x /app/run.sh\n"),
+            vec![("copy-chown", 3)]
+        );
+        assert_eq!(
+            ids("FROM a\nADD https://x/r/wait /wait\nRUN chmod +x /wait\n"),
+            vec![("copy-chown", 3)]
+        );
+        assert_eq!(
+            ids("FROM a\nCOPY build/lab /usr/local/bin/lab\nRUN chmod 755 /usr/local/bin/lab\n"),
+            vec![("copy-chown", 3)]
+        );
+        assert_eq!(
+            ids("FROM a\nWORKDIR /app\nCOPY ./s/build.sh .\nRUN chmod +x ./build.sh\n"),
+            vec![("copy-chown", 4)]
+        );
+        assert_eq!(
+            ids("FROM a\nWORKDIR /app\nCOPY . .\nRUN chmod +x bin/rails entry.sh\n"),
+            vec![("copy-chown", 4)]
+        );
+        assert_eq!(
+            ids("FROM a\nCOPY app.conf /etc/app.conf\nRUN chown u:u /etc/app.conf\n"),
+            vec![("copy-chown", 3)]
+        );
+        let msg = |src: &str| lint(&parse("D", src).unwrap())[0].message.clone();
+        assert!(
+            msg("FROM a\nCOPY r.sh /r.sh\nRUN chmod 0755 /r.sh\n")
+                .contains("COPY --chmod=0755 instead")
+        );
+        assert!(msg("FROM a\nCOPY r.sh /r.sh\nRUN chmod +x /r.sh\n").contains("755 for `+x`"));
+        // Not the COPY's file, or not known to be: nothing.
+        let none: &[&str] = &[
+            // Already flagged.
+            "FROM a\nCOPY --chmod=755 r.sh /r.sh\nRUN chmod +x /r.sh\n",
+            // Another file.
+            "FROM a\nCOPY r.sh /r.sh\nRUN chmod +x /s.sh\n",
+            // The directory's own mode, not its files.
+            "FROM a\nCOPY . /app\nRUN chmod 755 /app\n",
+            "FROM a\nCOPY src/ /app/src\nRUN chmod 755 /app/src\n",
+            // Into a directory the base image fills.
+            "FROM a\nCOPY lab /usr/local/bin/\nRUN chmod +x /usr/local/bin/other\n",
+            // A glob, a variable nobody set.
+            "FROM a\nWORKDIR /app\nCOPY . .\nRUN chmod +x bin/*\n",
+            "FROM a\nCOPY . /app\nRUN chmod +x $DIR/run.sh\n",
+            // Written by a RUN after the COPY (a build output).
+            "FROM a\nCOPY . /app\nRUN git clone https://x/t.git /app/t\nRUN chmod +x /app/t/run.sh\n",
+            // Written by this RUN before the chmod.
+            "FROM a\nCOPY . /app\nRUN curl -o /app/x.sh https://x/x.sh && chmod +x /app/x.sh\n",
+            // A builder stage.
+            "FROM a AS b\nCOPY r.sh /r.sh\nRUN chmod +x /r.sh\nFROM c\nCOPY --from=b /r.sh /r.sh\n",
+        ];
+        for src in none {
+            assert_eq!(
+                ids(src).into_iter().filter(|f| f.0 == "copy-chown").count(),
+                0,
+                "{src}"
+            );
+        }
     }
 
     #[test]

@@ -555,6 +555,59 @@ mod tests {
     }
 
     #[test]
+    fn a_chmod_of_one_copied_file_is_copy_chown() {
+        use EntryKind::*;
+        // COPY r.sh /r.sh then RUN chmod 755 /r.sh: the RUN's layer holds the file again (50 bytes).
+        let img = image(vec![
+            layer(0, "", vec![f("bin/sh", 10)]),
+            layer(
+                1,
+                "/bin/sh -c #(nop) COPY file:abc in /r.sh ",
+                vec![f("r.sh", 50)],
+            ),
+            layer(2, "/bin/sh -c chmod 755 /r.sh", vec![f("r.sh", 50)]),
+        ]);
+        let df = dockerfile::parse("D", "FROM b\nCOPY r.sh /r.sh\nRUN chmod 755 /r.sh\n").unwrap();
+        let a = advise("t", &img, Some(&df));
+        assert!(a.dockerfile_matched, "{:?}", a.mismatch);
+        assert_eq!(kinds(&a), vec![(Kind::CopyChown, 50, true)]);
+        assert_eq!(
+            apply_all(&df, &a, None).dockerfile,
+            "FROM b\nCOPY --chmod=755 r.sh /r.sh\n"
+        );
+        // One file of a copied tree: COPY --chmod would change them all, so not mechanical.
+        let img = image(vec![
+            layer(0, "", vec![f("bin/sh", 10)]),
+            layer(
+                1,
+                "/bin/sh -c #(nop) COPY dir:abc in /app ",
+                vec![
+                    entry("app", Dir, 0),
+                    f("app/run.sh", 50),
+                    f("app/data", 900),
+                ],
+            ),
+            layer(
+                2,
+                "/bin/sh -c chmod 755 /app/run.sh",
+                vec![f("app/run.sh", 50)],
+            ),
+        ]);
+        let df =
+            dockerfile::parse("D", "FROM b\nCOPY app /app\nRUN chmod 755 /app/run.sh\n").unwrap();
+        let a = advise("t", &img, Some(&df));
+        assert_eq!(kinds(&a), vec![(Kind::CopyChown, 50, false)]);
+        assert!(
+            a.suggestions[0]
+                .note
+                .as_deref()
+                .is_some_and(|n| n.contains("would change them all")),
+            "{:?}",
+            a.suggestions[0].note
+        );
+    }
+
+    #[test]
     fn diff_leaves_out_what_conflicts_and_every_hidden_byte_is_accounted() {
         use EntryKind::*;
         let img = image(vec![

@@ -1,5 +1,5 @@
 //! Reading shell commands the way the detectors need: quoting paths for `rm`, spotting a forced `rm`
-//! and a recursive `chown`/`chmod`.
+//! and a `chown`/`chmod`.
 
 /// Quotes a path for sh when it needs it.
 pub(super) fn sh_quote(p: &str) -> String {
@@ -24,9 +24,10 @@ pub(super) fn has_forced_rm(command: &str) -> bool {
     })
 }
 
-/// `chown -R OWNER` / `chmod -R MODE` in a command: (flag name, value), read from the chown or
-/// chmod command's own words ([`super::command::split`]), never from another command's arguments.
-pub(super) fn recursive_owner_change(command: &str) -> Option<(&'static str, String)> {
+/// `chown [-R] OWNER` / `chmod [-R] MODE` in a command: (flag name, value, recursive), read from the
+/// first chown or chmod command's own words ([`super::command::split`]), never from another
+/// command's arguments.
+pub(super) fn owner_change(command: &str) -> Option<(&'static str, String, bool)> {
     super::command::split(command).iter().find_map(|c| {
         let flag = match c.name() {
             "chown" => "chown",
@@ -38,7 +39,7 @@ pub(super) fn recursive_owner_change(command: &str) -> Option<(&'static str, Str
             o == "--recursive" || (o.starts_with('-') && !o.starts_with("--") && o.contains('R'))
         });
         let value = args.iter().find(|w| !w.starts_with('-'))?;
-        recursive.then(|| (flag, value.clone()))
+        Some((flag, value.clone(), recursive))
     })
 }
 
@@ -53,24 +54,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn forced_rm_and_recursive_owner_changes() {
+    fn forced_rm_and_owner_changes() {
         assert!(has_forced_rm("set -e; rm -rf /x"));
         assert!(has_forced_rm("rm -r -f /x"));
         assert!(!has_forced_rm("rm /x && echo -f"));
         assert_eq!(
-            recursive_owner_change("chown -R 1000:1000 /app"),
-            Some(("chown", "1000:1000".into()))
+            owner_change("chown -R 1000:1000 /app"),
+            Some(("chown", "1000:1000".into(), true))
         );
         assert_eq!(
-            recursive_owner_change("/bin/chmod -R -v 755 /app"),
-            Some(("chmod", "755".into()))
+            owner_change("/bin/chmod -R -v 755 /app"),
+            Some(("chmod", "755".into(), true))
         );
-        assert_eq!(recursive_owner_change("chown 1:1 /app"), None);
+        assert_eq!(
+            owner_change("chown 1:1 /app"),
+            Some(("chown", "1:1".into(), false))
+        );
         // Another command's words are not a chown.
-        assert_eq!(recursive_owner_change("echo chown -R x /app"), None);
+        assert_eq!(owner_change("echo chown -R x /app"), None);
         assert_eq!(
-            recursive_owner_change("cd /opt/x/ && chmod -R +x bin"),
-            Some(("chmod", "+x".into()))
+            owner_change("cd /opt/x/ && chmod -R +x bin"),
+            Some(("chmod", "+x".into(), true))
         );
         assert!(
             octal_mode("755") && octal_mode("0644") && !octal_mode("+x") && !octal_mode("u=rwX")
