@@ -162,6 +162,34 @@ pub fn man_extra(
     })
 }
 
+/// The page `dredge man [COMMAND]` renders: the command (its version set), its title, and its
+/// EXAMPLES, EXIT STATUS and notes ([`man_extra`]); an unknown command is an error naming the commands.
+pub fn man_page(command: Option<&str>) -> Result<ManPage, String> {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    cmd.build();
+    let extra = man_extra(command);
+    let Some(name) = command else {
+        return Ok((cmd, None, extra));
+    };
+    let sub = cmd.find_subcommand(name).cloned().ok_or_else(|| {
+        let names: Vec<&str> = cmd.get_subcommands().map(|c| c.get_name()).collect();
+        format!("no command '{name}' (commands: {})", names.join(", "))
+    })?;
+    Ok((
+        sub.version(env!("CARGO_PKG_VERSION")),
+        Some(format!("dredge-{name}")),
+        extra,
+    ))
+}
+
+/// A man page: the command, its title (None: `dredge`), and [`man_extra`].
+pub type ManPage = (
+    clap::Command,
+    Option<String>,
+    Option<(&'static str, &'static str, Option<&'static str>)>,
+);
+
 /// Find where Docker's disk space went, and get it back.
 #[derive(Debug, Parser)]
 #[command(name = "dredge", version, about, long_about = None, after_help = help!(dredge))]
@@ -741,6 +769,25 @@ pub struct DfArgs {
     /// Never show progress on stderr.
     #[arg(long)]
     pub no_progress: bool,
+}
+
+impl DfArgs {
+    /// The library's options, with images' last use and `progress` called as directories are
+    /// measured.
+    pub fn options<'a>(
+        &self,
+        progress: &'a (dyn Fn(usize, usize) + Sync),
+    ) -> dredge::df::DfOptions<'a> {
+        dredge::df::DfOptions {
+            data_root: self.data_root.clone(),
+            containerd_root: self.containerd_root.clone(),
+            cache: self.cache.clone(),
+            threads: self.threads,
+            engine_df: self.engine_df,
+            progress: Some(progress),
+            last_use: true,
+        }
+    }
 }
 
 /// `dredge image`.

@@ -3,23 +3,21 @@
 
 mod cli;
 
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches};
 
 use cli::{AdviseArgs, CheckArgs, Cli, Command, DfArgs, ImageArgs, LintArgs};
 use dredge::report;
+use dredge::report::out::{Out, print, print_as, print_human, warn};
 use dredge::{Exit, advise, check, image, lint};
 
-/// A command that could not be done: usage or input error ([`Exit::Input`]), with a one-line message.
-enum Failure {
-    /// The message.
-    Input(String),
-}
+/// A command that could not be done: a usage or input error ([`Exit::Input`]), one line.
+type Failed = String;
 
-fn input(e: impl std::fmt::Display) -> Failure {
-    Failure::Input(e.to_string())
+fn input(e: impl std::fmt::Display) -> Failed {
+    e.to_string()
 }
 
 fn main() -> ExitCode {
@@ -43,53 +41,22 @@ fn main() -> ExitCode {
             clap_complete::generate(shell, &mut Cli::command(), "dredge", out);
             Ok(())
         }),
-        Command::Man { command } => run_man(command.as_deref()),
-        Command::Schema { name } => run_schema(name.as_deref()),
+        Command::Man { command } => cli::man_page(command.as_deref()).and_then(|(c, t, x)| {
+            print(Exit::Done, |out| {
+                report::man::write(out, &c, t.as_deref(), x)
+            })
+        }),
+        Command::Schema { name } => report::json::schema_text(name.as_deref())
+            .and_then(|t| print(Exit::Done, |out| out.write_all(t.as_bytes()))),
     };
-    let exit = result.unwrap_or_else(|Failure::Input(msg)| {
-        eprintln!("dredge: error: {}", report::errors::line(&msg));
+    let exit = result.unwrap_or_else(|msg| {
+        report::out::error(&msg);
         Exit::Input
     });
     ExitCode::from(exit.code())
 }
 
-type Out<'a> = report::fit::FitWriter<BufWriter<io::StdoutLock<'a>>>;
-
-/// Writes a document (JSON, XML, Markdown, a diff, roff) to stdout whole and ends with `exit`.
-fn print(exit: Exit, f: impl FnOnce(&mut Out<'_>) -> io::Result<()>) -> Result<Exit, Failure> {
-    write_out(exit, None, f)
-}
-
-/// Writes text for people to stdout, each line fitted to the terminal's width, and ends with `exit`.
-fn print_human(
-    exit: Exit,
-    f: impl FnOnce(&mut Out<'_>) -> io::Result<()>,
-) -> Result<Exit, Failure> {
-    write_out(exit, report::fit::width(), f)
-}
-
-/// Writes to stdout and ends with `exit`; a closed pipe (`dredge … | head`) is not an error.
-fn write_out(
-    exit: Exit,
-    width: Option<u16>,
-    f: impl FnOnce(&mut Out<'_>) -> io::Result<()>,
-) -> Result<Exit, Failure> {
-    let mut out = report::fit::FitWriter::new(BufWriter::new(io::stdout().lock()), width);
-    match f(&mut out).and_then(|()| out.flush()) {
-        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
-            Err(input(format!("cannot write output: {e}")))
-        }
-        _ => Ok(exit),
-    }
-}
-
-fn warn(warnings: &[String]) {
-    for w in warnings {
-        eprintln!("dredge: warning: {}", report::errors::line(w));
-    }
-}
-
-fn run_image(args: &ImageArgs) -> Result<Exit, Failure> {
+fn run_image(args: &ImageArgs) -> Result<Exit, Failed> {
     let done = image::run(&args.options()).map_err(input)?;
     warn(&done.warnings);
     if args.json {
@@ -103,7 +70,7 @@ fn run_image(args: &ImageArgs) -> Result<Exit, Failure> {
     }
 }
 
-fn run_check(args: &CheckArgs) -> Result<Exit, Failure> {
+fn run_check(args: &CheckArgs) -> Result<Exit, Failed> {
     let done = check::run(&args.options().map_err(input)?).map_err(input)?;
     warn(&done.warnings);
     warn(&done.report.warnings);
@@ -113,14 +80,10 @@ fn run_check(args: &CheckArgs) -> Result<Exit, Failure> {
         let _ = report::check::write_github_annotations(&mut io::stderr().lock(), &done.report);
     }
     let write = |out: &mut Out<'_>| report::check::write(out, format, github, &done.report);
-    if format == report::check::Format::Human {
-        print_human(done.exit(), write)
-    } else {
-        print(done.exit(), write)
-    }
+    print_as(format != report::check::Format::Human, done.exit(), write)
 }
 
-fn run_advise(args: &AdviseArgs) -> Result<Exit, Failure> {
+fn run_advise(args: &AdviseArgs) -> Result<Exit, Failed> {
     let done = advise::run(&args.options()).map_err(input)?;
     warn(&done.warnings);
     let _ = report::advice::write_written(&mut io::stderr().lock(), &done.written);
@@ -137,80 +100,28 @@ fn run_advise(args: &AdviseArgs) -> Result<Exit, Failure> {
     }
 }
 
-fn run_lint(args: &LintArgs) -> Result<Exit, Failure> {
+fn run_lint(args: &LintArgs) -> Result<Exit, Failed> {
     let done = lint::run(&args.options()).map_err(input)?;
-    let write = |out: &mut Out<'_>| {
+    print_as(args.json, done.exit(), |out| {
         report::advice::write_lint(out, &done.dockerfile.path, &done.findings, args.json)
-    };
-    if args.json {
-        print(done.exit(), write)
-    } else {
-        print_human(done.exit(), write)
-    }
-}
-
-/// `dredge schema [NAME]`: the JSON Schema of a document, or the list of them.
-fn run_schema(name: Option<&str>) -> Result<Exit, Failure> {
-    let names = report::json::schema_names();
-    let Some(n) = name else {
-        return print(Exit::Done, |out| writeln!(out, "{}", names.join("\n")));
-    };
-    let text = report::json::schema(n).ok_or_else(|| {
-        input(format!(
-            "no document '{n}' (documents: {})",
-            names.join(", ")
-        ))
-    })?;
-    print(Exit::Done, |out| out.write_all(text.as_bytes()))
-}
-
-/// Renders dredge(1), or dredge-COMMAND(1), from the clap definitions (report::man).
-fn run_man(command: Option<&str>) -> Result<Exit, Failure> {
-    let mut cmd = Cli::command();
-    cmd.build();
-    let extra = cli::man_extra(command);
-    let Some(name) = command else {
-        return print(Exit::Done, |out| report::man::write(out, &cmd, None, extra));
-    };
-    let sub = cmd.find_subcommand(name).cloned().ok_or_else(|| {
-        let names: Vec<&str> = cmd.get_subcommands().map(|c| c.get_name()).collect();
-        input(format!(
-            "no command '{name}' (commands: {})",
-            names.join(", ")
-        ))
-    })?;
-    let sub = sub.version(env!("CARGO_PKG_VERSION"));
-    let title = format!("dredge-{name}");
-    print(Exit::Done, |out| {
-        report::man::write(out, &sub, Some(&title), extra)
     })
 }
 
-/// A failed prune or reclaim: input errors exit 2 through [`Failure`]; the others (lock held, low not
+/// A failed prune or reclaim: input errors exit 2 through [`Failed`]; the others (lock held, low not
 /// reached …) print their line and exit with their own code.
-fn failed(e: &impl std::fmt::Display, exit: Exit) -> Result<Exit, Failure> {
+fn failed(e: &impl std::fmt::Display, exit: Exit) -> Result<Exit, Failed> {
     if exit == Exit::Input {
         return Err(input(e));
     }
-    eprintln!("dredge: error: {}", report::errors::line(&e.to_string()));
+    report::out::error(e);
     Ok(exit)
 }
 
-fn run_df(args: &DfArgs) -> Result<Exit, Failure> {
-    use dredge::df::{self, DfOptions};
+fn run_df(args: &DfArgs) -> Result<Exit, Failed> {
     use dredge::report::{df as table, progress::ScanProgress};
-
     let progress = ScanProgress::new(!args.no_progress);
     let update = |done, total| progress.update(done, total);
-    let report = df::run(DfOptions {
-        data_root: args.data_root.clone(),
-        containerd_root: args.containerd_root.clone(),
-        cache: args.cache.clone(),
-        threads: args.threads,
-        engine_df: args.engine_df,
-        progress: Some(&update),
-        last_use: true,
-    });
+    let report = dredge::df::run(args.options(&update));
     progress.finish();
     let report = report.map_err(input)?;
     let _ = table::write_warnings(&mut io::stderr().lock(), &report);
@@ -222,9 +133,8 @@ fn run_df(args: &DfArgs) -> Result<Exit, Failure> {
 }
 
 /// `dredge prune`: parse into options, run, print, exit code (3 when another run holds the lock).
-fn run_prune(args: &cli::PruneArgs) -> Result<Exit, Failure> {
-    use dredge::prune;
-    let outcome = match prune::run(&args.options()) {
+fn run_prune(args: &cli::PruneArgs) -> Result<Exit, Failed> {
+    let outcome = match dredge::prune::run(&args.options()) {
         Ok(o) => o,
         Err(e) => return failed(&e, e.exit()),
     };
@@ -233,23 +143,17 @@ fn run_prune(args: &cli::PruneArgs) -> Result<Exit, Failure> {
         warn(&p.warnings);
     }
     let _ = report::prune::write_recovered(&mut io::stderr().lock(), &outcome.recovered);
-    let write = |out: &mut Out<'_>| report::prune::write(out, &outcome, args.json);
-    if args.json {
-        print(Exit::Done, write)
-    } else {
-        print_human(Exit::Done, write)
-    }
+    print_as(args.json, Exit::Done, |out| {
+        report::prune::write(out, &outcome, args.json)
+    })
 }
 
 /// `dredge reclaim`: one run (exit 0 under low, 1 low not reached, 2 bad input, 3 locked), or
 /// `install-timer`.
-fn run_reclaim(args: &cli::ReclaimArgs) -> Result<Exit, Failure> {
+fn run_reclaim(args: &cli::ReclaimArgs) -> Result<Exit, Failed> {
     use dredge::reclaim;
     if let Some(cli::ReclaimCommand::InstallTimer(t)) = &args.command {
-        let exe = std::env::current_exe()
-            .and_then(std::fs::canonicalize)
-            .map_err(|e| input(format!("cannot find this dredge binary: {e}")))?;
-        let o = t.options(exe);
+        let o = t.options(reclaim::timer::this_binary().map_err(input)?);
         if t.write {
             let written = reclaim::timer::install(&o, &t.unit_dir).map_err(input)?;
             return print(Exit::Done, |out| {
@@ -271,7 +175,7 @@ fn run_reclaim(args: &cli::ReclaimArgs) -> Result<Exit, Failure> {
                 let _ = report::reclaim::write(&mut out, o, args.json);
                 let _ = out.flush();
             }
-            Err(e) => eprintln!("dredge: error: {}", report::errors::line(&e.to_string())),
+            Err(e) => report::out::error(e),
         };
         return match reclaim::watch::watch(&opts, &mut each) {
             Ok(()) => Ok(Exit::Done),

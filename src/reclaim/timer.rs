@@ -37,6 +37,13 @@ pub struct Units {
     pub timer: String,
 }
 
+/// This dredge binary's own path (what the units run), symlinks resolved.
+pub fn this_binary() -> Result<std::path::PathBuf, ReclaimError> {
+    std::env::current_exe()
+        .and_then(std::fs::canonicalize)
+        .map_err(|e| ReclaimError::Input(format!("cannot find this dredge binary: {e}")))
+}
+
 /// Checks the options and makes the units.
 pub fn units(o: &TimerOptions) -> Result<Units, ReclaimError> {
     let bad = |what: &str, s: &str| {

@@ -99,6 +99,18 @@ pub fn schema_names() -> Vec<String> {
         .collect()
 }
 
+/// `dredge schema [NAME]`: the schema of document `name`, or the list of documents without one; an
+/// unknown name is an error naming the documents there are.
+pub fn schema_text(name: Option<&str>) -> Result<String, String> {
+    let names = schema_names();
+    match name {
+        None => Ok(names.join("\n") + "\n"),
+        Some(n) => schema(n)
+            .map(str::to_string)
+            .ok_or_else(|| format!("no document '{n}' (documents: {})", names.join(", "))),
+    }
+}
+
 /// The schema of document `name` (`df`, `dredge.df`, `prune.plan` …).
 pub fn schema(name: &str) -> Option<&'static str> {
     let full = if name.starts_with("dredge.") {

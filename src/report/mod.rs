@@ -7,6 +7,7 @@ pub mod errors;
 pub mod fit;
 pub mod json;
 pub mod man;
+pub mod out;
 pub mod progress;
 pub mod prune;
 pub mod reclaim;
