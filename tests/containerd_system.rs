@@ -426,21 +426,7 @@ fn prune_reads_the_system_containerds_root_and_du_agrees() {
     let _g = ENGINE.lock().unwrap_or_else(|p| p.into_inner());
     SYSTEM.need();
     let t = format!("dredge-ctrd-sysprune-{}", std::process::id());
-    docker_ok(&[
-        "run",
-        "--network",
-        "none",
-        "--name",
-        &t,
-        "dredge-ctrd-busybox",
-        "sh",
-        "-c",
-        "head -c 1048576 /dev/urandom > /big",
-    ]);
-    let image = docker_ok(&["commit", &t, &format!("{t}:1")])
-        .trim()
-        .to_string();
-    docker_ok(&["rm", &t]);
+    let image = SYSTEM.commit_mib_image(&t);
     let state = tempfile::tempdir().unwrap();
     let prune = |extra: &[&str]| {
         json_ok(

@@ -187,19 +187,7 @@ fn prune_goes_through_the_engine_and_leaves_what_a_lease_holds() {
     let state = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();
     // An image of its own: busybox plus 1 MiB of random bytes, committed from a container.
-    docker_ok(&[
-        "run",
-        "--network",
-        "none",
-        "--name",
-        &format!("{t}-src"),
-        "dredge-ctrd-busybox",
-        "sh",
-        "-c",
-        "head -c 1048576 /dev/urandom > /big",
-    ]);
-    let image = docker_ok(&["commit", &format!("{t}-src"), &format!("{t}:1")]);
-    docker_ok(&["rm", &format!("{t}-src")]);
+    let image = OWN.commit_mib_image(&t);
     // A stopped container of it with writable data, and a named volume nothing mounts.
     docker_ok(&[
         "run",
@@ -310,19 +298,7 @@ fn reclaim_deletes_an_unused_image_and_du_agrees() {
     OWN.need();
     let t = format!("dredge-ctrd-reclaim-{}", std::process::id());
     let _cleanup = Cleanup(t.clone());
-    docker_ok(&[
-        "run",
-        "--network",
-        "none",
-        "--name",
-        &format!("{t}-src"),
-        "dredge-ctrd-busybox",
-        "sh",
-        "-c",
-        "head -c 1048576 /dev/urandom > /big",
-    ]);
-    let image = docker_ok(&["commit", &format!("{t}-src"), &format!("{t}:1")]);
-    docker_ok(&["rm", &format!("{t}-src")]);
+    let image = OWN.commit_mib_image(&t);
     let dir = tempfile::tempdir().unwrap();
     // Everything but this test's image is kept (by name, or in use); only the image step runs.
     let policy = |high: &str, low: &str| {

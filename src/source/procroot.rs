@@ -27,31 +27,34 @@ pub type DevIno = (u64, u64);
 /// What `path` (absolute, as process `pid` names it) is, seen inside that process's root: its device
 /// and inode, and whether it is a directory. The last component is followed when it is a link.
 pub fn stat_in(pid: u32, path: &Path) -> io::Result<(DevIno, bool)> {
-    stat_in_root(Path::new(&format!("/proc/{pid}/root")), path)
+    id_of(&open_in_pid(pid, path)?)
 }
 
 /// [`stat_in`] for any directory taken as the root (`/proc/<pid>/root`, or a test's directory).
 pub fn stat_in_root(root: &Path, path: &Path) -> io::Result<(DevIno, bool)> {
+    id_of(&open_under(root, path)?)
+}
+
+/// An `O_PATH` descriptor of `path` resolved inside the directory `root` taken as the root.
+fn open_under(root: &Path, path: &Path) -> io::Result<OwnedFd> {
     let root = rustix::fs::openat(
         CWD,
         root,
         OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),
     )?;
-    let fd = open_in(root.as_fd(), path)?;
-    id_of(&fd)
+    open_in(root.as_fd(), path)
+}
+
+/// [`open_under`] process `pid`'s root.
+fn open_in_pid(pid: u32, path: &Path) -> io::Result<OwnedFd> {
+    open_under(Path::new(&format!("/proc/{pid}/root")), path)
 }
 
 /// Reads the regular file `path` as process `pid` names it, inside its root, up to `limit` bytes.
 pub fn read_in(pid: u32, path: &Path, limit: u64) -> io::Result<Vec<u8>> {
     use std::io::Read;
-    let root = rustix::fs::openat(
-        CWD,
-        format!("/proc/{pid}/root"),
-        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )?;
-    let at = open_in(root.as_fd(), path)?;
+    let at = open_in_pid(pid, path)?;
     let st = rustix::fs::fstat(&at)?;
     if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
         return Err(io::Error::new(
@@ -73,13 +76,7 @@ pub fn read_in(pid: u32, path: &Path, limit: u64) -> io::Result<Vec<u8>> {
 /// `O_PATH` descriptor in `/proc/self/fd`), and its device and inode: to reach a socket of that
 /// process (a chrooted daemon's `/var/run/…` is `<chroot>/run/…` here).
 pub fn seen_from_here(pid: u32, path: &Path) -> io::Result<(std::path::PathBuf, DevIno)> {
-    let root = rustix::fs::openat(
-        CWD,
-        format!("/proc/{pid}/root"),
-        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )?;
-    let at = open_in(root.as_fd(), path)?;
+    let at = open_in_pid(pid, path)?;
     let (id, _) = id_of(&at)?;
     let here = std::fs::read_link(format!(
         "/proc/self/fd/{}",

@@ -104,6 +104,26 @@ impl Eng {
         );
     }
 
+    /// An image of its own, `NAME:1`: busybox plus 1 MiB of random bytes, committed from a container
+    /// (`NAME-src`, removed). Its id.
+    pub fn commit_mib_image(&self, name: &str) -> String {
+        let src = format!("{name}-src");
+        self.docker_ok(&[
+            "run",
+            "--network",
+            "none",
+            "--name",
+            &src,
+            "dredge-ctrd-busybox",
+            "sh",
+            "-c",
+            "head -c 1048576 /dev/urandom > /big",
+        ]);
+        let id = self.docker_ok(&["commit", &src, &format!("{name}:1")]);
+        self.docker_ok(&["rm", &src]);
+        id.trim().to_string()
+    }
+
     /// containerd's own CLI in the chroot, namespace `moby`.
     pub fn ctr(&self, args: &[&str]) -> Output {
         Command::new("chroot")
